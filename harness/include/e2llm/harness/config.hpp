@@ -1,0 +1,48 @@
+// Run configuration: a TOML file plus --set overrides, converted to JSON for plugins, with
+// every value's source location kept so that any error can name file:line:column.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "e2llm/error.hpp"
+
+namespace e2llm::harness {
+
+class Config {
+ public:
+  // Parses `path` and applies `overrides` ("a.b=value"; value parsed as a TOML value, or
+  // taken as a string when it is not one). Throws e2llm::Error "FILE:LINE:COL: ...".
+  static Config load(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+  static Config from_string(const std::string& text, const std::string& shown_name,
+                            const std::vector<std::string>& overrides = {});
+
+  const nlohmann::json& json() const { return root_; }
+  const std::filesystem::path& path() const { return path_; }
+  // The folder relative paths in the config are resolved against (the file's folder).
+  std::filesystem::path base_dir() const;
+
+  // "FILE:LINE:COL" of a dotted key (or of its closest written parent), or "--set KEY".
+  std::string where(const std::string& dotted_key) const;
+  // An error about a key, located: "FILE:LINE:COL: KEY: message".
+  Error error_at(const std::string& dotted_key, const std::string& message) const;
+  // Re-throws a plugin's ConfigError for the section at `section` with its location.
+  [[noreturn]] void rethrow(const ConfigError& e, const std::string& section) const;
+
+  // The resolved config as TOML text (what `e2llm config show` prints).
+  std::string to_toml() const;
+
+ private:
+  nlohmann::json root_ = nlohmann::json::object();
+  std::filesystem::path path_;
+  std::map<std::string, std::string> locations_;  // dotted key -> "FILE:LINE:COL" or "--set KEY"
+};
+
+// Checks the top-level schema the harness itself owns (sections and their keys), with
+// "did you mean" for unknown keys. Plugin sections are checked by the plugins.
+void validate_harness_keys(const Config& config);
+
+}  // namespace e2llm::harness

@@ -1,0 +1,232 @@
+#include "e2llm/harness/config.hpp"
+
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "e2llm/config_reader.hpp"
+#include "e2llm/util/files.hpp"
+
+namespace e2llm::harness {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string location(const std::string& file, const toml::source_region& src) {
+  return file + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+}
+
+// TOML -> JSON, remembering where each key was written.
+nlohmann::json to_json(const toml::node& node, const std::string& key, const std::string& file,
+                       std::map<std::string, std::string>& locations) {
+  if (!key.empty()) locations[key] = location(file, node.source());
+  if (auto* t = node.as_table()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto&& [k, v] : *t) {
+      std::string child = key.empty() ? std::string(k.str()) : key + "." + std::string(k.str());
+      out[std::string(k.str())] = to_json(v, child, file, locations);
+    }
+    return out;
+  }
+  if (auto* a = node.as_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    std::size_t i = 0;
+    for (auto&& v : *a) out.push_back(to_json(v, key + "[" + std::to_string(i++) + "]", file, locations));
+    return out;
+  }
+  if (auto* v = node.as_string()) return v->get();
+  if (auto* v = node.as_integer()) return v->get();
+  if (auto* v = node.as_floating_point()) return v->get();
+  if (auto* v = node.as_boolean()) return v->get();
+  std::ostringstream text;  // dates and times stay as their TOML text
+  node.visit([&](auto&& v) {
+    if constexpr (toml::is_date<decltype(v)> || toml::is_time<decltype(v)> || toml::is_date_time<decltype(v)>)
+      text << v;
+  });
+  return text.str();
+}
+
+toml::table parse_toml(const std::string& text, const std::string& shown) {
+  try {
+    return toml::parse(text, shown);
+  } catch (const toml::parse_error& e) {
+    throw Error(location(shown, e.source()) + ": invalid TOML: " + std::string(e.description()));
+  }
+}
+
+void apply_override(nlohmann::json& root, std::map<std::string, std::string>& locations, const std::string& item) {
+  auto eq = item.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error("--set " + item + ": expected KEY=VALUE, e.g. --set sweep.windows=[512,1024]");
+  std::string key = item.substr(0, eq), text = item.substr(eq + 1);
+  nlohmann::json value;
+  try {
+    toml::table t = toml::parse("v = " + text);
+    std::map<std::string, std::string> ignored;
+    value = to_json(*t.get("v"), "", "", ignored);
+  } catch (const toml::parse_error&) {
+    value = text;  // not a TOML literal: a bare string
+  }
+  nlohmann::json* node = &root;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = key.find('.', start);
+    std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (part.empty()) throw Error("--set " + item + ": empty key part in '" + key + "'");
+    if (dot == std::string::npos) {
+      (*node)[part] = value;
+      break;
+    }
+    nlohmann::json& next = (*node)[part];
+    if (next.is_null()) next = nlohmann::json::object();
+    if (!next.is_object()) throw Error("--set " + item + ": '" + key.substr(0, dot) + "' is not a table");
+    node = &next;
+    start = dot + 1;
+  }
+  locations[key] = "--set " + key;
+}
+
+}  // namespace
+
+Config Config::from_string(const std::string& text, const std::string& shown, const std::vector<std::string>& overrides) {
+  Config c;
+  c.path_ = shown;
+  toml::table table = parse_toml(text, shown);
+  c.root_ = to_json(table, "", shown, c.locations_);
+  for (const auto& o : overrides) apply_override(c.root_, c.locations_, o);
+  return c;
+}
+
+Config Config::load(const fs::path& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw Error("config " + path.string() + " does not exist (see configs/ for examples)");
+  return from_string(util::read_file(path), path.string(), overrides);
+}
+
+fs::path Config::base_dir() const {
+  fs::path dir = path_.parent_path();
+  return dir.empty() ? fs::path(".") : dir;
+}
+
+std::string Config::where(const std::string& dotted_key) const {
+  std::string key = dotted_key;
+  while (!key.empty()) {
+    auto it = locations_.find(key);
+    if (it != locations_.end()) return it->second;
+    auto cut = key.find_last_of(".[");
+    key = cut == std::string::npos ? "" : key.substr(0, cut);
+  }
+  return path_.string();
+}
+
+Error Config::error_at(const std::string& dotted_key, const std::string& message) const {
+  return Error(where(dotted_key) + ": " + dotted_key + ": " + message);
+}
+
+void Config::rethrow(const ConfigError& e, const std::string& section) const {
+  std::string key = e.field().empty() ? section : section + "." + e.field();
+  throw error_at(key, e.what());
+}
+
+namespace {
+void json_to_toml(const nlohmann::json& j, toml::table& out);
+toml::array json_to_toml_array(const nlohmann::json& j) {
+  toml::array a;
+  for (const auto& v : j) {
+    if (v.is_object()) {
+      toml::table t;
+      json_to_toml(v, t);
+      a.push_back(std::move(t));
+    } else if (v.is_array()) {
+      a.push_back(json_to_toml_array(v));
+    } else if (v.is_string()) {
+      a.push_back(v.get<std::string>());
+    } else if (v.is_boolean()) {
+      a.push_back(v.get<bool>());
+    } else if (v.is_number_integer()) {
+      a.push_back(v.get<std::int64_t>());
+    } else if (v.is_number()) {
+      a.push_back(v.get<double>());
+    }
+  }
+  return a;
+}
+void json_to_toml(const nlohmann::json& j, toml::table& out) {
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_object()) {
+      toml::table t;
+      json_to_toml(v, t);
+      out.insert(k, std::move(t));
+    } else if (v.is_array()) {
+      out.insert(k, json_to_toml_array(v));
+    } else if (v.is_string()) {
+      out.insert(k, v.get<std::string>());
+    } else if (v.is_boolean()) {
+      out.insert(k, v.get<bool>());
+    } else if (v.is_number_integer()) {
+      out.insert(k, v.get<std::int64_t>());
+    } else if (v.is_number()) {
+      out.insert(k, v.get<double>());
+    }
+  }
+}
+}  // namespace
+
+std::string Config::to_toml() const {
+  toml::table t;
+  json_to_toml(root_, t);
+  std::ostringstream out;
+  out << t << "\n";
+  return out.str();
+}
+
+namespace {
+// The harness's own sections and their keys. Plugin sections ([backends.X], [tasks.X])
+// accept any key besides `plugin`; the plugin checks the rest.
+const std::map<std::string, std::vector<std::string>>& harness_schema() {
+  static const std::map<std::string, std::vector<std::string>> schema = {
+      {"run", {"name", "out", "seed", "threads", "description"}},
+      {"plugins", {"path"}},
+      {"tokenizer", {"plugin", "model", "train"}},
+      {"base", {"source", "path", "window", "pretrain"}},
+      {"data", {"proofpile", "train", "eval"}},
+      {"train", {}},
+      {"backends", {}},
+      {"tasks", {}},
+      {"sweep", {"windows", "backends", "tasks", "seed"}},
+  };
+  return schema;
+}
+}  // namespace
+
+void validate_harness_keys(const Config& config) {
+  const auto& schema = harness_schema();
+  std::vector<std::string> sections;
+  for (const auto& [name, keys] : schema) sections.push_back(name);
+  for (const auto& [section, value] : config.json().items()) {
+    auto it = schema.find(section);
+    if (it == schema.end()) {
+      std::string hint = closest_match(section, sections);
+      throw config.error_at(section, "unknown section" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+    if (!value.is_object()) throw config.error_at(section, "expected a table");
+    if (section == "backends" || section == "tasks") {
+      for (const auto& [label, body] : value.items()) {
+        if (!body.is_object()) throw config.error_at(section + "." + label, "expected a table");
+        if (body.contains("plugin") && !body["plugin"].is_string())
+          throw config.error_at(section + "." + label + ".plugin", "expected a string (a plugin name)");
+      }
+      continue;
+    }
+    if (it->second.empty()) continue;  // free-form section, checked by its consumer
+    for (const auto& [key, v] : value.items()) {
+      (void)v;
+      if (std::find(it->second.begin(), it->second.end(), key) != it->second.end()) continue;
+      std::string hint = closest_match(key, it->second);
+      throw config.error_at(section + "." + key,
+                            "unknown key" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+  }
+}
+
+}  // namespace e2llm::harness

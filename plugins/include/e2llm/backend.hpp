@@ -1,0 +1,45 @@
+// A context-extension method: how a base model is (optionally) trained and then opened
+// for a given evaluation window.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "e2llm/language_model.hpp"
+#include "e2llm/progress.hpp"
+
+namespace e2llm {
+
+struct BackendInfo {
+  std::string name;
+  std::string version;
+  std::string description;
+  bool trains = false;  // whether prepare() fine-tunes (and so costs training time)
+};
+
+struct PrepareContext {
+  // The base model: {"path": ..., "format": "gguf" | "hf", "original_window": L}.
+  nlohmann::json base_model;
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::filesystem::path cache_dir;  // content-addressed outputs (trained checkpoints)
+  std::uint64_t seed = 0;
+  ProgressSink* progress = nullptr;  // may be null
+};
+
+class Backend : public Plugin {
+ public:
+  virtual BackendInfo info() const = 0;
+  // The backend's config section (TOML converted to JSON). Throws ConfigError(field, ...)
+  // for an unknown key or a bad value.
+  virtual void configure(const nlohmann::json& config) = 0;
+  // Loads the base model and trains if the method trains; cached by content hash.
+  // Returns a record: {"checkpoint_hash", "trained_tokens", "train_wall_s", ...}.
+  virtual nlohmann::json prepare(const PrepareContext& context) = 0;
+  // A model serving `window` tokens (for E2-LLM: g = W / L, t = 0).
+  virtual std::unique_ptr<LanguageModel> open(std::int64_t window) = 0;
+};
+
+}  // namespace e2llm

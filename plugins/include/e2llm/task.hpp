@@ -1,0 +1,71 @@
+// An evaluation: given a LanguageModel opened at a window, produce metrics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "e2llm/error.hpp"
+#include "e2llm/language_model.hpp"
+#include "e2llm/progress.hpp"
+
+namespace e2llm {
+
+struct MetricInfo {
+  std::string name;
+  bool higher_is_better = true;
+};
+
+struct TaskInfo {
+  std::string name;
+  std::string version;
+  std::string description;
+  std::vector<MetricInfo> metrics;  // the first is the headline metric
+};
+
+// Per-sample results of a cell persisted as they are made, so a killed cell resumes.
+class SampleStore {
+ public:
+  virtual ~SampleStore() = default;
+  virtual std::optional<nlohmann::json> find(const std::string& sample_id) = 0;
+  virtual void put(const std::string& sample_id, const nlohmann::json& record) = 0;
+};
+
+struct EvalContext {
+  std::int64_t window = 0;
+  std::uint64_t seed = 0;
+  ProgressSink* progress = nullptr;  // may be null
+  SampleStore* samples = nullptr;    // may be null: then nothing is resumed
+};
+
+struct CellResult {
+  nlohmann::json metrics = nlohmann::json::object();  // name -> number (or object)
+  std::vector<nlohmann::json> samples;                // per-sample records
+  std::uint64_t tokens_processed = 0;
+  nlohmann::json details = nlohmann::json::object();  // protocol facts (truncation, ...)
+};
+
+class Task : public Plugin {
+ public:
+  virtual TaskInfo info() const = 0;
+  // The task's config section (TOML converted to JSON); throws ConfigError(field, ...).
+  virtual void configure(const nlohmann::json& config) = 0;
+  // Hash of the resolved config and the data it reads: part of every cell key.
+  virtual std::string fingerprint() const = 0;
+  virtual CellResult evaluate(LanguageModel& model, EvalContext& context) = 0;
+
+  // Optional tools a task can offer on the command line:
+  //   e2llm score <task> ...  -> score_predictions({"dataset", "file", "per_sample"})
+  //   e2llm data <task> ...   -> prepare_data({"out", ...})
+  virtual nlohmann::json score_predictions(const nlohmann::json& /*request*/) {
+    throw Error("task '" + info().name + "' cannot score prediction files");
+  }
+  virtual nlohmann::json prepare_data(const nlohmann::json& /*request*/) {
+    throw Error("task '" + info().name + "' has no data preparation");
+  }
+};
+
+}  // namespace e2llm
