@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "e2llm/language_model.hpp"
 #include "e2llm/progress.hpp"
@@ -26,6 +27,9 @@ struct PrepareContext {
   std::shared_ptr<const Tokenizer> tokenizer;
   std::filesystem::path cache_dir;  // content-addressed outputs (trained checkpoints)
   std::uint64_t seed = 0;
+  // The windows open() will be called with (a method that trains per window, like PI
+  // fine-tuning, prepares each one here).
+  std::vector<std::int64_t> windows;
   ProgressSink* progress = nullptr;  // may be null
 };
 
@@ -36,7 +40,9 @@ class Backend : public Plugin {
   // for an unknown key or a bad value.
   virtual void configure(const nlohmann::json& config) = 0;
   // Loads the base model and trains if the method trains; cached by content hash.
-  // Returns a record: {"checkpoint_hash", "trained_tokens", "train_wall_s", ...}.
+  // Returns a record with at least {"checkpoint_hash", "trained_tokens", "train_wall_s"};
+  // a backend that produced a model on disk adds "checkpoint_path" (the harness uses it as
+  // the base of the other backends when it ran a pretraining).
   virtual nlohmann::json prepare(const PrepareContext& context) = 0;
   // A model serving `window` tokens (for E2-LLM: g = W / L, t = 0).
   virtual std::unique_ptr<LanguageModel> open(std::int64_t window) = 0;
