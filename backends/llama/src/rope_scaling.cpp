@@ -1,0 +1,307 @@
+// RoPE frequency schedules. Formulas: /work/shared/METHODS.md §2, which follows Hugging Face
+// transformers' modeling_rope_utils.py (linear = PI, Chen et al. 2023; NTK-aware, bloc97 2023;
+// dynamic NTK; YaRN, Peng et al. 2023, arXiv 2309.00071). Computed in double precision;
+// consumers round to their own dtype.
+#include "e2llm/llama/rope_scaling.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+#include "e2llm/error.hpp"
+
+namespace e2llm::llama {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+std::string fmt_num(double v) { return fmt::format("{}", v); }
+
+void check_config(const RopeConfig& c) {
+  if (c.head_dim <= 0 || c.head_dim % 2 != 0)
+    throw Error(fmt::format("RoPE head_dim must be a positive even number, got {}", c.head_dim));
+  if (!(c.base > 1.0) || !std::isfinite(c.base))
+    throw Error(fmt::format("RoPE base must be a finite number > 1, got {}", c.base));
+  if (c.type == RopeType::Default) return;
+  if (!(c.factor >= 1.0) || !std::isfinite(c.factor))
+    throw Error(fmt::format("RoPE {} factor must be a finite number >= 1, got {}",
+                            rope_type_name(c.type), c.factor));
+  if ((c.type == RopeType::Ntk || c.type == RopeType::DynamicNtk) && c.head_dim < 4)
+    throw Error(fmt::format("RoPE {} needs head_dim >= 4 (exponent d/(d-2)), got {}",
+                            rope_type_name(c.type), c.head_dim));
+  if ((c.type == RopeType::DynamicNtk || c.type == RopeType::Yarn) && c.original_max_position <= 0)
+    throw Error(fmt::format("RoPE {} needs original_max_position > 0, got {}",
+                            rope_type_name(c.type), c.original_max_position));
+  if (c.type == RopeType::Yarn) {
+    if (!(c.beta_fast > 0.0) || !(c.beta_slow > 0.0))
+      throw Error(fmt::format("RoPE yarn beta_fast and beta_slow must be > 0, got {} and {}",
+                              c.beta_fast, c.beta_slow));
+    if (c.attention_factor && !(*c.attention_factor > 0.0))
+      throw Error(fmt::format("RoPE yarn attention_factor must be > 0, got {}", *c.attention_factor));
+  }
+}
+
+// inv_freq_j = b^(-2j/d), j = 0..d/2-1 (RoFormer, Su et al. 2021).
+std::vector<double> default_inv_freq(double base, int64_t d) {
+  std::vector<double> inv(static_cast<size_t>(d / 2));
+  for (int64_t j = 0; j < d / 2; ++j)
+    inv[static_cast<size_t>(j)] = std::pow(base, -2.0 * static_cast<double>(j) / static_cast<double>(d));
+  return inv;
+}
+
+// YaRN correction dimension: the pair index whose wavelength makes `rotations` full turns
+// over the original window L.
+double correction_dim(double rotations, int64_t d, double base, int64_t L) {
+  return static_cast<double>(d) * std::log(static_cast<double>(L) / (rotations * 2.0 * kPi)) /
+         (2.0 * std::log(base));
+}
+
+double number_field(const nlohmann::json& obj, const char* key, const std::string& where) {
+  const auto& v = obj.at(key);
+  if (!v.is_number())
+    throw Error(fmt::format("config field {}.{} must be a number, got {}", where, key, v.dump()));
+  return v.get<double>();
+}
+
+bool has_value(const nlohmann::json& obj, const char* key) {
+  return obj.is_object() && obj.contains(key) && !obj.at(key).is_null();
+}
+
+}  // namespace
+
+const char* rope_type_name(RopeType type) {
+  switch (type) {
+    case RopeType::Default: return "default";
+    case RopeType::Linear: return "linear";
+    case RopeType::Ntk: return "ntk";
+    case RopeType::DynamicNtk: return "dynamic";
+    case RopeType::Yarn: return "yarn";
+  }
+  return "?";
+}
+
+RopeType parse_rope_type(const std::string& name) {
+  if (name == "default" || name == "none") return RopeType::Default;
+  if (name == "linear" || name == "pi") return RopeType::Linear;
+  if (name == "ntk") return RopeType::Ntk;
+  if (name == "dynamic" || name == "dynamic_ntk" || name == "dynamic-ntk") return RopeType::DynamicNtk;
+  if (name == "yarn") return RopeType::Yarn;
+  throw Error(fmt::format(
+      "unknown RoPE type '{}': valid names are default (none), linear (pi), ntk, "
+      "dynamic (dynamic_ntk, dynamic-ntk), yarn",
+      name));
+}
+
+std::string RopeConfig::to_string() const {
+  std::string s = fmt::format("{}(d={}, base={}", rope_type_name(type), head_dim, fmt_num(base));
+  if (type != RopeType::Default) s += fmt::format(", factor={}, L={}", fmt_num(factor), original_max_position);
+  if (type == RopeType::Yarn) {
+    s += fmt::format(", beta_fast={}, beta_slow={}", fmt_num(beta_fast), fmt_num(beta_slow));
+    if (attention_factor) s += fmt::format(", attention_factor={}", fmt_num(*attention_factor));
+  }
+  return s + ")";
+}
+
+nlohmann::json RopeConfig::to_json() const {
+  nlohmann::json j = {{"type", rope_type_name(type)},
+                      {"factor", factor},
+                      {"head_dim", head_dim},
+                      {"base", base},
+                      {"original_max_position", original_max_position},
+                      {"beta_fast", beta_fast},
+                      {"beta_slow", beta_slow}};
+  j["attention_factor"] = attention_factor ? nlohmann::json(*attention_factor) : nlohmann::json(nullptr);
+  return j;
+}
+
+RopeConfig RopeConfig::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw Error("RoPE config must be a JSON object, got " + j.dump());
+  RopeConfig c;
+  try {
+    if (j.contains("type")) c.type = parse_rope_type(j.at("type").get<std::string>());
+    if (j.contains("factor")) c.factor = j.at("factor").get<double>();
+    if (j.contains("head_dim")) c.head_dim = j.at("head_dim").get<int64_t>();
+    if (j.contains("base")) c.base = j.at("base").get<double>();
+    if (j.contains("original_max_position"))
+      c.original_max_position = j.at("original_max_position").get<int64_t>();
+    if (j.contains("beta_fast")) c.beta_fast = j.at("beta_fast").get<double>();
+    if (j.contains("beta_slow")) c.beta_slow = j.at("beta_slow").get<double>();
+    if (has_value(j, "attention_factor")) c.attention_factor = j.at("attention_factor").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("bad RoPE config {}: {}", j.dump(), e.what()));
+  }
+  return c;
+}
+
+bool RopeConfig::operator==(const RopeConfig& o) const {
+  return type == o.type && factor == o.factor && head_dim == o.head_dim && base == o.base &&
+         original_max_position == o.original_max_position && beta_fast == o.beta_fast &&
+         beta_slow == o.beta_slow && attention_factor == o.attention_factor;
+}
+
+double yarn_mscale(double factor) { return factor <= 1.0 ? 1.0 : 0.1 * std::log(factor) + 1.0; }
+
+double ntk_base(double base, double factor, int64_t d) {
+  const double dd = static_cast<double>(d);
+  return base * std::pow(factor, dd / (dd - 2.0));
+}
+
+double dynamic_ntk_base(double base, double factor, int64_t d, int64_t n, int64_t L) {
+  if (n <= L) return base;
+  const double dd = static_cast<double>(d);
+  const double ratio = factor * static_cast<double>(n) / static_cast<double>(L) - (factor - 1.0);
+  return base * std::pow(ratio, dd / (dd - 2.0));
+}
+
+YarnRange yarn_correction_range(const RopeConfig& c) {
+  const double low = std::floor(correction_dim(c.beta_fast, c.head_dim, c.base, c.original_max_position));
+  const double high = std::ceil(correction_dim(c.beta_slow, c.head_dim, c.base, c.original_max_position));
+  return {std::max(low, 0.0), std::min(high, static_cast<double>(c.head_dim - 1))};
+}
+
+RopeFrequencies compute_rope(const RopeConfig& c, int64_t seq_len) {
+  check_config(c);
+  RopeFrequencies out;
+  switch (c.type) {
+    case RopeType::Default:
+      out.inv_freq = default_inv_freq(c.base, c.head_dim);
+      break;
+    case RopeType::Linear:  // PI: positions / s, i.e. inv_freq / s
+      out.inv_freq = default_inv_freq(c.base, c.head_dim);
+      for (double& f : out.inv_freq) f /= c.factor;
+      break;
+    case RopeType::Ntk:
+      out.inv_freq = default_inv_freq(ntk_base(c.base, c.factor, c.head_dim), c.head_dim);
+      break;
+    case RopeType::DynamicNtk:
+      out.inv_freq = default_inv_freq(
+          dynamic_ntk_base(c.base, c.factor, c.head_dim, seq_len, c.original_max_position), c.head_dim);
+      break;
+    case RopeType::Yarn: {
+      // Pairs below `low` rotate many times within L: keep them (extrapolate). Pairs above
+      // `high` rotate less than once: interpolate (inv/s). Linear ramp in between.
+      const auto base_inv = default_inv_freq(c.base, c.head_dim);
+      YarnRange r = yarn_correction_range(c);
+      if (r.low == r.high) r.high += 0.001;  // avoid a zero-width ramp
+      out.inv_freq.resize(base_inv.size());
+      for (size_t i = 0; i < base_inv.size(); ++i) {
+        const double ramp = std::clamp((static_cast<double>(i) - r.low) / (r.high - r.low), 0.0, 1.0);
+        out.inv_freq[i] = (base_inv[i] / c.factor) * ramp + base_inv[i] * (1.0 - ramp);
+      }
+      out.attention_factor = c.attention_factor ? *c.attention_factor : yarn_mscale(c.factor);
+      break;
+    }
+  }
+  return out;
+}
+
+RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
+  if (!hf.is_object()) throw Error("Hugging Face config must be a JSON object");
+  RopeConfig c;
+  try {
+    // rope_parameters (transformers >= 5) may also be keyed by layer type.
+    nlohmann::json params = nullptr;
+    std::string where;
+    if (has_value(hf, "rope_parameters")) {
+      params = hf.at("rope_parameters");
+      where = "rope_parameters";
+      if (params.is_object() && !params.contains("rope_type") && params.contains("full_attention")) {
+        params = params.at("full_attention");
+        where = "rope_parameters.full_attention";
+      }
+    } else if (has_value(hf, "rope_scaling")) {
+      params = hf.at("rope_scaling");
+      where = "rope_scaling";
+    }
+    if (!params.is_null() && !params.is_object())
+      throw Error(fmt::format("config field {} must be an object or null, got {}", where, params.dump()));
+
+    if (has_value(params, "rope_theta"))
+      c.base = number_field(params, "rope_theta", where);
+    else if (has_value(hf, "rope_theta"))
+      c.base = number_field(hf, "rope_theta", "config");
+
+    if (has_value(hf, "head_dim")) {
+      c.head_dim = hf.at("head_dim").get<int64_t>();
+    } else {
+      if (!has_value(hf, "hidden_size") || !has_value(hf, "num_attention_heads"))
+        throw Error("config needs head_dim or hidden_size and num_attention_heads");
+      const auto hidden = hf.at("hidden_size").get<int64_t>();
+      const auto heads = hf.at("num_attention_heads").get<int64_t>();
+      if (heads <= 0 || hidden % heads != 0)
+        throw Error(fmt::format("config field hidden_size ({}) is not a multiple of num_attention_heads ({})",
+                                hidden, heads));
+      c.head_dim = hidden / heads;
+    }
+    const nlohmann::json& prf_src = has_value(params, "partial_rotary_factor") ? params : hf;
+    if (has_value(prf_src, "partial_rotary_factor"))
+      c.head_dim = static_cast<int64_t>(static_cast<double>(c.head_dim) *
+                                        prf_src.at("partial_rotary_factor").get<double>());
+
+    if (!has_value(hf, "max_position_embeddings"))
+      throw Error("config field max_position_embeddings is missing");
+    c.original_max_position = hf.at("max_position_embeddings").get<int64_t>();
+
+    if (params.is_null()) return c;
+    std::string type_field = "rope_type";
+    if (!params.contains("rope_type") && params.contains("type")) type_field = "type";
+    if (!has_value(params, type_field.c_str()))
+      throw Error(fmt::format("config field {}.rope_type is missing", where));
+    const auto type_name = params.at(type_field).get<std::string>();
+    try {
+      c.type = parse_rope_type(type_name);
+    } catch (const Error& e) {
+      throw Error(fmt::format("config field {}.{}: {}", where, type_field, e.what()));
+    }
+    if (c.type == RopeType::Default) return c;
+
+    if (!has_value(params, "factor"))
+      throw Error(fmt::format("config field {}.factor is missing (needed by rope type {})", where, type_name));
+    c.factor = number_field(params, "factor", where);
+    if (has_value(params, "original_max_position_embeddings"))
+      c.original_max_position = params.at("original_max_position_embeddings").get<int64_t>();
+    if (c.type == RopeType::Yarn) {
+      if (has_value(params, "beta_fast")) c.beta_fast = number_field(params, "beta_fast", where);
+      if (has_value(params, "beta_slow")) c.beta_slow = number_field(params, "beta_slow", where);
+      if (has_value(params, "attention_factor")) {
+        c.attention_factor = number_field(params, "attention_factor", where);
+      } else if (has_value(params, "mscale") && has_value(params, "mscale_all_dim")) {
+        // DeepSeek-style YaRN: ratio of two mscales (as HF computes it).
+        const double m = number_field(params, "mscale", where);
+        const double m_all = number_field(params, "mscale_all_dim", where);
+        auto ms = [&](double k) { return c.factor <= 1.0 ? 1.0 : 0.1 * k * std::log(c.factor) + 1.0; };
+        c.attention_factor = ms(m) / ms(m_all);
+      }
+    }
+    check_config(c);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("bad RoPE fields in Hugging Face config: {}", e.what()));
+  }
+  return c;
+}
+
+nlohmann::json rope_config_to_hf(const RopeConfig& c) {
+  if (c.type == RopeType::Default) return nullptr;
+  // "ntk" (static NTK-aware) has no Hugging Face rope_type; we write our own name so that
+  // e2llm reads it back, and transformers refuses it rather than silently ignoring it.
+  nlohmann::json j = {{"rope_type", rope_type_name(c.type)},
+                      {"type", rope_type_name(c.type)},
+                      {"factor", c.factor},
+                      {"original_max_position_embeddings", c.original_max_position}};
+  if (c.type == RopeType::Yarn) {
+    j["beta_fast"] = c.beta_fast;
+    j["beta_slow"] = c.beta_slow;
+    if (c.attention_factor) j["attention_factor"] = *c.attention_factor;
+  }
+  return j;
+}
+
+nlohmann::json rope_cli(const RopeConfig& config, int64_t seq_len) {
+  const auto f = compute_rope(config, seq_len);
+  return {{"config", config.to_json()},
+          {"seq_len", seq_len},
+          {"inv_freq", f.inv_freq},
+          {"attention_factor", f.attention_factor}};
+}
+
+}  // namespace e2llm::llama
