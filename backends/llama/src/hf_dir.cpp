@@ -1,0 +1,219 @@
+// Hugging Face model directories (LlamaForCausalLM): config.json, model.safetensors or
+// shards + model.safetensors.index.json, optional tokenizer.model. Always the "half"
+// (rotate_half) RoPE layout.
+#include <fmt/format.h>
+#include <set>
+#include <unistd.h>
+
+#include "e2llm/error.hpp"
+#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/util/files.hpp"
+
+namespace e2llm::llama {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t int_field(const nlohmann::json& cfg, const char* key, const std::string& file) {
+  if (!cfg.contains(key) || cfg[key].is_null())
+    throw Error(fmt::format("{}: field {} is missing", file, key));
+  if (!cfg[key].is_number_integer()) throw Error(fmt::format("{}: field {} must be an integer", file, key));
+  return cfg[key].get<int64_t>();
+}
+
+const char* torch_dtype_name(DType d) {
+  switch (d) {
+    case DType::F32: return "float32";
+    case DType::F16: return "float16";
+    case DType::BF16: return "bfloat16";
+  }
+  return "?";
+}
+
+// Shard file names must stay inside the directory.
+void check_shard_name(const std::string& name, const std::string& file) {
+  if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name == "." ||
+      name == "..")
+    throw Error(fmt::format("{}: weight_map names an invalid shard file '{}'", file, name));
+}
+
+bool is_weight_file(const std::string& name) {
+  return (name.rfind("model", 0) == 0 && fs::path(name).extension() == ".safetensors") ||
+         name == "model.safetensors.index.json";
+}
+
+}  // namespace
+
+Checkpoint load_hf_dir(const fs::path& dir) {
+  const fs::path config_path = dir / "config.json";
+  const std::string cfile = config_path.string();
+  if (!fs::exists(config_path))
+    throw Error(fmt::format("{}: no config.json; not a Hugging Face model directory", dir.string()));
+  nlohmann::json hf;
+  try {
+    hf = nlohmann::json::parse(util::read_file(config_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: invalid JSON ({})", cfile, e.what()));
+  }
+  if (!hf.is_object()) throw Error(fmt::format("{}: not a JSON object", cfile));
+  if (hf.contains("model_type") && hf["model_type"] != "llama")
+    throw Error(fmt::format("{}: model_type {} is not supported (e2llm loads llama models)", cfile,
+                            hf["model_type"].dump()));
+
+  Checkpoint ck;
+  ck.format = "hf";
+  ck.source = dir.string();
+  ModelConfig& c = ck.config;
+  c.dim = int_field(hf, "hidden_size", cfile);
+  c.hidden_dim = int_field(hf, "intermediate_size", cfile);
+  c.n_layers = int_field(hf, "num_hidden_layers", cfile);
+  c.n_heads = int_field(hf, "num_attention_heads", cfile);
+  c.n_kv_heads = hf.contains("num_key_value_heads") && !hf["num_key_value_heads"].is_null()
+                     ? int_field(hf, "num_key_value_heads", cfile)
+                     : c.n_heads;  // transformers' LlamaConfig default
+  c.vocab_size = int_field(hf, "vocab_size", cfile);
+  c.max_position = int_field(hf, "max_position_embeddings", cfile);
+  try {
+    c.norm_eps = hf.value("rms_norm_eps", 1e-6);  // transformers' LlamaConfig default
+    c.tied_embeddings = hf.value("tie_word_embeddings", false);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: {}", cfile, e.what()));
+  }
+  if (hf.contains("head_dim") && !hf["head_dim"].is_null() && c.n_heads > 0 &&
+      int_field(hf, "head_dim", cfile) != c.dim / c.n_heads)
+    throw Error(fmt::format("{}: head_dim {} differs from hidden_size / num_attention_heads; not supported", cfile,
+                            hf["head_dim"].dump()));
+  try {
+    c.rope = rope_config_from_hf(hf);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", cfile, e.what()));
+  }
+  c.rope_layout = "half";
+  if (hf.contains("e2llm")) {
+    if (!hf["e2llm"].is_object()) throw Error(fmt::format("{}: field e2llm must be an object", cfile));
+    c.extra = hf["e2llm"];
+  }
+
+  // ---- weights ----
+  const fs::path index_path = dir / "model.safetensors.index.json";
+  std::map<std::string, TensorView> all;
+  if (fs::exists(index_path)) {
+    const std::string ifile = index_path.string();
+    nlohmann::json index;
+    try {
+      index = nlohmann::json::parse(util::read_file(index_path));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("{}: invalid JSON ({})", ifile, e.what()));
+    }
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+      throw Error(fmt::format("{}: no weight_map object", ifile));
+    std::map<std::string, std::vector<std::string>> by_file;
+    for (const auto& [name, f] : index["weight_map"].items()) {
+      if (!f.is_string()) throw Error(fmt::format("{}: weight_map.{} is not a file name", ifile, name));
+      check_shard_name(f.get<std::string>(), ifile);
+      by_file[f.get<std::string>()].push_back(name);
+    }
+    for (const auto& [f, names] : by_file) {
+      auto shard = read_safetensors(dir / f);
+      for (const auto& name : names) {
+        auto it = shard.find(name);
+        if (it == shard.end())
+          throw Error(fmt::format("{}: weight_map puts '{}' in {} but that file does not hold it", ifile, name, f));
+        all.emplace(name, it->second);
+      }
+    }
+  } else if (fs::exists(dir / "model.safetensors")) {
+    all = read_safetensors(dir / "model.safetensors");
+  } else {
+    throw Error(fmt::format("{}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not "
+                            "supported; re-save the model with safe_serialization=True)",
+                            dir.string()));
+  }
+  for (auto& [name, t] : all) {
+    // Older transformers saved the RoPE inv_freq buffer; it is derived from the config.
+    if (name.size() > 19 && name.compare(name.size() - 19, 19, "rotary_emb.inv_freq") == 0) continue;
+    // A tied checkpoint may still store lm_head (a copy of the embedding); the model ties it.
+    if (name == "lm_head.weight" && c.tied_embeddings) continue;
+    ck.tensors.emplace(name, std::move(t));
+  }
+  c.validate(cfile);
+  validate_tensors(ck);
+  ck.fingerprint = compute_fingerprint(ck.tensors);
+  return ck;
+}
+
+void save_hf_dir(const Checkpoint& input, const fs::path& dir, int64_t max_shard_bytes,
+                 const std::optional<fs::path>& tokenizer_model) {
+  const Checkpoint ck = input.config.rope_layout == "half" ? input : with_rope_layout(input, "half");
+  ck.config.validate(ck.source);
+  validate_tensors(ck);
+  if (tokenizer_model && !fs::is_regular_file(*tokenizer_model))
+    throw Error(fmt::format("{}: tokenizer model not found", tokenizer_model->string()));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+
+  const ModelConfig& c = ck.config;
+  const TensorView& embed = ck.tensor("model.embed_tokens.weight");
+  nlohmann::json hf = {{"architectures", {"LlamaForCausalLM"}},
+                       {"model_type", "llama"},
+                       {"hidden_size", c.dim},
+                       {"intermediate_size", c.hidden_dim},
+                       {"num_hidden_layers", c.n_layers},
+                       {"num_attention_heads", c.n_heads},
+                       {"num_key_value_heads", c.n_kv_heads},
+                       {"head_dim", c.head_dim()},
+                       {"hidden_act", "silu"},
+                       {"rms_norm_eps", c.norm_eps},
+                       {"rope_theta", c.rope.base},
+                       {"max_position_embeddings", c.max_position},
+                       {"vocab_size", c.vocab_size},
+                       {"tie_word_embeddings", c.tied_embeddings},
+                       {"attention_bias", false},
+                       {"mlp_bias", false},
+                       {"bos_token_id", ck.vocab ? ck.vocab->bos : 1},
+                       {"eos_token_id", ck.vocab ? ck.vocab->eos : 2},
+                       {"torch_dtype", torch_dtype_name(embed.dtype)},
+                       {"e2llm", c.extra}};
+  hf["rope_scaling"] = rope_config_to_hf(c.rope);
+
+  // Shards: tensors in name order, a new shard when the next tensor would overflow it.
+  std::vector<std::map<std::string, TensorView>> shards(1);
+  int64_t in_shard = 0, total = 0;
+  for (const auto& [name, t] : ck.tensors) {
+    const auto n = static_cast<int64_t>(t.nbytes);
+    if (max_shard_bytes > 0 && in_shard > 0 && in_shard + n > max_shard_bytes) {
+      shards.emplace_back();
+      in_shard = 0;
+    }
+    shards.back().emplace(name, t);
+    in_shard += n;
+    total += n;
+  }
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};
+  std::set<std::string> written;
+  if (shards.size() == 1) {
+    write_safetensors(dir / "model.safetensors", shards[0], meta);
+    written.insert("model.safetensors");
+  } else {
+    nlohmann::json weight_map = nlohmann::json::object();
+    for (size_t i = 0; i < shards.size(); ++i) {
+      const std::string f = fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1, shards.size());
+      write_safetensors(dir / f, shards[i], meta);
+      written.insert(f);
+      for (const auto& [name, t] : shards[i]) weight_map[name] = f;
+    }
+    const nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+    util::write_file_atomic(dir / "model.safetensors.index.json", index.dump(2) + "\n");
+    written.insert("model.safetensors.index.json");
+  }
+  // Weights left by an earlier save with another sharding would confuse the loader.
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && is_weight_file(name) && !written.count(name)) fs::remove(entry.path());
+  }
+  if (tokenizer_model) util::write_file_atomic(dir / "tokenizer.model", util::read_file(*tokenizer_model));
+  util::write_file_atomic(dir / "config.json", hf.dump(2) + "\n");  // last: a complete dir has a config
+}
+
+}  // namespace e2llm::llama

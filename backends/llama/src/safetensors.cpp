@@ -1,0 +1,156 @@
+// Safetensors (Hugging Face): 8-byte little-endian header length, a JSON header
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the
+// data. Reading maps the file and checks every offset; writing is atomic.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "e2llm/error.hpp"
+#include "e2llm/llama/checkpoint.hpp"
+#include "mapped_file.hpp"
+
+namespace e2llm::llama {
+namespace {
+
+constexpr uint64_t kMaxHeader = uint64_t{100} << 20;  // the reference implementation's limit
+
+DType parse_dtype(const std::string& s, const std::string& file, const std::string& tensor) {
+  if (s == "F32") return DType::F32;
+  if (s == "F16") return DType::F16;
+  if (s == "BF16") return DType::BF16;
+  throw Error(fmt::format("{}: tensor '{}' has unsupported dtype {}; save the model in float32, float16 or bfloat16",
+                          file, tensor, s));
+}
+
+}  // namespace
+
+std::map<std::string, TensorView> read_safetensors(const std::filesystem::path& path,
+                                                   std::map<std::string, std::string>* metadata) {
+  const std::string file = path.string();
+  const detail::MappedFile m = detail::map_file(path);
+  detail::Cursor c(m.data, m.size, file);
+  const auto header_len = c.read<uint64_t>("header length");
+  if (header_len > kMaxHeader || header_len > m.size - 8)
+    throw Error(fmt::format("{}: corrupted safetensors file: header length {} exceeds the file ({} bytes)", file,
+                            header_len, m.size));
+  const auto text = c.bytes(static_cast<size_t>(header_len), "header");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: corrupted safetensors file: header is not JSON ({})", file, e.what()));
+  }
+  if (!header.is_object()) throw Error(fmt::format("{}: corrupted safetensors file: header is not an object", file));
+  const unsigned char* data = m.data + 8 + header_len;
+  const uint64_t data_size = m.size - 8 - header_len;
+
+  std::map<std::string, TensorView> tensors;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object()) throw Error(fmt::format("{}: __metadata__ is not an object", file));
+      for (const auto& [k, v] : entry.items()) {
+        if (!v.is_string()) throw Error(fmt::format("{}: __metadata__.{} is not a string", file, k));
+        if (metadata) (*metadata)[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    auto bad = [&](const std::string& why) {
+      throw Error(fmt::format("{}: corrupted safetensors file: tensor '{}' {}", file, name, why));
+    };
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
+      bad("needs dtype, shape and data_offsets");
+    if (!entry["dtype"].is_string()) bad("dtype is not a string");
+    TensorView t;
+    t.dtype = parse_dtype(entry["dtype"].get<std::string>(), file, name);
+    const auto& shape = entry["shape"];
+    if (!shape.is_array() || shape.size() > 8) bad("shape is not an array of at most 8 sizes");
+    uint64_t numel = 1;
+    for (const auto& s : shape) {
+      if (!s.is_number_unsigned()) bad("shape holds a value that is not a non-negative integer");
+      const auto v = s.get<uint64_t>();
+      if (v > (uint64_t{1} << 48) || detail::mul_overflow(numel, v, &numel) || numel > (uint64_t{1} << 48))
+        bad("shape is too large");
+      t.shape.push_back(static_cast<int64_t>(v));
+    }
+    const auto& off = entry["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      bad("data_offsets is not [begin, end]");
+    const auto begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
+    if (begin > end || end > data_size)
+      bad(fmt::format("data_offsets [{}, {}] fall outside the data section ({} bytes); the file may be truncated",
+                      begin, end, data_size));
+    if (end - begin != numel * dtype_size(t.dtype))
+      bad(fmt::format("data_offsets span {} bytes but {} elements of {} need {}", end - begin, numel,
+                      dtype_name(t.dtype), numel * dtype_size(t.dtype)));
+    t.data = data + begin;
+    t.nbytes = static_cast<size_t>(end - begin);
+    t.owner = m.owner;
+    ranges.emplace_back(begin, end);
+    tensors.emplace(name, std::move(t));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second)
+      throw Error(fmt::format("{}: corrupted safetensors file: tensor data ranges overlap at byte {}", file,
+                              ranges[i].first));
+  return tensors;
+}
+
+void write_safetensors(const std::filesystem::path& path, const std::map<std::string, TensorView>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();  // std::map-backed: keys come out sorted
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {  // std::map: sorted names, data in the same order
+    if (t.nbytes != static_cast<size_t>(t.numel()) * dtype_size(t.dtype))
+      throw Error(fmt::format("cannot write {}: tensor '{}' has {} bytes for its shape", path.string(), name, t.nbytes));
+    header[name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};
+    offset += t.nbytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
+  const uint64_t len = text.size();
+
+  std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
+  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
+  auto write_all = [&](const void* p, size_t n) {
+    const auto* b = static_cast<const char*>(p);
+    while (n > 0) {
+      const ssize_t w = ::write(fd, b, std::min<size_t>(n, size_t{1} << 30));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        const int err = errno;
+        ::close(fd);
+        std::filesystem::remove(tmp);
+        throw Error(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(err)));
+      }
+      b += w;
+      n -= static_cast<size_t>(w);
+    }
+  };
+  write_all(&len, 8);
+  write_all(text.data(), text.size());
+  for (const auto& [name, t] : tensors) write_all(t.data, t.nbytes);
+  const int synced = ::fsync(fd);
+  const int sync_errno = errno;
+  if (::close(fd) != 0 || synced != 0) {
+    const int err = synced != 0 ? sync_errno : errno;
+    std::filesystem::remove(tmp);
+    throw Error(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(err)));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw Error(fmt::format("cannot rename {} to {}: {}", tmp.string(), path.string(), ec.message()));
+  }
+}
+
+}  // namespace e2llm::llama
