@@ -1,0 +1,112 @@
+// Loading the real stories260K GGUF (llama2.c model converted by llama.cpp).
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "checkpoint_test_util.hpp"
+#include "e2llm/error.hpp"
+#include "e2llm/llama/checkpoint.hpp"
+
+using namespace e2llm::llama;
+using namespace e2llm::llama::test;
+
+TEST(Gguf, StoriesConfig) {
+  const Checkpoint ck = load_gguf(stories_gguf());
+  const ModelConfig& c = ck.config;
+  EXPECT_EQ(ck.format, "gguf");
+  EXPECT_EQ(ck.source, stories_gguf().string());
+  EXPECT_EQ(c.dim, 64);
+  EXPECT_EQ(c.n_layers, 5);
+  EXPECT_EQ(c.n_heads, 8);
+  EXPECT_EQ(c.n_kv_heads, 4);
+  EXPECT_EQ(c.hidden_dim, 172);
+  EXPECT_EQ(c.vocab_size, 512);
+  EXPECT_EQ(c.head_dim(), 8);
+  EXPECT_DOUBLE_EQ(c.norm_eps, 1e-5);  // stored as float32; read back as the decimal it was
+  EXPECT_EQ(c.max_position, 2048);     // what the file's llama.context_length says
+  EXPECT_FALSE(c.tied_embeddings);
+  EXPECT_EQ(c.rope_layout, "adjacent");
+  EXPECT_EQ(c.rope.type, RopeType::Default);
+  EXPECT_DOUBLE_EQ(c.rope.base, 10000.0);
+  EXPECT_EQ(c.rope.head_dim, 8);
+  EXPECT_EQ(c.rope.original_max_position, 2048);
+  EXPECT_EQ(ck.fingerprint.size(), 64u);
+}
+
+TEST(Gguf, StoriesTensors) {
+  const Checkpoint ck = load_gguf(stories_gguf());
+  EXPECT_EQ(ck.tensors.size(), 2u + 1u + 5u * 9u);
+  const std::map<std::string, std::vector<int64_t>> shapes = {
+      {"model.embed_tokens.weight", {512, 64}},
+      {"lm_head.weight", {512, 64}},
+      {"model.norm.weight", {64}},
+      {"model.layers.0.self_attn.q_proj.weight", {64, 64}},
+      {"model.layers.0.self_attn.k_proj.weight", {32, 64}},
+      {"model.layers.4.self_attn.v_proj.weight", {32, 64}},
+      {"model.layers.4.self_attn.o_proj.weight", {64, 64}},
+      {"model.layers.2.mlp.gate_proj.weight", {172, 64}},
+      {"model.layers.2.mlp.up_proj.weight", {172, 64}},
+      {"model.layers.2.mlp.down_proj.weight", {64, 172}},
+      {"model.layers.3.input_layernorm.weight", {64}},
+      {"model.layers.3.post_attention_layernorm.weight", {64}}};
+  for (const auto& [name, shape] : shapes) {
+    const TensorView& t = ck.tensor(name);
+    EXPECT_EQ(t.shape, shape) << name;
+    EXPECT_EQ(t.dtype, DType::F32) << name;
+    EXPECT_EQ(t.nbytes, static_cast<size_t>(t.numel()) * 4) << name;
+  }
+  EXPECT_THROW(ck.tensor("model.layers.5.mlp.up_proj.weight"), e2llm::Error);
+  // The data points into the file: token_embd is the first tensor of the data section.
+  const std::string raw = read_bytes(stories_gguf());
+  const TensorView& embed = ck.tensor("model.embed_tokens.weight");
+  const size_t data_start = 14176;  // the tensor infos end at 14152; aligned up to 32
+  EXPECT_EQ(std::memcmp(embed.data, raw.data() + data_start, embed.nbytes), 0);
+  // RMSNorm weights of a trained model are finite and mostly positive.
+  const auto norm = to_f32(ck.tensor("model.norm.weight"));
+  ASSERT_EQ(norm.size(), 64u);
+  for (float v : norm) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(Gguf, StoriesVocabulary) {
+  const Checkpoint ck = load_gguf(stories_gguf());
+  ASSERT_TRUE(ck.vocab.has_value());
+  const Vocabulary& v = *ck.vocab;
+  ASSERT_EQ(v.tokens.size(), 512u);
+  ASSERT_EQ(v.scores.size(), 512u);
+  ASSERT_EQ(v.types.size(), 512u);
+  EXPECT_EQ(v.tokens[0], "<unk>");
+  EXPECT_EQ(v.tokens[1], "<s>");
+  EXPECT_EQ(v.tokens[2], "</s>");
+  EXPECT_EQ(v.tokens[3], "<0x00>");
+  EXPECT_EQ(v.tokens[13], "<0x0A>");
+  EXPECT_EQ(v.types[0], 2);  // unknown
+  EXPECT_EQ(v.types[1], 3);  // control
+  EXPECT_EQ(v.types[13], 6);  // byte
+  EXPECT_EQ(v.bos, 1);
+  EXPECT_EQ(v.eos, 2);
+  // Normal pieces use SentencePiece's "▁" for a leading space; scores decrease with rank.
+  size_t with_space = 0;
+  for (const auto& t : v.tokens) with_space += t.rfind("\xe2\x96\x81", 0) == 0;
+  EXPECT_GT(with_space, 50u);
+  EXPECT_GT(v.scores[300], v.scores[500]);
+}
+
+TEST(Gguf, FingerprintIsStable) {
+  const Checkpoint a = load_gguf(stories_gguf());
+  const Checkpoint b = load_checkpoint(stories_gguf());
+  EXPECT_EQ(a.fingerprint, b.fingerprint);
+  EXPECT_EQ(a.fingerprint, compute_fingerprint(a.tensors));
+}
+
+TEST(Gguf, LoadCheckpointDispatch) {
+  TempDir dir;
+  EXPECT_THROW(load_checkpoint(dir / "missing.gguf"), e2llm::Error);
+  write_bytes(dir / "model.bin", "xxxx");
+  try {
+    load_checkpoint(dir / "model.bin");
+    FAIL();
+  } catch (const e2llm::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.bin"), std::string::npos);
+  }
+  EXPECT_THROW(load_checkpoint(dir.path()), e2llm::Error);  // a directory without config.json
+}
