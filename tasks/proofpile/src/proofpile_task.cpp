@@ -1,0 +1,228 @@
+#include "proofpile_task.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "corpus_builder.hpp"
+#include "e2llm/config_reader.hpp"
+#include "e2llm/error.hpp"
+#include "e2llm/util/sha256.hpp"
+
+namespace e2llm::proofpile {
+
+namespace {
+constexpr const char* kVersion = "1.0.0";
+}
+
+TaskInfo ProofPileTask::info() const {
+  return TaskInfo{"proofpile", kVersion,
+                  "Sliding-window perplexity on long Proof-Pile-style documents (Press et al. 2022; stride 256)",
+                  {{"ppl", false}, {"ppl_mean_doc", false}, {"documents", true}, {"tokens", true}}};
+}
+
+void ProofPileTask::configure(const nlohmann::json& config) {
+  ConfigReader cfg(config);
+  ProofPileConfig c;
+  c.data = cfg.require<std::string>("data");
+  c.max_documents = cfg.get<std::int64_t>("max_documents", c.max_documents);
+  c.min_tokens = cfg.get<std::int64_t>("min_tokens", c.min_tokens);
+  c.truncate = cfg.get<std::int64_t>("truncate", c.truncate);
+  c.stride = cfg.get<std::int64_t>("stride", c.stride);
+  std::string aggregation = cfg.get<std::string>("aggregation", "token_weighted");
+  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  cfg.finish();
+
+  if (c.max_documents < 0) throw ConfigError("max_documents", "must be >= 0 (0 = all documents)");
+  if (c.min_tokens < 0) throw ConfigError("min_tokens", "must be >= 0 (0 = no filter)");
+  if (c.truncate < 0) throw ConfigError("truncate", "must be >= 0 (0 = the evaluated window)");
+  if (c.truncate == 1) throw ConfigError("truncate", "must be 0 or >= 2 (one token has nothing to score)");
+  if (c.stride < 1) throw ConfigError("stride", "must be >= 1");
+  try {
+    c.aggregation = taskkit::parse_aggregation(aggregation);
+  } catch (const Error& e) {
+    throw ConfigError("aggregation", e.what());
+  }
+  try {
+    files_ = resolve_data_files(c.data);
+  } catch (const Error& e) {
+    throw ConfigError("data", e.what());
+  }
+  data_sha256_ = data_fingerprint(files_);
+  config_ = c;
+  configured_ = true;
+  loaded_ = false;
+  documents_.clear();
+  tokens_.clear();
+  tokenized_.clear();
+  tokens_fingerprint_.clear();
+}
+
+nlohmann::json ProofPileTask::resolved_config() const {
+  // No absolute paths: moving the data folder keeps the fingerprint; changing it does not.
+  return {{"task", "proofpile"},
+          {"version", kVersion},
+          {"data_files", [&] {
+             auto names = nlohmann::json::array();
+             for (const auto& f : files_) names.push_back(f.filename().string());
+             return names;
+           }()},
+          {"data_sha256", data_sha256_},
+          {"max_documents", config_.max_documents},
+          {"min_tokens", config_.min_tokens},
+          {"truncate", config_.truncate},
+          {"stride", config_.stride},
+          {"aggregation", taskkit::aggregation_name(config_.aggregation)},
+          {"add_bos", config_.add_bos}};
+}
+
+std::string ProofPileTask::fingerprint() const {
+  if (!configured_) throw Error("proofpile: fingerprint() called before configure()");
+  return util::sha256_hex(resolved_config().dump());
+}
+
+const std::vector<std::int32_t>& ProofPileTask::tokens_of(std::size_t index, const Tokenizer& tokenizer) {
+  if (tokens_fingerprint_ != tokenizer.fingerprint()) {
+    tokens_fingerprint_ = tokenizer.fingerprint();
+    tokens_.assign(documents_.size(), {});
+    tokenized_.assign(documents_.size(), false);
+  }
+  if (!tokenized_[index]) {
+    std::vector<std::int32_t> ids;
+    if (config_.add_bos) ids.push_back(tokenizer.bos_id());
+    auto body = tokenizer.encode(documents_[index].text);
+    ids.insert(ids.end(), body.begin(), body.end());
+    tokens_[index] = std::move(ids);
+    tokenized_[index] = true;
+  }
+  return tokens_[index];
+}
+
+CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
+  if (!configured_) throw Error("proofpile: evaluate() called before configure()");
+  if (!loaded_) {
+    documents_ = read_documents(files_);
+    loaded_ = true;
+    tokens_fingerprint_.clear();
+  }
+  const std::int64_t window = context.window > 0 ? context.window : model.window();
+  const std::int64_t truncate = config_.truncate > 0 ? config_.truncate : window;
+  if (config_.stride > window)
+    throw ConfigError("stride", fmt::format("stride {} is larger than the evaluated window {}; tokens would go "
+                                            "unscored (set stride <= the smallest window)",
+                                            config_.stride, window));
+  const Tokenizer& tokenizer = model.tokenizer();
+
+  // Select documents in file order: long enough, up to max_documents.
+  const std::int64_t min_tokens = std::max<std::int64_t>(config_.min_tokens, 2);
+  std::vector<std::size_t> selected;
+  std::int64_t filtered_short = 0;
+  for (std::size_t i = 0; i < documents_.size(); ++i) {
+    if (config_.max_documents > 0 && std::int64_t(selected.size()) >= config_.max_documents) break;
+    if (std::int64_t(tokens_of(i, tokenizer).size()) < min_tokens) {
+      ++filtered_short;
+      continue;
+    }
+    selected.push_back(i);
+  }
+  if (selected.empty())
+    throw Error(fmt::format("proofpile: none of the {} documents in {} has at least {} tokens (lower min_tokens or "
+                            "use longer documents)",
+                            documents_.size(), config_.data.string(), min_tokens));
+
+  // Progress counts windows, the unit of model work.
+  std::size_t total_windows = 0, done_windows = 0;
+  for (std::size_t i : selected) {
+    std::int64_t n = std::min<std::int64_t>(std::int64_t(tokens_of(i, tokenizer).size()), truncate);
+    total_windows += taskkit::plan_sliding_windows(n, window, config_.stride).size();
+  }
+
+  CellResult result;
+  double nll_sum = 0.0, window_mean_sum = 0.0, doc_ppl_sum = 0.0;
+  std::int64_t tokens_scored = 0, windows = 0;
+  std::uint64_t tokens_forwarded = 0;
+  for (std::size_t i : selected) {
+    const Document& doc = documents_[i];
+    const auto& all = tokens_of(i, tokenizer);
+    const std::int64_t used = std::min<std::int64_t>(std::int64_t(all.size()), truncate);
+    std::optional<nlohmann::json> record;
+    if (context.samples) record = context.samples->find(doc.id);
+    if (record) {
+      if (record->value("tokens_used", std::int64_t(-1)) != used)
+        throw Error(fmt::format("proofpile: the stored record of {} scored {} tokens, this run would score {}: the "
+                                "sample store belongs to another configuration (delete the cell to redo it)",
+                                doc.id, record->value("tokens_used", std::int64_t(-1)), used));
+      done_windows += std::size_t(record->at("windows").get<std::int64_t>());
+      if (context.progress) context.progress->update(done_windows, total_windows, "windows");
+    } else {
+      std::vector<std::int32_t> ids(all.begin(), all.begin() + used);
+      auto r = taskkit::sliding_window_perplexity(model, ids, window, config_.stride, config_.aggregation,
+                                                  [&](const taskkit::WindowRecord&) {
+                                                    ++done_windows;
+                                                    if (context.progress)
+                                                      context.progress->update(done_windows, total_windows, "windows");
+                                                  });
+      double mean_sum = 0.0;
+      for (const auto& w : r.per_window) mean_sum += w.mean_nll();
+      record = nlohmann::json{{"id", doc.id},
+                              {"meta", doc.meta},
+                              {"tokens_document", all.size()},
+                              {"tokens_used", used},
+                              {"tokens_scored", r.tokens_scored},
+                              {"tokens_forwarded", r.tokens_forwarded},
+                              {"windows", r.windows},
+                              {"nll_sum", r.nll_sum},
+                              {"window_mean_nll_sum", mean_sum},
+                              {"ppl", r.ppl}};
+      if (context.samples) context.samples->put(doc.id, *record);
+    }
+    nll_sum += record->at("nll_sum").get<double>();
+    window_mean_sum += record->at("window_mean_nll_sum").get<double>();
+    tokens_scored += record->at("tokens_scored").get<std::int64_t>();
+    windows += record->at("windows").get<std::int64_t>();
+    tokens_forwarded += record->at("tokens_forwarded").get<std::uint64_t>();
+    doc_ppl_sum += record->at("ppl").get<double>();
+    result.samples.push_back(*record);
+  }
+
+  const double ppl = config_.aggregation == taskkit::Aggregation::TokenWeighted
+                         ? std::exp(nll_sum / double(tokens_scored))
+                         : std::exp(window_mean_sum / double(windows));
+  result.metrics = {{"ppl", ppl},
+                    {"ppl_mean_doc", doc_ppl_sum / double(selected.size())},
+                    {"documents", selected.size()},
+                    {"tokens", tokens_scored}};
+  result.tokens_processed = tokens_forwarded;
+  result.details = {
+      {"protocol", "sliding window (Press et al. 2022): windows of up to W tokens every S tokens; each token scored "
+                   "once, by the first window that reaches it; token 0 unscored"},
+      {"window", window},
+      {"stride", config_.stride},
+      {"truncate", truncate},
+      {"truncate_rule", config_.truncate > 0 ? "first N tokens of each document (BOS included)"
+                                             : "first W tokens of each document (BOS included); truncate = 0 means "
+                                               "the evaluated window"},
+      {"aggregation", taskkit::aggregation_name(config_.aggregation)},
+      {"ppl_mean_doc_rule", "plain mean of per-document perplexities, each by the same aggregation"},
+      {"add_bos", config_.add_bos},
+      {"min_tokens", config_.min_tokens},
+      {"max_documents", config_.max_documents},
+      {"documents_read", documents_.size()},
+      {"documents_filtered_short", filtered_short},
+      {"windows", windows},
+      {"nll_sum", nll_sum},
+      {"data", config_.data.string()},
+      {"data_sha256", data_sha256_},
+      {"tokenizer", {{"fingerprint", tokenizer.fingerprint()},
+                     {"model_path", tokenizer.model_path()},
+                     {"vocab_size", tokenizer.vocab_size()},
+                     {"bos_id", tokenizer.bos_id()}}}};
+  return result;
+}
+
+nlohmann::json ProofPileTask::prepare_data(const nlohmann::json& request) {
+  return build_corpus(parse_corpus_request(request));
+}
+
+}  // namespace e2llm::proofpile

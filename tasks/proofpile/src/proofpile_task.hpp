@@ -1,0 +1,62 @@
+// The Proof-Pile task: sliding-window perplexity over long documents (METHODS.md §3).
+//
+// Config keys (all optional except data):
+//   data          JSONL file or folder (see documents.hpp)
+//   max_documents 128 (the paper's count); 0 = every document that passes the filter
+//   min_tokens    0 = no filter; documents with fewer tokens (BOS included) are skipped
+//                 (the paper used 65536)
+//   truncate      0 = the evaluated window; else each document keeps its first N tokens
+//   stride        256 (the paper's S)
+//   aggregation   "token_weighted" (default) | "mean_of_window_means" (YaRN's eval code)
+//   add_bos       true: prepend the tokenizer's BOS (as Hugging Face tokenizers do)
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "documents.hpp"
+#include "e2llm/task.hpp"
+#include "e2llm/taskkit/sliding_window.hpp"
+
+namespace e2llm::proofpile {
+
+struct ProofPileConfig {
+  std::filesystem::path data;
+  std::int64_t max_documents = 128;
+  std::int64_t min_tokens = 0;
+  std::int64_t truncate = 0;
+  std::int64_t stride = 256;
+  taskkit::Aggregation aggregation = taskkit::Aggregation::TokenWeighted;
+  bool add_bos = true;
+};
+
+class ProofPileTask final : public Task {
+ public:
+  TaskInfo info() const override;
+  void configure(const nlohmann::json& config) override;
+  std::string fingerprint() const override;
+  CellResult evaluate(LanguageModel& model, EvalContext& context) override;
+  // {"out": DIR, "max_bytes", "seed", "eval_fraction", "packages"}; see corpus_builder.hpp.
+  nlohmann::json prepare_data(const nlohmann::json& request) override;
+
+  const ProofPileConfig& config() const { return config_; }
+
+ private:
+  nlohmann::json resolved_config() const;
+  // The documents, tokenized with `tokenizer` (cached across windows of one run).
+  const std::vector<std::int32_t>& tokens_of(std::size_t index, const Tokenizer& tokenizer);
+
+  ProofPileConfig config_;
+  bool configured_ = false;
+  std::vector<std::filesystem::path> files_;
+  std::string data_sha256_;
+  std::vector<Document> documents_;  // loaded on first evaluate
+  bool loaded_ = false;
+  std::string tokens_fingerprint_;
+  std::vector<std::vector<std::int32_t>> tokens_;
+  std::vector<bool> tokenized_;
+};
+
+}  // namespace e2llm::proofpile

@@ -1,0 +1,68 @@
+// Deterministic stand-ins for a tokenizer and a model, so tests can check exactly which
+// context every token was scored with.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "e2llm/language_model.hpp"
+#include "e2llm/tokenizer.hpp"
+
+namespace e2llm::fakes {
+
+// One token per byte: id = byte + 3; BOS = 1, EOS = 2.
+class ByteTokenizer final : public Tokenizer {
+ public:
+  void load(const std::string&) override {}
+  void train(const TokenizerTrainOptions&) override {}
+  std::vector<std::int32_t> encode(std::string_view text) const override {
+    std::vector<std::int32_t> ids;
+    for (unsigned char c : text) ids.push_back(std::int32_t(c) + 3);
+    return ids;
+  }
+  std::string decode(const std::vector<std::int32_t>& ids) const override {
+    std::string s;
+    for (auto id : ids)
+      if (id >= 3) s += char(id - 3);
+    return s;
+  }
+  std::int32_t bos_id() const override { return 1; }
+  std::int32_t eos_id() const override { return 2; }
+  std::int32_t vocab_size() const override { return 259; }
+  std::string fingerprint() const override { return "byte-tokenizer"; }
+  std::string model_path() const override { return "(bytes)"; }
+};
+
+// log p(token at window index j) = -(0.001 * token + 1 / (j + 1)): depends on the token and
+// on how much context it had (j tokens), so a token scored in the wrong window shows.
+inline double fake_logprob(std::int32_t token, std::size_t context) {
+  return -(0.001 * double(token) + 1.0 / double(context + 1));
+}
+
+class ContextProbeModel final : public LanguageModel {
+ public:
+  explicit ContextProbeModel(std::int64_t window) : window_(window) {}
+  std::int64_t window() const override { return window_; }
+  const Tokenizer& tokenizer() const override { return tokenizer_; }
+  std::vector<float> token_logprobs(const std::vector<std::int32_t>& ids, std::size_t score_from) override {
+    calls.push_back({ids.size(), score_from});
+    std::vector<float> out;
+    for (std::size_t j = score_from; j < ids.size(); ++j) out.push_back(float(fake_logprob(ids[j], j)));
+    return out;
+  }
+  std::vector<std::int32_t> generate(const std::vector<std::int32_t>&, const GenerationOptions&) override {
+    return {};
+  }
+  nlohmann::json describe() const override { return {{"model", "context-probe"}}; }
+
+  struct Call {
+    std::size_t length, score_from;
+  };
+  std::vector<Call> calls;
+
+ private:
+  std::int64_t window_;
+  ByteTokenizer tokenizer_;
+};
+
+}  // namespace e2llm::fakes

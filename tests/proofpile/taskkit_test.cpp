@@ -1,0 +1,168 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "e2llm/error.hpp"
+#include "e2llm/taskkit/lists.hpp"
+#include "e2llm/taskkit/seeded_rng.hpp"
+#include "e2llm/taskkit/sliding_window.hpp"
+#include "fakes.hpp"
+
+using namespace e2llm;
+using namespace e2llm::taskkit;
+using e2llm::fakes::ContextProbeModel;
+using e2llm::fakes::fake_logprob;
+
+namespace {
+
+std::vector<std::int32_t> sequence(std::int64_t n) {
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) ids[std::size_t(i)] = std::int32_t((i * 37 + 11) % 251);
+  return ids;
+}
+
+// Independent of the implementation: token i (i >= 1) is scored by the first window
+// [kS, min(kS + W, n)) that contains it, with context i - kS tokens.
+struct Naive {
+  double nll = 0.0;
+  std::int64_t count = 0, windows = 0;
+};
+Naive naive_perplexity(const std::vector<std::int32_t>& ids, std::int64_t W, std::int64_t S) {
+  const std::int64_t n = std::int64_t(ids.size());
+  Naive r;
+  for (std::int64_t i = 1; i < n; ++i) {
+    std::int64_t k = 0;
+    while (std::min(k * S + W, n) <= i) ++k;
+    r.nll -= fake_logprob(ids[std::size_t(i)], std::size_t(i - k * S));
+    ++r.count;
+  }
+  std::int64_t k = 0;
+  while (k * S + W < n) ++k;  // the last window is the first that reaches the end
+  r.windows = k + 1;
+  return r;
+}
+
+}  // namespace
+
+TEST(SlidingWindow, MatchesBruteForceForManyShapes) {
+  struct Case {
+    std::int64_t W, S, n;
+  };
+  const Case cases[] = {{8, 4, 5},   {8, 4, 8},    {8, 4, 9},   {8, 3, 23},  {8, 8, 30}, {8, 8, 32},
+                        {16, 5, 61}, {16, 1, 40},  {2, 1, 7},   {2, 2, 7},   {7, 3, 2},  {64, 16, 1000},
+                        {10, 4, 10}, {10, 4, 11},  {10, 4, 14}, {10, 4, 15}, {5, 5, 5},  {5, 5, 6}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "W=" << c.W << " S=" << c.S << " n=" << c.n);
+    ContextProbeModel model(c.W);
+    auto ids = sequence(c.n);
+    auto r = sliding_window_perplexity(model, ids, c.W, c.S, Aggregation::TokenWeighted);
+    Naive expected = naive_perplexity(ids, c.W, c.S);
+    EXPECT_EQ(r.tokens_scored, c.n - 1);
+    EXPECT_EQ(r.tokens_scored, expected.count);
+    EXPECT_EQ(r.windows, expected.windows);
+    EXPECT_NEAR(r.nll_sum, expected.nll, 1e-4 * std::max(1.0, expected.nll));
+    EXPECT_NEAR(r.ppl, std::exp(expected.nll / double(expected.count)), 1e-5 * r.ppl);
+    // Each call held at most W tokens, and per-window records add up.
+    std::int64_t scored = 0;
+    for (const auto& call : model.calls) EXPECT_LE(std::int64_t(call.length), c.W);
+    for (const auto& w : r.per_window) {
+      scored += w.tokens_scored;
+      EXPECT_GT(w.tokens_scored, 0);
+    }
+    EXPECT_EQ(scored, r.tokens_scored);
+  }
+}
+
+TEST(SlidingWindow, WindowLayoutFollowsTheHuggingFaceLoop) {
+  // n = 23, W = 8, S = 4: windows start at 0, 4, 8, 12, 16 (16 + 8 >= 23 ends the loop).
+  auto plan = plan_sliding_windows(23, 8, 4);
+  ASSERT_EQ(plan.size(), 5u);
+  EXPECT_EQ(plan[0].begin, 0);
+  EXPECT_EQ(plan[0].end, 8);
+  EXPECT_EQ(plan[0].score_begin, 1);  // token 0 has no context
+  EXPECT_EQ(plan[1].begin, 4);
+  EXPECT_EQ(plan[1].end, 12);
+  EXPECT_EQ(plan[1].score_begin, 8);  // the last S tokens of a full window
+  EXPECT_EQ(plan[4].begin, 16);
+  EXPECT_EQ(plan[4].end, 23);
+  EXPECT_EQ(plan[4].score_begin, 20);
+  EXPECT_EQ(plan[4].tokens_scored, 3);  // a short last window
+  // n < W: one window scoring n - 1 tokens.
+  auto one = plan_sliding_windows(5, 8, 4);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].tokens_scored, 4);
+}
+
+TEST(SlidingWindow, MeanOfWindowMeansByHand) {
+  // W = 4, S = 2, n = 7: windows [0,4) scores 1..3, [2,6) scores 4..5, [4,7) scores 6.
+  ContextProbeModel model(4);
+  std::vector<std::int32_t> ids = {10, 20, 30, 40, 50, 60, 70};
+  auto r = sliding_window_perplexity(model, ids, 4, 2, Aggregation::MeanOfWindowMeans);
+  ASSERT_EQ(r.windows, 3);
+  auto lp = [](std::int32_t t, std::size_t ctx) { return -double(float(fake_logprob(t, ctx))); };
+  double w0 = (lp(20, 1) + lp(30, 2) + lp(40, 3)) / 3.0;
+  double w1 = (lp(50, 2) + lp(60, 3)) / 2.0;  // window starts at 2: token 4 has context 2
+  double w2 = lp(70, 2) / 1.0;                // window starts at 4: token 6 has context 2
+  EXPECT_NEAR(r.ppl, std::exp((w0 + w1 + w2) / 3.0), 1e-9);
+  double token_weighted = std::exp((3 * w0 + 2 * w1 + w2) / 6.0);
+  EXPECT_NEAR(aggregate_perplexity(r.per_window, Aggregation::TokenWeighted), token_weighted, 1e-9);
+  EXPECT_NE(r.ppl, token_weighted);
+}
+
+TEST(SlidingWindow, RejectsBadShapes) {
+  ContextProbeModel model(8);
+  auto ids = sequence(20);
+  EXPECT_THROW(sliding_window_perplexity(model, ids, 8, 9, Aggregation::TokenWeighted), Error);   // S > W
+  EXPECT_THROW(sliding_window_perplexity(model, ids, 8, 0, Aggregation::TokenWeighted), Error);   // S = 0
+  EXPECT_THROW(sliding_window_perplexity(model, ids, 16, 4, Aggregation::TokenWeighted), Error);  // W > model
+  EXPECT_THROW(sliding_window_perplexity(model, {5}, 8, 4, Aggregation::TokenWeighted), Error);   // n < 2
+  try {
+    sliding_window_perplexity(model, ids, 8, 9, Aggregation::TokenWeighted);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("stride 9"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SlidingWindow, AggregationNames) {
+  EXPECT_EQ(parse_aggregation("token_weighted"), Aggregation::TokenWeighted);
+  EXPECT_EQ(parse_aggregation("mean_of_window_means"), Aggregation::MeanOfWindowMeans);
+  EXPECT_EQ(aggregation_name(Aggregation::MeanOfWindowMeans), "mean_of_window_means");
+  EXPECT_THROW(parse_aggregation("mean"), Error);
+}
+
+TEST(SeededRng, IsReproducibleAndUniformInRange) {
+  SeededRng a(42), b(42), c(43);
+  EXPECT_EQ(a.next_u64(), b.next_u64());
+  EXPECT_NE(SeededRng(42).next_u64(), c.next_u64());
+  // SplitMix64's published first output for seed 0.
+  EXPECT_EQ(SeededRng(0).next_u64(), 0xe220a8397b1dcdafull);
+  SeededRng r(7);
+  std::vector<int> counts(5, 0);
+  for (int i = 0; i < 50000; ++i) {
+    auto v = r.uniform_int(1, 5);
+    ASSERT_GE(v, 1);
+    ASSERT_LE(v, 5);
+    ++counts[std::size_t(v - 1)];
+  }
+  for (int count : counts) EXPECT_NEAR(count, 10000, 400);
+  EXPECT_EQ(derive_seed(1, "a"), derive_seed(1, "a"));
+  EXPECT_NE(derive_seed(1, "a"), derive_seed(2, "a"));
+  EXPECT_NE(derive_seed(1, "a"), derive_seed(1, "b"));
+}
+
+TEST(Lists, TokenCounts) {
+  EXPECT_EQ(parse_token_count("4096"), 4096);
+  EXPECT_EQ(parse_token_count("4k"), 4096);
+  EXPECT_EQ(parse_token_count(" 32K "), 32768);
+  EXPECT_EQ(parse_token_count("1m"), 1048576);
+  EXPECT_EQ(parse_token_count_list("4k,8k,16384"), (std::vector<std::int64_t>{4096, 8192, 16384}));
+  EXPECT_THROW(parse_token_count("4kb"), Error);
+  EXPECT_THROW(parse_token_count("0"), Error);
+  EXPECT_THROW(parse_token_count_list("4k,,8k"), Error);
+  EXPECT_EQ(format_fraction(0.25), "0.25");
+  EXPECT_EQ(format_fraction(1.0), "1");
+  EXPECT_EQ(format_fraction(0.1), "0.1");
+  EXPECT_EQ(number_list(nlohmann::json::parse("[0, 0.5, 1]"), "depths"), (std::vector<double>{0, 0.5, 1}));
+  EXPECT_THROW(number_list(nlohmann::json::parse("[0, \"x\"]"), "depths"), ConfigError);
+}
