@@ -1,0 +1,64 @@
+// The LongBench v1 task: prompts each row, middle-truncates it to the budget, generates
+// greedily, scores with the official metrics, and writes LongBench prediction files.
+//
+// Config (all optional but data_dir):
+//   data_dir     folder with <dataset>.jsonl (LongBench v1 rows)
+//   datasets     list, default the nine English QA/summarization sets
+//   limit        rows per dataset, 0 = all (default)
+//   budget_rule  "window_minus_reserve" (default; LongBench's max_length = W - reserve),
+//                "window_minus_max_new" (W - the dataset's max new tokens),
+//                "fixed" (the `budget` key; implied when `budget` is set)
+//   reserve      tokens kept free for the answer, default 500
+//   budget       a fixed prompt budget in tokens
+//   out_dir      where <dataset>.jsonl prediction files go (none when unset)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "e2llm/longbench/datasets.hpp"
+#include "e2llm/task.hpp"
+
+namespace e2llm::longbench {
+
+enum class BudgetRule { window_minus_reserve, window_minus_max_new, fixed };
+
+struct TaskConfig {
+  std::filesystem::path data_dir;
+  std::vector<std::string> datasets;
+  std::size_t limit = 0;
+  BudgetRule budget_rule = BudgetRule::window_minus_reserve;
+  std::int64_t reserve = 500;
+  std::int64_t budget = 0;  // for BudgetRule::fixed
+  std::filesystem::path out_dir;
+};
+
+// The prompt budget (BOS included) for a window and dataset under the config's rule.
+// Throws e2llm::Error when it leaves fewer than 2 prompt tokens or exceeds the window.
+std::int64_t prompt_budget(const TaskConfig& config, std::int64_t window, const DatasetSpec& spec);
+
+std::string budget_rule_name(BudgetRule rule);
+
+class LongBenchTask : public Task {
+ public:
+  TaskInfo info() const override;
+  void configure(const nlohmann::json& config) override;
+  std::string fingerprint() const override;
+  CellResult evaluate(LanguageModel& model, EvalContext& context) override;
+  // {"dataset", "file", "per_sample"?} -> {"dataset", "metric", "n", "score", "per_sample"?}
+  nlohmann::json score_predictions(const nlohmann::json& request) override;
+
+  const TaskConfig& config() const { return config_; }
+
+ private:
+  bool configured_ = false;
+  TaskConfig config_;
+  nlohmann::json resolved_;  // the resolved config, as recorded and hashed
+  std::string fingerprint_;
+};
+
+}  // namespace e2llm::longbench

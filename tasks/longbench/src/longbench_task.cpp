@@ -1,0 +1,269 @@
+#include "e2llm/longbench/longbench_task.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "e2llm/config_reader.hpp"
+#include "e2llm/error.hpp"
+#include "e2llm/longbench/loader.hpp"
+#include "e2llm/longbench/metrics.hpp"
+#include "e2llm/longbench/middle_truncate.hpp"
+#include "e2llm/longbench/predictions.hpp"
+#include "e2llm/longbench/python_text.hpp"
+#include "e2llm/util/sha256.hpp"
+
+namespace e2llm::longbench {
+
+namespace {
+
+constexpr const char* kTaskVersion = "1.0.0";
+
+constexpr const char* kTruncationRule =
+    "LongBench pred.py: ids = [BOS] + encode(prompt); if len(ids) > budget: half = budget // 2, "
+    "prompt = decode(ids[:half]) + decode(ids[-half:]) (special tokens skipped), ids = [BOS] + "
+    "encode(prompt). If len(ids) + max_new_tokens > window, max_new_tokens is lowered to "
+    "window - len(ids); if len(ids) >= window, ids keep their first and last (window - max_new_tokens) / 2 "
+    "tokens (window_cut).";
+
+BudgetRule parse_budget_rule(const std::string& name) {
+  if (name == "window_minus_reserve") return BudgetRule::window_minus_reserve;
+  if (name == "window_minus_max_new") return BudgetRule::window_minus_max_new;
+  if (name == "fixed") return BudgetRule::fixed;
+  throw ConfigError("budget_rule", "must be \"window_minus_reserve\", \"window_minus_max_new\" or \"fixed\", got \"" +
+                                       name + "\"");
+}
+
+std::vector<std::int32_t> strip_special(std::vector<std::int32_t> ids, const Tokenizer& tokenizer) {
+  const std::int32_t bos = tokenizer.bos_id(), eos = tokenizer.eos_id();
+  ids.erase(std::remove_if(ids.begin(), ids.end(), [&](std::int32_t t) { return t == bos || t == eos; }), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+std::string budget_rule_name(BudgetRule rule) {
+  switch (rule) {
+    case BudgetRule::window_minus_reserve: return "window_minus_reserve";
+    case BudgetRule::window_minus_max_new: return "window_minus_max_new";
+    case BudgetRule::fixed: return "fixed";
+  }
+  return "?";
+}
+
+std::int64_t prompt_budget(const TaskConfig& config, std::int64_t window, const DatasetSpec& spec) {
+  std::int64_t budget = 0;
+  switch (config.budget_rule) {
+    case BudgetRule::window_minus_reserve: budget = window - config.reserve; break;
+    case BudgetRule::window_minus_max_new: budget = window - spec.max_new_tokens; break;
+    case BudgetRule::fixed: budget = config.budget; break;
+  }
+  if (budget < 2 || budget >= window)
+    throw Error("longbench: prompt budget " + std::to_string(budget) + " for " + spec.name + " at window " +
+                std::to_string(window) + " (rule " + budget_rule_name(config.budget_rule) +
+                ") must be at least 2 and below the window; change reserve/budget");
+  return budget;
+}
+
+TaskInfo LongBenchTask::info() const {
+  TaskInfo info;
+  info.name = "longbench";
+  info.version = kTaskVersion;
+  info.description = "LongBench v1 English QA and summarization (official prompts, middle truncation, greedy)";
+  info.metrics.push_back({"avg_en", true});
+  for (const auto& d : datasets()) info.metrics.push_back({d.name, true});
+  return info;
+}
+
+void LongBenchTask::configure(const nlohmann::json& section) {
+  ConfigReader cfg(section);
+  TaskConfig c;
+  c.data_dir = cfg.require<std::string>("data_dir");
+  c.datasets = cfg.get<std::vector<std::string>>("datasets", dataset_names());
+  if (c.datasets.empty()) throw ConfigError("datasets", "is empty; name at least one of the LongBench datasets");
+  std::set<std::string> seen;
+  for (const auto& name : c.datasets) {
+    try {
+      dataset(name);
+    } catch (const Error& e) {
+      throw ConfigError("datasets", e.what());
+    }
+    if (!seen.insert(name).second) throw ConfigError("datasets", "lists '" + name + "' twice");
+  }
+  auto limit = cfg.get<std::int64_t>("limit", 0);
+  if (limit < 0) throw ConfigError("limit", "must be >= 0 (0 = every row)");
+  c.limit = static_cast<std::size_t>(limit);
+  c.reserve = cfg.get<std::int64_t>("reserve", 500);
+  if (c.reserve < 0) throw ConfigError("reserve", "must be >= 0");
+  bool has_budget = cfg.has("budget");
+  std::string rule = cfg.get<std::string>("budget_rule", has_budget ? "fixed" : "window_minus_reserve");
+  c.budget_rule = parse_budget_rule(rule);
+  if (c.budget_rule == BudgetRule::fixed) {
+    if (!has_budget) throw ConfigError("budget", "is required when budget_rule = \"fixed\"");
+    c.budget = cfg.get<std::int64_t>("budget", 0);
+    if (c.budget < 2) throw ConfigError("budget", "must be at least 2 tokens");
+  } else if (has_budget) {
+    throw ConfigError("budget", "is only used with budget_rule = \"fixed\" (rule here: " + rule + ")");
+  }
+  c.out_dir = cfg.get<std::string>("out_dir", "");
+  cfg.finish();
+
+  // The data is part of the fingerprint: hash each file now, so a missing one fails early.
+  nlohmann::json data = nlohmann::json::object();
+  for (const auto& name : c.datasets) {
+    auto file = c.data_dir / (name + ".jsonl");
+    if (!std::filesystem::is_regular_file(file))
+      throw ConfigError("data_dir", "has no " + name + ".jsonl (looked for " + file.string() +
+                                        "); put the LongBench v1 file there or drop '" + name + "' from datasets");
+    data[name] = util::sha256_file(file);
+  }
+
+  nlohmann::json resolved = {{"datasets", c.datasets},
+                             {"limit", c.limit},
+                             {"budget_rule", budget_rule_name(c.budget_rule)},
+                             {"reserve", c.reserve},
+                             {"budget", c.budget}};
+  // Paths are left out of the hash (the data hashes stand for them); out_dir changes no number.
+  nlohmann::json keyed = {{"task", "longbench"}, {"version", kTaskVersion}, {"config", resolved}, {"data", data}};
+  fingerprint_ = util::sha256_hex(keyed.dump());
+  resolved["data_dir"] = c.data_dir.string();
+  resolved["out_dir"] = c.out_dir.string();
+  resolved["data_sha256"] = data;
+  resolved_ = resolved;
+  config_ = std::move(c);
+  configured_ = true;
+}
+
+std::string LongBenchTask::fingerprint() const {
+  if (!configured_) throw Error("longbench: fingerprint() before configure()");
+  return fingerprint_;
+}
+
+CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
+  if (!configured_) throw Error("longbench: evaluate() before configure()");
+  const Tokenizer& tokenizer = model.tokenizer();
+  const std::int64_t window = model.window();
+  CellResult result;
+
+  // Load everything first so a bad file fails before any generation.
+  std::vector<std::vector<Row>> all_rows;
+  std::size_t total = 0, done = 0;
+  for (const auto& name : config_.datasets) {
+    all_rows.push_back(load_rows(config_.data_dir / (name + ".jsonl"), config_.limit));
+    total += all_rows.back().size();
+  }
+
+  nlohmann::json per_dataset = nlohmann::json::object();
+  double sum_scores = 0;
+  for (std::size_t d = 0; d < config_.datasets.size(); ++d) {
+    const DatasetSpec& spec = dataset(config_.datasets[d]);
+    const auto file = (config_.data_dir / (spec.name + ".jsonl")).string();
+    const std::int64_t budget = prompt_budget(config_, window, spec);
+    std::vector<double> scores;
+    std::vector<Prediction> predictions;
+    std::set<std::string> ids_seen;
+    std::size_t truncated = 0, capped = 0, window_cut = 0, resumed = 0;
+
+    for (const Row& row : all_rows[d]) {
+      if (!ids_seen.insert(row.id).second)
+        throw Error(file + ":" + std::to_string(row.line) + ": field '_id' repeats '" + row.id + "' (ids must be unique)");
+      const std::string sample_id = spec.name + "/" + row.id;
+      std::optional<nlohmann::json> stored = context.samples ? context.samples->find(sample_id) : std::nullopt;
+      nlohmann::json record;
+      if (stored && stored->is_object() && stored->contains("pred") && (*stored)["pred"].is_string()) {
+        record = *stored;
+        ++resumed;
+      } else {
+        TruncatedPrompt prompt = truncate_prompt(tokenizer, build_prompt(spec, row.context, row.input),
+                                                 static_cast<std::size_t>(budget));
+        std::int64_t max_new = spec.max_new_tokens;
+        bool cut = false;
+        auto prompt_len = static_cast<std::int64_t>(prompt.ids.size());
+        if (prompt_len >= window) {  // the re-encoded prompt grew past the window itself
+          prompt.ids = keep_head_and_tail(prompt.ids, static_cast<std::size_t>(window - max_new));
+          prompt_len = static_cast<std::int64_t>(prompt.ids.size());
+          cut = true;
+        }
+        if (prompt_len + max_new > window) max_new = window - prompt_len;
+        GenerationOptions options;
+        options.max_new_tokens = static_cast<std::int32_t>(max_new);
+        options.temperature = 0.0;  // greedy, as pred.py (do_sample=False, num_beams=1)
+        options.seed = context.seed;
+        options.stop_tokens = {tokenizer.eos_id()};
+        std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
+        // Invalid UTF-8 (a cut multi-byte character) becomes U+FFFD, as a Python str would hold it.
+        std::string pred = py::encode_utf8(py::decode_utf8(tokenizer.decode(strip_special(generated, tokenizer))));
+        record = {{"dataset", spec.name},
+                  {"_id", row.id},
+                  {"line", row.line},
+                  {"pred", pred},
+                  {"original_tokens", prompt.original_tokens},
+                  {"prompt_tokens", prompt.ids.size()},
+                  {"truncated", prompt.truncated},
+                  {"window_cut", cut},
+                  {"max_new_tokens", max_new},
+                  {"generated_tokens", generated.size()}};
+        result.tokens_processed += prompt.ids.size() + generated.size();
+      }
+      // Always scored here, so a resumed sample is scored by this version of the metric.
+      const std::string pred = record["pred"].get<std::string>();
+      const double s = score_sample(spec.metric, pred, row.answers);
+      record["score"] = s;
+      if (context.samples && !(stored && *stored == record)) context.samples->put(sample_id, record);
+      truncated += record.value("truncated", false) ? 1 : 0;
+      window_cut += record.value("window_cut", false) ? 1 : 0;
+      capped += record.value("max_new_tokens", spec.max_new_tokens) < spec.max_new_tokens ? 1 : 0;
+      scores.push_back(s);
+      predictions.push_back({pred, row.answers, row.all_classes, row.length, row.line});
+      result.samples.push_back(record);
+      if (context.progress) context.progress->update(++done, total, spec.name);
+    }
+
+    const double dataset_result = dataset_score(scores);
+    result.metrics[spec.name] = dataset_result;
+    sum_scores += dataset_result;
+    per_dataset[spec.name] = {{"n", scores.size()},
+                              {"metric", metric_name(spec.metric)},
+                              {"max_new_tokens", spec.max_new_tokens},
+                              {"budget", budget},
+                              {"truncated", truncated},
+                              {"max_new_tokens_capped", capped},
+                              {"window_cut", window_cut},
+                              {"resumed", resumed}};
+    if (!config_.out_dir.empty()) write_predictions(config_.out_dir / (spec.name + ".jsonl"), predictions);
+  }
+  // The paper's EN average: the plain mean of the dataset scores (not LongBench's category mean).
+  result.metrics["avg_en"] = python_round(sum_scores / static_cast<double>(config_.datasets.size()), 2);
+  result.details = {{"window", window},
+                    {"budget_rule", budget_rule_name(config_.budget_rule)},
+                    {"reserve", config_.reserve},
+                    {"truncation", kTruncationRule},
+                    {"decoding", "greedy; stop at EOS; special tokens skipped when decoding"},
+                    {"average", "avg_en = plain mean of the dataset scores"},
+                    {"datasets", per_dataset},
+                    {"config", resolved_}};
+  return result;
+}
+
+nlohmann::json LongBenchTask::score_predictions(const nlohmann::json& request) {
+  if (!request.is_object()) throw Error("longbench score: the request must be an object");
+  auto name = request.find("dataset");
+  if (name == request.end() || !name->is_string())
+    throw Error("longbench score: name the dataset (--dataset NAME; one of the nine English sets)");
+  auto file = request.find("file");
+  if (file == request.end() || !file->is_string()) throw Error("longbench score: name the prediction file");
+  bool per_sample = false;
+  if (auto it = request.find("per_sample"); it != request.end()) {
+    if (!it->is_boolean()) throw Error("longbench score: 'per_sample' must be true or false");
+    per_sample = it->get<bool>();
+  }
+  FileScore scored = score_prediction_file(name->get<std::string>(), file->get<std::string>());
+  nlohmann::json out = {{"dataset", scored.dataset},
+                        {"metric", metric_name(scored.metric)},
+                        {"n", scored.n},
+                        {"score", scored.score}};
+  if (per_sample) out["per_sample"] = scored.per_sample;
+  return out;
+}
+
+}  // namespace e2llm::longbench
