@@ -1,0 +1,165 @@
+#include "passkey_task.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "e2llm/config_reader.hpp"
+#include "e2llm/error.hpp"
+#include "e2llm/taskkit/lists.hpp"
+#include "e2llm/util/sha256.hpp"
+#include "passkey_prompt.hpp"
+
+namespace e2llm::passkey {
+
+namespace {
+constexpr const char* kVersion = "1.0.0";
+}
+
+TaskInfo PasskeyTask::info() const {
+  return TaskInfo{"passkey", kVersion,
+                  "Passkey retrieval (Landmark-attention template): find a 1-50000 key hidden in filler text",
+                  {{"accuracy", true}, {"trials", true}}};
+}
+
+void PasskeyTask::configure(const nlohmann::json& config) {
+  ConfigReader cfg(config);
+  PasskeyConfig c;
+  if (cfg.has("depths")) c.depths = taskkit::number_list(config.at("depths"), "depths");
+  c.trials = cfg.get<std::int64_t>("trials", c.trials);
+  c.threshold = cfg.get<double>("threshold", c.threshold);
+  c.max_new_tokens = cfg.get<std::int32_t>("max_new_tokens", c.max_new_tokens);
+  c.target_tokens = cfg.get<std::int64_t>("target_tokens", c.target_tokens);
+  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  cfg.finish();
+  for (double d : c.depths)
+    if (!(d >= 0.0 && d <= 1.0)) throw ConfigError("depths", fmt::format("depth {} is not in [0, 1]", d));
+  std::vector<double> sorted = c.depths;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    throw ConfigError("depths", "lists a depth twice");
+  if (c.trials < 1) throw ConfigError("trials", "must be >= 1");
+  if (!(c.threshold >= 0.0 && c.threshold <= 1.0)) throw ConfigError("threshold", "must be in [0, 1]");
+  if (c.max_new_tokens < 1) throw ConfigError("max_new_tokens", "must be >= 1");
+  if (c.target_tokens < 0) throw ConfigError("target_tokens", "must be >= 0 (0 = window - max_new_tokens)");
+  config_ = c;
+  configured_ = true;
+}
+
+std::int64_t PasskeyTask::target_tokens_for(std::int64_t window) const {
+  return config_.target_tokens > 0 ? config_.target_tokens : window - config_.max_new_tokens;
+}
+
+std::string PasskeyTask::fingerprint() const {
+  if (!configured_) throw Error("passkey: fingerprint() called before configure()");
+  nlohmann::json resolved = {{"task", "passkey"},
+                             {"version", kVersion},
+                             {"template", std::string(kTaskDescription) + "|" + kFiller + "|" + key_line(0) + "|" +
+                                              kQuestion},
+                             {"depths", config_.depths},
+                             {"trials", config_.trials},
+                             {"threshold", config_.threshold},
+                             {"max_new_tokens", config_.max_new_tokens},
+                             {"target_tokens", config_.target_tokens},
+                             {"add_bos", config_.add_bos}};
+  return util::sha256_hex(resolved.dump());
+}
+
+CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
+  if (!configured_) throw Error("passkey: evaluate() called before configure()");
+  const std::int64_t window = context.window > 0 ? context.window : model.window();
+  const std::int64_t target = target_tokens_for(window);
+  if (target + config_.max_new_tokens > window)
+    throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}",
+                                                   target, config_.max_new_tokens, window));
+  const Tokenizer& tokenizer = model.tokenizer();
+
+  GenerationOptions options;
+  options.max_new_tokens = config_.max_new_tokens;
+  options.temperature = 0.0;  // greedy
+  options.stop_tokens = {tokenizer.eos_id()};
+
+  CellResult result;
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_depth;  // depth -> (correct, trials)
+  std::int64_t correct = 0, total = 0, prompt_min = INT64_MAX, prompt_max = 0;
+  std::uint64_t tokens = 0;
+  const std::size_t planned = config_.depths.size() * std::size_t(config_.trials);
+  for (double depth : config_.depths) {
+    const std::string depth_name = taskkit::format_fraction(depth);
+    for (std::int64_t trial = 0; trial < config_.trials; ++trial) {
+      const std::string id = fmt::format("window={}/depth={}/trial={}", window, depth_name, trial);
+      const std::int64_t key = draw_key(context.seed, window, depth, trial);
+      std::optional<nlohmann::json> record;
+      if (context.samples) record = context.samples->find(id);
+      if (record && record->value("key", std::int64_t(-1)) != key)
+        throw Error(fmt::format("passkey: the stored record {} has key {}, this run draws {}: the sample store belongs "
+                                "to another seed or version (delete the cell to redo it)",
+                                id, record->value("key", std::int64_t(-1)), key));
+      if (!record) {
+        PasskeyPrompt prompt = build_prompt(tokenizer, key, depth, target, config_.add_bos);
+        std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
+        std::string output = tokenizer.decode(generated);
+        auto answer = first_integer(output);
+        record = nlohmann::json{{"id", id},
+                                {"window", window},
+                                {"depth", depth},
+                                {"trial", trial},
+                                {"key", key},
+                                {"prompt_tokens", prompt.ids.size()},
+                                {"key_token", prompt.key_token},
+                                {"filler_chars", {prompt.prefix_chars, prompt.suffix_chars}},
+                                {"generated_tokens", generated.size()},
+                                {"output", output},
+                                {"answer", answer ? nlohmann::json(*answer) : nlohmann::json(nullptr)},
+                                {"correct", is_correct(output, key)}};
+        if (context.samples) context.samples->put(id, *record);
+      }
+      const bool ok = record->at("correct").get<bool>();
+      const auto prompt_tokens = record->at("prompt_tokens").get<std::int64_t>();
+      correct += ok;
+      ++total;
+      by_depth[depth_name].first += ok;
+      by_depth[depth_name].second += 1;
+      prompt_min = std::min(prompt_min, prompt_tokens);
+      prompt_max = std::max(prompt_max, prompt_tokens);
+      tokens += std::uint64_t(prompt_tokens) + record->at("generated_tokens").get<std::uint64_t>();
+      result.samples.push_back(*record);
+      if (context.progress) context.progress->update(std::size_t(total), planned, "trials");
+    }
+  }
+
+  const double accuracy = double(correct) / double(total);
+  nlohmann::json accuracy_by_depth = nlohmann::json::object();
+  for (double depth : config_.depths) {
+    const auto& [c, n] = by_depth[taskkit::format_fraction(depth)];
+    accuracy_by_depth[taskkit::format_fraction(depth)] = double(c) / double(n);
+  }
+  result.metrics = {{"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", total}};
+  result.tokens_processed = tokens;
+  result.details = {
+      {"template", "landmark-attention passkey (METHODS.md §4): lines joined with \\n; prefix and suffix cut from the "
+                   "start of the filler repeated with spaces; prefix:suffix = depth:(1 - depth) in characters"},
+      {"window", window},
+      {"target_tokens", target},
+      {"target_rule", config_.target_tokens > 0 ? "explicit" : "window - max_new_tokens (BOS included)"},
+      {"prompt_tokens_min", prompt_min},
+      {"prompt_tokens_max", prompt_max},
+      {"depths", config_.depths},
+      {"trials_per_depth", config_.trials},
+      {"max_new_tokens", config_.max_new_tokens},
+      {"decoding", "greedy, stops at EOS"},
+      {"scoring", "the first run of ASCII digits in the decoded output equals the key"},
+      {"key_rule", "uniform in [1, 50000] by SplitMix64 seeded with derive_seed(seed, "
+                   "\"passkey/window=W/depth=D/trial=T\")"},
+      {"seed", context.seed},
+      {"threshold", config_.threshold},
+      {"passes_threshold", accuracy >= config_.threshold},
+      {"add_bos", config_.add_bos},
+      {"tokenizer", {{"fingerprint", tokenizer.fingerprint()},
+                     {"model_path", tokenizer.model_path()},
+                     {"vocab_size", tokenizer.vocab_size()}}}};
+  return result;
+}
+
+}  // namespace e2llm::passkey

@@ -1,0 +1,44 @@
+// The passkey retrieval task (METHODS.md §4).
+//
+// Config keys (all optional):
+//   depths          [0, 0.25, 0.5, 0.75, 1.0]: where the key line sits in the filler
+//   trials          10 per (window, depth)
+//   threshold       0.9: the report's "largest window with accuracy >= threshold"
+//   max_new_tokens  10 greedy tokens; the first integer in them is the answer
+//   target_tokens   0 = window - max_new_tokens (the prompt, BOS included, never exceeds it)
+//   add_bos         true
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "e2llm/task.hpp"
+
+namespace e2llm::passkey {
+
+struct PasskeyConfig {
+  std::vector<double> depths = {0.0, 0.25, 0.5, 0.75, 1.0};
+  std::int64_t trials = 10;
+  double threshold = 0.9;
+  std::int32_t max_new_tokens = 10;
+  std::int64_t target_tokens = 0;
+  bool add_bos = true;
+};
+
+class PasskeyTask final : public Task {
+ public:
+  TaskInfo info() const override;
+  void configure(const nlohmann::json& config) override;
+  std::string fingerprint() const override;
+  CellResult evaluate(LanguageModel& model, EvalContext& context) override;
+
+  const PasskeyConfig& config() const { return config_; }
+  // The prompt size used at `window`.
+  std::int64_t target_tokens_for(std::int64_t window) const;
+
+ private:
+  PasskeyConfig config_;
+  bool configured_ = false;
+};
+
+}  // namespace e2llm::passkey
