@@ -68,6 +68,9 @@ TEST(longbench_normalize_answer, LowercasesNonAscii) {
   EXPECT_EQ(normalize_answer("\u0130"), "i\u0307");  // İ has a two-character lowercase
   EXPECT_EQ(normalize_answer("\u039F\u0394\u039F\u03A3"), "\u03BF\u03B4\u03BF\u03C2");  // final sigma
   EXPECT_EQ(normalize_answer("\u03A3\u0391"), "\u03C3\u03B1");
+  // 'ª' is cased (Other_Lowercase), so the sigma before it is not final; U+0301 is skipped.
+  EXPECT_EQ(normalize_answer("\u039F\u03A3\u0301\u00AA"), "\u03BF\u03C3\u0301\u00AA");
+  EXPECT_EQ(normalize_answer("\u039F\u03A3\u0301 x"), "\u03BF\u03C2\u0301 x");
 }
 
 TEST(longbench_normalize_answer, RemovesWholeArticlesOnly) {

@@ -64,6 +64,11 @@ namespace {
 
 // Unicode "Cased": Lu, Ll, Lt or a letter with a case mapping (Other_Lowercase/Uppercase).
 bool is_cased(char32_t c) {
+  // Other_Lowercase/Other_Uppercase letters without a case mapping that are not skipped as
+  // case-ignorable: ordinal indicators, squared and negative circled/squared capitals.
+  if (c == 0xAA || c == 0xBA || (c >= 0x1F130 && c <= 0x1F149) || (c >= 0x1F150 && c <= 0x1F169) ||
+      (c >= 0x1F170 && c <= 0x1F189))
+    return true;
   auto cp = static_cast<utf8proc_int32_t>(c);
   switch (utf8proc_category(cp)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
