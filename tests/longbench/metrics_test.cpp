@@ -52,8 +52,12 @@ void check_golden(const std::string& name) {
 
 }  // namespace
 
-TEST(longbench_golden, QasperMatchesOfficialScores) { check_golden("qasper"); }
-TEST(longbench_golden, GovReportMatchesOfficialScores) { check_golden("gov_report"); }
+TEST(longbench_golden, QasperMatchesOfficialScores) {
+  check_golden("qasper");
+}
+TEST(longbench_golden, GovReportMatchesOfficialScores) {
+  check_golden("gov_report");
+}
 
 TEST(longbench_normalize_answer, LowercasesAndDropsAsciiPunctuation) {
   EXPECT_EQ(normalize_answer("Hello, World!"), "hello world");
@@ -65,7 +69,7 @@ TEST(longbench_normalize_answer, LowercasesAndDropsAsciiPunctuation) {
 
 TEST(longbench_normalize_answer, LowercasesNonAscii) {
   EXPECT_EQ(normalize_answer("\u00C9COLE \u00C7A"), "\u00E9cole \u00E7a");  // "ÉCOLE ÇA"
-  EXPECT_EQ(normalize_answer("\u0130"), "i\u0307");  // İ has a two-character lowercase
+  EXPECT_EQ(normalize_answer("\u0130"), "i\u0307");                         // İ has a two-character lowercase
   EXPECT_EQ(normalize_answer("\u039F\u0394\u039F\u03A3"), "\u03BF\u03B4\u03BF\u03C2");  // final sigma
   EXPECT_EQ(normalize_answer("\u03A3\u0391"), "\u03C3\u03B1");
   // 'ª' is cased (Other_Lowercase), so the sigma before it is not final; U+0301 is skipped.
@@ -106,7 +110,7 @@ TEST(longbench_qa_f1, CountsTokenMultisets) {
 }
 
 TEST(longbench_rouge, EmptySidesScoreZero) {
-  EXPECT_EQ(rouge_score("", "a reference."), 0.0);   // ValueError in Python
+  EXPECT_EQ(rouge_score("", "a reference."), 0.0);     // ValueError in Python
   EXPECT_EQ(rouge_score("...", "a reference."), 0.0);  // only empty pieces
   EXPECT_EQ(rouge_score("a hypothesis", ""), 0.0);
 }
@@ -159,9 +163,9 @@ TEST(longbench_python_round, RoundsTheBinaryValueHalfToEven) {
 }
 
 TEST(longbench_python_text, IsSpaceMatchesCPython) {
-  for (char32_t c : {U'\t', U'\n', U'\v', U'\f', U'\r', U'\x1c', U'\x1d', U'\x1e', U'\x1f', U' ', U'\u0085',
-                     U'\u00A0', U'\u1680', U'\u2000', U'\u200A', U'\u2028', U'\u2029', U'\u202F', U'\u205F',
-                     U'\u3000'})
+  for (char32_t c :
+       {U'\t',     U'\n',     U'\v',     U'\f',     U'\r',     U'\x1c',   U'\x1d',   U'\x1e',   U'\x1f',   U' ',
+        U'\u0085', U'\u00A0', U'\u1680', U'\u2000', U'\u200A', U'\u2028', U'\u2029', U'\u202F', U'\u205F', U'\u3000'})
     EXPECT_TRUE(py::is_space(c)) << static_cast<unsigned>(c);
   for (char32_t c : {U'\u180E', U'\u200B', U'\uFEFF', U'a', U'\u00A1'}) EXPECT_FALSE(py::is_space(c));
 }

@@ -2,10 +2,10 @@
 // tokenizer and a "model" that answers with the row's first gold answer.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <map>
 #include <string>
-#include <unistd.h>
 
 #include "e2llm/error.hpp"
 #include "e2llm/longbench/datasets.hpp"
@@ -55,7 +55,8 @@ class OracleModel : public LanguageModel {
   std::int64_t window() const override { return window_; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
   std::vector<float> token_logprobs(const std::vector<std::int32_t>&, std::size_t) override { return {}; }
-  std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt, const GenerationOptions& options) override {
+  std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt,
+                                     const GenerationOptions& options) override {
     ++calls;
     if (static_cast<std::int64_t>(prompt.size()) + options.max_new_tokens > window_)
       throw Error("prompt + max_new_tokens exceeds the window");
@@ -339,10 +340,10 @@ TEST(longbench_task, ScoreRequestsAreChecked) {
   EXPECT_THROW(task.score_predictions({{"file", "x.jsonl"}}), Error);
   EXPECT_THROW(task.score_predictions({{"dataset", "qasper"}}), Error);
   EXPECT_THROW(task.score_predictions({{"dataset", "qasperr"}, {"file", "x.jsonl"}}), Error);
-  nlohmann::json scored = task.score_predictions(
-      {{"dataset", "gov_report"},
-       {"file", std::string(E2LLM_SHARED_DATA) + "/longbench/predictions/gov_report.jsonl"},
-       {"per_sample", true}});
+  nlohmann::json scored =
+      task.score_predictions({{"dataset", "gov_report"},
+                              {"file", std::string(E2LLM_SHARED_DATA) + "/longbench/predictions/gov_report.jsonl"},
+                              {"per_sample", true}});
   EXPECT_EQ(scored.at("score").get<double>(), 26.93);
   EXPECT_EQ(scored.at("metric"), "rouge_score");
   EXPECT_EQ(scored.at("per_sample").size(), 200u);
@@ -350,6 +351,7 @@ TEST(longbench_task, ScoreRequestsAreChecked) {
 
 TEST(longbench_predictions, LinesLookLikePythonJsonDump) {
   Prediction p{" Yes \"q\"\n\u00e9", {"yes", "no"}, nullptr, 42, 1};
-  EXPECT_EQ(prediction_line(p),
-            R"({"pred": " Yes \"q\"\n)" "\u00e9" R"(", "answers": ["yes", "no"], "all_classes": null, "length": 42})");
+  EXPECT_EQ(prediction_line(p), R"({"pred": " Yes \"q\"\n)"
+                                "\u00e9"
+                                R"(", "answers": ["yes", "no"], "all_classes": null, "length": 42})");
 }

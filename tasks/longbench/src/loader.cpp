@@ -16,7 +16,10 @@ struct FieldReader {
   }
   const nlohmann::json& need(const std::string& key) const {
     auto it = object.find(key);
-    if (it == object.end()) fail(key, "is missing (a LongBench v1 row needs input, context, answers, length, dataset, language, all_classes, _id)");
+    if (it == object.end())
+      fail(
+          key,
+          "is missing (a LongBench v1 row needs input, context, answers, length, dataset, language, all_classes, _id)");
     return *it;
   }
   std::string string(const std::string& key) const {

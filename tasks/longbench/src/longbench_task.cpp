@@ -30,8 +30,8 @@ BudgetRule parse_budget_rule(const std::string& name) {
   if (name == "window_minus_reserve") return BudgetRule::window_minus_reserve;
   if (name == "window_minus_max_new") return BudgetRule::window_minus_max_new;
   if (name == "fixed") return BudgetRule::fixed;
-  throw ConfigError("budget_rule", "must be \"window_minus_reserve\", \"window_minus_max_new\" or \"fixed\", got \"" +
-                                       name + "\"");
+  throw ConfigError("budget_rule",
+                    "must be \"window_minus_reserve\", \"window_minus_max_new\" or \"fixed\", got \"" + name + "\"");
 }
 
 std::vector<std::int32_t> strip_special(std::vector<std::int32_t> ids, const Tokenizer& tokenizer) {
@@ -44,9 +44,12 @@ std::vector<std::int32_t> strip_special(std::vector<std::int32_t> ids, const Tok
 
 std::string budget_rule_name(BudgetRule rule) {
   switch (rule) {
-    case BudgetRule::window_minus_reserve: return "window_minus_reserve";
-    case BudgetRule::window_minus_max_new: return "window_minus_max_new";
-    case BudgetRule::fixed: return "fixed";
+    case BudgetRule::window_minus_reserve:
+      return "window_minus_reserve";
+    case BudgetRule::window_minus_max_new:
+      return "window_minus_max_new";
+    case BudgetRule::fixed:
+      return "fixed";
   }
   return "?";
 }
@@ -54,9 +57,15 @@ std::string budget_rule_name(BudgetRule rule) {
 std::int64_t prompt_budget(const TaskConfig& config, std::int64_t window, const DatasetSpec& spec) {
   std::int64_t budget = 0;
   switch (config.budget_rule) {
-    case BudgetRule::window_minus_reserve: budget = window - config.reserve; break;
-    case BudgetRule::window_minus_max_new: budget = window - spec.max_new_tokens; break;
-    case BudgetRule::fixed: budget = config.budget; break;
+    case BudgetRule::window_minus_reserve:
+      budget = window - config.reserve;
+      break;
+    case BudgetRule::window_minus_max_new:
+      budget = window - spec.max_new_tokens;
+      break;
+    case BudgetRule::fixed:
+      budget = config.budget;
+      break;
   }
   if (budget < 2 || budget >= window)
     throw Error("longbench: prompt budget " + std::to_string(budget) + " for " + spec.name + " at window " +
@@ -166,7 +175,8 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
 
     for (const Row& row : all_rows[d]) {
       if (!ids_seen.insert(row.id).second)
-        throw Error(file + ":" + std::to_string(row.line) + ": field '_id' repeats '" + row.id + "' (ids must be unique)");
+        throw Error(file + ":" + std::to_string(row.line) + ": field '_id' repeats '" + row.id +
+                    "' (ids must be unique)");
       const std::string sample_id = spec.name + "/" + row.id;
       std::optional<nlohmann::json> stored = context.samples ? context.samples->find(sample_id) : std::nullopt;
       nlohmann::json record;
@@ -174,8 +184,8 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
         record = *stored;
         ++resumed;
       } else {
-        TruncatedPrompt prompt = truncate_prompt(tokenizer, build_prompt(spec, row.context, row.input),
-                                                 static_cast<std::size_t>(budget));
+        TruncatedPrompt prompt =
+            truncate_prompt(tokenizer, build_prompt(spec, row.context, row.input), static_cast<std::size_t>(budget));
         std::int64_t max_new = spec.max_new_tokens;
         bool cut = false;
         auto prompt_len = static_cast<std::int64_t>(prompt.ids.size());
@@ -258,10 +268,8 @@ nlohmann::json LongBenchTask::score_predictions(const nlohmann::json& request) {
     per_sample = it->get<bool>();
   }
   FileScore scored = score_prediction_file(name->get<std::string>(), file->get<std::string>());
-  nlohmann::json out = {{"dataset", scored.dataset},
-                        {"metric", metric_name(scored.metric)},
-                        {"n", scored.n},
-                        {"score", scored.score}};
+  nlohmann::json out = {
+      {"dataset", scored.dataset}, {"metric", metric_name(scored.metric)}, {"n", scored.n}, {"score", scored.score}};
   if (per_sample) out["per_sample"] = scored.per_sample;
   return out;
 }

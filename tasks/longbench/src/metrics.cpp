@@ -14,14 +14,15 @@
 
 namespace e2llm::longbench {
 
-std::string metric_name(Metric metric) { return metric == Metric::qa_f1 ? "qa_f1_score" : "rouge_score"; }
+std::string metric_name(Metric metric) {
+  return metric == Metric::qa_f1 ? "qa_f1_score" : "rouge_score";
+}
 
 namespace {
 
 // Python's string.punctuation (ASCII only).
 bool is_ascii_punctuation(char32_t c) {
-  return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
-         (c >= 0x7B && c <= 0x7E);
+  return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E);
 }
 
 // re.sub(r"\b(a|an|the)\b", " ", text): whole words only, \b per Python's Unicode \w.
@@ -77,7 +78,8 @@ std::vector<Sentence> rouge_sentences(std::string_view text, std::unordered_map<
       std::vector<std::u32string> words = py::split(std::u32string_view(all).substr(start, dot - start));
       if (words.empty()) words.emplace_back();  // "".split(" ") == [""]
       Sentence s;
-      for (auto& w : words) s.push_back(vocab.emplace(std::move(w), static_cast<std::int32_t>(vocab.size())).first->second);
+      for (auto& w : words)
+        s.push_back(vocab.emplace(std::move(w), static_cast<std::int32_t>(vocab.size())).first->second);
       sentences.push_back(std::move(s));
     }
     start = dot + 1;
@@ -103,7 +105,8 @@ bool add_recon_lcs(const Sentence& x, const Sentence& y, std::unordered_set<std:
   auto at = [&](std::size_t i, std::size_t j) -> std::uint16_t& { return table[i * (m + 1) + j]; };
   for (std::size_t i = 1; i <= n; ++i)
     for (std::size_t j = 1; j <= m; ++j)
-      at(i, j) = x[i - 1] == y[j - 1] ? static_cast<std::uint16_t>(at(i - 1, j - 1) + 1) : std::max(at(i - 1, j), at(i, j - 1));
+      at(i, j) = x[i - 1] == y[j - 1] ? static_cast<std::uint16_t>(at(i - 1, j - 1) + 1)
+                                      : std::max(at(i - 1, j), at(i, j - 1));
   std::size_t i = n, j = m, frames = 1;
   std::vector<std::int32_t> words;
   while (i > 0 && j > 0) {
@@ -123,7 +126,9 @@ bool add_recon_lcs(const Sentence& x, const Sentence& y, std::unordered_set<std:
 
 }  // namespace
 
-std::string normalize_answer(std::string_view text) { return py::encode_utf8(normalize(text)); }
+std::string normalize_answer(std::string_view text) {
+  return py::encode_utf8(normalize(text));
+}
 
 double qa_f1_score(std::string_view prediction, std::string_view ground_truth) {
   std::vector<std::u32string> pred = py::split(normalize(prediction));

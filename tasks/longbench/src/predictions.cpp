@@ -8,7 +8,8 @@ namespace e2llm::longbench {
 
 namespace {
 
-[[noreturn]] void fail(const std::filesystem::path& file, std::size_t line, const std::string& key, const std::string& what) {
+[[noreturn]] void fail(const std::filesystem::path& file, std::size_t line, const std::string& key,
+                       const std::string& what) {
   throw Error(file.string() + ":" + std::to_string(line) + ": field '" + key + "' " + what);
 }
 
@@ -57,7 +58,8 @@ std::vector<Prediction> read_predictions(const std::filesystem::path& file) {
     if (!pred->is_string()) fail(file, line, "pred", "must be a string, got " + std::string(pred->type_name()));
     p.pred = pred->get<std::string>();
     auto answers = row.find("answers");
-    if (answers == row.end()) fail(file, line, "answers", "is missing (a LongBench prediction row needs pred and answers)");
+    if (answers == row.end())
+      fail(file, line, "answers", "is missing (a LongBench prediction row needs pred and answers)");
     p.answers = string_list(*answers, file, line, "answers");
     if (auto it = row.find("all_classes"); it != row.end()) {
       if (!it->is_null()) string_list(*it, file, line, "all_classes");
