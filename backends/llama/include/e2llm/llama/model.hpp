@@ -1,0 +1,154 @@
+// The Llama model in LibTorch: embedding, RMSNorm, grouped-query attention with RoPE applied
+// from explicit per-token positions, SwiGLU MLP, tied or untied head. Attention is blocked
+// over queries and keys with an online softmax, so memory grows linearly in the sequence
+// length (PITFALLS.md "LibTorch 1.13 specifics"), forward and backward.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "e2llm/language_model.hpp"
+#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/llama/model_config.hpp"
+#include "e2llm/llama/rope_scaling.hpp"
+
+namespace e2llm::llama {
+
+// RoPE from explicit inputs, so training can give each sequence its own scale and offset:
+// the angle of pair j for a token is positions[b, t] * inv_freq[j] (E²-LLM: positions =
+// (m + t) / g, METHODS.md §1). Angles are computed in float64, then cast to the model dtype.
+struct RopeInputs {
+  torch::Tensor positions;        // [B, T] floating (or integral): the position each token is rotated by
+  torch::Tensor inv_freq;         // [d/2] (any floating dtype; used in float64)
+  double attention_factor = 1.0;  // multiplies cos and sin (YaRN mscale)
+
+  // positions[b, t] = (start + t) / scale for every row b; inv_freq and the factor from `freq`.
+  static RopeInputs make(const RopeFrequencies& freq, int64_t batch, int64_t length, int64_t start = 0,
+                         double scale = 1.0);
+};
+
+struct AttentionOptions {
+  int64_t query_block = 256;
+  int64_t key_block = 256;
+};
+
+// Causal attention, memory O(T * block): q [B, H, T, d], k and v [B, Hkv, S, d] with
+// H % Hkv == 0 (query head h reads KV head h / (H / Hkv)) and S >= T; query i sits at
+// absolute index S - T + i and sees keys 0 .. S - T + i. Differentiable with a
+// recomputing backward (flash-attention style): it saves only q, k, v, the output and one
+// log-sum-exp per row, never a T×S matrix. Computes in float32, returns q's dtype.
+torch::Tensor blocked_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const AttentionOptions& options = {});
+// The reference: materializes the [B, H, T, S] scores. For tests and tiny inputs only.
+torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+
+// Rotates x [B, heads, T, d] by cos/sin [B, 1, T, d/2] in the given pair layout
+// ("half": pairs (i, i + d/2); "adjacent": pairs (2i, 2i + 1)).
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                         const std::string& layout);
+
+// Keys (already rotated) and values per layer, preallocated and grown by doubling.
+// It remembers the RoPE its keys were rotated with: a forward with a different inv_freq or
+// attention factor throws instead of mixing bases (the dynamic-NTK bug class: keys cached
+// with an older base). clear() to start over with another RoPE.
+class KVCache {
+ public:
+  KVCache() = default;
+  int64_t length() const { return length_; }
+  int64_t capacity() const { return keys_.empty() ? 0 : keys_[0].size(2); }
+  void reserve(int64_t capacity) { reserve_ = capacity; }
+  void clear();
+
+ private:
+  friend class LlamaModel;
+  std::vector<torch::Tensor> keys_, values_;  // [B, Hkv, capacity, d] per layer
+  int64_t length_ = 0;
+  int64_t reserve_ = 0;
+  torch::Tensor inv_freq_;  // float64 copy of the RoPE the keys carry
+  double attention_factor_ = 1.0;
+};
+
+struct ModelOptions {
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;  // bf16 / fp16 make sense on CUDA
+  AttentionOptions attention;
+};
+
+class LlamaModel : public torch::nn::Module {
+ public:
+  // Random initialization (normal, std 0.02; norms 1), seeded by torch::manual_seed.
+  explicit LlamaModel(ModelConfig config, ModelOptions options = {});
+
+  // ids [B, T] int64 -> logits [B, T, V] (float32 for float32 models, else the model dtype).
+  // With a cache, the T tokens follow cache->length() cached ones; the cache is extended.
+  torch::Tensor forward(const torch::Tensor& ids, const RopeInputs& rope, KVCache* cache = nullptr);
+  // The final-normed hidden states [B, T, D]; project() turns (a slice of) them into logits,
+  // so callers that need only some rows never hold a [T, V] matrix.
+  torch::Tensor forward_hidden(const torch::Tensor& ids, const RopeInputs& rope, KVCache* cache = nullptr);
+  torch::Tensor project(const torch::Tensor& hidden);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelOptions& options() const { return options_; }
+  void set_attention_options(const AttentionOptions& attention) { options_.attention = attention; }
+  // Moves the parameters (and future activations) to another device / dtype.
+  void to_options(const ModelOptions& options);
+
+  // Parameters under their Hugging Face names (model.layers.0.self_attn.q_proj.weight, ...),
+  // in a fixed order; the tensors are the live parameters.
+  const std::vector<std::pair<std::string, torch::Tensor>>& hf_parameters() const { return named_; }
+  torch::Tensor hf_parameter(const std::string& hf_name) const;  // e2llm::Error if unknown
+
+  // Where the weights came from (set by load_model / load_weights).
+  std::string source, format, fingerprint;
+  std::optional<Vocabulary> vocab;
+
+ private:
+  struct Layer {
+    torch::Tensor attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down;
+  };
+  torch::Tensor add(const std::string& hf_name, std::vector<int64_t> shape, bool norm);
+  torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
+
+  ModelConfig config_;
+  ModelOptions options_;
+  torch::Tensor embed_, norm_, lm_head_;  // lm_head_ aliases embed_ when tied
+  std::vector<Layer> layers_;
+  std::vector<std::pair<std::string, torch::Tensor>> named_;
+};
+
+// Copies every tensor of the checkpoint into the model (F32/F16/BF16 -> model dtype).
+// Throws e2llm::Error naming the tensor and the source for a missing, unknown or
+// mis-shaped tensor, or a config that differs from the model's.
+void load_weights(LlamaModel& model, const Checkpoint& checkpoint);
+// A model with the checkpoint's config and weights.
+std::shared_ptr<LlamaModel> load_model(const Checkpoint& checkpoint, ModelOptions options = {});
+// The model's weights as float32 CPU tensors under Hugging Face names, in the model's RoPE
+// layout, with its config and vocabulary (for save_hf_dir). Fingerprint recomputed.
+Checkpoint to_checkpoint(const LlamaModel& model);
+
+// Generation with a KV cache: positions are token indices, the RoPE frequencies fixed for
+// the whole call. Stops at a stop token (not returned) or after max_new_tokens. Greedy when
+// temperature <= 0, else temperature + nucleus (top_p) sampling with std::mt19937_64(seed).
+std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_t>& prompt,
+                                     const RopeFrequencies& rope, const GenerationOptions& options);
+// The sampling rule generate_tokens uses, on one row of logits.
+int32_t sample_token(const std::vector<float>& logits, double temperature, double top_p, std::mt19937_64& rng);
+
+// fp32 n×n matmul throughput on the current thread setting. LibTorch on the reference BLAS
+// gives ~5 GFLOP/s on 2 cores, on OpenBLAS ~180 (PITFALLS.md): check this at start-up.
+double measure_matmul_gflops(int64_t n = 1024, int repeats = 5);
+// Throws e2llm::Error when the matmul rate is below `min_gflops` (reference BLAS).
+void require_fast_blas(double min_gflops = 20.0);
+
+// torch::set_num_threads; n <= 0 means all cores (std::thread::hardware_concurrency).
+// Returns the thread count in effect.
+int set_threads(int n);
+
+}  // namespace e2llm::llama

@@ -1,0 +1,77 @@
+// The shared logic of the RoPE-scaling backends (none, pi, ntk, dynamic-ntk, yarn, and the
+// trained ones built on them): configure, load the base model once, open(W) with the
+// RoPE the subclass chooses for W. Free of LibTorch types so plugins compile quickly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "e2llm/backend.hpp"
+#include "e2llm/config_reader.hpp"
+#include "e2llm/llama/model_config.hpp"
+#include "e2llm/llama/rope_scaling.hpp"
+
+namespace e2llm::llama {
+
+class LlamaModel;
+
+class RopeScalingBackend : public Backend {
+ public:
+  RopeScalingBackend(std::string name, std::string description, bool trains = false);
+  ~RopeScalingBackend() override;
+
+  BackendInfo info() const override;
+  // Keys: model (path; else the run's base model), threads (0 = all cores),
+  // factor_rule ("ceil": g = ceil(W/L), default; "exact": g = W/L), factor (a fixed s for
+  // every W > L instead of g), beta_fast, beta_slow, attention_factor (YaRN),
+  // block_size (attention query/key block, default 256), check_blas (default true).
+  // Subclasses add keys in configure_extra().
+  void configure(const nlohmann::json& config) override;
+  // Loads the base model (once; later calls with the same path reuse it). Returns
+  // {"checkpoint_hash", "trained_tokens": 0, "train_wall_s": 0, "original_window", "matmul_gflops"}.
+  nlohmann::json prepare(const PrepareContext& context) override;
+  // A TorchLanguageModel sharing the loaded weights, with rope_for_window(window).
+  std::unique_ptr<LanguageModel> open(int64_t window) override;
+
+  // The scale for a window: 1 when W <= L; else `factor` if configured, else ceil(W/L) or W/L.
+  double scale_for_window(int64_t window) const;
+  // The model's own RoPE (Default type) with this backend's beta / attention_factor settings.
+  RopeConfig base_rope() const;
+  int64_t original_window() const { return original_window_; }
+  const nlohmann::json& settings() const { return settings_; }
+
+ protected:
+  // The hook: which RoPE serves `window`.
+  virtual RopeConfig rope_for_window(int64_t window) const = 0;
+  // Extra config keys of a subclass (read them from `reader`; finish() is called after).
+  virtual void configure_extra(ConfigReader& /*reader*/) {}
+  // For trained subclasses: replace the served weights (e.g. after fine-tuning).
+  void set_model(std::shared_ptr<LlamaModel> model, const std::string& checkpoint_hash);
+  // Loads `path` (GGUF or HF dir) into a model with this backend's options.
+  std::shared_ptr<LlamaModel> load_base_model(const std::string& path) const;
+  std::shared_ptr<LlamaModel> model() const { return model_; }
+  std::shared_ptr<const Tokenizer> tokenizer() const { return tokenizer_; }
+
+ private:
+  BackendInfo info_;
+  std::string model_path_;  // from configure; empty = the run's base model
+  int threads_ = 0;
+  bool exact_factor_ = false;
+  std::optional<double> factor_;
+  double beta_fast_ = 32.0, beta_slow_ = 1.0;
+  std::optional<double> attention_factor_;
+  int64_t block_size_ = 256;
+  bool check_blas_ = true;
+  nlohmann::json settings_ = nlohmann::json::object();
+
+  std::shared_ptr<LlamaModel> model_;
+  std::string loaded_path_, checkpoint_hash_;
+  int64_t original_window_ = 0;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  double matmul_gflops_ = 0.0;
+};
+
+}  // namespace e2llm::llama

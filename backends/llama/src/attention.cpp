@@ -1,0 +1,166 @@
+// Causal attention blocked over queries and keys with an online softmax (Milakov &
+// Gimelshein 2018; Dao et al. 2022, FlashAttention, Alg. 1 forward / Alg. 2 backward).
+// Grouped-query heads are handled by viewing q as [B, Hkv, G, T, d] and broadcasting k, v
+// over G, so KV heads are never repeated in memory.
+#include <cmath>
+#include <limits>
+
+#include "e2llm/error.hpp"
+#include "e2llm/llama/model.hpp"
+
+namespace e2llm::llama {
+namespace {
+
+using torch::Tensor;
+using torch::indexing::Slice;
+
+struct Shapes {
+  int64_t B, H, Hkv, G, T, S, d;
+};
+
+Shapes check_shapes(const Tensor& q, const Tensor& k, const Tensor& v) {
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4)
+    throw Error("attention: q, k, v must be [B, heads, T, d]");
+  Shapes s{q.size(0), q.size(1), k.size(1), 0, q.size(2), k.size(2), q.size(3)};
+  if (k.sizes() != v.sizes() || k.size(0) != s.B || k.size(3) != s.d || s.H % s.Hkv != 0 || s.S < s.T)
+    throw Error("attention: shapes do not match (q " + std::to_string(s.H) + " heads, k/v " +
+                std::to_string(s.Hkv) + " heads, T " + std::to_string(s.T) + ", S " + std::to_string(s.S) + ")");
+  s.G = s.H / s.Hkv;
+  return s;
+}
+
+// -inf where key index > query index, for the query rows [q_begin, q_end) (absolute) and
+// key columns [k_begin, k_end). Returns an undefined tensor when the block is fully visible.
+Tensor causal_mask(int64_t q_begin, int64_t q_end, int64_t k_begin, int64_t k_end, const torch::Device& device) {
+  if (k_end - 1 <= q_begin) return {};
+  auto opts = torch::TensorOptions().dtype(torch::kLong).device(device);
+  auto qpos = torch::arange(q_begin, q_end, opts).view({-1, 1});
+  auto kpos = torch::arange(k_begin, k_end, opts).view({1, -1});
+  return kpos > qpos;  // [tq, tk] bool, true = hidden
+}
+
+// Forward: returns (out [B, Hkv, G, T, d] float32, lse [B, Hkv, G, T, 1] float32).
+std::pair<Tensor, Tensor> blocked_forward(const Tensor& qg, const Tensor& k, const Tensor& v, int64_t offset,
+                                          const AttentionOptions& o) {
+  const int64_t T = qg.size(3), d = qg.size(4);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const double inf = std::numeric_limits<double>::infinity();
+  auto out = torch::empty(qg.sizes(), qg.options());
+  auto lse = torch::empty({qg.size(0), qg.size(1), qg.size(2), T, 1}, qg.options());
+  for (int64_t q0 = 0; q0 < T; q0 += o.query_block) {
+    const int64_t q1 = std::min(T, q0 + o.query_block), tq = q1 - q0;
+    auto qb = qg.narrow(3, q0, tq) * scale;
+    const int64_t k_end = offset + q1;  // keys beyond the last query of the block are all hidden
+    auto m = torch::full({qg.size(0), qg.size(1), qg.size(2), tq, 1}, -inf, qg.options());
+    auto l = torch::zeros_like(m);
+    auto acc = torch::zeros({qg.size(0), qg.size(1), qg.size(2), tq, d}, qg.options());
+    for (int64_t k0 = 0; k0 < k_end; k0 += o.key_block) {
+      const int64_t k1 = std::min(k_end, k0 + o.key_block), tk = k1 - k0;
+      auto kb = k.narrow(2, k0, tk).unsqueeze(2);  // [B, Hkv, 1, tk, d]
+      auto vb = v.narrow(2, k0, tk).unsqueeze(2);
+      auto s = torch::matmul(qb, kb.transpose(-1, -2));  // [B, Hkv, G, tq, tk]
+      auto mask = causal_mask(offset + q0, offset + q1, k0, k1, qg.device());
+      if (mask.defined()) s.masked_fill_(mask, -inf);
+      // Key 0 is visible to every query and sits in the first block, so m is finite from
+      // then on and fully hidden rows of later blocks contribute exp(-inf) = 0.
+      auto m_new = torch::maximum(m, std::get<0>(s.max(-1, true)));
+      auto p = torch::exp(s - m_new);
+      auto correction = torch::exp(m - m_new);
+      l = l * correction + p.sum(-1, true);
+      acc = acc * correction + torch::matmul(p, vb);
+      m = m_new;
+    }
+    out.narrow(3, q0, tq).copy_(acc / l);
+    lse.narrow(3, q0, tq).copy_(m + torch::log(l));
+  }
+  return {out, lse};
+}
+
+// Backward by recomputation: P = exp(S - lse) per block; D = rowsum(dO * O);
+// dV += Pᵀ dO, dS = P (dO Vᵀ - D), dQ += dS K / √d, dK += dSᵀ Q / √d.
+std::vector<Tensor> blocked_backward(const Tensor& qg, const Tensor& k, const Tensor& v, const Tensor& out,
+                                     const Tensor& lse, const Tensor& dout, int64_t offset,
+                                     const AttentionOptions& o) {
+  const int64_t T = qg.size(3), d = qg.size(4);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const double inf = std::numeric_limits<double>::infinity();
+  auto dq = torch::zeros_like(qg);
+  auto dk = torch::zeros_like(k);
+  auto dv = torch::zeros_like(v);
+  auto D = (dout * out).sum(-1, true);  // [B, Hkv, G, T, 1]
+  for (int64_t q0 = 0; q0 < T; q0 += o.query_block) {
+    const int64_t q1 = std::min(T, q0 + o.query_block), tq = q1 - q0;
+    auto qb = qg.narrow(3, q0, tq);
+    auto dob = dout.narrow(3, q0, tq);
+    auto lb = lse.narrow(3, q0, tq);
+    auto Db = D.narrow(3, q0, tq);
+    auto dqb = dq.narrow(3, q0, tq);
+    const int64_t k_end = offset + q1;
+    for (int64_t k0 = 0; k0 < k_end; k0 += o.key_block) {
+      const int64_t k1 = std::min(k_end, k0 + o.key_block), tk = k1 - k0;
+      auto kb = k.narrow(2, k0, tk).unsqueeze(2);
+      auto vb = v.narrow(2, k0, tk).unsqueeze(2);
+      auto s = torch::matmul(qb, kb.transpose(-1, -2)) * scale;
+      auto mask = causal_mask(offset + q0, offset + q1, k0, k1, qg.device());
+      if (mask.defined()) s.masked_fill_(mask, -inf);
+      auto p = torch::exp(s - lb);                                               // [B, Hkv, G, tq, tk]
+      dv.narrow(2, k0, tk).add_(torch::matmul(p.transpose(-1, -2), dob).sum(2));  // sum over the group
+      auto ds = p * (torch::matmul(dob, vb.transpose(-1, -2)) - Db);
+      dqb.add_(torch::matmul(ds, kb), scale);
+      dk.narrow(2, k0, tk).add_(torch::matmul(ds.transpose(-1, -2), qb).sum(2), scale);
+    }
+  }
+  return {dq, dk, dv};
+}
+
+struct BlockedAttentionFunction : public torch::autograd::Function<BlockedAttentionFunction> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& qg, const Tensor& k, const Tensor& v,
+                        int64_t offset, int64_t query_block, int64_t key_block) {
+    AttentionOptions o{query_block, key_block};
+    auto [out, lse] = blocked_forward(qg, k, v, offset, o);
+    ctx->save_for_backward({qg, k, v, out, lse});
+    ctx->saved_data["offset"] = offset;
+    ctx->saved_data["query_block"] = query_block;
+    ctx->saved_data["key_block"] = key_block;
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    AttentionOptions o{ctx->saved_data["query_block"].toInt(), ctx->saved_data["key_block"].toInt()};
+    auto g = blocked_backward(saved[0], saved[1], saved[2], saved[3], saved[4], grads[0].contiguous(),
+                              ctx->saved_data["offset"].toInt(), o);
+    return {g[0], g[1], g[2], Tensor(), Tensor(), Tensor()};
+  }
+};
+
+}  // namespace
+
+Tensor blocked_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
+  const auto s = check_shapes(q, k, v);
+  if (options.query_block < 1 || options.key_block < 1) throw Error("attention: block sizes must be >= 1");
+  // float32 math (bf16/fp16 models on CUDA keep their activations, not their softmax, low-precision).
+  auto qg = q.to(torch::kFloat32).reshape({s.B, s.Hkv, s.G, s.T, s.d});
+  auto kf = k.to(torch::kFloat32).contiguous();
+  auto vf = v.to(torch::kFloat32).contiguous();
+  Tensor out;
+  if (torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())) {
+    out = BlockedAttentionFunction::apply(qg, kf, vf, s.S - s.T, options.query_block, options.key_block);
+  } else {
+    out = blocked_forward(qg, kf, vf, s.S - s.T, options).first;
+  }
+  return out.reshape({s.B, s.H, s.T, s.d}).to(q.scalar_type());
+}
+
+Tensor naive_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const auto s = check_shapes(q, k, v);
+  auto qg = q.to(torch::kFloat32).reshape({s.B, s.Hkv, s.G, s.T, s.d});
+  auto scores = torch::matmul(qg, k.to(torch::kFloat32).unsqueeze(2).transpose(-1, -2)) /
+                std::sqrt(static_cast<double>(s.d));
+  auto mask = causal_mask(s.S - s.T, s.S, 0, s.S, q.device());
+  if (mask.defined()) scores.masked_fill_(mask, -std::numeric_limits<double>::infinity());
+  auto out = torch::matmul(torch::softmax(scores, -1), v.to(torch::kFloat32).unsqueeze(2));
+  return out.reshape({s.B, s.H, s.T, s.d}).to(q.scalar_type());
+}
+
+}  // namespace e2llm::llama

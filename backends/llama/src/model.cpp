@@ -1,0 +1,364 @@
+// LlamaModel: weights, forward with RoPE from explicit positions, KV cache, checkpoint
+// import/export, generation and the BLAS sanity check.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <thread>
+
+#include "e2llm/error.hpp"
+#include "e2llm/llama/model.hpp"
+
+namespace e2llm::llama {
+
+using torch::Tensor;
+
+// ---- RoPE -------------------------------------------------------------------------------
+
+RopeInputs RopeInputs::make(const RopeFrequencies& freq, int64_t batch, int64_t length, int64_t start,
+                            double scale) {
+  RopeInputs r;
+  auto pos = torch::arange(start, start + length, torch::kFloat64) / scale;
+  r.positions = pos.unsqueeze(0).expand({batch, length}).contiguous();
+  r.inv_freq = torch::tensor(freq.inv_freq, torch::kFloat64);
+  r.attention_factor = freq.attention_factor;
+  return r;
+}
+
+Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin, const std::string& layout) {
+  const int64_t half = x.size(-1) / 2;
+  if (layout == "half") {  // Hugging Face rotate_half: pairs (i, i + d/2)
+    auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+    return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+  }
+  if (layout == "adjacent") {  // GGUF / Meta: pairs (2i, 2i + 1)
+    auto xp = x.unflatten(-1, {half, 2});
+    auto x0 = xp.select(-1, 0), x1 = xp.select(-1, 1);
+    return torch::stack({x0 * cos - x1 * sin, x0 * sin + x1 * cos}, -1).flatten(-2);
+  }
+  throw Error("unknown rope_layout '" + layout + "' (expected \"half\" or \"adjacent\")");
+}
+
+// ---- KV cache ---------------------------------------------------------------------------
+
+void KVCache::clear() {
+  keys_.clear();
+  values_.clear();
+  length_ = 0;
+  inv_freq_ = Tensor();
+  attention_factor_ = 1.0;
+}
+
+// ---- model ------------------------------------------------------------------------------
+
+LlamaModel::LlamaModel(ModelConfig config, ModelOptions options) : config_(std::move(config)), options_(options) {
+  config_.validate("LlamaModel");
+  const auto& c = config_;
+  const int64_t hd = c.head_dim();
+  embed_ = add("model.embed_tokens.weight", {c.vocab_size, c.dim}, false);
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    Layer L;
+    L.attn_norm = add(p + "input_layernorm.weight", {c.dim}, true);
+    L.wq = add(p + "self_attn.q_proj.weight", {c.n_heads * hd, c.dim}, false);
+    L.wk = add(p + "self_attn.k_proj.weight", {c.n_kv_heads * hd, c.dim}, false);
+    L.wv = add(p + "self_attn.v_proj.weight", {c.n_kv_heads * hd, c.dim}, false);
+    L.wo = add(p + "self_attn.o_proj.weight", {c.dim, c.n_heads * hd}, false);
+    L.mlp_norm = add(p + "post_attention_layernorm.weight", {c.dim}, true);
+    L.w_gate = add(p + "mlp.gate_proj.weight", {c.hidden_dim, c.dim}, false);
+    L.w_up = add(p + "mlp.up_proj.weight", {c.hidden_dim, c.dim}, false);
+    L.w_down = add(p + "mlp.down_proj.weight", {c.dim, c.hidden_dim}, false);
+    layers_.push_back(L);
+  }
+  norm_ = add("model.norm.weight", {c.dim}, true);
+  lm_head_ = c.tied_embeddings ? embed_ : add("lm_head.weight", {c.vocab_size, c.dim}, false);
+}
+
+Tensor LlamaModel::add(const std::string& hf_name, std::vector<int64_t> shape, bool norm) {
+  auto opts = torch::TensorOptions().dtype(options_.dtype).device(options_.device);
+  Tensor t = norm ? torch::ones(shape, opts) : torch::randn(shape, opts) * 0.02;
+  std::string name = hf_name;  // torch::nn::Module names may not contain '.'
+  std::replace(name.begin(), name.end(), '.', '_');
+  t = register_parameter(name, t);
+  named_.emplace_back(hf_name, t);
+  return t;
+}
+
+void LlamaModel::to_options(const ModelOptions& options) {
+  options_ = options;
+  to(options.device, options.dtype);
+  // Module::to() replaces the parameter data in place, so the cached handles stay valid.
+}
+
+Tensor LlamaModel::hf_parameter(const std::string& hf_name) const {
+  for (const auto& [name, t] : named_)
+    if (name == hf_name) return t;
+  throw Error("model has no parameter '" + hf_name + "'");
+}
+
+Tensor LlamaModel::rms_norm(const Tensor& x, const Tensor& weight) const {
+  auto xf = x.to(torch::kFloat32);
+  auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + config_.norm_eps);
+  return normed.to(x.scalar_type()) * weight;
+}
+
+Tensor LlamaModel::forward(const Tensor& ids, const RopeInputs& rope, KVCache* cache) {
+  return project(forward_hidden(ids, rope, cache));
+}
+
+Tensor LlamaModel::project(const Tensor& hidden) {
+  auto logits = torch::matmul(hidden, lm_head_.t());
+  return logits;
+}
+
+Tensor LlamaModel::forward_hidden(const Tensor& ids, const RopeInputs& rope, KVCache* cache) {
+  const auto& c = config_;
+  if (ids.dim() != 2) throw Error("LlamaModel::forward: ids must be [B, T]");
+  const int64_t B = ids.size(0), T = ids.size(1), hd = c.head_dim();
+  if (!rope.positions.defined() || rope.positions.dim() != 2 || rope.positions.size(0) != B ||
+      rope.positions.size(1) != T)
+    throw Error("LlamaModel::forward: rope.positions must be [B, T] = [" + std::to_string(B) + ", " +
+                std::to_string(T) + "]");
+  if (!rope.inv_freq.defined() || rope.inv_freq.numel() != hd / 2)
+    throw Error("LlamaModel::forward: rope.inv_freq must have head_dim/2 = " + std::to_string(hd / 2) + " entries");
+  const auto dev = options_.device;
+
+  // Angles in float64: positions up to ~1e5 times inv_freq need more than float32's 24 bits.
+  auto inv = rope.inv_freq.to(torch::kFloat64).to(dev);
+  auto angles = rope.positions.to(dev).to(torch::kFloat64).unsqueeze(-1) * inv;  // [B, T, d/2]
+  auto cos = (torch::cos(angles) * rope.attention_factor).to(options_.dtype).unsqueeze(1);
+  auto sin = (torch::sin(angles) * rope.attention_factor).to(options_.dtype).unsqueeze(1);
+
+  int64_t past = 0;
+  if (cache) {
+    if (cache->length_ > 0) {
+      if (cache->keys_.empty() || cache->keys_[0].size(0) != B)
+        throw Error("KV cache holds another batch size; clear() it first");
+      if (!torch::equal(cache->inv_freq_, inv.cpu()) || cache->attention_factor_ != rope.attention_factor)
+        throw Error(
+            "KV cache keys were rotated with another RoPE (inv_freq or attention factor differ); clear() the "
+            "cache and recompute the prefix with the new RoPE");
+    } else {
+      cache->inv_freq_ = inv.cpu().clone();
+      cache->attention_factor_ = rope.attention_factor;
+    }
+    past = cache->length_;
+    const int64_t need = past + T;
+    if (cache->capacity() < need || cache->keys_.size() != static_cast<size_t>(c.n_layers)) {
+      const int64_t cap = std::max({need, cache->reserve_, 2 * cache->capacity()});
+      auto opts = torch::TensorOptions().dtype(options_.dtype).device(dev);
+      for (int64_t l = 0; l < c.n_layers; ++l) {
+        auto nk = torch::empty({B, c.n_kv_heads, cap, hd}, opts);
+        auto nv = torch::empty({B, c.n_kv_heads, cap, hd}, opts);
+        if (past > 0) {
+          nk.narrow(2, 0, past).copy_(cache->keys_[l].narrow(2, 0, past));
+          nv.narrow(2, 0, past).copy_(cache->values_[l].narrow(2, 0, past));
+        }
+        if (cache->keys_.size() <= static_cast<size_t>(l)) {
+          cache->keys_.push_back(nk);
+          cache->values_.push_back(nv);
+        } else {
+          cache->keys_[l] = nk;
+          cache->values_[l] = nv;
+        }
+      }
+    }
+  }
+
+  auto x = torch::embedding(embed_, ids.to(dev).to(torch::kLong));  // [B, T, D]
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const auto& L = layers_[l];
+    auto h = rms_norm(x, L.attn_norm);
+    auto q = torch::linear(h, L.wq).view({B, T, c.n_heads, hd}).transpose(1, 2);
+    auto k = torch::linear(h, L.wk).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
+    auto v = torch::linear(h, L.wv).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
+    q = apply_rope(q, cos, sin, c.rope_layout);
+    k = apply_rope(k, cos, sin, c.rope_layout);
+    if (cache) {
+      cache->keys_[l].narrow(2, past, T).copy_(k);
+      cache->values_[l].narrow(2, past, T).copy_(v);
+      k = cache->keys_[l].narrow(2, 0, past + T);
+      v = cache->values_[l].narrow(2, 0, past + T);
+    }
+    auto a = blocked_attention(q, k, v, options_.attention);  // [B, H, T, hd]
+    x = x + torch::linear(a.transpose(1, 2).reshape({B, T, c.n_heads * hd}), L.wo);
+    auto m = rms_norm(x, L.mlp_norm);
+    x = x + torch::linear(torch::silu(torch::linear(m, L.w_gate)) * torch::linear(m, L.w_up), L.w_down);
+  }
+  if (cache) cache->length_ = past + T;
+  return rms_norm(x, norm_);
+}
+
+// ---- checkpoints ------------------------------------------------------------------------
+
+namespace {
+
+Tensor view_to_tensor(const TensorView& view) {
+  std::vector<int64_t> shape(view.shape.begin(), view.shape.end());
+  torch::Dtype dt = view.dtype == DType::F32 ? torch::kFloat32 : view.dtype == DType::F16 ? torch::kFloat16
+                                                                                          : torch::kBFloat16;
+  // from_blob does not copy: the caller copies into the parameter while `view` is alive.
+  return torch::from_blob(const_cast<void*>(view.data), shape, torch::TensorOptions().dtype(dt));
+}
+
+std::string shape_string(c10::IntArrayRef s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+void check_same_config(const ModelConfig& a, const ModelConfig& b, const std::string& source) {
+  auto differs = [&](const char* field, int64_t x, int64_t y) {
+    if (x != y)
+      throw Error(source + ": config field " + field + " is " + std::to_string(y) + " but the model has " +
+                  std::to_string(x) + "; build the model from this checkpoint (load_model)");
+  };
+  differs("dim", a.dim, b.dim);
+  differs("n_layers", a.n_layers, b.n_layers);
+  differs("n_heads", a.n_heads, b.n_heads);
+  differs("n_kv_heads", a.n_kv_heads, b.n_kv_heads);
+  differs("hidden_dim", a.hidden_dim, b.hidden_dim);
+  differs("vocab_size", a.vocab_size, b.vocab_size);
+  differs("tied_embeddings", a.tied_embeddings, b.tied_embeddings);
+  if (a.rope_layout != b.rope_layout)
+    throw Error(source + ": rope_layout is '" + b.rope_layout + "' but the model uses '" + a.rope_layout +
+                "'; convert with with_rope_layout() or build the model from this checkpoint");
+}
+
+}  // namespace
+
+void load_weights(LlamaModel& model, const Checkpoint& checkpoint) {
+  const std::string src = checkpoint.source.empty() ? "checkpoint" : checkpoint.source;
+  check_same_config(model.config(), checkpoint.config, src);
+  for (const auto& [name, view] : checkpoint.tensors) {
+    bool known = false;
+    for (const auto& [pname, _] : model.hf_parameters()) known = known || pname == name;
+    if (!known) throw Error(src + ": unexpected tensor '" + name + "' (not a Llama parameter of this config)");
+  }
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, param] : model.hf_parameters()) {
+    auto it = checkpoint.tensors.find(name);
+    if (it == checkpoint.tensors.end())
+      throw Error(src + ": missing tensor '" + name + "' (expected shape " + shape_string(param.sizes()) + ")");
+    const auto& view = it->second;
+    if (c10::IntArrayRef(view.shape) != param.sizes())
+      throw Error(src + ": tensor '" + name + "' has shape " + shape_string(view.shape) + ", expected " +
+                  shape_string(param.sizes()));
+    if (view.data == nullptr || view.nbytes != static_cast<size_t>(view.numel()) * dtype_size(view.dtype))
+      throw Error(src + ": tensor '" + name + "' has " + std::to_string(view.nbytes) + " bytes for shape " +
+                  shape_string(view.shape));
+    param.copy_(view_to_tensor(view));
+  }
+  model.source = checkpoint.source;
+  model.format = checkpoint.format;
+  model.fingerprint = checkpoint.fingerprint;
+  model.vocab = checkpoint.vocab;
+}
+
+std::shared_ptr<LlamaModel> load_model(const Checkpoint& checkpoint, ModelOptions options) {
+  auto model = std::make_shared<LlamaModel>(checkpoint.config, options);
+  load_weights(*model, checkpoint);
+  return model;
+}
+
+Checkpoint to_checkpoint(const LlamaModel& model) {
+  Checkpoint out;
+  out.config = model.config();
+  out.vocab = model.vocab;
+  out.format = "torch";
+  out.source = model.source;
+  for (const auto& [name, param] : model.hf_parameters()) {
+    if (name == "lm_head.weight" && model.config().tied_embeddings) continue;
+    auto t = std::make_shared<Tensor>(param.detach().to(torch::kCPU, torch::kFloat32).contiguous().clone());
+    TensorView view;
+    view.dtype = DType::F32;
+    view.shape.assign(t->sizes().begin(), t->sizes().end());
+    view.data = t->data_ptr();
+    view.nbytes = static_cast<size_t>(t->numel()) * sizeof(float);
+    view.owner = std::shared_ptr<const void>(t, t->data_ptr());
+    out.tensors.emplace(name, std::move(view));
+  }
+  out.fingerprint = compute_fingerprint(out.tensors);
+  return out;
+}
+
+// ---- generation -------------------------------------------------------------------------
+
+int32_t sample_token(const std::vector<float>& logits, double temperature, double top_p, std::mt19937_64& rng) {
+  if (logits.empty()) throw Error("sample_token: empty logits");
+  if (temperature <= 0.0)
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  const float max_logit = *std::max_element(logits.begin(), logits.end());
+  std::vector<double> p(logits.size());
+  double total = 0.0;
+  for (size_t i = 0; i < p.size(); ++i) total += p[i] = std::exp((logits[i] - max_logit) / temperature);
+  std::vector<int32_t> order(p.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+  // Nucleus: the smallest prefix of the sorted distribution whose mass reaches top_p.
+  size_t keep = 0;
+  double mass = 0.0;
+  while (keep < order.size() && (keep == 0 || mass < top_p * total)) mass += p[order[keep++]];
+  double u = std::uniform_real_distribution<double>(0.0, mass)(rng);
+  for (size_t i = 0; i < keep; ++i) {
+    u -= p[order[i]];
+    if (u < 0.0) return order[i];
+  }
+  return order[keep - 1];
+}
+
+std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_t>& prompt,
+                                     const RopeFrequencies& rope, const GenerationOptions& options) {
+  if (prompt.empty()) throw Error("generate: the prompt is empty (start with the BOS token)");
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(options.seed);
+  KVCache cache;
+  cache.reserve(static_cast<int64_t>(prompt.size()) + std::max(options.max_new_tokens, 0));
+  std::vector<int64_t> ids(prompt.begin(), prompt.end());
+  auto input = torch::tensor(ids, torch::kLong).unsqueeze(0);
+  int64_t pos = 0;
+  std::vector<int32_t> out;
+  for (int32_t step = 0; step < options.max_new_tokens; ++step) {
+    const int64_t T = input.size(1);
+    auto hidden = model.forward_hidden(input, RopeInputs::make(rope, 1, T, pos), &cache);
+    pos += T;
+    auto logits = model.project(hidden.select(1, T - 1)).squeeze(0).to(torch::kCPU, torch::kFloat32).contiguous();
+    std::vector<float> row(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+    const int32_t next = sample_token(row, options.temperature, options.top_p, rng);
+    if (std::find(options.stop_tokens.begin(), options.stop_tokens.end(), next) != options.stop_tokens.end()) break;
+    out.push_back(next);
+    input = torch::tensor({static_cast<int64_t>(next)}, torch::kLong).unsqueeze(0);
+  }
+  return out;
+}
+
+// ---- machine ----------------------------------------------------------------------------
+
+double measure_matmul_gflops(int64_t n, int repeats) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({n, n});
+  auto b = torch::randn({n, n});
+  auto c = torch::matmul(a, b);  // warm-up (thread pool, BLAS init)
+  double best = 1e30;
+  for (int r = 0; r < std::max(repeats, 1); ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    torch::matmul_out(c, a, b);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return 2.0 * static_cast<double>(n) * n * n / best / 1e9;
+}
+
+void require_fast_blas(double min_gflops) {
+  const double g = measure_matmul_gflops(512, 3);
+  if (g < min_gflops)
+    throw Error("LibTorch matmul runs at " + std::to_string(g) +
+                " GFLOP/s: it is on the reference BLAS; install libopenblas0-pthread (PITFALLS.md)");
+}
+
+int set_threads(int n) {
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  return torch::get_num_threads();
+}
+
+}  // namespace e2llm::llama

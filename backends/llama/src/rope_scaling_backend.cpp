@@ -1,0 +1,117 @@
+#include "e2llm/llama/rope_scaling_backend.hpp"
+
+#include <cmath>
+
+#include "e2llm/error.hpp"
+#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/llama/model.hpp"
+#include "e2llm/llama/torch_language_model.hpp"
+
+namespace e2llm::llama {
+
+RopeScalingBackend::RopeScalingBackend(std::string name, std::string description, bool trains) {
+  info_.name = std::move(name);
+  info_.version = "0.1.0";
+  info_.description = std::move(description);
+  info_.trains = trains;
+}
+
+RopeScalingBackend::~RopeScalingBackend() = default;
+
+BackendInfo RopeScalingBackend::info() const { return info_; }
+
+void RopeScalingBackend::configure(const nlohmann::json& config) {
+  ConfigReader cfg(config);
+  model_path_ = cfg.get<std::string>("model", "");
+  threads_ = cfg.get<int>("threads", 0);
+  const auto rule = cfg.get<std::string>("factor_rule", "ceil");
+  if (rule != "ceil" && rule != "exact")
+    throw ConfigError("factor_rule", "must be \"ceil\" (g = ceil(W/L)) or \"exact\" (g = W/L), got \"" + rule + "\"");
+  exact_factor_ = rule == "exact";
+  if (cfg.has("factor")) {
+    factor_ = cfg.require<double>("factor");
+    if (*factor_ < 1.0) throw ConfigError("factor", "must be >= 1");
+  }
+  beta_fast_ = cfg.get<double>("beta_fast", 32.0);
+  beta_slow_ = cfg.get<double>("beta_slow", 1.0);
+  if (cfg.has("attention_factor")) attention_factor_ = cfg.require<double>("attention_factor");
+  block_size_ = cfg.get<int64_t>("block_size", 256);
+  if (block_size_ < 1) throw ConfigError("block_size", "must be >= 1");
+  check_blas_ = cfg.get<bool>("check_blas", true);
+  configure_extra(cfg);
+  cfg.finish();
+  settings_ = config.is_null() ? nlohmann::json::object() : config;
+  settings_["factor_rule"] = rule;
+}
+
+std::shared_ptr<LlamaModel> RopeScalingBackend::load_base_model(const std::string& path) const {
+  ModelOptions options;
+  options.attention = {block_size_, block_size_};
+  return load_model(load_checkpoint(path), options);
+}
+
+void RopeScalingBackend::set_model(std::shared_ptr<LlamaModel> model, const std::string& checkpoint_hash) {
+  model_ = std::move(model);
+  checkpoint_hash_ = checkpoint_hash;
+}
+
+nlohmann::json RopeScalingBackend::prepare(const PrepareContext& context) {
+  set_threads(threads_);
+  if (check_blas_ && matmul_gflops_ == 0.0) {
+    require_fast_blas();
+    matmul_gflops_ = measure_matmul_gflops();
+  }
+  std::string path = model_path_;
+  if (path.empty()) {
+    if (!context.base_model.is_object() || !context.base_model.contains("path"))
+      throw ConfigError("model", "no model path: set it in the backend section or give the run a base model");
+    path = context.base_model.at("path").get<std::string>();
+  }
+  if (!model_ || path != loaded_path_) {
+    set_model(load_base_model(path), "");
+    checkpoint_hash_ = model_->fingerprint;
+    loaded_path_ = path;
+  }
+  const auto& mc = model_->config();
+  original_window_ = mc.rope.original_max_position > 0 ? mc.rope.original_max_position : mc.max_position;
+  if (context.base_model.is_object() && context.base_model.contains("original_window"))
+    original_window_ = context.base_model.at("original_window").get<int64_t>();
+  if (original_window_ < 1) throw Error(path + ": unknown original window; set base_model.original_window");
+  tokenizer_ = context.tokenizer;
+  return {{"checkpoint_hash", checkpoint_hash_},
+          {"trained_tokens", 0},
+          {"train_wall_s", 0},
+          {"original_window", original_window_},
+          {"matmul_gflops", matmul_gflops_}};
+}
+
+double RopeScalingBackend::scale_for_window(int64_t window) const {
+  if (original_window_ < 1) throw Error(info_.name + ": call prepare() before open()");
+  if (window <= original_window_) return 1.0;
+  if (factor_) return *factor_;
+  const double ratio = static_cast<double>(window) / static_cast<double>(original_window_);
+  return exact_factor_ ? ratio : std::ceil(ratio);
+}
+
+RopeConfig RopeScalingBackend::base_rope() const {
+  if (!model_) throw Error(info_.name + ": call prepare() before open()");
+  RopeConfig rope = model_->config().rope;
+  rope.type = RopeType::Default;
+  rope.factor = 1.0;
+  rope.head_dim = model_->config().head_dim();
+  rope.original_max_position = original_window_;
+  rope.beta_fast = beta_fast_;
+  rope.beta_slow = beta_slow_;
+  rope.attention_factor = attention_factor_;
+  return rope;
+}
+
+std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
+  if (!model_) throw Error(info_.name + ": call prepare() before open()");
+  const RopeConfig rope = rope_for_window(window);
+  nlohmann::json extra = {{"backend", info_.name}, {"g", scale_for_window(window)},
+                          {"original_window", original_window_}, {"settings", settings_}};
+  return std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra);
+}
+
+}  // namespace e2llm::llama

@@ -1,0 +1,79 @@
+#include "e2llm/llama/torch_language_model.hpp"
+
+#include <algorithm>
+
+#include "e2llm/error.hpp"
+
+namespace e2llm::llama {
+
+TorchLanguageModel::TorchLanguageModel(std::shared_ptr<LlamaModel> model, RopeConfig rope, int64_t window,
+                                       std::shared_ptr<const Tokenizer> tokenizer, nlohmann::json extra)
+    : model_(std::move(model)), rope_(rope), window_(window), tokenizer_(std::move(tokenizer)),
+      extra_(std::move(extra)) {
+  if (!model_) throw Error("TorchLanguageModel: no model");
+  if (window_ < 1) throw Error("TorchLanguageModel: window must be >= 1, got " + std::to_string(window_));
+  if (rope_.head_dim != model_->config().head_dim())
+    throw Error("TorchLanguageModel: RoPE head_dim " + std::to_string(rope_.head_dim) + " differs from the model's " +
+                std::to_string(model_->config().head_dim()));
+  compute_rope(rope_, window_);  // validate now: a bad RoPE fails at open(), not mid-task
+}
+
+const Tokenizer& TorchLanguageModel::tokenizer() const {
+  if (!tokenizer_) throw Error("this model was opened without a tokenizer; pass one to the backend's prepare()");
+  return *tokenizer_;
+}
+
+std::vector<float> TorchLanguageModel::token_logprobs(const std::vector<int32_t>& ids, size_t score_from) {
+  const int64_t T = static_cast<int64_t>(ids.size());
+  if (T > window_)
+    throw Error("token_logprobs: " + std::to_string(T) + " tokens exceed the window of " + std::to_string(window_));
+  if (score_from < 1) throw Error("token_logprobs: score_from must be >= 1");
+  if (score_from >= ids.size()) return {};
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> ids64(ids.begin(), ids.end());
+  auto input = torch::tensor(ids64, torch::kLong).unsqueeze(0);
+  auto hidden = model_->forward_hidden(input, RopeInputs::make(frequencies(T), 1, T)).squeeze(0);  // [T, D]
+  auto targets = input.squeeze(0);
+  std::vector<float> out;
+  out.reserve(ids.size() - score_from);
+  // Row r of the logits predicts token r + 1.
+  for (int64_t r0 = static_cast<int64_t>(score_from) - 1; r0 < T - 1; r0 += kLogprobChunk) {
+    const int64_t n = std::min(kLogprobChunk, T - 1 - r0);
+    auto logp = torch::log_softmax(model_->project(hidden.narrow(0, r0, n)).to(torch::kFloat32), -1);
+    auto picked = logp.gather(1, targets.narrow(0, r0 + 1, n).to(logp.device()).unsqueeze(1)).squeeze(1).cpu()
+                      .contiguous();
+    out.insert(out.end(), picked.data_ptr<float>(), picked.data_ptr<float>() + n);
+  }
+  return out;
+}
+
+std::vector<int32_t> TorchLanguageModel::generate(const std::vector<int32_t>& prompt,
+                                                  const GenerationOptions& options) {
+  const int64_t total = static_cast<int64_t>(prompt.size()) + std::max(options.max_new_tokens, 0);
+  if (total > window_)
+    throw Error("generate: prompt (" + std::to_string(prompt.size()) + ") + max_new_tokens (" +
+                std::to_string(options.max_new_tokens) + ") exceed the window of " + std::to_string(window_));
+  return generate_tokens(*model_, prompt, frequencies(total), options);
+}
+
+nlohmann::json TorchLanguageModel::describe() const {
+  const auto& m = *model_;
+  nlohmann::json j = {
+      {"rope", rope_.to_json()},
+      {"g", rope_.factor},
+      {"window", window_},
+      {"rope_layout", m.config().rope_layout},
+      {"checkpoint", {{"fingerprint", m.fingerprint}, {"source", m.source}, {"format", m.format}}},
+      {"dtype", std::string(c10::toString(m.options().dtype))},
+      {"device", m.options().device.str()},
+      {"threads", torch::get_num_threads()},
+      {"attention", {{"query_block", m.options().attention.query_block},
+                     {"key_block", m.options().attention.key_block}}},
+      {"dynamic_ntk_policy", "base fixed per call from the final length (generate) or ids.size() (token_logprobs)"},
+  };
+  if (rope_.type != RopeType::DynamicNtk) j.erase("dynamic_ntk_policy");
+  for (const auto& [k, v] : extra_.items()) j[k] = v;
+  return j;
+}
+
+}  // namespace e2llm::llama

@@ -1,0 +1,18 @@
+# ---- e2llm_llama: the LibTorch model library (included from CMakeLists.txt) -------------
+# LlamaModel, blocked attention, KV cache, generation, TorchLanguageModel and the
+# RoPE-scaling backend base class. Few translation units with a precompiled
+# <torch/torch.h>: one TU including it costs ~20 s here (PITFALLS.md).
+add_library(e2llm_llama SHARED
+  src/attention.cpp
+  src/model.cpp
+  src/torch_language_model.cpp
+  src/rope_scaling_backend.cpp)
+target_include_directories(e2llm_llama PUBLIC include)
+target_link_libraries(e2llm_llama
+  PUBLIC e2llm_contract e2llm_rope e2llm_checkpoint ${TORCH_LIBRARIES}
+  PRIVATE fmt::fmt)
+target_compile_options(e2llm_llama PUBLIC ${TORCH_CXX_FLAGS})
+target_precompile_headers(e2llm_llama PRIVATE <torch/torch.h>)
+set_target_properties(e2llm_llama PROPERTIES POSITION_INDEPENDENT_CODE ON)
+install(TARGETS e2llm_llama LIBRARY DESTINATION lib)
+include(${CMAKE_CURRENT_SOURCE_DIR}/train.cmake OPTIONAL)
