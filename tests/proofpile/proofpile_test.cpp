@@ -202,7 +202,7 @@ TEST(ProofPileTask, StrideLargerThanWindowIsAnError) {
   EXPECT_THROW(task.evaluate(model, ctx), ConfigError);
 }
 
-TEST(DebianCopyright, LastMatchingParagraphWins) {
+TEST(ProofPileDebianCopyright, LastMatchingParagraphWins) {
   const std::string text =
       "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
       "Upstream-Name: x\n\n"
@@ -220,7 +220,7 @@ TEST(DebianCopyright, LastMatchingParagraphWins) {
   EXPECT_FALSE(dep5_match("a?c", "ac"));
 }
 
-TEST(CorpusSplit, DeterministicAndNearTheFraction) {
+TEST(ProofPileCorpusSplit, DeterministicAndNearTheFraction) {
   EXPECT_EQ(split_key("hol-light", "usr/share/hol-light/lib.ml"), split_key("hol-light", "usr/share/hol-light/lib.ml"));
   EXPECT_NE(selection_key(0, "hol-light", "a"), selection_key(1, "hol-light", "a"));
   int held_out = 0;
@@ -230,7 +230,7 @@ TEST(CorpusSplit, DeterministicAndNearTheFraction) {
   EXPECT_FALSE(is_eval_document("ffffffff0000", 0.1));
 }
 
-TEST(CorpusRequest, UnknownPackageAndKeysAreErrors) {
+TEST(ProofPileCorpusRequest, UnknownPackageAndKeysAreErrors) {
   EXPECT_THROW(parse_corpus_request({{"out", "x"}, {"packages", {"hol-lite"}}}), ConfigError);
   try {
     parse_corpus_request({{"out", "x"}, {"max_byte", 5}});

@@ -45,7 +45,7 @@ Naive naive_perplexity(const std::vector<std::int32_t>& ids, std::int64_t W, std
 
 }  // namespace
 
-TEST(SlidingWindow, MatchesBruteForceForManyShapes) {
+TEST(TaskkitSlidingWindow, MatchesBruteForceForManyShapes) {
   struct Case {
     std::int64_t W, S, n;
   };
@@ -74,7 +74,7 @@ TEST(SlidingWindow, MatchesBruteForceForManyShapes) {
   }
 }
 
-TEST(SlidingWindow, WindowLayoutFollowsTheHuggingFaceLoop) {
+TEST(TaskkitSlidingWindow, WindowLayoutFollowsTheHuggingFaceLoop) {
   // n = 23, W = 8, S = 4: windows start at 0, 4, 8, 12, 16 (16 + 8 >= 23 ends the loop).
   auto plan = plan_sliding_windows(23, 8, 4);
   ASSERT_EQ(plan.size(), 5u);
@@ -94,7 +94,7 @@ TEST(SlidingWindow, WindowLayoutFollowsTheHuggingFaceLoop) {
   EXPECT_EQ(one[0].tokens_scored, 4);
 }
 
-TEST(SlidingWindow, MeanOfWindowMeansByHand) {
+TEST(TaskkitSlidingWindow, MeanOfWindowMeansByHand) {
   // W = 4, S = 2, n = 7: windows [0,4) scores 1..3, [2,6) scores 4..5, [4,7) scores 6.
   ContextProbeModel model(4);
   std::vector<std::int32_t> ids = {10, 20, 30, 40, 50, 60, 70};
@@ -110,7 +110,7 @@ TEST(SlidingWindow, MeanOfWindowMeansByHand) {
   EXPECT_NE(r.ppl, token_weighted);
 }
 
-TEST(SlidingWindow, RejectsBadShapes) {
+TEST(TaskkitSlidingWindow, RejectsBadShapes) {
   ContextProbeModel model(8);
   auto ids = sequence(20);
   EXPECT_THROW(sliding_window_perplexity(model, ids, 8, 9, Aggregation::TokenWeighted), Error);   // S > W
@@ -124,14 +124,14 @@ TEST(SlidingWindow, RejectsBadShapes) {
   }
 }
 
-TEST(SlidingWindow, AggregationNames) {
+TEST(TaskkitSlidingWindow, AggregationNames) {
   EXPECT_EQ(parse_aggregation("token_weighted"), Aggregation::TokenWeighted);
   EXPECT_EQ(parse_aggregation("mean_of_window_means"), Aggregation::MeanOfWindowMeans);
   EXPECT_EQ(aggregation_name(Aggregation::MeanOfWindowMeans), "mean_of_window_means");
   EXPECT_THROW(parse_aggregation("mean"), Error);
 }
 
-TEST(SeededRng, IsReproducibleAndUniformInRange) {
+TEST(TaskkitSeededRng, IsReproducibleAndUniformInRange) {
   SeededRng a(42), b(42), c(43);
   EXPECT_EQ(a.next_u64(), b.next_u64());
   EXPECT_NE(SeededRng(42).next_u64(), c.next_u64());
@@ -151,7 +151,7 @@ TEST(SeededRng, IsReproducibleAndUniformInRange) {
   EXPECT_NE(derive_seed(1, "a"), derive_seed(1, "b"));
 }
 
-TEST(Lists, TokenCounts) {
+TEST(TaskkitLists, TokenCounts) {
   EXPECT_EQ(parse_token_count("4096"), 4096);
   EXPECT_EQ(parse_token_count("4k"), 4096);
   EXPECT_EQ(parse_token_count(" 32K "), 32768);
