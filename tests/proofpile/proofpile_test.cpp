@@ -238,6 +238,9 @@ TEST(ProofPileCorpusRequest, UnknownPackageAndKeysAreErrors) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'max_bytes'"), std::string::npos) << e.what();
   }
+  EXPECT_THROW(parse_corpus_request({{"out", "x"}, {"max_bytes", -1}}), ConfigError);
+  EXPECT_THROW(parse_corpus_request({{"out", "x"}, {"eval_fraction", 1.0}}), ConfigError);
+  EXPECT_THROW(parse_corpus_request(nlohmann::json::object()), ConfigError);  // out is required
   auto r = parse_corpus_request({{"out", "x"}});
   EXPECT_EQ(r.packages.size(), 3u);
 }

@@ -36,8 +36,12 @@ CorpusRequest parse_corpus_request(const nlohmann::json& request) {
   ConfigReader cfg(request);
   CorpusRequest r;
   r.out = cfg.require<std::string>("out");
-  r.max_bytes = cfg.get<std::uint64_t>("max_bytes", r.max_bytes);
-  r.seed = cfg.get<std::uint64_t>("seed", r.seed);
+  const auto max_bytes = cfg.get<std::int64_t>("max_bytes", std::int64_t(r.max_bytes));
+  const auto seed = cfg.get<std::int64_t>("seed", 0);
+  if (max_bytes <= 0) throw ConfigError("max_bytes", "must be > 0");
+  if (seed < 0) throw ConfigError("seed", "must be >= 0");
+  r.max_bytes = std::uint64_t(max_bytes);
+  r.seed = std::uint64_t(seed);
   r.eval_fraction = cfg.get<double>("eval_fraction", r.eval_fraction);
   if (cfg.has("packages")) {
     const auto& list = request.at("packages");
@@ -51,7 +55,6 @@ CorpusRequest parse_corpus_request(const nlohmann::json& request) {
   }
   cfg.finish();
   if (r.out.empty()) throw ConfigError("out", "must name a folder");
-  if (r.max_bytes == 0) throw ConfigError("max_bytes", "must be > 0");
   if (!(r.eval_fraction > 0.0 && r.eval_fraction < 1.0)) throw ConfigError("eval_fraction", "must be in (0, 1)");
   std::vector<std::string> known;
   for (const auto& p : known_source_packages()) known.push_back(p.name);
