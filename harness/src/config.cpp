@@ -18,11 +18,12 @@ std::string location(const std::string& file, const toml::source_region& src) {
 // TOML -> JSON, remembering where each key was written.
 nlohmann::json to_json(const toml::node& node, const std::string& key, const std::string& file,
                        std::map<std::string, std::string>& locations) {
-  if (!key.empty()) locations[key] = location(file, node.source());
+  if (!key.empty() && !locations.count(key)) locations[key] = location(file, node.source());
   if (auto* t = node.as_table()) {
     nlohmann::json out = nlohmann::json::object();
     for (auto&& [k, v] : *t) {
       std::string child = key.empty() ? std::string(k.str()) : key + "." + std::string(k.str());
+      locations[child] = location(file, k.source());  // errors point at the key, not its value
       out[std::string(k.str())] = to_json(v, child, file, locations);
     }
     return out;
@@ -193,7 +194,7 @@ const std::map<std::string, std::vector<std::string>>& harness_schema() {
       {"train", {}},
       {"backends", {}},
       {"tasks", {}},
-      {"sweep", {"windows", "backends", "tasks", "seed"}},
+      {"sweep", {"windows", "backends", "tasks"}},  // the seed is [run] seed
   };
   return schema;
 }

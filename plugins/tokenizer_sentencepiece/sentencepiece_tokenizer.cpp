@@ -12,6 +12,11 @@
 #include "e2llm/util/files.hpp"
 #include "e2llm/util/sha256.hpp"
 
+// Exported by libsentencepiece but not declared in its public headers (0.1.97).
+namespace sentencepiece::logging {
+void SetMinLogLevel(int level);
+}
+
 namespace e2llm {
 namespace {
 namespace fs = std::filesystem;
@@ -60,6 +65,8 @@ class SentencePieceTokenizer final : public Tokenizer {
                        " --byte_fallback=" + (options.byte_fallback ? "true" : "false") +
                        " --input_sentence_size=2000000 --shuffle_input_sentence=true --max_sentence_length=16384" +
                        " --minloglevel=2 --num_threads=2";
+    // SentencePiece logs its progress to std::cerr; keep only errors (the CLI reports ours).
+    sentencepiece::logging::SetMinLogLevel(2);
     auto status = sentencepiece::SentencePieceTrainer::Train(args);
     if (!status.ok()) {
       fs::remove_all(work);

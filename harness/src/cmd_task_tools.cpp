@@ -1,0 +1,50 @@
+// Tools that task plugins offer on the command line:
+//   e2llm score <task> --dataset NAME PRED.jsonl [--per-sample]
+//   e2llm data <task> --out DIR
+// The harness only parses flags; the task plugin does the work (no concrete plugin here).
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "e2llm/harness/app.hpp"
+
+namespace e2llm::harness {
+namespace {
+
+void install(CLI::App& app, AppContext& context) {
+  struct Args {
+    std::string task, dataset, file, out;
+    bool per_sample = false;
+    std::uint64_t seed = 0;
+    std::int64_t max_bytes = 0;
+  };
+  auto a = std::make_shared<Args>();
+
+  auto* score = app.add_subcommand("score", "Score an existing prediction file with a task's official metric");
+  score->add_option("TASK", a->task, "Task plugin (e.g. longbench)")->required();
+  score->add_option("PREDICTIONS", a->file, "Prediction file (JSONL)")->required()->check(CLI::ExistingFile);
+  score->add_option("--dataset", a->dataset, "Dataset name within the task (e.g. qasper)")->required();
+  score->add_flag("--per-sample", a->per_sample, "Include each row's score");
+  score->callback([&context, a] {
+    auto task = context.registry().make_task(a->task);
+    nlohmann::json request = {{"dataset", a->dataset}, {"file", a->file}, {"per_sample", a->per_sample}};
+    fmt::print("{}\n", task->score_predictions(request).dump(2));
+  });
+
+  auto* data = app.add_subcommand("data", "Prepare a task's data (e.g. a Proof-Pile-style corpus)");
+  data->add_option("TASK", a->task, "Task plugin (e.g. proofpile)")->required();
+  data->add_option("--out", a->out, "Output folder")->required();
+  data->add_option("--seed", a->seed, "Seed for splits and sampling")->capture_default_str();
+  data->add_option("--max-bytes", a->max_bytes, "Cap on corpus size in bytes (0 = the task's default)");
+  data->callback([&context, a] {
+    auto task = context.registry().make_task(a->task);
+    nlohmann::json request = {{"out", a->out}, {"seed", a->seed}};
+    if (a->max_bytes > 0) request["max_bytes"] = a->max_bytes;
+    fmt::print("{}\n", task->prepare_data(request).dump(2));
+  });
+}
+
+const RegisterCommand registered(install);
+
+}  // namespace
+}  // namespace e2llm::harness

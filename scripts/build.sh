@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Configures and builds e2llm into build/ (Release, Ninja, 2 jobs: this project's machines have 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${E2LLM_CMAKE_ARGS:-} >/dev/null
+cmake --build build -j "${E2LLM_JOBS:-2}"

@@ -1,0 +1,101 @@
+// The real e2llm binary: exit codes, one-line errors, nothing written on failure.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "../support/run_command.hpp"
+#include "e2llm/util/files.hpp"
+
+namespace fs = std::filesystem;
+using e2llm::testing::quote;
+using e2llm::testing::run_command;
+
+namespace {
+const std::string kExe = E2LLM_EXE;
+const std::string kProbes = E2LLM_TEST_PLUGINS;
+
+fs::path scratch(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("e2llm-cli-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+}  // namespace
+
+TEST(Cli, HelpVersionAndUsageErrors) {
+  EXPECT_EQ(run_command(kExe + " --help").exit_code, 0);
+  auto v = run_command(kExe + " --version");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.out.find("e2llm "), std::string::npos);
+  EXPECT_EQ(run_command(kExe).exit_code, 2);
+  EXPECT_EQ(run_command(kExe + " no-such-command").exit_code, 2);
+  EXPECT_EQ(run_command(kExe + " tokenizer train --vocab-size 10").exit_code, 2);  // missing --input/--out
+}
+
+TEST(Cli, PluginsJsonListsTheTokenizer) {
+  auto r = run_command(kExe + " plugins --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto list = nlohmann::json::parse(r.out);
+  bool found = false;
+  for (const auto& p : list) found |= p["name"] == "sentencepiece" && p["kind"] == "tokenizer";
+  EXPECT_TRUE(found) << r.out;
+}
+
+TEST(Cli, APluginPathEntryThatIsNotAPluginFailsWithOneLine) {
+  for (std::string bad : {"/not_a_plugin", "/wrong_abi", "/garbage"}) {
+    auto r = run_command("E2LLM_PLUGIN_PATH=" + quote(kProbes + bad) + " " + kExe + " plugins");
+    EXPECT_EQ(r.exit_code, 1) << bad;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("e2llm: error: ", 0), 0u) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  auto ok = run_command(kExe + " --plugin-path " + quote(kProbes + "/good_task") + " plugins");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("registry-probe"), std::string::npos);
+}
+
+TEST(Cli, ConfigShowResolvesOverridesAndLocatesErrors) {
+  auto dir = scratch("config");
+  e2llm::util::write_file_atomic(dir / "c.toml", "[run]\nname = \"demo\"\n[sweep]\nwindows = [512]\n");
+  auto r = run_command(kExe + " config show " + quote((dir / "c.toml").string()) + " --set sweep.windows=[1,2]");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("windows = [ 1, 2 ]"), std::string::npos) << r.out;
+
+  e2llm::util::write_file_atomic(dir / "bad.toml", "[run]\nname = \"demo\"\nwindow = 3\n");
+  auto bad = run_command(kExe + " config show " + quote((dir / "bad.toml").string()));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err, "e2llm: error: " + (dir / "bad.toml").string() + ":3:1: run.window: unknown key\n");
+
+  auto garbled = run_command("head -c 300 /dev/urandom > " + quote((dir / "g.toml").string()) + " && " + kExe +
+                             " config show " + quote((dir / "g.toml").string()));
+  EXPECT_EQ(garbled.exit_code, 1);
+  EXPECT_EQ(lines(garbled.err), 1) << garbled.err;
+  fs::remove_all(dir);
+}
+
+TEST(Cli, TokenizerTrainWritesNothingOnBadInput) {
+  auto dir = scratch("tok");
+  auto out = dir / "t.model";
+  auto r = run_command(kExe + " tokenizer train --input /nonexistent.txt --vocab-size 100 --out " + quote(out.string()));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "e2llm: error: tokenizer train: input /nonexistent.txt does not exist\n");
+  EXPECT_TRUE(fs::is_empty(dir));
+  auto missing = run_command(kExe + " tokenizer encode --model /nonexistent.model hello");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(lines(missing.err), 1);
+  fs::remove_all(dir);
+}
+
+TEST(Cli, CiRunsTheReadmeTestCommand) {
+  // The README promises one command for the tests; .ci/run must be that same command.
+  std::string readme = e2llm::testing::slurp(std::string(E2LLM_SOURCE_DIR) + "/README.md");
+  std::string ci = e2llm::testing::slurp(std::string(E2LLM_SOURCE_DIR) + "/.ci/run");
+  auto marker = ci.find("README_TEST_COMMAND=");
+  ASSERT_NE(marker, std::string::npos) << ".ci/run must define README_TEST_COMMAND";
+  auto start = ci.find('\'', marker) + 1;
+  std::string command = ci.substr(start, ci.find('\'', start) - start);
+  EXPECT_NE(readme.find(command), std::string::npos) << "README lacks: " << command;
+}

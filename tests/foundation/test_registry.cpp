@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include "e2llm/error.hpp"
+#include "e2llm/harness/registry.hpp"
+
+using e2llm::harness::PluginRegistry;
+
+namespace {
+const std::string kProbes = E2LLM_TEST_PLUGINS;
+
+std::string error_of(const std::vector<std::filesystem::path>& folders) {
+  try {
+    PluginRegistry r(folders);
+  } catch (const e2llm::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Registry, ListsTheBuiltPlugins) {
+  PluginRegistry r({E2LLM_PLUGIN_DIR});
+  auto names = r.names("tokenizer");
+  ASSERT_NE(std::find(names.begin(), names.end(), "sentencepiece"), names.end());
+  for (const auto& p : r.plugins()) {
+    EXPECT_FALSE(p.version.empty()) << p.name;
+    EXPECT_TRUE(std::filesystem::exists(p.path)) << p.path;
+  }
+}
+
+TEST(Registry, LoadsCreatesAndOwnsAPlugin) {
+  PluginRegistry r({kProbes + "/good_task"});
+  ASSERT_EQ(r.plugins().size(), 1u);
+  EXPECT_EQ(r.plugins()[0].kind, "task");
+  EXPECT_EQ(r.plugins()[0].name, "registry-probe");
+  EXPECT_EQ(r.plugins()[0].version, "9.9.9");
+  auto task = r.make_task("registry-probe");
+  EXPECT_EQ(task->info().name, "registry-probe");
+  EXPECT_EQ(task->fingerprint(), "probe");
+}
+
+TEST(Registry, UnknownNameSuggestsTheClosest) {
+  PluginRegistry r({kProbes + "/good_task"});
+  try {
+    r.make_task("registry-prob");
+    FAIL() << "expected an error";
+  } catch (const e2llm::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "no task plugin named 'registry-prob'; did you mean 'registry-probe'? (available: registry-probe)");
+  }
+  EXPECT_THROW(r.make_backend("registry-probe"), e2llm::Error);  // right name, wrong kind
+}
+
+TEST(Registry, RefusesAWrongAbiNamingTheFileAndBothVersions) {
+  std::string e = error_of({kProbes + "/wrong_abi"});
+  EXPECT_NE(e.find("libtest_plugin_wrong_abi.so"), std::string::npos) << e;
+  EXPECT_NE(e.find("ABI " + std::to_string(e2llm::kAbiVersion + 41)), std::string::npos) << e;
+  EXPECT_NE(e.find("uses ABI " + std::to_string(e2llm::kAbiVersion)), std::string::npos) << e;
+}
+
+TEST(Registry, RefusesALibraryWithoutTheEntryPoint) {
+  std::string e = error_of({kProbes + "/not_a_plugin"});
+  EXPECT_NE(e.find("libtest_plugin_not_a_plugin.so is not an e2llm plugin"), std::string::npos) << e;
+}
+
+TEST(Registry, RefusesAFileThatIsNotALibrary) {
+  std::string e = error_of({kProbes + "/garbage"});
+  EXPECT_NE(e.find("libe2llm_task_garbage.so is not a loadable e2llm plugin"), std::string::npos) << e;
+}
+
+TEST(Registry, EarlierFolderShadowsALaterPluginOfTheSameName) {
+  PluginRegistry r({kProbes + "/good_task", kProbes + "/good_task/libtest_plugin_good_task.so"});
+  EXPECT_EQ(r.plugins().size(), 1u);
+}
+
+TEST(Registry, MissingFoldersAreNotErrors) {
+  PluginRegistry r({"/nonexistent/e2llm/plugins"});
+  EXPECT_TRUE(r.plugins().empty());
+}
