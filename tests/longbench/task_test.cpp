@@ -289,6 +289,56 @@ TEST(longbench_task, SmallWindowCapsTheAnswerToFit) {
   EXPECT_EQ(result.details.at("datasets").at("gov_report").at("max_new_tokens_capped").get<int>(), 1);
 }
 
+namespace {
+
+// Decoding writes every byte twice, so a re-encoded truncated prompt is twice the budget.
+class DoublingTokenizer : public ByteTokenizer {
+ public:
+  std::string decode(const std::vector<std::int32_t>& ids) const override {
+    std::string once = ByteTokenizer::decode(ids), twice;
+    for (char c : once) twice += std::string(2, c);
+    return twice;
+  }
+};
+
+class ShortAnswerModel : public LanguageModel {
+ public:
+  explicit ShortAnswerModel(std::int64_t window) : window_(window) {}
+  std::int64_t window() const override { return window_; }
+  const Tokenizer& tokenizer() const override { return tokenizer_; }
+  std::vector<float> token_logprobs(const std::vector<std::int32_t>&, std::size_t) override { return {}; }
+  std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt,
+                                     const GenerationOptions& options) override {
+    if (static_cast<std::int64_t>(prompt.size()) + options.max_new_tokens > window_)
+      throw Error("prompt + max_new_tokens exceeds the window");
+    return tokenizer_.encode("summary");
+  }
+  nlohmann::json describe() const override { return {}; }
+
+ private:
+  std::int64_t window_;
+  DoublingTokenizer tokenizer_;
+};
+
+}  // namespace
+
+TEST(longbench_task, WindowGuardCutsIdsWhenReencodingOverflows) {
+  LongBenchTask task;
+  nlohmann::json config = base_config();
+  config["datasets"] = {"gov_report"};
+  config["limit"] = 1;
+  task.configure(config);
+  ShortAnswerModel model(1024);
+  EvalContext context;
+  CellResult result = task.evaluate(model, context);
+  ASSERT_EQ(result.samples.size(), 1u);
+  const auto& s = result.samples[0];
+  EXPECT_TRUE(s.at("window_cut").get<bool>());
+  EXPECT_EQ(s.at("prompt_tokens").get<int>(), 524);  // budget 1024 - 500, cut on the ids
+  EXPECT_EQ(s.at("max_new_tokens").get<int>(), 500);
+  EXPECT_EQ(result.details.at("datasets").at("gov_report").at("window_cut").get<int>(), 1);
+}
+
 TEST(longbench_task, FingerprintFollowsConfigAndData) {
   LongBenchTask a, b, c;
   a.configure(base_config());

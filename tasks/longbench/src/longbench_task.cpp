@@ -22,9 +22,8 @@ constexpr const char* kTaskVersion = "1.0.0";
 constexpr const char* kTruncationRule =
     "LongBench pred.py: ids = [BOS] + encode(prompt); if len(ids) > budget: half = budget // 2, "
     "prompt = decode(ids[:half]) + decode(ids[-half:]) (special tokens skipped), ids = [BOS] + "
-    "encode(prompt). If len(ids) + max_new_tokens > window, max_new_tokens is lowered to "
-    "window - len(ids); if len(ids) >= window, ids keep their first and last (window - max_new_tokens) / 2 "
-    "tokens (window_cut).";
+    "encode(prompt). Window guard: if len(ids) >= window, ids = ids[:half] + ids[-half:] (window_cut); "
+    "if len(ids) + max_new_tokens > window, max_new_tokens = window - len(ids).";
 
 BudgetRule parse_budget_rule(const std::string& name) {
   if (name == "window_minus_reserve") return BudgetRule::window_minus_reserve;
@@ -189,8 +188,8 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
         std::int64_t max_new = spec.max_new_tokens;
         bool cut = false;
         auto prompt_len = static_cast<std::int64_t>(prompt.ids.size());
-        if (prompt_len >= window) {  // the re-encoded prompt grew past the window itself
-          prompt.ids = keep_head_and_tail(prompt.ids, static_cast<std::size_t>(window - max_new));
+        if (prompt_len >= window) {  // re-encoding grew the prompt past the window: cut the ids themselves
+          prompt.ids = keep_head_and_tail(prompt.ids, static_cast<std::size_t>(budget));
           prompt_len = static_cast<std::int64_t>(prompt.ids.size());
           cut = true;
         }
