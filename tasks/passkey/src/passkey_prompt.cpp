@@ -32,8 +32,9 @@ namespace {
 struct Split {
   std::size_t prefix, suffix;
 };
+// As the reference code: n_garbage_prefix = int(depth * n_garbage) (truncation).
 Split split_filler(std::size_t total, double depth) {
-  std::size_t prefix = std::size_t(std::llround(depth * double(total)));
+  std::size_t prefix = std::size_t(std::floor(depth * double(total)));
   if (prefix > total) prefix = total;
   return {prefix, total - prefix};
 }

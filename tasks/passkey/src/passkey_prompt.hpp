@@ -39,13 +39,14 @@ struct PasskeyPrompt {
   std::int64_t key = 0;
   std::size_t prefix_chars = 0, suffix_chars = 0;
   std::int64_t key_token = 0;  // index in ids of the first token of the key line
-  double depth = 0.0;          // requested: prefix_chars / (prefix_chars + suffix_chars)
+  double depth = 0.0;          // requested; prefix_chars = floor(depth * (prefix_chars + suffix_chars))
 };
 
 // The longest filler whose prompt has at most `target_tokens` tokens (BOS included), split
-// prefix:suffix = depth:(1 - depth) in characters. Throws e2llm::Error if even an empty
-// filler does not fit. Token count is monotone in length up to tokenizer merges at the cut,
-// so the result lands within a few tokens of the target and never above it.
+// prefix = floor(depth * filler chars) (the reference code's int()), suffix = the rest.
+// Throws e2llm::Error if even an empty filler does not fit. Token count is monotone in
+// length up to tokenizer merges at the cut, so the result lands within a few tokens of
+// the target and never above it.
 PasskeyPrompt build_prompt(const Tokenizer& tokenizer, std::int64_t key, double depth, std::int64_t target_tokens,
                            bool add_bos);
 
