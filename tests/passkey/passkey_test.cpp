@@ -52,8 +52,10 @@ class WordTokenizer final : public Tokenizer {
   std::string decode(const std::vector<std::int32_t>& ids) const override {
     std::string s;
     for (auto id : ids) {
-      if (id == 3) s += "\n";
-      else if (id >= 4) s += (s.empty() || s.back() == '\n' ? "" : " ") + names_[std::size_t(id - 4)];
+      if (id == 3)
+        s += "\n";
+      else if (id >= 4)
+        s += (s.empty() || s.back() == '\n' ? "" : " ") + names_[std::size_t(id - 4)];
     }
     return s;
   }
@@ -141,7 +143,8 @@ void expect_prompt_shape(const Tokenizer& tok, std::int64_t target, double depth
   EXPECT_EQ(p.text.substr(head.size(), p.prefix_chars), filler_prefix(p.prefix_chars));
   // The key sits at the intended depth of the filler (in tokens, within 2%).
   const double header = double(tok.encode(head).size() + 1);
-  const double filler = double(p.ids.size()) - header - double(tok.encode("\n" + key_line(12345) + "\n\n" + kQuestion).size());
+  const double filler =
+      double(p.ids.size()) - header - double(tok.encode("\n" + key_line(12345) + "\n\n" + kQuestion).size());
   EXPECT_NEAR((double(p.key_token) - header) / filler, depth, 0.02);
 }
 
@@ -152,9 +155,9 @@ TEST(PasskeyPrompt, FillerIsCutFromTheStartOfTheRepetition) {
   EXPECT_EQ(filler_prefix(9), "The grass");
   const std::string one = std::string(kFiller) + " ";
   EXPECT_EQ(filler_prefix(one.size() + 9), one + "The grass");
-  EXPECT_EQ(prompt_text(7, 9, 3),
-            std::string(kTaskDescription) + "\nThe grass\nThe pass key is 7. Remember it. 7 is the pass key.\nThe\n" +
-                "What is the pass key? The pass key is");
+  EXPECT_EQ(prompt_text(7, 9, 3), std::string(kTaskDescription) +
+                                      "\nThe grass\nThe pass key is 7. Remember it. 7 is the pass key.\nThe\n" +
+                                      "What is the pass key? The pass key is");
 }
 
 TEST(PasskeyPrompt, WordTokenizerHitsTargetAndDepth) {
@@ -195,11 +198,11 @@ TEST(PasskeyScore, FirstInteger) {
   EXPECT_EQ(*first_integer(" 12345."), "12345");
   EXPECT_EQ(*first_integer("The pass key is 42. 42 is"), "42");
   EXPECT_TRUE(is_correct(" 12345. Remember it.", 12345));
-  EXPECT_TRUE(is_correct("is 12345", 12345));        // leading text
-  EXPECT_TRUE(is_correct("012345", 12345));          // leading zeros
-  EXPECT_FALSE(is_correct("1234 5", 12345));         // split by a space: first integer is 1234
-  EXPECT_FALSE(is_correct("123456", 12345));         // longer number
-  EXPECT_FALSE(is_correct("7 then 12345", 12345));   // only the first integer counts
+  EXPECT_TRUE(is_correct("is 12345", 12345));       // leading text
+  EXPECT_TRUE(is_correct("012345", 12345));         // leading zeros
+  EXPECT_FALSE(is_correct("1234 5", 12345));        // split by a space: first integer is 1234
+  EXPECT_FALSE(is_correct("123456", 12345));        // longer number
+  EXPECT_FALSE(is_correct("7 then 12345", 12345));  // only the first integer counts
   EXPECT_FALSE(is_correct("", 12345));
   EXPECT_FALSE(is_correct("-", 12345));
 }

@@ -50,9 +50,7 @@ class ContextProbeModel final : public LanguageModel {
     for (std::size_t j = score_from; j < ids.size(); ++j) out.push_back(float(fake_logprob(ids[j], j)));
     return out;
   }
-  std::vector<std::int32_t> generate(const std::vector<std::int32_t>&, const GenerationOptions&) override {
-    return {};
-  }
+  std::vector<std::int32_t> generate(const std::vector<std::int32_t>&, const GenerationOptions&) override { return {}; }
   nlohmann::json describe() const override { return {{"model", "context-probe"}}; }
 
   struct Call {

@@ -20,8 +20,11 @@ TEST(ProofPileCorpus, BuildsFromHolLight) {
   if (std::system(probe.c_str()) != 0) GTEST_SKIP() << "apt-get download hol-light is not possible here";
 
   fs::path out = dir / "pp";
-  auto manifest = build_corpus(parse_corpus_request({{"out", out.string()}, {"packages", {"hol-light"}},
-                                                     {"max_bytes", 2 << 20}, {"seed", 0}, {"eval_fraction", 0.2}}));
+  auto manifest = build_corpus(parse_corpus_request({{"out", out.string()},
+                                                     {"packages", {"hol-light"}},
+                                                     {"max_bytes", 2 << 20},
+                                                     {"seed", 0},
+                                                     {"eval_fraction", 0.2}}));
   EXPECT_FALSE(fs::exists(dir / "pp.tmp"));
   ASSERT_TRUE(fs::exists(out / "MANIFEST.json"));
   auto on_disk = nlohmann::json::parse(util::read_file(out / "MANIFEST.json"));
@@ -49,8 +52,11 @@ TEST(ProofPileCorpus, BuildsFromHolLight) {
     EXPECT_TRUE(is_eval_document(split_key("hol-light", path.substr(1)), 0.2));
   }
   // Deterministic: a second build writes identical files.
-  auto again = build_corpus(parse_corpus_request({{"out", out.string()}, {"packages", {"hol-light"}},
-                                                  {"max_bytes", 2 << 20}, {"seed", 0}, {"eval_fraction", 0.2}}));
+  auto again = build_corpus(parse_corpus_request({{"out", out.string()},
+                                                  {"packages", {"hol-light"}},
+                                                  {"max_bytes", 2 << 20},
+                                                  {"seed", 0},
+                                                  {"eval_fraction", 0.2}}));
   EXPECT_EQ(again["files"]["eval.jsonl"]["sha256"], manifest["files"]["eval.jsonl"]["sha256"]);
   EXPECT_EQ(again["files"]["train.jsonl"]["sha256"], manifest["files"]["train.jsonl"]["sha256"]);
 }

@@ -174,8 +174,7 @@ TEST(ProofPileTask, ExplicitTruncateLongerThanTheWindowSlides) {
   EXPECT_EQ(r.details["aggregation"], "mean_of_window_means");
   // Windows start at 0, 16, 32, 48, 64, 80 (80 + 32 >= 100 ends the loop).
   EXPECT_EQ(r.samples[0]["windows"], 6);
-  EXPECT_NEAR(r.metrics["ppl"].get<double>(),
-              std::exp(r.samples[0]["window_mean_nll_sum"].get<double>() / 6.0), 1e-9);
+  EXPECT_NEAR(r.metrics["ppl"].get<double>(), std::exp(r.samples[0]["window_mean_nll_sum"].get<double>() / 6.0), 1e-9);
 }
 
 TEST(ProofPileTask, FingerprintFollowsConfigAndData) {

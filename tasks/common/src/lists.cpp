@@ -16,8 +16,10 @@ std::int64_t parse_token_count(const std::string& text) {
   std::size_t start = t.find_first_not_of(" \t");
   t = start == std::string::npos ? "" : t.substr(start);
   std::int64_t multiplier = 1;
-  if (!t.empty() && (t.back() == 'k' || t.back() == 'K')) multiplier = 1024, t.pop_back();
-  else if (!t.empty() && (t.back() == 'm' || t.back() == 'M')) multiplier = 1024 * 1024, t.pop_back();
+  if (!t.empty() && (t.back() == 'k' || t.back() == 'K'))
+    multiplier = 1024, t.pop_back();
+  else if (!t.empty() && (t.back() == 'm' || t.back() == 'M'))
+    multiplier = 1024 * 1024, t.pop_back();
   if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos)
     throw Error("'" + text + "' is not a token count (write e.g. 4096 or 4k)");
   if (t.size() > 12) throw Error("'" + text + "' is too large for a token count");

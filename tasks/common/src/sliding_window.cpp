@@ -29,9 +29,10 @@ std::vector<WindowRecord> plan_sliding_windows(std::int64_t n, std::int64_t wind
   if (n < 2) throw Error(fmt::format("sliding window: a sequence of {} token(s) has nothing to score (need >= 2)", n));
   if (window < 2) throw Error(fmt::format("sliding window: window {} is too small (need >= 2)", window));
   if (stride < 1 || stride > window)
-    throw Error(fmt::format("sliding window: stride {} must be in [1, window = {}] (a larger stride would leave "
-                            "tokens unscored)",
-                            stride, window));
+    throw Error(
+        fmt::format("sliding window: stride {} must be in [1, window = {}] (a larger stride would leave "
+                    "tokens unscored)",
+                    stride, window));
   std::vector<WindowRecord> plan;
   std::int64_t previous_end = 0;
   for (std::int64_t begin = 0; begin < n; begin += stride) {
@@ -69,9 +70,10 @@ SlidingWindowResult sliding_window_perplexity(LanguageModel& model, const std::v
     std::vector<std::int32_t> chunk(ids.begin() + w.begin, ids.begin() + w.end);
     std::vector<float> logprobs = model.token_logprobs(chunk, std::size_t(w.score_begin - w.begin));
     if (std::int64_t(logprobs.size()) != w.tokens_scored)
-      throw Error(fmt::format("sliding window: the model returned {} log-probabilities for {} scored tokens "
-                              "(window [{}, {}))",
-                              logprobs.size(), w.tokens_scored, w.begin, w.end));
+      throw Error(
+          fmt::format("sliding window: the model returned {} log-probabilities for {} scored tokens "
+                      "(window [{}, {}))",
+                      logprobs.size(), w.tokens_scored, w.begin, w.end));
     for (float lp : logprobs) {
       if (!std::isfinite(lp))
         throw Error(fmt::format("sliding window: the model returned a non-finite log-probability in window [{}, {})",

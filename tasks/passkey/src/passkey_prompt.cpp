@@ -50,12 +50,14 @@ PasskeyPrompt build_prompt(const Tokenizer& tokenizer, std::int64_t key, double 
   };
   const std::int64_t minimum = count(0);
   if (minimum > target_tokens)
-    throw Error(fmt::format("passkey: the prompt needs at least {} tokens without filler; target_tokens {} is too "
-                            "small (use a larger window or target_tokens)",
-                            minimum, target_tokens));
+    throw Error(
+        fmt::format("passkey: the prompt needs at least {} tokens without filler; target_tokens {} is too "
+                    "small (use a larger window or target_tokens)",
+                    minimum, target_tokens));
   // Bracket the answer from the filler's characters per token, then bisect on characters.
   const std::string sample = filler_prefix(4096);
-  const double chars_per_token = double(sample.size()) / double(std::max<std::size_t>(1, tokenizer.encode(sample).size()));
+  const double chars_per_token =
+      double(sample.size()) / double(std::max<std::size_t>(1, tokenizer.encode(sample).size()));
   std::size_t lo = 0;  // count(lo) <= target
   std::size_t hi = std::size_t(double(target_tokens - minimum) * chars_per_token * 1.25) + 64;
   while (count(hi) <= target_tokens) lo = hi, hi *= 2;

@@ -18,7 +18,8 @@ constexpr const char* kVersion = "1.0.0";
 }
 
 TaskInfo PasskeyTask::info() const {
-  return TaskInfo{"passkey", kVersion,
+  return TaskInfo{"passkey",
+                  kVersion,
                   "Passkey retrieval (Landmark-attention template): find a 1-50000 key hidden in filler text",
                   {{"accuracy", true}, {"trials", true}}};
 }
@@ -53,16 +54,16 @@ std::int64_t PasskeyTask::target_tokens_for(std::int64_t window) const {
 
 std::string PasskeyTask::fingerprint() const {
   if (!configured_) throw Error("passkey: fingerprint() called before configure()");
-  nlohmann::json resolved = {{"task", "passkey"},
-                             {"version", kVersion},
-                             {"template", std::string(kTaskDescription) + "|" + kFiller + "|" + key_line(0) + "|" +
-                                              kQuestion},
-                             {"depths", config_.depths},
-                             {"trials", config_.trials},
-                             {"threshold", config_.threshold},
-                             {"max_new_tokens", config_.max_new_tokens},
-                             {"target_tokens", config_.target_tokens},
-                             {"add_bos", config_.add_bos}};
+  nlohmann::json resolved = {
+      {"task", "passkey"},
+      {"version", kVersion},
+      {"template", std::string(kTaskDescription) + "|" + kFiller + "|" + key_line(0) + "|" + kQuestion},
+      {"depths", config_.depths},
+      {"trials", config_.trials},
+      {"threshold", config_.threshold},
+      {"max_new_tokens", config_.max_new_tokens},
+      {"target_tokens", config_.target_tokens},
+      {"add_bos", config_.add_bos}};
   return util::sha256_hex(resolved.dump());
 }
 
@@ -71,8 +72,8 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   const std::int64_t window = context.window > 0 ? context.window : model.window();
   const std::int64_t target = target_tokens_for(window);
   if (target + config_.max_new_tokens > window)
-    throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}",
-                                                   target, config_.max_new_tokens, window));
+    throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
+                                                   config_.max_new_tokens, window));
   const Tokenizer& tokenizer = model.tokenizer();
 
   GenerationOptions options;
@@ -93,9 +94,10 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
       std::optional<nlohmann::json> record;
       if (context.samples) record = context.samples->find(id);
       if (record && record->value("key", std::int64_t(-1)) != key)
-        throw Error(fmt::format("passkey: the stored record {} has key {}, this run draws {}: the sample store belongs "
-                                "to another seed or version (delete the cell to redo it)",
-                                id, record->value("key", std::int64_t(-1)), key));
+        throw Error(
+            fmt::format("passkey: the stored record {} has key {}, this run draws {}: the sample store belongs "
+                        "to another seed or version (delete the cell to redo it)",
+                        id, record->value("key", std::int64_t(-1)), key));
       if (!record) {
         PasskeyPrompt prompt = build_prompt(tokenizer, key, depth, target, config_.add_bos);
         std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
@@ -138,8 +140,9 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   result.metrics = {{"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", total}};
   result.tokens_processed = tokens;
   result.details = {
-      {"template", "landmark-attention passkey (METHODS.md §4): lines joined with \\n; prefix and suffix cut from the "
-                   "start of the filler repeated with spaces; prefix:suffix = depth:(1 - depth) in characters"},
+      {"template",
+       "landmark-attention passkey (METHODS.md §4): lines joined with \\n; prefix and suffix cut from the "
+       "start of the filler repeated with spaces; prefix:suffix = depth:(1 - depth) in characters"},
       {"window", window},
       {"target_tokens", target},
       {"target_rule", config_.target_tokens > 0 ? "explicit" : "window - max_new_tokens (BOS included)"},
@@ -150,15 +153,17 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
       {"max_new_tokens", config_.max_new_tokens},
       {"decoding", "greedy, stops at EOS"},
       {"scoring", "the first run of ASCII digits in the decoded output equals the key"},
-      {"key_rule", "uniform in [1, 50000] by SplitMix64 seeded with derive_seed(seed, "
-                   "\"passkey/window=W/depth=D/trial=T\")"},
+      {"key_rule",
+       "uniform in [1, 50000] by SplitMix64 seeded with derive_seed(seed, "
+       "\"passkey/window=W/depth=D/trial=T\")"},
       {"seed", context.seed},
       {"threshold", config_.threshold},
       {"passes_threshold", accuracy >= config_.threshold},
       {"add_bos", config_.add_bos},
-      {"tokenizer", {{"fingerprint", tokenizer.fingerprint()},
-                     {"model_path", tokenizer.model_path()},
-                     {"vocab_size", tokenizer.vocab_size()}}}};
+      {"tokenizer",
+       {{"fingerprint", tokenizer.fingerprint()},
+        {"model_path", tokenizer.model_path()},
+        {"vocab_size", tokenizer.vocab_size()}}}};
   return result;
 }
 

@@ -20,14 +20,29 @@ namespace fs = std::filesystem;
 
 const std::vector<SourcePackage>& known_source_packages() {
   static const std::vector<SourcePackage> packages = {
-      {"pari-doc", "usr/share/pari/doc", {".tex"}, "", "LaTeX manuals of PARI/GP (number theory)",
+      {"pari-doc",
+       "usr/share/pari/doc",
+       {".tex"},
+       "",
+       "LaTeX manuals of PARI/GP (number theory)",
        // debian/copyright of pari-doc is free text: "GNU General Public License ... either version 2 ... or
        // (at your option) any later version".
-       "GPL-2+", {"GNU General Public License", "version 2", "any later", "version"}},
-      {"hol-light", "usr/share/hol-light", {".ml", ".hl"}, "usr/share/hol-light",
-       "HOL Light formal proofs (OCaml); a Proof-Pile source", "", {}},
-      {"libcoq-stdlib", "usr/lib/ocaml/coq", {".v"}, "usr/lib/ocaml/coq",
-       "Coq standard library (Gallina .v); a Proof-Pile source", "", {}},
+       "GPL-2+",
+       {"GNU General Public License", "version 2", "any later", "version"}},
+      {"hol-light",
+       "usr/share/hol-light",
+       {".ml", ".hl"},
+       "usr/share/hol-light",
+       "HOL Light formal proofs (OCaml); a Proof-Pile source",
+       "",
+       {}},
+      {"libcoq-stdlib",
+       "usr/lib/ocaml/coq",
+       {".v"},
+       "usr/lib/ocaml/coq",
+       "Coq standard library (Gallina .v); a Proof-Pile source",
+       "",
+       {}},
   };
   return packages;
 }
@@ -146,7 +161,8 @@ FetchedPackage fetch_package(const SourcePackage& spec, const fs::path& scratch)
   fs::path deb;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().extension() == ".deb") deb = e.path();
-  if (deb.empty()) throw Error("apt-get download " + spec.name + " reported success but left no .deb in " + dir.string());
+  if (deb.empty())
+    throw Error("apt-get download " + spec.name + " reported success but left no .deb in " + dir.string());
 
   FetchedPackage f;
   f.spec = &spec;
@@ -159,8 +175,8 @@ FetchedPackage fetch_package(const SourcePackage& spec, const fs::path& scratch)
   f.root = dir / "tree";
   auto extract = run_command("dpkg-deb -x " + quote(deb) + " " + quote(f.root));
   if (extract.exit_code != 0)
-    throw Error(fmt::format("dpkg-deb -x {} failed (exit {}): {}", deb.string(), extract.exit_code,
-                            last_line(extract.output)));
+    throw Error(
+        fmt::format("dpkg-deb -x {} failed (exit {}): {}", deb.string(), extract.exit_code, last_line(extract.output)));
 
   fs::path copyright = f.root / "usr/share/doc" / spec.name / "copyright";
   f.copyright_path = "/usr/share/doc/" + spec.name + "/copyright";
@@ -171,7 +187,8 @@ FetchedPackage fetch_package(const SourcePackage& spec, const fs::path& scratch)
   f.copyright = parse_debian_copyright(text);
   if (!f.copyright.machine_readable) {
     if (spec.declared_license.empty())
-      throw Error("the copyright file of " + spec.name + " is not machine-readable (DEP-5) and no licence is declared "
+      throw Error("the copyright file of " + spec.name +
+                  " is not machine-readable (DEP-5) and no licence is declared "
                   "for it in tasks/proofpile/src/corpus_builder.cpp: review it and add one");
     for (const auto& phrase : spec.license_evidence)
       if (text.find(phrase) == std::string::npos)
@@ -220,7 +237,8 @@ bool valid_utf8(const std::string& s) {
 nlohmann::json build_corpus(const CorpusRequest& request) {
   auto which = run_command("command -v apt-get && command -v dpkg-deb");
   if (which.exit_code != 0)
-    throw Error("apt-get and dpkg-deb are needed to build the proofpile corpus (a Debian system); run scripts/setup.sh");
+    throw Error(
+        "apt-get and dpkg-deb are needed to build the proofpile corpus (a Debian system); run scripts/setup.sh");
 
   ScratchDir scratch;
   std::vector<FetchedPackage> fetched;
@@ -245,8 +263,7 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
       if (std::find(exts.begin(), exts.end(), it->path().extension().string()) == exts.end()) continue;
       if (it->file_size() == 0) continue;
       std::string path = fs::relative(it->path(), f.root).generic_string();
-      candidates.push_back(
-          {selection_key(request.seed, f.spec->name, path), &f, path, it->path(), it->file_size()});
+      candidates.push_back({selection_key(request.seed, f.spec->name, path), &f, path, it->path(), it->file_size()});
       ++files_total[f.spec->name];
     }
   }
@@ -297,9 +314,10 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
   eval.close();
   if (!train || !eval) throw Error("cannot write " + tmp.string() + ": check free space");
   if (eval_rows == 0 || train_rows == 0)
-    throw Error(fmt::format("proofpile corpus: the split left {} train and {} eval documents; raise max_bytes (now {}) "
-                            "or eval_fraction",
-                            train_rows, eval_rows, request.max_bytes));
+    throw Error(
+        fmt::format("proofpile corpus: the split left {} train and {} eval documents; raise max_bytes (now {}) "
+                    "or eval_fraction",
+                    train_rows, eval_rows, request.max_bytes));
 
   nlohmann::json manifest = {
       {"format", "e2llm-proofpile-corpus-1"},
@@ -307,36 +325,39 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
       {"seed", request.seed},
       {"max_bytes", request.max_bytes},
       {"eval_fraction", request.eval_fraction},
-      {"selection_rule", "candidate files sorted by sha256(\"<seed>|<package>|<installed path>\") (hex); taken "
-                         "first-fit while the total text bytes stay <= max_bytes; files that are not UTF-8 skipped"},
-      {"split_rule", "a document is held out (eval.jsonl) iff int(sha256(\"<package>|<installed path>\")[0:8], 16) < "
-                     "eval_fraction * 2^32, else train.jsonl; whole documents; independent of seed and max_bytes"},
-      {"license_rule", "per file from /usr/share/doc/PKG/copyright: DEP-5 Files: patterns matched against the path "
-                       "below the package's source root, last match wins; free-text copyright files: the licence "
-                       "read by hand and checked by phrases (tasks/proofpile/src/corpus_builder.cpp)"},
+      {"selection_rule",
+       "candidate files sorted by sha256(\"<seed>|<package>|<installed path>\") (hex); taken "
+       "first-fit while the total text bytes stay <= max_bytes; files that are not UTF-8 skipped"},
+      {"split_rule",
+       "a document is held out (eval.jsonl) iff int(sha256(\"<package>|<installed path>\")[0:8], 16) < "
+       "eval_fraction * 2^32, else train.jsonl; whole documents; independent of seed and max_bytes"},
+      {"license_rule",
+       "per file from /usr/share/doc/PKG/copyright: DEP-5 Files: patterns matched against the path "
+       "below the package's source root, last match wins; free-text copyright files: the licence "
+       "read by hand and checked by phrases (tasks/proofpile/src/corpus_builder.cpp)"},
       {"packages", nlohmann::json::array()},
       {"files", nlohmann::json::object()},
       {"documents", train_rows + eval_rows},
       {"bytes", total_bytes}};
   for (const auto& f : fetched) {
     const Tally& t = tally[f.spec->name];
-    manifest["packages"].push_back({{"name", f.spec->name},
-                                    {"version", f.version},
-                                    {"deb_sha256", f.deb_sha256},
-                                    {"kind", f.spec->kind},
-                                    {"files_root", "/" + f.spec->files_root},
-                                    {"extensions", f.spec->extensions},
-                                    {"copyright", f.copyright_path},
-                                    {"copyright_machine_readable", f.copyright.machine_readable},
-                                    {"licenses_in_copyright", f.copyright.machine_readable
-                                                                  ? nlohmann::json(f.copyright.licenses())
-                                                                  : nlohmann::json::array({f.spec->declared_license})},
-                                    {"licenses_of_documents", t.licenses},
-                                    {"files_available", files_total[f.spec->name]},
-                                    {"train_documents", t.train_docs},
-                                    {"eval_documents", t.eval_docs},
-                                    {"skipped_not_utf8", t.skipped_not_utf8},
-                                    {"bytes", t.bytes}});
+    manifest["packages"].push_back(
+        {{"name", f.spec->name},
+         {"version", f.version},
+         {"deb_sha256", f.deb_sha256},
+         {"kind", f.spec->kind},
+         {"files_root", "/" + f.spec->files_root},
+         {"extensions", f.spec->extensions},
+         {"copyright", f.copyright_path},
+         {"copyright_machine_readable", f.copyright.machine_readable},
+         {"licenses_in_copyright", f.copyright.machine_readable ? nlohmann::json(f.copyright.licenses())
+                                                                : nlohmann::json::array({f.spec->declared_license})},
+         {"licenses_of_documents", t.licenses},
+         {"files_available", files_total[f.spec->name]},
+         {"train_documents", t.train_docs},
+         {"eval_documents", t.eval_docs},
+         {"skipped_not_utf8", t.skipped_not_utf8},
+         {"bytes", t.bytes}});
   }
   for (const char* name : {"train.jsonl", "eval.jsonl"})
     manifest["files"][name] = {{"rows", std::string(name) == "train.jsonl" ? train_rows : eval_rows},

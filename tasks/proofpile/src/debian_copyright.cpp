@@ -34,7 +34,9 @@ bool match_from(const std::string& p, std::size_t pi, const std::string& s, std:
 }
 }  // namespace
 
-bool dep5_match(const std::string& pattern, const std::string& path) { return match_from(pattern, 0, path, 0); }
+bool dep5_match(const std::string& pattern, const std::string& path) {
+  return match_from(pattern, 0, path, 0);
+}
 
 std::vector<std::string> DebianCopyright::licenses() const {
   std::vector<std::string> out;

@@ -17,7 +17,8 @@ constexpr const char* kVersion = "1.0.0";
 }
 
 TaskInfo ProofPileTask::info() const {
-  return TaskInfo{"proofpile", kVersion,
+  return TaskInfo{"proofpile",
+                  kVersion,
                   "Sliding-window perplexity on long Proof-Pile-style documents (Press et al. 2022; stride 256)",
                   {{"ppl", false}, {"ppl_mean_doc", false}, {"documents", true}, {"tokens", true}}};
 }
@@ -63,7 +64,8 @@ nlohmann::json ProofPileTask::resolved_config() const {
   // No absolute paths: moving the data folder keeps the fingerprint; changing it does not.
   return {{"task", "proofpile"},
           {"version", kVersion},
-          {"data_files", [&] {
+          {"data_files",
+           [&] {
              auto names = nlohmann::json::array();
              for (const auto& f : files_) names.push_back(f.filename().string());
              return names;
@@ -127,9 +129,10 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
     selected.push_back(i);
   }
   if (selected.empty())
-    throw Error(fmt::format("proofpile: none of the {} documents in {} has at least {} tokens (lower min_tokens or "
-                            "use longer documents)",
-                            documents_.size(), config_.data.string(), min_tokens));
+    throw Error(
+        fmt::format("proofpile: none of the {} documents in {} has at least {} tokens (lower min_tokens or "
+                    "use longer documents)",
+                    documents_.size(), config_.data.string(), min_tokens));
 
   // Progress counts windows, the unit of model work.
   std::size_t total_windows = 0, done_windows = 0;
@@ -150,9 +153,10 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
     if (context.samples) record = context.samples->find(doc.id);
     if (record) {
       if (record->value("tokens_used", std::int64_t(-1)) != used)
-        throw Error(fmt::format("proofpile: the stored record of {} scored {} tokens, this run would score {}: the "
-                                "sample store belongs to another configuration (delete the cell to redo it)",
-                                doc.id, record->value("tokens_used", std::int64_t(-1)), used));
+        throw Error(
+            fmt::format("proofpile: the stored record of {} scored {} tokens, this run would score {}: the "
+                        "sample store belongs to another configuration (delete the cell to redo it)",
+                        doc.id, record->value("tokens_used", std::int64_t(-1)), used));
       done_windows += std::size_t(record->at("windows").get<std::int64_t>());
       if (context.progress) context.progress->update(done_windows, total_windows, "windows");
     } else {
@@ -195,8 +199,9 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
                     {"tokens", tokens_scored}};
   result.tokens_processed = tokens_forwarded;
   result.details = {
-      {"protocol", "sliding window (Press et al. 2022): windows of up to W tokens every S tokens; each token scored "
-                   "once, by the first window that reaches it; token 0 unscored"},
+      {"protocol",
+       "sliding window (Press et al. 2022): windows of up to W tokens every S tokens; each token scored "
+       "once, by the first window that reaches it; token 0 unscored"},
       {"window", window},
       {"stride", config_.stride},
       {"truncate", truncate},
@@ -214,10 +219,11 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
       {"nll_sum", nll_sum},
       {"data", config_.data.string()},
       {"data_sha256", data_sha256_},
-      {"tokenizer", {{"fingerprint", tokenizer.fingerprint()},
-                     {"model_path", tokenizer.model_path()},
-                     {"vocab_size", tokenizer.vocab_size()},
-                     {"bos_id", tokenizer.bos_id()}}}};
+      {"tokenizer",
+       {{"fingerprint", tokenizer.fingerprint()},
+        {"model_path", tokenizer.model_path()},
+        {"vocab_size", tokenizer.vocab_size()},
+        {"bos_id", tokenizer.bos_id()}}}};
   return result;
 }
 

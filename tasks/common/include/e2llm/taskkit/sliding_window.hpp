@@ -41,11 +41,11 @@ struct WindowRecord {
 };
 
 struct SlidingWindowResult {
-  double nll_sum = 0.0;             // over all scored tokens
-  std::int64_t tokens_scored = 0;   // n - 1 for a sequence of n tokens
+  double nll_sum = 0.0;            // over all scored tokens
+  std::int64_t tokens_scored = 0;  // n - 1 for a sequence of n tokens
   std::int64_t windows = 0;
   std::int64_t tokens_forwarded = 0;  // sum of window lengths: the work the model did
-  double ppl = 0.0;                 // by the requested aggregation
+  double ppl = 0.0;                   // by the requested aggregation
   Aggregation aggregation = Aggregation::TokenWeighted;
   std::vector<WindowRecord> per_window;
 };
