@@ -3,18 +3,24 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 
 namespace e2llm::llama::test {
 
-inline std::filesystem::path models_dir() { return std::filesystem::path(E2LLM_SHARED_DATA) / "models"; }
-inline std::filesystem::path stories_gguf() { return models_dir() / "stories260K.gguf"; }
-inline std::filesystem::path tok512() { return models_dir() / "tok512.model"; }
+inline std::filesystem::path models_dir() {
+  return std::filesystem::path(E2LLM_SHARED_DATA) / "models";
+}
+inline std::filesystem::path stories_gguf() {
+  return models_dir() / "stories260K.gguf";
+}
+inline std::filesystem::path tok512() {
+  return models_dir() / "tok512.model";
+}
 
 class TempDir {
  public:

@@ -48,7 +48,7 @@ GgufLayout walk(const std::string& b) {
   const auto n_kv = get<uint64_t>(b, p + 8);
   p = 24;
   auto skip_string = [&]() { p += 8 + get<uint64_t>(b, p); };
-  const std::map<uint32_t, size_t> sizes = {{0, 1}, {1, 1}, {2, 2}, {3, 2}, {4, 4},  {5, 4},
+  const std::map<uint32_t, size_t> sizes = {{0, 1}, {1, 1}, {2, 2},  {3, 2},  {4, 4}, {5, 4},
                                             {6, 4}, {7, 1}, {10, 8}, {11, 8}, {12, 8}};
   for (uint64_t i = 0; i < n_kv; ++i) {
     const size_t key_pos = p;
@@ -145,8 +145,7 @@ TEST_F(GgufCorruption, TruncatedAnywhere) {
   std::vector<size_t> cuts;
   for (size_t n = 0; n < 65536; n += 997) cuts.push_back(n);
   for (size_t n = 65536; n < original_.size(); n += 65536) cuts.push_back(n);
-  for (size_t k : {1, 2, 3, 4, 8, 31, 32, 33, 255, 256, 997, 4096, 44032})
-    cuts.push_back(original_.size() - k);
+  for (size_t k : {1, 2, 3, 4, 8, 31, 32, 33, 255, 256, 997, 4096, 44032}) cuts.push_back(original_.size() - k);
   cuts.push_back(layout_.tensor_infos);
   cuts.push_back(14176);  // exactly the start of the data section
   for (size_t n : cuts) {
@@ -158,9 +157,12 @@ TEST_F(GgufCorruption, TruncatedAnywhere) {
 }
 
 TEST_F(GgufCorruption, BadHeader) {
-  refuse("bad magic", [](std::string& b) { b[0] = 'X'; }, "magic");
-  refuse("version 1", [](std::string& b) { put<uint32_t>(b, 4, 1); }, "version");
-  refuse("version 99", [](std::string& b) { put<uint32_t>(b, 4, 99); }, "version");
+  refuse(
+      "bad magic", [](std::string& b) { b[0] = 'X'; }, "magic");
+  refuse(
+      "version 1", [](std::string& b) { put<uint32_t>(b, 4, 1); }, "version");
+  refuse(
+      "version 99", [](std::string& b) { put<uint32_t>(b, 4, 99); }, "version");
   for (uint64_t n : {UINT64_MAX, uint64_t{1} << 40, uint64_t{1} << 20, uint64_t{49}})
     refuse("tensor count " + std::to_string(n), [n](std::string& b) { put<uint64_t>(b, 8, n); });
   for (uint64_t n : {UINT64_MAX, uint64_t{1} << 40, uint64_t{1} << 20, uint64_t{20}, uint64_t{0}})
@@ -178,8 +180,9 @@ TEST_F(GgufCorruption, BadMetadata) {
   // A token string with a huge length (the first token "<unk>").
   refuse("token string length", [&](std::string& b) { put<uint64_t>(b, layout_.tokens_array_count + 8, UINT64_MAX); });
   refuse("value type", [&](std::string& b) { put<uint32_t>(b, layout_.kv_value.at("llama.block_count") - 4, 77); });
-  refuse("architecture", [&](std::string& b) { b[layout_.kv_value.at("general.architecture") + 8 + 4] = 'b'; },
-         "architecture");
+  refuse(
+      "architecture", [&](std::string& b) { b[layout_.kv_value.at("general.architecture") + 8 + 4] = 'b'; },
+      "architecture");
   auto set_u32 = [&](const std::string& key, uint32_t v) {
     return [&, key, v](std::string& b) { put<uint32_t>(b, layout_.kv_value.at(key), v); };
   };
@@ -201,7 +204,8 @@ TEST_F(GgufCorruption, BadTensorInfos) {
   const auto& last = layout_.infos.back();
   refuse("name length", [&](std::string& b) { put<uint64_t>(b, first.name_len, UINT64_MAX); });
   refuse("name length 2^40", [&](std::string& b) { put<uint64_t>(b, first.name_len, uint64_t{1} << 40); });
-  refuse("n_dims 5", [&](std::string& b) { put<uint32_t>(b, first.n_dims, 5); }, "dimensions");
+  refuse(
+      "n_dims 5", [&](std::string& b) { put<uint32_t>(b, first.n_dims, 5); }, "dimensions");
   refuse("n_dims 0", [&](std::string& b) { put<uint32_t>(b, first.n_dims, 0); });
   refuse("n_dims huge", [&](std::string& b) { put<uint32_t>(b, first.n_dims, 0xffffffffu); });
   for (uint64_t d : {uint64_t{0}, UINT64_MAX, uint64_t{1} << 40, uint64_t{1} << 39, uint64_t{65}})
@@ -211,14 +215,21 @@ TEST_F(GgufCorruption, BadTensorInfos) {
     put<uint64_t>(b, first.dims, uint64_t{1} << 39);
     put<uint64_t>(b, first.dims + 8, uint64_t{1} << 39);
   });
-  refuse("type Q4_0", [&](std::string& b) { put<uint32_t>(b, first.type, 2); }, "Q4_0");
-  refuse("type unknown", [&](std::string& b) { put<uint32_t>(b, first.type, 1234); }, "F16");
+  refuse(
+      "type Q4_0", [&](std::string& b) { put<uint32_t>(b, first.type, 2); }, "Q4_0");
+  refuse(
+      "type unknown", [&](std::string& b) { put<uint32_t>(b, first.type, 1234); }, "F16");
   for (uint64_t off : {UINT64_MAX, UINT64_MAX - 31, uint64_t{1185376}, uint64_t{1}, uint64_t{16}})
     refuse("offset " + std::to_string(off), [&, off](std::string& b) { put<uint64_t>(b, first.offset, off); });
-  refuse("overlapping offsets", [&](std::string& b) { put<uint64_t>(b, layout_.infos[1].offset, 0); }, "overlap");
-  refuse("last tensor past the end",
-         [&](std::string& b) { put<uint64_t>(b, last.offset, last.offset_value + 32); }, "truncated");
-  refuse("unknown tensor name", [&](std::string& b) { b[first.name_len + 8] = 'x'; }, "unsupported tensor");
+  refuse(
+      "overlapping offsets", [&](std::string& b) { put<uint64_t>(b, layout_.infos[1].offset, 0); }, "overlap");
+  refuse(
+      "last tensor past the end", [&](std::string& b) { put<uint64_t>(b, last.offset, last.offset_value + 32); },
+      "truncated");
+  refuse(
+      "unknown tensor name", [&](std::string& b) { b[first.name_len + 8] = 'x'; }, "unsupported tensor");
+  refuse(
+      "newline in a name", [&](std::string& b) { b[first.name_len + 8] = '\n'; }, "'\\x0aoken_embd.weight'");
   refuse("duplicate tensor name", [&](std::string& b) {
     // Rename blk.0.attn_k -> blk.0.attn_q (same length).
     for (const auto& info : layout_.infos)
@@ -320,9 +331,10 @@ TEST(SafetensorsCorruption, Refused) {
   check("7 bytes", "\x10\0\0\0\0\0\0");
   check("header not JSON", st_file("{not json}", data), "JSON");
   check("header not object", st_file("[1,2]", data));
-  check("overlap", st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                           R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                           data),
+  check("overlap",
+        st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                data),
         "overlap");
   check("past the end", st_file(R"({"a":{"dtype":"F32","shape":[8],"data_offsets":[0,32]}})", data), "outside");
   check("begin > end", st_file(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[16,8]}})", data));

@@ -36,19 +36,18 @@ TEST(Gguf, StoriesConfig) {
 TEST(Gguf, StoriesTensors) {
   const Checkpoint ck = load_gguf(stories_gguf());
   EXPECT_EQ(ck.tensors.size(), 2u + 1u + 5u * 9u);
-  const std::map<std::string, std::vector<int64_t>> shapes = {
-      {"model.embed_tokens.weight", {512, 64}},
-      {"lm_head.weight", {512, 64}},
-      {"model.norm.weight", {64}},
-      {"model.layers.0.self_attn.q_proj.weight", {64, 64}},
-      {"model.layers.0.self_attn.k_proj.weight", {32, 64}},
-      {"model.layers.4.self_attn.v_proj.weight", {32, 64}},
-      {"model.layers.4.self_attn.o_proj.weight", {64, 64}},
-      {"model.layers.2.mlp.gate_proj.weight", {172, 64}},
-      {"model.layers.2.mlp.up_proj.weight", {172, 64}},
-      {"model.layers.2.mlp.down_proj.weight", {64, 172}},
-      {"model.layers.3.input_layernorm.weight", {64}},
-      {"model.layers.3.post_attention_layernorm.weight", {64}}};
+  const std::map<std::string, std::vector<int64_t>> shapes = {{"model.embed_tokens.weight", {512, 64}},
+                                                              {"lm_head.weight", {512, 64}},
+                                                              {"model.norm.weight", {64}},
+                                                              {"model.layers.0.self_attn.q_proj.weight", {64, 64}},
+                                                              {"model.layers.0.self_attn.k_proj.weight", {32, 64}},
+                                                              {"model.layers.4.self_attn.v_proj.weight", {32, 64}},
+                                                              {"model.layers.4.self_attn.o_proj.weight", {64, 64}},
+                                                              {"model.layers.2.mlp.gate_proj.weight", {172, 64}},
+                                                              {"model.layers.2.mlp.up_proj.weight", {172, 64}},
+                                                              {"model.layers.2.mlp.down_proj.weight", {64, 172}},
+                                                              {"model.layers.3.input_layernorm.weight", {64}},
+                                                              {"model.layers.3.post_attention_layernorm.weight", {64}}};
   for (const auto& [name, shape] : shapes) {
     const TensorView& t = ck.tensor(name);
     EXPECT_EQ(t.shape, shape) << name;
@@ -79,8 +78,8 @@ TEST(Gguf, StoriesVocabulary) {
   EXPECT_EQ(v.tokens[2], "</s>");
   EXPECT_EQ(v.tokens[3], "<0x00>");
   EXPECT_EQ(v.tokens[13], "<0x0A>");
-  EXPECT_EQ(v.types[0], 2);  // unknown
-  EXPECT_EQ(v.types[1], 3);  // control
+  EXPECT_EQ(v.types[0], 2);   // unknown
+  EXPECT_EQ(v.types[1], 3);   // control
   EXPECT_EQ(v.types[13], 6);  // byte
   EXPECT_EQ(v.bos, 1);
   EXPECT_EQ(v.eos, 2);

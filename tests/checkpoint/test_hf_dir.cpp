@@ -15,8 +15,7 @@ using namespace e2llm::llama::test;
 namespace {
 
 bool same_bytes(const TensorView& a, const TensorView& b) {
-  return a.dtype == b.dtype && a.shape == b.shape && a.nbytes == b.nbytes &&
-         std::memcmp(a.data, b.data, a.nbytes) == 0;
+  return a.dtype == b.dtype && a.shape == b.shape && a.nbytes == b.nbytes && std::memcmp(a.data, b.data, a.nbytes) == 0;
 }
 
 void expect_same_tensors(const Checkpoint& a, const Checkpoint& b) {
@@ -95,8 +94,7 @@ TEST(HfDir, GgufRoundTripIsByteIdentical) {
   EXPECT_EQ(hf.config.rope, gguf.config.rope);
   EXPECT_EQ(hf.config.tied_embeddings, false);
   // q/k rows moved, everything else is the same bytes.
-  for (const auto& [name, t] : gguf.tensors)
-    EXPECT_EQ(same_bytes(t, hf.tensor(name)), !is_qk(name)) << name;
+  for (const auto& [name, t] : gguf.tensors) EXPECT_EQ(same_bytes(t, hf.tensor(name)), !is_qk(name)) << name;
   const Checkpoint back = with_rope_layout(hf, "adjacent");
   expect_same_tensors(gguf, back);
   EXPECT_EQ(back.fingerprint, gguf.fingerprint);
@@ -104,6 +102,18 @@ TEST(HfDir, GgufRoundTripIsByteIdentical) {
   // The file's tensors are in the half layout: equal to permuting the GGUF in memory.
   expect_same_tensors(with_rope_layout(gguf, "half"), hf);
   EXPECT_EQ(load_checkpoint(dir.path()).fingerprint, hf.fingerprint);
+  // The embedded vocabulary comes back too.
+  ASSERT_TRUE(hf.vocab.has_value());
+  EXPECT_EQ(hf.vocab->tokens, gguf.vocab->tokens);
+  EXPECT_EQ(hf.vocab->scores, gguf.vocab->scores);
+  EXPECT_EQ(hf.vocab->types, gguf.vocab->types);
+  EXPECT_EQ(hf.vocab->bos, 1);
+  EXPECT_EQ(hf.vocab->eos, 2);
+  // Without a vocabulary, a later save removes the stale file.
+  Checkpoint no_vocab = hf;
+  no_vocab.vocab.reset();
+  save_hf_dir(no_vocab, dir.path());
+  EXPECT_FALSE(load_hf_dir(dir.path()).vocab.has_value());
 }
 
 TEST(HfDir, ConfigJsonContents) {

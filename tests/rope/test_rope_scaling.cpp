@@ -124,7 +124,7 @@ TEST(RopeYarn, RampBlendsExtrapolationAndInterpolation) {
   const double s = 4;
   const auto f = compute_rope(llama2(RopeType::Yarn, s)).inv_freq;
   const auto d = default_freqs();
-  for (size_t j = 0; j <= 20; ++j) EXPECT_DOUBLE_EQ(f[j], d[j]) << j;  // high frequency: untouched
+  for (size_t j = 0; j <= 20; ++j) EXPECT_DOUBLE_EQ(f[j], d[j]) << j;      // high frequency: untouched
   for (size_t j = 46; j < 64; ++j) EXPECT_DOUBLE_EQ(f[j], d[j] / s) << j;  // low frequency: PI
   // j = 33: ramp = (33 - 20) / (46 - 20) = 0.5 -> inv * (0.5 / s + 0.5)
   EXPECT_NEAR(f[33], d[33] * (0.5 / s + 0.5), 1e-18);
@@ -168,8 +168,10 @@ TEST(RopeConfigCheck, RejectsBadValues) {
 }
 
 TEST(RopeHf, ReadsRopeScaling) {
-  nlohmann::json hf = {{"hidden_size", 4096},           {"num_attention_heads", 32},
-                       {"max_position_embeddings", 4096}, {"rope_theta", 10000.0},
+  nlohmann::json hf = {{"hidden_size", 4096},
+                       {"num_attention_heads", 32},
+                       {"max_position_embeddings", 4096},
+                       {"rope_theta", 10000.0},
                        {"rope_scaling", {{"type", "linear"}, {"factor", 4.0}}}};
   auto c = rope_config_from_hf(hf);
   EXPECT_EQ(c.type, RopeType::Linear);
@@ -183,8 +185,11 @@ TEST(RopeHf, ReadsRopeScaling) {
   EXPECT_DOUBLE_EQ(rope_config_from_hf(hf).base, 10000.0);
 
   hf["max_position_embeddings"] = 16384;
-  hf["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4}, {"original_max_position_embeddings", 4096},
-                        {"beta_fast", 16}, {"attention_factor", 1.25}};
+  hf["rope_scaling"] = {{"rope_type", "yarn"},
+                        {"factor", 4},
+                        {"original_max_position_embeddings", 4096},
+                        {"beta_fast", 16},
+                        {"attention_factor", 1.25}};
   c = rope_config_from_hf(hf);
   EXPECT_EQ(c.type, RopeType::Yarn);
   EXPECT_EQ(c.original_max_position, 4096);
@@ -241,10 +246,8 @@ TEST(RopeHf, RoundTrip) {
       c.beta_fast = 24;
       c.attention_factor = 1.1;
     }
-    nlohmann::json hf = {{"hidden_size", 4096},
-                         {"num_attention_heads", 32},
-                         {"max_position_embeddings", 4096},
-                         {"rope_theta", 10000.0}};
+    nlohmann::json hf = {
+        {"hidden_size", 4096}, {"num_attention_heads", 32}, {"max_position_embeddings", 4096}, {"rope_theta", 10000.0}};
     hf["rope_scaling"] = rope_config_to_hf(c);
     EXPECT_EQ(hf["rope_scaling"].is_null(), t == RopeType::Default);
     EXPECT_EQ(rope_config_from_hf(hf), c) << c.to_string();

@@ -2,8 +2,8 @@
 // layout permutation, fingerprints, dtype conversion, and `convert`.
 #include "e2llm/llama/checkpoint.hpp"
 
-#include <cstring>
 #include <fmt/format.h>
+#include <cstring>
 
 #include "e2llm/error.hpp"
 #include "e2llm/util/sha256.hpp"
@@ -12,14 +12,19 @@ namespace e2llm::llama {
 
 const char* dtype_name(DType d) {
   switch (d) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
   }
   return "?";
 }
 
-size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 2; }
+size_t dtype_size(DType d) {
+  return d == DType::F32 ? 4 : 2;
+}
 
 int64_t TensorView::numel() const {
   int64_t n = 1;
@@ -36,9 +41,12 @@ const TensorView& Checkpoint::tensor(const std::string& name) const {
 void ModelConfig::validate(const std::string& where) const {
   auto bad = [&](const std::string& why) { throw Error(fmt::format("{}: invalid model config: {}", where, why)); };
   constexpr int64_t kMax = int64_t{1} << 24;  // far above any real model; stops absurd sizes early
-  const std::pair<const char*, int64_t> sizes[] = {{"dim", dim},          {"n_layers", n_layers},
-                                                   {"n_heads", n_heads},  {"n_kv_heads", n_kv_heads},
-                                                   {"hidden_dim", hidden_dim}, {"vocab_size", vocab_size},
+  const std::pair<const char*, int64_t> sizes[] = {{"dim", dim},
+                                                   {"n_layers", n_layers},
+                                                   {"n_heads", n_heads},
+                                                   {"n_kv_heads", n_kv_heads},
+                                                   {"hidden_dim", hidden_dim},
+                                                   {"vocab_size", vocab_size},
                                                    {"max_position", max_position}};
   for (const auto& [name, v] : sizes)
     if (v <= 0 || v > (std::string(name) == "max_position" ? (int64_t{1} << 30) : kMax))
@@ -84,8 +92,8 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 std::map<std::string, std::vector<int64_t>> expected_shapes(const ModelConfig& c) {
   const int64_t hd = c.head_dim();
-  std::map<std::string, std::vector<int64_t>> e = {
-      {"model.embed_tokens.weight", {c.vocab_size, c.dim}}, {"model.norm.weight", {c.dim}}};
+  std::map<std::string, std::vector<int64_t>> e = {{"model.embed_tokens.weight", {c.vocab_size, c.dim}},
+                                                   {"model.norm.weight", {c.dim}}};
   if (!c.tied_embeddings) e["lm_head.weight"] = {c.vocab_size, c.dim};
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = fmt::format("model.layers.{}.", i);
@@ -119,8 +127,8 @@ void validate_tensors(const Checkpoint& ck) {
   }
   for (const auto& [name, t] : ck.tensors)
     if (!expected.count(name))
-      throw Error(fmt::format("{}: unexpected tensor '{}' (not part of a llama model with this config)", ck.source,
-                              name));
+      throw Error(
+          fmt::format("{}: unexpected tensor '{}' (not part of a llama model with this config)", ck.source, name));
 }
 
 std::string compute_fingerprint(const std::map<std::string, TensorView>& tensors) {
@@ -218,7 +226,7 @@ uint16_t f32_to_f16(float f) {
   const uint32_t abs = x & 0x7fffffffu;
   if (abs >= 0x7f800000u) return sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u);  // inf / nan
   if (abs >= 0x477ff000u) return sign | 0x7c00u;                                      // rounds to inf
-  if (abs < 0x38800000u) {  // f16 subnormal or zero
+  if (abs < 0x38800000u) {                                                            // f16 subnormal or zero
     if (abs < 0x33000000u) return sign;
     const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
     // value = mant * 2^(exp - 150) = m * 2^-24  =>  m = mant >> (126 - exp)
@@ -264,15 +272,17 @@ std::vector<float> to_f32(const TensorView& v) {
 Checkpoint load_checkpoint(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
-    throw Error(fmt::format("{}: no such checkpoint (expected a .gguf file or a Hugging Face directory)", path.string()));
+    throw Error(
+        fmt::format("{}: no such checkpoint (expected a .gguf file or a Hugging Face directory)", path.string()));
   if (std::filesystem::is_directory(path, ec)) return load_hf_dir(path);
   if (path.extension() == ".gguf") return load_gguf(path);
   if (path.filename() == "config.json" || path.extension() == ".safetensors")
     throw Error(fmt::format("{}: pass the Hugging Face model directory ({}), not a file inside it", path.string(),
                             path.parent_path().string()));
-  throw Error(fmt::format("{}: unknown checkpoint format (expected a .gguf file or a Hugging Face directory with "
-                          "config.json and *.safetensors)",
-                          path.string()));
+  throw Error(
+      fmt::format("{}: unknown checkpoint format (expected a .gguf file or a Hugging Face directory with "
+                  "config.json and *.safetensors)",
+                  path.string()));
 }
 
 void convert_to_hf(const std::filesystem::path& in, const std::filesystem::path& out_dir,

@@ -1,9 +1,9 @@
 // GGUF v3 reader (the llama.cpp / ggml file format: header, metadata key-values, tensor
 // infos, aligned data). Only F32, F16 and BF16 tensors; llama architecture only.
 // Every length, count and offset is checked against the file size before use.
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 #include <map>
 #include <set>
 #include <variant>
@@ -19,17 +19,28 @@ using detail::Cursor;
 
 // GGUF metadata value types.
 enum GgufType : uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
 };
 
 // ggml tensor types we can read, and the names of a few we cannot (for the error).
 constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlBF16 = 30;
 std::string ggml_type_name(uint32_t t) {
   static const std::map<uint32_t, const char*> names = {
-      {0, "F32"}, {1, "F16"}, {2, "Q4_0"}, {3, "Q4_1"}, {6, "Q5_0"}, {7, "Q5_1"}, {8, "Q8_0"},
+      {0, "F32"},  {1, "F16"},   {2, "Q4_0"},  {3, "Q4_1"},  {6, "Q5_0"},  {7, "Q5_1"},  {8, "Q8_0"},
       {9, "Q8_1"}, {10, "Q2_K"}, {11, "Q3_K"}, {12, "Q4_K"}, {13, "Q5_K"}, {14, "Q6_K"}, {15, "Q8_K"},
-      {24, "I8"}, {25, "I16"}, {26, "I32"}, {27, "I64"}, {28, "F64"}, {30, "BF16"}};
+      {24, "I8"},  {25, "I16"},  {26, "I32"},  {27, "I64"},  {28, "F64"},  {30, "BF16"}};
   auto it = names.find(t);
   return it != names.end() ? it->second : fmt::format("ggml type {}", t);
 }
@@ -45,11 +56,23 @@ struct Value {
 
 size_t scalar_size(uint32_t t) {
   switch (t) {
-    case kU8: case kI8: case kBool: return 1;
-    case kU16: case kI16: return 2;
-    case kU32: case kI32: case kF32: return 4;
-    case kU64: case kI64: case kF64: return 8;
-    default: return 0;
+    case kU8:
+    case kI8:
+    case kBool:
+      return 1;
+    case kU16:
+    case kI16:
+      return 2;
+    case kU32:
+    case kI32:
+    case kF32:
+      return 4;
+    case kU64:
+    case kI64:
+    case kF64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -60,12 +83,18 @@ std::string read_string(Cursor& c, const char* what) {
 
 std::variant<uint64_t, int64_t, double, bool, std::string> read_scalar(Cursor& c, uint32_t t) {
   switch (t) {
-    case kU8: return uint64_t{c.read<uint8_t>("metadata value")};
-    case kI8: return int64_t{c.read<int8_t>("metadata value")};
-    case kU16: return uint64_t{c.read<uint16_t>("metadata value")};
-    case kI16: return int64_t{c.read<int16_t>("metadata value")};
-    case kU32: return uint64_t{c.read<uint32_t>("metadata value")};
-    case kI32: return int64_t{c.read<int32_t>("metadata value")};
+    case kU8:
+      return uint64_t{c.read<uint8_t>("metadata value")};
+    case kI8:
+      return int64_t{c.read<int8_t>("metadata value")};
+    case kU16:
+      return uint64_t{c.read<uint16_t>("metadata value")};
+    case kI16:
+      return int64_t{c.read<int16_t>("metadata value")};
+    case kU32:
+      return uint64_t{c.read<uint32_t>("metadata value")};
+    case kI32:
+      return int64_t{c.read<int32_t>("metadata value")};
     case kF32: {
       // Keep the decimal the writer meant (1e-5, not 9.99999974e-06): shortest float repr.
       const float f = c.read<float>("metadata value");
@@ -76,11 +105,16 @@ std::variant<uint64_t, int64_t, double, bool, std::string> read_scalar(Cursor& c
       if (b > 1) c.corrupt(fmt::format("bool metadata value {}", b));
       return b == 1;
     }
-    case kString: return read_string(c, "metadata string");
-    case kU64: return c.read<uint64_t>("metadata value");
-    case kI64: return c.read<int64_t>("metadata value");
-    case kF64: return c.read<double>("metadata value");
-    default: c.corrupt(fmt::format("unknown metadata value type {}", t));
+    case kString:
+      return read_string(c, "metadata string");
+    case kU64:
+      return c.read<uint64_t>("metadata value");
+    case kI64:
+      return c.read<int64_t>("metadata value");
+    case kF64:
+      return c.read<double>("metadata value");
+    default:
+      c.corrupt(fmt::format("unknown metadata value type {}", t));
   }
 }
 
@@ -119,9 +153,12 @@ void skip_array(Cursor& c, int depth) {
   if (count > (c.size() - c.pos()) / min_elem)
     c.corrupt(fmt::format("array of {} elements does not fit in the file", count));
   for (uint64_t i = 0; i < count; ++i) {
-    if (t == kArray) skip_array(c, depth + 1);
-    else if (t == kString) read_string(c, "metadata string");
-    else c.skip(min_elem, "array element");
+    if (t == kArray)
+      skip_array(c, depth + 1);
+    else if (t == kString)
+      read_string(c, "metadata string");
+    else
+      c.skip(min_elem, "array element");
   }
 }
 
@@ -173,20 +210,15 @@ class Metadata {
 
 // GGUF tensor names -> Hugging Face names.
 std::string hf_tensor_name(const std::string& g, const std::string& file) {
-  static const std::map<std::string, std::string> top = {
-      {"token_embd.weight", "model.embed_tokens.weight"},
-      {"output_norm.weight", "model.norm.weight"},
-      {"output.weight", "lm_head.weight"}};
+  static const std::map<std::string, std::string> top = {{"token_embd.weight", "model.embed_tokens.weight"},
+                                                         {"output_norm.weight", "model.norm.weight"},
+                                                         {"output.weight", "lm_head.weight"}};
   if (auto it = top.find(g); it != top.end()) return it->second;
   static const std::map<std::string, std::string> block = {
-      {"attn_norm.weight", "input_layernorm.weight"},
-      {"attn_q.weight", "self_attn.q_proj.weight"},
-      {"attn_k.weight", "self_attn.k_proj.weight"},
-      {"attn_v.weight", "self_attn.v_proj.weight"},
-      {"attn_output.weight", "self_attn.o_proj.weight"},
-      {"ffn_norm.weight", "post_attention_layernorm.weight"},
-      {"ffn_gate.weight", "mlp.gate_proj.weight"},
-      {"ffn_up.weight", "mlp.up_proj.weight"},
+      {"attn_norm.weight", "input_layernorm.weight"},    {"attn_q.weight", "self_attn.q_proj.weight"},
+      {"attn_k.weight", "self_attn.k_proj.weight"},      {"attn_v.weight", "self_attn.v_proj.weight"},
+      {"attn_output.weight", "self_attn.o_proj.weight"}, {"ffn_norm.weight", "post_attention_layernorm.weight"},
+      {"ffn_gate.weight", "mlp.gate_proj.weight"},       {"ffn_up.weight", "mlp.up_proj.weight"},
       {"ffn_down.weight", "mlp.down_proj.weight"}};
   if (g.rfind("blk.", 0) == 0) {
     const size_t dot = g.find('.', 4);
@@ -198,9 +230,10 @@ std::string hf_tensor_name(const std::string& g, const std::string& file) {
         return fmt::format("model.layers.{}.{}", std::stoi(layer), it->second);
     }
   }
-  throw Error(fmt::format("{}: unsupported tensor '{}' (not a llama tensor e2llm knows); only plain llama GGUF "
-                          "models are supported",
-                          file, g));
+  throw Error(
+      fmt::format("{}: unsupported tensor '{}' (not a llama tensor e2llm knows); only plain llama GGUF "
+                  "models are supported",
+                  file, detail::printable(g)));
 }
 
 }  // namespace
@@ -229,7 +262,8 @@ Checkpoint load_gguf(const std::filesystem::path& path) {
     std::string key = read_string(c, "metadata key");
     const auto type = c.read<uint32_t>("metadata value type");
     Value v = read_value(c, type);
-    if (!kv.emplace(key, std::move(v)).second) c.corrupt(fmt::format("duplicate metadata key '{}'", key));
+    if (!kv.emplace(key, std::move(v)).second)
+      c.corrupt(fmt::format("duplicate metadata key '{}'", detail::printable(key)));
   }
   const Metadata md(std::move(kv), file);
 
@@ -245,27 +279,32 @@ Checkpoint load_gguf(const std::filesystem::path& path) {
   for (uint64_t i = 0; i < n_tensors; ++i) {
     Info info;
     info.gguf_name = read_string(c, "tensor name");
-    if (!seen.insert(info.gguf_name).second) c.corrupt(fmt::format("duplicate tensor '{}'", info.gguf_name));
+    if (!seen.insert(info.gguf_name).second)
+      c.corrupt(fmt::format("duplicate tensor '{}'", detail::printable(info.gguf_name)));
     const auto n_dims = c.read<uint32_t>("tensor dimension count");
     if (n_dims == 0 || n_dims > 4)
-      c.corrupt(fmt::format("tensor '{}' has {} dimensions (1..4 allowed)", info.gguf_name, n_dims));
+      c.corrupt(fmt::format("tensor '{}' has {} dimensions (1..4 allowed)", detail::printable(info.gguf_name), n_dims));
     uint64_t numel = 1;
     std::vector<int64_t> ne(n_dims);
     for (uint32_t d = 0; d < n_dims; ++d) {
       const auto n = c.read<uint64_t>("tensor dimension");
       if (n == 0 || n > (uint64_t{1} << 40) || detail::mul_overflow(numel, n, &numel) || numel > (uint64_t{1} << 48))
-        c.corrupt(fmt::format("tensor '{}' has an invalid dimension {}", info.gguf_name, n));
+        c.corrupt(fmt::format("tensor '{}' has an invalid dimension {}", detail::printable(info.gguf_name), n));
       ne[d] = static_cast<int64_t>(n);
     }
     info.shape.assign(ne.rbegin(), ne.rend());  // GGUF lists the innermost dimension first
     const auto type = c.read<uint32_t>("tensor type");
-    if (type == kGgmlF32) info.dtype = DType::F32;
-    else if (type == kGgmlF16) info.dtype = DType::F16;
-    else if (type == kGgmlBF16) info.dtype = DType::BF16;
+    if (type == kGgmlF32)
+      info.dtype = DType::F32;
+    else if (type == kGgmlF16)
+      info.dtype = DType::F16;
+    else if (type == kGgmlBF16)
+      info.dtype = DType::BF16;
     else
-      throw Error(fmt::format("{}: unsupported tensor type {} for '{}'; convert the model to F16 or F32 "
-                              "(e.g. llama.cpp convert_hf_to_gguf.py --outtype f16)",
-                              file, ggml_type_name(type), info.gguf_name));
+      throw Error(
+          fmt::format("{}: unsupported tensor type {} for '{}'; convert the model to F16 or F32 "
+                      "(e.g. llama.cpp convert_hf_to_gguf.py --outtype f16)",
+                      file, ggml_type_name(type), detail::printable(info.gguf_name)));
     info.nbytes = numel * dtype_size(info.dtype);
     info.offset = c.read<uint64_t>("tensor offset");
     infos.push_back(std::move(info));
@@ -285,12 +324,13 @@ Checkpoint load_gguf(const std::filesystem::path& path) {
   for (const auto& info : infos) {
     uint64_t end = 0;
     if (info.offset % align != 0)
-      c.corrupt(fmt::format("tensor '{}' offset {} is not a multiple of the alignment {}", info.gguf_name, info.offset,
-                            align));
+      c.corrupt(fmt::format("tensor '{}' offset {} is not a multiple of the alignment {}",
+                            detail::printable(info.gguf_name), info.offset, align));
     if (detail::add_overflow(info.offset, info.nbytes, &end) || end > data_size)
-      throw Error(fmt::format("{}: truncated or corrupted file: tensor '{}' needs bytes {}..{} of the data section "
-                              "but it has {}; re-download or re-convert it",
-                              file, info.gguf_name, info.offset, info.offset + info.nbytes, data_size));
+      throw Error(
+          fmt::format("{}: truncated or corrupted file: tensor '{}' needs bytes {}..{} of the data section "
+                      "but it has {}; re-download or re-convert it",
+                      file, detail::printable(info.gguf_name), info.offset, info.offset + info.nbytes, data_size));
     ranges.emplace_back(info.offset, end);
   }
   std::sort(ranges.begin(), ranges.end());
@@ -301,7 +341,7 @@ Checkpoint load_gguf(const std::filesystem::path& path) {
   const std::string arch = md.has("general.architecture") ? md.string("general.architecture") : "";
   if (arch != "llama")
     throw Error(fmt::format("{}: unsupported architecture '{}' (general.architecture); e2llm reads llama GGUF models",
-                            file, arch));
+                            file, detail::printable(arch)));
   const std::string p = arch + ".";
   Checkpoint ck;
   ck.format = "gguf";
@@ -331,12 +371,14 @@ Checkpoint load_gguf(const std::filesystem::path& path) {
     cfg.rope.factor = md.real(p + "rope.scale_linear");
   }
   if (md.has(p + "rope.scaling.attn_factor") && md.real(p + "rope.scaling.attn_factor") != 1.0)
-    throw Error(fmt::format("{}: metadata {}rope.scaling.attn_factor is not supported (llama.cpp multiplies it into "
-                            "YaRN's mscale); convert from the Hugging Face checkpoint instead",
-                            file, p));
+    throw Error(
+        fmt::format("{}: metadata {}rope.scaling.attn_factor is not supported (llama.cpp multiplies it into "
+                    "YaRN's mscale); convert from the Hugging Face checkpoint instead",
+                    file, p));
   if (cfg.rope.type == RopeType::Yarn && cfg.rope.original_max_position == cfg.max_position &&
       !md.has(p + "rope.scaling.original_context_length"))
-    throw Error(fmt::format("{}: metadata {}rope.scaling.original_context_length is missing for a YaRN model", file, p));
+    throw Error(
+        fmt::format("{}: metadata {}rope.scaling.original_context_length is missing for a YaRN model", file, p));
 
   // ---- vocabulary ----
   if (const Value* tokens = md.find("tokenizer.ggml.tokens")) {

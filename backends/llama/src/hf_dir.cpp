@@ -2,8 +2,8 @@
 // shards + model.safetensors.index.json, optional tokenizer.model. Always the "half"
 // (rotate_half) RoPE layout.
 #include <fmt/format.h>
-#include <set>
 #include <unistd.h>
+#include <set>
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
@@ -15,17 +15,19 @@ namespace {
 namespace fs = std::filesystem;
 
 int64_t int_field(const nlohmann::json& cfg, const char* key, const std::string& file) {
-  if (!cfg.contains(key) || cfg[key].is_null())
-    throw Error(fmt::format("{}: field {} is missing", file, key));
+  if (!cfg.contains(key) || cfg[key].is_null()) throw Error(fmt::format("{}: field {} is missing", file, key));
   if (!cfg[key].is_number_integer()) throw Error(fmt::format("{}: field {} must be an integer", file, key));
   return cfg[key].get<int64_t>();
 }
 
 const char* torch_dtype_name(DType d) {
   switch (d) {
-    case DType::F32: return "float32";
-    case DType::F16: return "float16";
-    case DType::BF16: return "bfloat16";
+    case DType::F32:
+      return "float32";
+    case DType::F16:
+      return "float16";
+    case DType::BF16:
+      return "bfloat16";
   }
   return "?";
 }
@@ -40,6 +42,48 @@ void check_shard_name(const std::string& name, const std::string& file) {
 bool is_weight_file(const std::string& name) {
   return (name.rfind("model", 0) == 0 && fs::path(name).extension() == ".safetensors") ||
          name == "model.safetensors.index.json";
+}
+
+// A GGUF's embedded vocabulary survives the trip through a Hugging Face directory in this
+// file (transformers ignores it); without it the vocabulary would be lost when no
+// tokenizer.model is at hand.
+constexpr const char* kVocabFile = "e2llm_vocab.json";
+
+void save_vocab(const Vocabulary& v, const fs::path& path) {
+  const nlohmann::json j = {
+      {"tokens", v.tokens}, {"scores", v.scores}, {"types", v.types}, {"bos", v.bos}, {"eos", v.eos}};
+  std::string text;
+  try {
+    text = j.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("cannot write {}: the vocabulary holds a token that is not valid UTF-8 ({})", path.string(),
+                            e.what()));
+  }
+  util::write_file_atomic(path, text + "\n");
+}
+
+Vocabulary load_vocab(const fs::path& path, int64_t vocab_size) {
+  const std::string file = path.string();
+  Vocabulary v;
+  try {
+    const auto j = nlohmann::json::parse(util::read_file(path));
+    v.tokens = j.at("tokens").get<std::vector<std::string>>();
+    v.scores = j.at("scores").get<std::vector<float>>();
+    v.types = j.at("types").get<std::vector<int32_t>>();
+    v.bos = j.at("bos").get<int32_t>();
+    v.eos = j.at("eos").get<int32_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: invalid vocabulary file ({})", file, e.what()));
+  }
+  const auto n = static_cast<int64_t>(v.tokens.size());
+  if (n != vocab_size || (!v.scores.empty() && static_cast<int64_t>(v.scores.size()) != n) ||
+      (!v.types.empty() && static_cast<int64_t>(v.types.size()) != n) || v.bos < 0 || v.bos >= n || v.eos < 0 ||
+      v.eos >= n)
+    throw Error(
+        fmt::format("{}: vocabulary of {} tokens does not match vocab_size {} (or its scores, types, bos, "
+                    "eos are inconsistent)",
+                    file, n, vocab_size));
+  return v;
 }
 
 }  // namespace
@@ -57,8 +101,8 @@ Checkpoint load_hf_dir(const fs::path& dir) {
   }
   if (!hf.is_object()) throw Error(fmt::format("{}: not a JSON object", cfile));
   if (hf.contains("model_type") && hf["model_type"] != "llama")
-    throw Error(fmt::format("{}: model_type {} is not supported (e2llm loads llama models)", cfile,
-                            hf["model_type"].dump()));
+    throw Error(
+        fmt::format("{}: model_type {} is not supported (e2llm loads llama models)", cfile, hf["model_type"].dump()));
 
   Checkpoint ck;
   ck.format = "hf";
@@ -125,9 +169,10 @@ Checkpoint load_hf_dir(const fs::path& dir) {
   } else if (fs::exists(dir / "model.safetensors")) {
     all = read_safetensors(dir / "model.safetensors");
   } else {
-    throw Error(fmt::format("{}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not "
-                            "supported; re-save the model with safe_serialization=True)",
-                            dir.string()));
+    throw Error(
+        fmt::format("{}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not "
+                    "supported; re-save the model with safe_serialization=True)",
+                    dir.string()));
   }
   for (auto& [name, t] : all) {
     // Older transformers saved the RoPE inv_freq buffer; it is derived from the config.
@@ -138,6 +183,7 @@ Checkpoint load_hf_dir(const fs::path& dir) {
   }
   c.validate(cfile);
   validate_tensors(ck);
+  if (fs::exists(dir / kVocabFile)) ck.vocab = load_vocab(dir / kVocabFile, c.vocab_size);
   ck.fingerprint = compute_fingerprint(ck.tensors);
   return ck;
 }
@@ -211,6 +257,11 @@ void save_hf_dir(const Checkpoint& input, const fs::path& dir, int64_t max_shard
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     if (entry.is_regular_file() && is_weight_file(name) && !written.count(name)) fs::remove(entry.path());
+  }
+  if (ck.vocab) {
+    save_vocab(*ck.vocab, dir / kVocabFile);
+  } else if (fs::exists(dir / kVocabFile)) {
+    fs::remove(dir / kVocabFile);  // stale: it belonged to an earlier save
   }
   if (tokenizer_model) util::write_file_atomic(dir / "tokenizer.model", util::read_file(*tokenizer_model));
   util::write_file_atomic(dir / "config.json", hf.dump(2) + "\n");  // last: a complete dir has a config

@@ -1,11 +1,11 @@
 #include "mapped_file.hpp"
 
-#include <cerrno>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
 
 namespace e2llm::llama::detail {
 
@@ -16,7 +16,8 @@ MappedFile map_file(const std::filesystem::path& path) {
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     const int err = errno;
     ::close(fd);
-    throw Error(fmt::format("cannot read {}: {}", path.string(), S_ISREG(st.st_mode) ? std::strerror(err) : "not a regular file"));
+    throw Error(fmt::format("cannot read {}: {}", path.string(),
+                            S_ISREG(st.st_mode) ? std::strerror(err) : "not a regular file"));
   }
   MappedFile m;
   m.size = static_cast<size_t>(st.st_size);
@@ -35,10 +36,23 @@ MappedFile map_file(const std::filesystem::path& path) {
   return m;
 }
 
+std::string printable(std::string_view s, size_t max_len) {
+  std::string out;
+  for (unsigned char ch : s.substr(0, max_len)) {
+    if (ch >= 0x20 && ch < 0x7f)
+      out += static_cast<char>(ch);
+    else
+      out += fmt::format("\\x{:02x}", ch);
+  }
+  if (s.size() > max_len) out += fmt::format("...({} bytes)", s.size());
+  return out;
+}
+
 void Cursor::fail(const char* what, size_t n) const {
-  throw Error(fmt::format("{}: truncated or corrupted file: {} at byte {} needs {} bytes but the file has {}; "
-                          "re-download or re-convert it",
-                          file_, what, pos_, n, size_));
+  throw Error(
+      fmt::format("{}: truncated or corrupted file: {} at byte {} needs {} bytes but the file has {}; "
+                  "re-download or re-convert it",
+                  file_, what, pos_, n, size_));
 }
 
 void Cursor::corrupt(const std::string& message) const {

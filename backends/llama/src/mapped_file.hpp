@@ -62,8 +62,16 @@ class Cursor {
   std::string file_;
 };
 
+// A name from a file made safe for a one-line message: control and non-ASCII bytes become
+// \xNN, long names are cut.
+std::string printable(std::string_view s, size_t max_len = 96);
+
 // a * b with overflow detection; returns false on overflow.
-inline bool mul_overflow(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul_overflow(a, b, out); }
-inline bool add_overflow(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_add_overflow(a, b, out); }
+inline bool mul_overflow(uint64_t a, uint64_t b, uint64_t* out) {
+  return __builtin_mul_overflow(a, b, out);
+}
+inline bool add_overflow(uint64_t a, uint64_t b, uint64_t* out) {
+  return __builtin_add_overflow(a, b, out);
+}
 
 }  // namespace e2llm::llama::detail

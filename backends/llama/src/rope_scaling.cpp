@@ -4,9 +4,9 @@
 // consumers round to their own dtype.
 #include "e2llm/llama/rope_scaling.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "e2llm/error.hpp"
 
@@ -15,7 +15,9 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-std::string fmt_num(double v) { return fmt::format("{}", v); }
+std::string fmt_num(double v) {
+  return fmt::format("{}", v);
+}
 
 void check_config(const RopeConfig& c) {
   if (c.head_dim <= 0 || c.head_dim % 2 != 0)
@@ -24,18 +26,17 @@ void check_config(const RopeConfig& c) {
     throw Error(fmt::format("RoPE base must be a finite number > 1, got {}", c.base));
   if (c.type == RopeType::Default) return;
   if (!(c.factor >= 1.0) || !std::isfinite(c.factor))
-    throw Error(fmt::format("RoPE {} factor must be a finite number >= 1, got {}",
-                            rope_type_name(c.type), c.factor));
+    throw Error(fmt::format("RoPE {} factor must be a finite number >= 1, got {}", rope_type_name(c.type), c.factor));
   if ((c.type == RopeType::Ntk || c.type == RopeType::DynamicNtk) && c.head_dim < 4)
-    throw Error(fmt::format("RoPE {} needs head_dim >= 4 (exponent d/(d-2)), got {}",
-                            rope_type_name(c.type), c.head_dim));
+    throw Error(
+        fmt::format("RoPE {} needs head_dim >= 4 (exponent d/(d-2)), got {}", rope_type_name(c.type), c.head_dim));
   if ((c.type == RopeType::DynamicNtk || c.type == RopeType::Yarn) && c.original_max_position <= 0)
-    throw Error(fmt::format("RoPE {} needs original_max_position > 0, got {}",
-                            rope_type_name(c.type), c.original_max_position));
+    throw Error(fmt::format("RoPE {} needs original_max_position > 0, got {}", rope_type_name(c.type),
+                            c.original_max_position));
   if (c.type == RopeType::Yarn) {
     if (!(c.beta_fast > 0.0) || !(c.beta_slow > 0.0))
-      throw Error(fmt::format("RoPE yarn beta_fast and beta_slow must be > 0, got {} and {}",
-                              c.beta_fast, c.beta_slow));
+      throw Error(
+          fmt::format("RoPE yarn beta_fast and beta_slow must be > 0, got {} and {}", c.beta_fast, c.beta_slow));
     if (c.attention_factor && !(*c.attention_factor > 0.0))
       throw Error(fmt::format("RoPE yarn attention_factor must be > 0, got {}", *c.attention_factor));
   }
@@ -52,14 +53,12 @@ std::vector<double> default_inv_freq(double base, int64_t d) {
 // YaRN correction dimension: the pair index whose wavelength makes `rotations` full turns
 // over the original window L.
 double correction_dim(double rotations, int64_t d, double base, int64_t L) {
-  return static_cast<double>(d) * std::log(static_cast<double>(L) / (rotations * 2.0 * kPi)) /
-         (2.0 * std::log(base));
+  return static_cast<double>(d) * std::log(static_cast<double>(L) / (rotations * 2.0 * kPi)) / (2.0 * std::log(base));
 }
 
 double number_field(const nlohmann::json& obj, const char* key, const std::string& where) {
   const auto& v = obj.at(key);
-  if (!v.is_number())
-    throw Error(fmt::format("config field {}.{} must be a number, got {}", where, key, v.dump()));
+  if (!v.is_number()) throw Error(fmt::format("config field {}.{} must be a number, got {}", where, key, v.dump()));
   return v.get<double>();
 }
 
@@ -71,11 +70,16 @@ bool has_value(const nlohmann::json& obj, const char* key) {
 
 const char* rope_type_name(RopeType type) {
   switch (type) {
-    case RopeType::Default: return "default";
-    case RopeType::Linear: return "linear";
-    case RopeType::Ntk: return "ntk";
-    case RopeType::DynamicNtk: return "dynamic";
-    case RopeType::Yarn: return "yarn";
+    case RopeType::Default:
+      return "default";
+    case RopeType::Linear:
+      return "linear";
+    case RopeType::Ntk:
+      return "ntk";
+    case RopeType::DynamicNtk:
+      return "dynamic";
+    case RopeType::Yarn:
+      return "yarn";
   }
   return "?";
 }
@@ -86,10 +90,10 @@ RopeType parse_rope_type(const std::string& name) {
   if (name == "ntk") return RopeType::Ntk;
   if (name == "dynamic" || name == "dynamic_ntk" || name == "dynamic-ntk") return RopeType::DynamicNtk;
   if (name == "yarn") return RopeType::Yarn;
-  throw Error(fmt::format(
-      "unknown RoPE type '{}': valid names are default (none), linear (pi), ntk, "
-      "dynamic (dynamic_ntk, dynamic-ntk), yarn",
-      name));
+  throw Error(
+      fmt::format("unknown RoPE type '{}': valid names are default (none), linear (pi), ntk, "
+                  "dynamic (dynamic_ntk, dynamic-ntk), yarn",
+                  name));
 }
 
 std::string RopeConfig::to_string() const {
@@ -122,8 +126,7 @@ RopeConfig RopeConfig::from_json(const nlohmann::json& j) {
     if (j.contains("factor")) c.factor = j.at("factor").get<double>();
     if (j.contains("head_dim")) c.head_dim = j.at("head_dim").get<int64_t>();
     if (j.contains("base")) c.base = j.at("base").get<double>();
-    if (j.contains("original_max_position"))
-      c.original_max_position = j.at("original_max_position").get<int64_t>();
+    if (j.contains("original_max_position")) c.original_max_position = j.at("original_max_position").get<int64_t>();
     if (j.contains("beta_fast")) c.beta_fast = j.at("beta_fast").get<double>();
     if (j.contains("beta_slow")) c.beta_slow = j.at("beta_slow").get<double>();
     if (has_value(j, "attention_factor")) c.attention_factor = j.at("attention_factor").get<double>();
@@ -135,11 +138,13 @@ RopeConfig RopeConfig::from_json(const nlohmann::json& j) {
 
 bool RopeConfig::operator==(const RopeConfig& o) const {
   return type == o.type && factor == o.factor && head_dim == o.head_dim && base == o.base &&
-         original_max_position == o.original_max_position && beta_fast == o.beta_fast &&
-         beta_slow == o.beta_slow && attention_factor == o.attention_factor;
+         original_max_position == o.original_max_position && beta_fast == o.beta_fast && beta_slow == o.beta_slow &&
+         attention_factor == o.attention_factor;
 }
 
-double yarn_mscale(double factor) { return factor <= 1.0 ? 1.0 : 0.1 * std::log(factor) + 1.0; }
+double yarn_mscale(double factor) {
+  return factor <= 1.0 ? 1.0 : 0.1 * std::log(factor) + 1.0;
+}
 
 double ntk_base(double base, double factor, int64_t d) {
   const double dd = static_cast<double>(d);
@@ -174,8 +179,8 @@ RopeFrequencies compute_rope(const RopeConfig& c, int64_t seq_len) {
       out.inv_freq = default_inv_freq(ntk_base(c.base, c.factor, c.head_dim), c.head_dim);
       break;
     case RopeType::DynamicNtk:
-      out.inv_freq = default_inv_freq(
-          dynamic_ntk_base(c.base, c.factor, c.head_dim, seq_len, c.original_max_position), c.head_dim);
+      out.inv_freq = default_inv_freq(dynamic_ntk_base(c.base, c.factor, c.head_dim, seq_len, c.original_max_position),
+                                      c.head_dim);
       break;
     case RopeType::Yarn: {
       // Pairs below `low` rotate many times within L: keep them (extrapolate). Pairs above
@@ -229,24 +234,22 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
       const auto hidden = hf.at("hidden_size").get<int64_t>();
       const auto heads = hf.at("num_attention_heads").get<int64_t>();
       if (heads <= 0 || hidden % heads != 0)
-        throw Error(fmt::format("config field hidden_size ({}) is not a multiple of num_attention_heads ({})",
-                                hidden, heads));
+        throw Error(
+            fmt::format("config field hidden_size ({}) is not a multiple of num_attention_heads ({})", hidden, heads));
       c.head_dim = hidden / heads;
     }
     const nlohmann::json& prf_src = has_value(params, "partial_rotary_factor") ? params : hf;
     if (has_value(prf_src, "partial_rotary_factor"))
-      c.head_dim = static_cast<int64_t>(static_cast<double>(c.head_dim) *
-                                        prf_src.at("partial_rotary_factor").get<double>());
+      c.head_dim =
+          static_cast<int64_t>(static_cast<double>(c.head_dim) * prf_src.at("partial_rotary_factor").get<double>());
 
-    if (!has_value(hf, "max_position_embeddings"))
-      throw Error("config field max_position_embeddings is missing");
+    if (!has_value(hf, "max_position_embeddings")) throw Error("config field max_position_embeddings is missing");
     c.original_max_position = hf.at("max_position_embeddings").get<int64_t>();
 
     if (params.is_null()) return c;
     std::string type_field = "rope_type";
     if (!params.contains("rope_type") && params.contains("type")) type_field = "type";
-    if (!has_value(params, type_field.c_str()))
-      throw Error(fmt::format("config field {}.rope_type is missing", where));
+    if (!has_value(params, type_field.c_str())) throw Error(fmt::format("config field {}.rope_type is missing", where));
     const auto type_name = params.at(type_field).get<std::string>();
     try {
       c.type = parse_rope_type(type_name);

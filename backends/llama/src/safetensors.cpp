@@ -1,13 +1,13 @@
 // Safetensors (Hugging Face): 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the
 // data. Reading maps the file and checks every offset; writing is atomic.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
@@ -23,7 +23,7 @@ DType parse_dtype(const std::string& s, const std::string& file, const std::stri
   if (s == "F16") return DType::F16;
   if (s == "BF16") return DType::BF16;
   throw Error(fmt::format("{}: tensor '{}' has unsupported dtype {}; save the model in float32, float16 or bfloat16",
-                          file, tensor, s));
+                          file, detail::printable(tensor), detail::printable(s)));
 }
 
 }  // namespace
@@ -54,13 +54,13 @@ std::map<std::string, TensorView> read_safetensors(const std::filesystem::path& 
     if (name == "__metadata__") {
       if (!entry.is_object()) throw Error(fmt::format("{}: __metadata__ is not an object", file));
       for (const auto& [k, v] : entry.items()) {
-        if (!v.is_string()) throw Error(fmt::format("{}: __metadata__.{} is not a string", file, k));
+        if (!v.is_string()) throw Error(fmt::format("{}: __metadata__.{} is not a string", file, detail::printable(k)));
         if (metadata) (*metadata)[k] = v.get<std::string>();
       }
       continue;
     }
     auto bad = [&](const std::string& why) {
-      throw Error(fmt::format("{}: corrupted safetensors file: tensor '{}' {}", file, name, why));
+      throw Error(fmt::format("{}: corrupted safetensors file: tensor '{}' {}", file, detail::printable(name), why));
     };
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
       bad("needs dtype, shape and data_offsets");
@@ -96,8 +96,8 @@ std::map<std::string, TensorView> read_safetensors(const std::filesystem::path& 
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
     if (ranges[i].first < ranges[i - 1].second)
-      throw Error(fmt::format("{}: corrupted safetensors file: tensor data ranges overlap at byte {}", file,
-                              ranges[i].first));
+      throw Error(
+          fmt::format("{}: corrupted safetensors file: tensor data ranges overlap at byte {}", file, ranges[i].first));
   return tensors;
 }
 
@@ -108,7 +108,8 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {  // std::map: sorted names, data in the same order
     if (t.nbytes != static_cast<size_t>(t.numel()) * dtype_size(t.dtype))
-      throw Error(fmt::format("cannot write {}: tensor '{}' has {} bytes for its shape", path.string(), name, t.nbytes));
+      throw Error(
+          fmt::format("cannot write {}: tensor '{}' has {} bytes for its shape", path.string(), name, t.nbytes));
     header[name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};
     offset += t.nbytes;
   }

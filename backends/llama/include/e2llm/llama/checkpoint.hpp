@@ -23,7 +23,7 @@ size_t dtype_size(DType dtype);
 
 struct TensorView {
   DType dtype = DType::F32;
-  std::vector<int64_t> shape;   // row-major, PyTorch order
+  std::vector<int64_t> shape;  // row-major, PyTorch order
   const void* data = nullptr;
   size_t nbytes = 0;
   std::shared_ptr<const void> owner;  // keeps the mapping or buffer alive
@@ -43,7 +43,7 @@ struct Checkpoint {
   // model.layers.{i}.mlp.{gate,up,down}_proj.weight, model.layers.{i}.input_layernorm.weight,
   // model.layers.{i}.post_attention_layernorm.weight, model.norm.weight, lm_head.weight (absent when tied).
   std::map<std::string, TensorView> tensors;
-  std::optional<Vocabulary> vocab;  // GGUF embedded vocabulary
+  std::optional<Vocabulary> vocab;  // GGUF embedded vocabulary (kept in e2llm_vocab.json by save_hf_dir)
   std::string format;               // "gguf" | "hf"
   std::string source;               // path
   // sha256 over the tensors in name order: name, '\0', dtype name, '\0', shape as
@@ -59,7 +59,8 @@ Checkpoint load_hf_dir(const std::filesystem::path& dir);
 
 // Writes config.json, model.safetensors (or model-0000i-of-0000n.safetensors shards of at most
 // max_shard_bytes plus model.safetensors.index.json when max_shard_bytes > 0 and the weights do
-// not fit one shard), and copies `tokenizer_model` to tokenizer.model when given. An
+// not fit one shard), e2llm_vocab.json when the checkpoint has an embedded vocabulary, and
+// copies `tokenizer_model` to tokenizer.model when given. An
 // "adjacent" checkpoint is converted to "half" first (Hugging Face layout). Files are written
 // atomically (temp + rename).
 void save_hf_dir(const Checkpoint& checkpoint, const std::filesystem::path& dir, int64_t max_shard_bytes = 0,

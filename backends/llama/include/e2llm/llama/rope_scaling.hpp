@@ -18,10 +18,10 @@ enum class RopeType { Default, Linear, Ntk, DynamicNtk, Yarn };
 
 struct RopeConfig {
   RopeType type = RopeType::Default;
-  double factor = 1.0;                    // s
-  int64_t head_dim = 128;                 // d (the rotated dimensions per head)
-  double base = 10000.0;                  // b
-  int64_t original_max_position = 4096;   // L, the ORIGINAL window
+  double factor = 1.0;                       // s
+  int64_t head_dim = 128;                    // d (the rotated dimensions per head)
+  double base = 10000.0;                     // b
+  int64_t original_max_position = 4096;      // L, the ORIGINAL window
   double beta_fast = 32.0, beta_slow = 1.0;  // YaRN
   std::optional<double> attention_factor;    // YaRN: overrides mscale when set
 
@@ -57,8 +57,7 @@ double yarn_mscale(double factor);
 // The NTK-aware base b * s^(d/(d-2)) (static) — exposed for golden tests.
 double ntk_base(double base, double factor, int64_t head_dim);
 // The dynamic NTK base for current length n: b * ((s*n/L) - (s-1))^(d/(d-2)) when n > L, else b.
-double dynamic_ntk_base(double base, double factor, int64_t head_dim, int64_t seq_len,
-                        int64_t original_max_position);
+double dynamic_ntk_base(double base, double factor, int64_t head_dim, int64_t seq_len, int64_t original_max_position);
 
 // From a Hugging Face config.json object: rope_theta, head_dim (or hidden_size /
 // num_attention_heads), max_position_embeddings, and rope_scaling {"type"|"rope_type",
