@@ -2,6 +2,7 @@
 // file — never a crash, a hang or a giant allocation. Mutated copies live in a temp dir.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -347,4 +348,69 @@ TEST(SafetensorsCorruption, Refused) {
   check("metadata not strings", st_file(R"({"__metadata__":{"k":1}})", data));
   const std::string full = st_file(good, data.substr(0, 16));
   for (size_t n = 0; n < full.size(); ++n) check("cut at " + std::to_string(n), full.substr(0, n));
+}
+
+// ---- F16 / BF16 GGUF: rebuild stories260K with half-precision tensors ----
+
+namespace {
+
+// Same metadata bytes, tensor infos re-typed, data re-encoded and re-aligned (to `align`).
+std::string rebuild_gguf(const std::string& src, const GgufLayout& l, uint32_t ggml_type) {
+  std::string infos, data;
+  size_t p_end = 0;
+  for (const auto& info : l.infos) p_end = std::max(p_end, info.offset + 8);
+  const size_t src_data_start = (p_end + 31) / 32 * 32;
+  for (const auto& info : l.infos) {
+    const auto nd = get<uint32_t>(src, info.n_dims);
+    uint64_t numel = 1;
+    for (uint32_t d = 0; d < nd; ++d) numel *= get<uint64_t>(src, info.dims + 8 * d);
+    infos += src.substr(info.name_len, info.type - info.name_len);  // name, n_dims, dims
+    std::string t(4, '\0');
+    put<uint32_t>(t, 0, ggml_type);
+    infos += t;
+    std::string off(8, '\0');
+    put<uint64_t>(off, 0, data.size());
+    infos += off;
+    for (uint64_t i = 0; i < numel; ++i) {
+      const float f = get<float>(src, src_data_start + info.offset_value + 4 * i);
+      uint16_t h;
+      if (ggml_type == 1) {
+        h = f32_to_f16(f);
+      } else {
+        uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        h = static_cast<uint16_t>(bits >> 16);  // truncation is fine for a test
+      }
+      data.append(reinterpret_cast<const char*>(&h), 2);
+    }
+    data.append((32 - data.size() % 32) % 32, '\0');
+  }
+  std::string out = src.substr(0, l.tensor_infos) + infos;
+  out.append((32 - out.size() % 32) % 32, '\0');
+  return out + data;
+}
+
+}  // namespace
+
+TEST_F(GgufCorruption, HalfPrecisionGgufLoads) {
+  for (uint32_t type : {1u, 30u}) {
+    const auto path = dir_ / ("half_" + std::to_string(type) + ".gguf");
+    write_bytes(path, rebuild_gguf(original_, layout_, type));
+    const Checkpoint half = load_gguf(path);
+    const Checkpoint f32 = load_gguf(stories_gguf());
+    const DType want = type == 1 ? DType::F16 : DType::BF16;
+    ASSERT_EQ(half.tensors.size(), f32.tensors.size());
+    for (const auto& [name, t] : f32.tensors) {
+      const TensorView& h = half.tensor(name);
+      EXPECT_EQ(h.dtype, want) << name;
+      EXPECT_EQ(h.shape, t.shape) << name;
+      const auto a = to_f32(t), b = to_f32(h);
+      const float tol = type == 1 ? 1e-3f : 1e-2f;
+      for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], std::abs(a[i]) * tol + 1e-6f) << name << " " << i;
+    }
+    // And it survives the HF round trip byte-for-byte.
+    save_hf_dir(half, dir_ / "hf");
+    const Checkpoint back = with_rope_layout(load_hf_dir(dir_ / "hf"), "adjacent");
+    EXPECT_EQ(back.fingerprint, half.fingerprint);
+  }
 }
