@@ -196,6 +196,14 @@ TEST(RopeHf, ReadsRopeScaling) {
   EXPECT_DOUBLE_EQ(c.beta_fast, 16.0);
   EXPECT_DOUBLE_EQ(c.beta_slow, 1.0);
   EXPECT_EQ(c.attention_factor, 1.25);
+
+  // YaRN without a factor: max_position_embeddings / original (16384 / 4096).
+  hf["rope_scaling"] = {{"rope_type", "yarn"}, {"original_max_position_embeddings", 4096}};
+  c = rope_config_from_hf(hf);
+  EXPECT_DOUBLE_EQ(c.factor, 4.0);
+  EXPECT_FALSE(c.attention_factor.has_value());
+  hf["rope_scaling"]["truncate"] = false;
+  EXPECT_THROW(rope_config_from_hf(hf), e2llm::Error);
 }
 
 TEST(RopeHf, ReadsRopeParameters) {

@@ -258,11 +258,23 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
     }
     if (c.type == RopeType::Default) return c;
 
-    if (!has_value(params, "factor"))
-      throw Error(fmt::format("config field {}.factor is missing (needed by rope type {})", where, type_name));
-    c.factor = number_field(params, "factor", where);
     if (has_value(params, "original_max_position_embeddings"))
       c.original_max_position = params.at("original_max_position_embeddings").get<int64_t>();
+    if (has_value(params, "factor")) {
+      // An explicit factor wins even when it differs from max_position / original (as in
+      // current transformers; some older releases recomputed it for YaRN).
+      c.factor = number_field(params, "factor", where);
+    } else if (c.type == RopeType::Yarn && has_value(params, "original_max_position_embeddings") &&
+               c.original_max_position > 0) {
+      // transformers: YaRN without a factor takes post-/pre-extension window ratio.
+      c.factor = static_cast<double>(hf.at("max_position_embeddings").get<int64_t>()) /
+                 static_cast<double>(c.original_max_position);
+    } else {
+      throw Error(fmt::format("config field {}.factor is missing (needed by rope type {})", where, type_name));
+    }
+    if (has_value(params, "truncate") && params.at("truncate") == false)
+      throw Error(
+          fmt::format("config field {}.truncate = false (un-rounded YaRN ramp bounds) is not supported", where));
     if (c.type == RopeType::Yarn) {
       if (has_value(params, "beta_fast")) c.beta_fast = number_field(params, "beta_fast", where);
       if (has_value(params, "beta_slow")) c.beta_slow = number_field(params, "beta_slow", where);
