@@ -1,0 +1,27 @@
+// "dynamic-ntk": Hugging Face dynamic NTK. The base depends on the current length n:
+// b * ((s*n/L) - (s-1))^(d/(d-2)) for n > L, plain RoPE for n <= L (METHODS.md §2).
+// The factor s is g = ceil(W/L) by default (how HF users usually set `factor` for a target
+// window), or the `factor` key for a fixed s. token_logprobs uses n = the sequence length;
+// generate fixes n to the call's final length so cached keys and queries share one base.
+#include "e2llm/llama/rope_scaling_backend.hpp"
+#include "e2llm/plugin.hpp"
+
+namespace {
+
+class DynamicNtkBackend : public e2llm::llama::RopeScalingBackend {
+ public:
+  DynamicNtkBackend()
+      : RopeScalingBackend("dynamic-ntk", "dynamic NTK (HF semantics): base grows with the sequence length") {}
+
+ protected:
+  e2llm::llama::RopeConfig rope_for_window(int64_t window) const override {
+    auto rope = base_rope();
+    rope.type = e2llm::llama::RopeType::DynamicNtk;
+    rope.factor = scale_for_window(window);
+    return rope;
+  }
+};
+
+}  // namespace
+
+E2LLM_PLUGIN("backend", "dynamic-ntk", "0.1.0", DynamicNtkBackend)

@@ -1,0 +1,23 @@
+// "pi": Position Interpolation (Chen et al. 2023): positions / s with s = g = ceil(W/L)
+// (or W/L with factor_rule = "exact"); s = 1 for W <= L. METHODS.md §2 "linear".
+#include "e2llm/llama/rope_scaling_backend.hpp"
+#include "e2llm/plugin.hpp"
+
+namespace {
+
+class PiBackend : public e2llm::llama::RopeScalingBackend {
+ public:
+  PiBackend() : RopeScalingBackend("pi", "Position Interpolation: positions divided by s = g, no training") {}
+
+ protected:
+  e2llm::llama::RopeConfig rope_for_window(int64_t window) const override {
+    auto rope = base_rope();
+    rope.type = e2llm::llama::RopeType::Linear;
+    rope.factor = scale_for_window(window);
+    return rope;
+  }
+};
+
+}  // namespace
+
+E2LLM_PLUGIN("backend", "pi", "0.1.0", PiBackend)
