@@ -209,6 +209,9 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
                                              : "first W tokens of each document (BOS included); truncate = 0 means "
                                                "the evaluated window"},
       {"aggregation", taskkit::aggregation_name(config_.aggregation)},
+      {"ppl_rule", config_.aggregation == taskkit::Aggregation::TokenWeighted
+                       ? "exp(sum of NLL / number of scored tokens) over all documents"
+                       : "exp(mean over the windows of all documents of each window's mean NLL)"},
       {"ppl_mean_doc_rule", "plain mean of per-document perplexities, each by the same aggregation"},
       {"add_bos", config_.add_bos},
       {"min_tokens", config_.min_tokens},
