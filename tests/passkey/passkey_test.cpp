@@ -272,3 +272,20 @@ TEST(PasskeyTask, FingerprintFollowsConfig) {
   b.configure({{"trials", 5}});
   EXPECT_NE(a.fingerprint(), b.fingerprint());
 }
+
+TEST(PasskeyPlugin, TaskPluginsLoadAndDescribeThemselves) {
+  for (std::string name : {"passkey", "proofpile"}) {
+    SCOPED_TRACE(name);
+    fs::path so = fs::path(E2LLM_PLUGIN_DIR) / ("libe2llm_task_" + name + ".so");
+    ASSERT_TRUE(fs::exists(so)) << so;
+    boost::dll::shared_library library(so.string(), boost::dll::load_mode::rtld_local);
+    const PluginDescriptor* d = library.get<const PluginDescriptor*()>(E2LLM_PLUGIN_ENTRY_POINT_NAME)();
+    EXPECT_EQ(d->abi_version, kAbiVersion);
+    EXPECT_STREQ(d->kind, "task");
+    EXPECT_EQ(d->name, name);
+    EXPECT_STREQ(d->version, "1.0.0");
+    std::unique_ptr<Task> task(static_cast<Task*>(d->create()));
+    EXPECT_EQ(task->info().name, name);
+    EXPECT_THROW(task->configure({{"no_such_key", 1}}), ConfigError);
+  }
+}
