@@ -1,0 +1,47 @@
+// e2llm rope: the inv_freq and attention factor a RoPE configuration produces (JSON).
+#ifdef E2LLM_ROPE_AVAILABLE
+#include <fmt/core.h>
+
+#include "e2llm/harness/app.hpp"
+#include "e2llm/llama/rope_scaling.hpp"
+
+namespace e2llm::harness {
+namespace {
+
+void install(CLI::App& app, AppContext&) {
+  struct Args {
+    std::string type = "default";
+    double factor = 1.0, base = 10000.0;
+    std::int64_t head_dim = 128, original = 4096, seq_len = 0;
+    std::optional<double> beta_fast, beta_slow, attention_factor;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("rope", "Print the RoPE frequencies of a scaling method as JSON");
+  cmd->add_option("--type", a->type, "default | linear | ntk | dynamic | yarn")->capture_default_str();
+  cmd->add_option("--factor", a->factor, "Scale factor s")->capture_default_str();
+  cmd->add_option("--head-dim", a->head_dim, "Head dimension d")->capture_default_str();
+  cmd->add_option("--base", a->base, "RoPE base b")->capture_default_str();
+  cmd->add_option("--original-max-position", a->original, "The model's original window L")->capture_default_str();
+  cmd->add_option("--seq-len", a->seq_len, "Current length n (dynamic NTK only)");
+  cmd->add_option("--beta-fast", a->beta_fast, "YaRN beta_fast (default 32)");
+  cmd->add_option("--beta-slow", a->beta_slow, "YaRN beta_slow (default 1)");
+  cmd->add_option("--attention-factor", a->attention_factor, "YaRN attention factor (default 0.1 ln s + 1)");
+  cmd->callback([a] {
+    llama::RopeConfig c;
+    c.type = llama::parse_rope_type(a->type);
+    c.factor = a->factor;
+    c.head_dim = a->head_dim;
+    c.base = a->base;
+    c.original_max_position = a->original;
+    if (a->beta_fast) c.beta_fast = *a->beta_fast;
+    if (a->beta_slow) c.beta_slow = *a->beta_slow;
+    c.attention_factor = a->attention_factor;
+    fmt::print("{}\n", llama::rope_cli(c, a->seq_len).dump());
+  });
+}
+
+const RegisterCommand registered(install);
+
+}  // namespace
+}  // namespace e2llm::harness
+#endif
