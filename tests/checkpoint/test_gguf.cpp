@@ -6,6 +6,7 @@
 #include "checkpoint_test_util.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/util/sha256.hpp"
 
 using namespace e2llm::llama;
 using namespace e2llm::llama::test;
@@ -108,4 +109,28 @@ TEST(Gguf, LoadCheckpointDispatch) {
     EXPECT_NE(std::string(e.what()).find("model.bin"), std::string::npos);
   }
   EXPECT_THROW(load_checkpoint(dir.path()), e2llm::Error);  // a directory without config.json
+}
+
+TEST(Fingerprint, MatchesDocumentedDefinitionAtAnySize) {
+  // Small (hashed inline) and > 64 MiB (hashed by several threads): both must match the
+  // definition in checkpoint.hpp, computed here one tensor at a time.
+  for (size_t big : {size_t{1} << 10, (size_t{2} << 20) + 16384}) {
+    std::map<std::string, TensorView> tensors;
+    for (int i = 0; i < 8; ++i) {
+      std::vector<unsigned char> bytes(big * 4 + static_cast<size_t>(i) * 4);
+      for (size_t k = 0; k < bytes.size(); ++k) bytes[k] = static_cast<unsigned char>((k * 131 + i) >> 3);
+      const int64_t n = static_cast<int64_t>(bytes.size() / 4);
+      tensors["t" + std::to_string(i)] = make_tensor(DType::F32, {n}, std::move(bytes));
+    }
+    e2llm::util::Sha256 h;
+    for (const auto& [name, t] : tensors) {
+      const std::string meta = name + std::string(1, '\0') + "F32" + std::string(1, '\0') + std::to_string(t.shape[0]) +
+                               std::string(1, '\0');
+      h.update(meta);
+      e2llm::util::Sha256 inner;
+      inner.update(t.data, t.nbytes);
+      h.update(inner.hex_digest() + "\n");
+    }
+    EXPECT_EQ(compute_fingerprint(tensors), h.hex_digest()) << big;
+  }
 }

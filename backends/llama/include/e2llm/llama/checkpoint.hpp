@@ -46,8 +46,9 @@ struct Checkpoint {
   std::optional<Vocabulary> vocab;  // GGUF embedded vocabulary (kept in e2llm_vocab.json by save_hf_dir)
   std::string format;               // "gguf" | "hf"
   std::string source;               // path
-  // sha256 over the tensors in name order: name, '\0', dtype name, '\0', shape as
-  // comma-separated decimals, '\0', then the raw bytes. Changes when the q/k layout changes.
+  // sha256 over the tensors in name order of: name, '\0', dtype name, '\0', shape as
+  // comma-separated decimals, '\0', sha256 hex of the tensor's raw bytes, '\n' (per-tensor
+  // digests so big models hash in parallel). Changes when the q/k layout changes.
   std::string fingerprint;
 
   const TensorView& tensor(const std::string& name) const;  // e2llm::Error naming the source if absent
