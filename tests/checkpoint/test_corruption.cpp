@@ -159,7 +159,7 @@ TEST_F(GgufCorruption, TruncatedAnywhere) {
 
 TEST_F(GgufCorruption, BadHeader) {
   refuse(
-      "bad magic", [](std::string& b) { b[0] = 'X'; }, "magic");
+      "bad magic", [](std::string& b) { b[0] = 'X'; }, "not a GGUF file");
   refuse(
       "version 1", [](std::string& b) { put<uint32_t>(b, 4, 1); }, "version");
   refuse(

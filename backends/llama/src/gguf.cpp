@@ -244,7 +244,8 @@ Checkpoint load_gguf(const std::filesystem::path& path) {
   Cursor c(m.data, m.size, file);
 
   const auto magic = c.bytes(4, "magic");
-  if (magic != "GGUF") c.corrupt("bad magic (expected \"GGUF\"); not a GGUF file");
+  if (magic != "GGUF")
+    throw Error(fmt::format("{}: not a GGUF file (magic '{}', expected 'GGUF')", file, detail::printable(magic)));
   const auto version = c.read<uint32_t>("version");
   if (version != 2 && version != 3)  // v2 and v3 share this layout (v1 used 32-bit counts)
     throw Error(fmt::format("{}: unsupported GGUF version {} (supported: 2, 3); re-convert with a recent llama.cpp",
