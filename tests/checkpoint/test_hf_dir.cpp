@@ -291,3 +291,26 @@ TEST(Convert, GgufToHfWithTokenizer) {
   expect_same_tensors(gguf, with_rope_layout(hf, "adjacent"));
   EXPECT_THROW(convert_to_hf(stories_gguf(), dir / "bad", dir / "no_such_tokenizer.model"), e2llm::Error);
 }
+
+TEST(HfDir, ExtraTensorsInFiles) {
+  TempDir dir;
+  save_hf_dir(load_gguf(stories_gguf()), dir.path());
+  auto tensors = read_safetensors(dir / "model.safetensors");
+  const Checkpoint before = load_hf_dir(dir.path());
+  // Older transformers saved the RoPE buffer: ignored, it is derived from the config.
+  tensors["model.layers.0.self_attn.rotary_emb.inv_freq"] =
+      make_tensor(DType::F32, {4}, std::vector<unsigned char>(16));
+  write_safetensors(dir / "model.safetensors", tensors);
+  const Checkpoint hf = load_hf_dir(dir.path());
+  EXPECT_EQ(hf.tensors.count("model.layers.0.self_attn.rotary_emb.inv_freq"), 0u);
+  EXPECT_EQ(hf.fingerprint, before.fingerprint);
+  // Anything else unknown is refused, naming the tensor.
+  tensors["model.layers.0.self_attn.q_norm.weight"] = make_tensor(DType::F32, {8}, std::vector<unsigned char>(32));
+  write_safetensors(dir / "model.safetensors", tensors);
+  try {
+    load_hf_dir(dir.path());
+    FAIL();
+  } catch (const e2llm::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("q_norm"), std::string::npos) << e.what();
+  }
+}
