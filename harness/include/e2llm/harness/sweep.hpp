@@ -1,0 +1,60 @@
+// `e2llm sweep`: a run config -> plan (backends x tasks x windows) -> cells.
+// The spec is everything the config says, checked and with paths resolved; the runner
+// turns it into cells (cell_store.hpp) and the report reads them back (report.hpp).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "e2llm/harness/config.hpp"
+#include "e2llm/harness/registry.hpp"
+
+namespace e2llm::harness {
+
+// A [backends.<label>] or [tasks.<label>] section.
+struct PluginSection {
+  std::string label;
+  std::string plugin;
+  std::string section;               // "backends.<label>", for located errors
+  nlohmann::json config_as_written;  // without "plugin"; part of the cell key (portable)
+  nlohmann::json config;             // path-like keys resolved; what configure() gets
+};
+
+struct SweepSpec {
+  Config config;
+  std::string name;
+  std::filesystem::path out;
+  std::uint64_t seed = 0;
+  int threads = 0;  // 0 = leave the libraries' default
+  std::vector<std::filesystem::path> plugin_paths;
+  std::string tokenizer_plugin = "sentencepiece";
+  std::filesystem::path tokenizer_model;
+  std::string base_source;         // "gguf" | "hf" | "pretrain"
+  std::filesystem::path base_path;  // empty for "pretrain"
+  std::int64_t original_window = 0;  // L
+  std::optional<PluginSection> pretrain;
+  std::vector<PluginSection> backends;
+  std::vector<PluginSection> tasks;
+  std::vector<std::int64_t> windows;
+};
+
+// Path-like keys of plugin sections that are resolved against the config file's folder
+// before configure() sees them (at any depth, when a relative string): the one rule.
+const std::vector<std::string>& resolved_plugin_keys();
+nlohmann::json resolve_plugin_paths(const nlohmann::json& section, const std::filesystem::path& base_dir);
+
+// Checks the config (located errors) and resolves paths. `out_override` is --out.
+SweepSpec parse_sweep_spec(const Config& config, const std::optional<std::filesystem::path>& out_override = {});
+
+struct SweepOptions {
+  bool dry_run = false;
+};
+
+// Runs (or with dry_run, prints) the sweep. Returns the process exit code.
+int run_sweep(const SweepSpec& spec, PluginRegistry& registry, const SweepOptions& options);
+
+}  // namespace e2llm::harness

@@ -1,0 +1,36 @@
+// e2llm sweep CONFIG [--set k=v]... [--dry-run] [--out DIR]: backends x tasks x windows.
+#include <fmt/core.h>
+
+#include "e2llm/harness/app.hpp"
+#include "e2llm/harness/config.hpp"
+#include "e2llm/harness/sweep.hpp"
+
+namespace e2llm::harness {
+namespace {
+
+void install(CLI::App& app, AppContext& context) {
+  struct Args {
+    std::string file, out;
+    std::vector<std::string> overrides;
+    bool dry_run = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("sweep", "Run backends x tasks x windows from a config; resumable, content-addressed cells");
+  cmd->add_option("CONFIG", a->file, "Run config (TOML), e.g. configs/quickstart.toml")->required();
+  cmd->add_option("--set", a->overrides, "Override a config key: a.b=value (repeatable)");
+  cmd->add_flag("--dry-run", a->dry_run, "Print the plan (cells done/todo) and its estimated cost; write nothing");
+  cmd->add_option("--out", a->out, "Run folder (default: [run] out, else results/<run name>)");
+  cmd->callback([&context, a] {
+    Config config = Config::load(a->file, a->overrides);
+    SweepSpec spec = parse_sweep_spec(config, a->out.empty() ? std::nullopt : std::optional<std::filesystem::path>(a->out));
+    auto& registry = context.registry(spec.plugin_paths);
+    SweepOptions options;
+    options.dry_run = a->dry_run;
+    context.exit_code = run_sweep(spec, registry, options);
+  });
+}
+
+const RegisterCommand registered(install);
+
+}  // namespace
+}  // namespace e2llm::harness

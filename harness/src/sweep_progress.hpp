@@ -1,0 +1,42 @@
+// The sweep's progress display: a bar with ETA on a terminal, plain lines otherwise.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "e2llm/progress.hpp"
+
+namespace e2llm::harness {
+
+class SweepProgress : public ProgressSink {
+ public:
+  SweepProgress(std::size_t cells_to_compute, std::FILE* out = stderr);
+  ~SweepProgress() override;
+
+  void begin_cell(const std::string& label, std::size_t samples_in_journal);
+  void end_cell(double wall_s, const std::string& note);
+  // Inside a cell (the task's sink).
+  void update(std::size_t done, std::size_t total, std::string_view what) override;
+  // A line that must not be overwritten by the bar.
+  void message(const std::string& line);
+
+ private:
+  void draw();
+  void clear_bar();
+  double elapsed() const;
+
+  std::FILE* out_;
+  bool tty_;
+  std::size_t total_cells_;
+  std::size_t finished_ = 0;
+  double inner_ = 0;  // fraction of the current cell
+  std::string label_, what_;
+  std::size_t done_ = 0, total_ = 0;
+  bool bar_shown_ = false;
+  std::chrono::steady_clock::time_point start_, cell_start_, last_draw_, last_line_;
+};
+
+std::string human_duration(double seconds);
+
+}  // namespace e2llm::harness

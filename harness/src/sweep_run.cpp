@@ -1,0 +1,514 @@
+// The sweep runner: plugins -> prepare -> plan -> cells. See docs/results-schema.md.
+#include <fmt/core.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <thread>
+
+#include "e2llm/harness/cell_store.hpp"
+#include "e2llm/harness/sweep.hpp"
+#include "e2llm/harness/version.hpp"
+#include "e2llm/util/files.hpp"
+#include "sweep_progress.hpp"
+
+namespace e2llm::harness {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+json host_info(int threads) {
+  char name[256] = {0};
+  gethostname(name, sizeof name - 1);
+  return {{"hostname", name},
+          {"nproc", static_cast<long>(sysconf(_SC_NPROCESSORS_ONLN))},
+          {"threads", threads},
+          {"pid", static_cast<long>(getpid())}};
+}
+
+// Runs fn; a plugin's ConfigError becomes a located error in `section`, other errors are
+// prefixed with `what`.
+template <class F>
+auto located(const Config& c, const std::string& section, const std::string& what, F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const ConfigError& e) {
+    c.rethrow(e, section);
+  } catch (const Error& e) {
+    throw Error(what + ": " + e.what());
+  }
+}
+
+struct LoadedBackend {
+  const PluginSection* spec;
+  std::shared_ptr<Backend> plugin;
+  BackendInfo info;
+  json prepare_inputs;
+  std::string inputs_hash;
+  std::optional<json> saved;  // <out>/backends/<label>.json (record + inputs)
+};
+
+struct LoadedTask {
+  const PluginSection* spec;
+  std::shared_ptr<Task> plugin;
+  TaskInfo info;
+  std::string fingerprint;
+};
+
+struct PlannedCell {
+  std::size_t backend, task;
+  std::int64_t window;
+  std::string key;  // empty when the backend's prepare record is unknown (dry run)
+  bool done = false;
+};
+
+json metrics_info(const TaskInfo& info) {
+  json out = json::array();
+  for (const auto& m : info.metrics) out.push_back({{"name", m.name}, {"higher_is_better", m.higher_is_better}});
+  return out;
+}
+
+std::optional<json> read_saved_record(const fs::path& path, const std::string& inputs_hash) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
+  try {
+    json saved = json::parse(util::read_file(path));
+    if (saved.value("prepare_inputs_hash", "") == inputs_hash && saved.contains("record")) return saved;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+// The number of items a task config says it evaluates, when it uses one of these names
+// (times the number of "depths" when it lists them, as passkey runs trials per depth).
+std::optional<std::int64_t> item_count(const json& task_config) {
+  for (const char* key : {"documents", "num_documents", "max_documents", "trials", "samples", "num_samples", "limit"}) {
+    auto it = task_config.find(key);
+    if (it != task_config.end() && it->is_number_integer() && it->get<std::int64_t>() > 0) {
+      std::int64_t n = it->get<std::int64_t>();
+      auto depths = task_config.find("depths");
+      if (depths != task_config.end() && depths->is_array() && !depths->empty()) n *= std::int64_t(depths->size());
+      return n;
+    }
+  }
+  return std::nullopt;
+}
+
+class SweepRunner {
+ public:
+  SweepRunner(const SweepSpec& spec, PluginRegistry& registry, const SweepOptions& options)
+      : s_(spec), c_(spec.config), registry_(registry), options_(options), store_(spec.out / "cells") {}
+
+  int run() {
+    if (s_.threads > 0) {  // read by OpenMP / LibTorch when they start their pools
+      setenv("OMP_NUM_THREADS", std::to_string(s_.threads).c_str(), 0);
+      setenv("E2LLM_THREADS", std::to_string(s_.threads).c_str(), 0);
+    }
+    load_plugins();
+    if (!options_.dry_run) write_sweep_json();
+    resolve_base();
+    prepare_backends();
+    plan();
+    if (options_.dry_run) return print_plan();
+    compute();
+    return 0;
+  }
+
+ private:
+  void load_plugins() {
+    try {
+      tokenizer_ = registry_.make_tokenizer(s_.tokenizer_plugin);
+    } catch (const Error& e) {
+      throw c_.error_at("tokenizer.plugin", e.what());
+    }
+    try {
+      tokenizer_->load(s_.tokenizer_model.string());
+    } catch (const Error& e) {
+      throw c_.error_at("tokenizer.model", e.what());
+    }
+    // Configure everything before anything slow runs: a typo fails in a second, not after training.
+    for (const auto& b : s_.backends) backends_.push_back(load_backend(b));
+    for (const auto& t : s_.tasks) {
+      LoadedTask task{&t, make_task(t), {}, {}};
+      task.info = task.plugin->info();
+      located(c_, t.section, "task '" + t.label + "'", [&] { task.plugin->configure(t.config); });
+      task.fingerprint = task.plugin->fingerprint();
+      tasks_.push_back(std::move(task));
+    }
+    if (s_.pretrain) trainer_ = load_backend(*s_.pretrain);
+  }
+
+  LoadedBackend load_backend(const PluginSection& b) {
+    LoadedBackend out{&b, nullptr, {}, {}, {}, {}};
+    try {
+      out.plugin = registry_.make_backend(b.plugin);
+    } catch (const Error& e) {
+      throw c_.error_at(b.section + ".plugin", e.what());
+    }
+    out.info = out.plugin->info();
+    located(c_, b.section, "backend '" + b.label + "'", [&] { out.plugin->configure(b.config); });
+    return out;
+  }
+
+  std::shared_ptr<Task> make_task(const PluginSection& t) {
+    try {
+      return registry_.make_task(t.plugin);
+    } catch (const Error& e) {
+      throw c_.error_at(t.section + ".plugin", e.what());
+    }
+  }
+
+  void write_sweep_json() {
+    json backends = json::array(), tasks = json::array();
+    for (const auto& b : s_.backends) backends.push_back({{"label", b.label}, {"plugin", b.plugin}});
+    for (const auto& t : s_.tasks) tasks.push_back({{"label", t.label}, {"plugin", t.plugin}});
+    json sweep = {{"schema", "e2llm.sweep"},
+                  {"schema_version", 1},
+                  {"name", s_.name},
+                  {"config_file", fs::absolute(c_.path()).lexically_normal().string()},
+                  {"config", c_.json()},
+                  {"original_window", s_.original_window},
+                  {"backends", backends},
+                  {"tasks", tasks},
+                  {"windows", s_.windows},
+                  {"seed", s_.seed},
+                  {"git_revision", kGitRevision}};
+    util::write_file_atomic(s_.out / "sweep.json", sweep.dump(2) + "\n");
+  }
+
+  json prepare_inputs(const LoadedBackend& b, const std::vector<std::int64_t>& windows) const {
+    return {{"plugin", b.spec->plugin},  {"version", b.info.version}, {"config", b.spec->config_as_written},
+            {"base", base_model_},       {"tokenizer", tokenizer_->fingerprint()},
+            {"seed", s_.seed},           {"windows", windows}};
+  }
+
+  fs::path record_path(const std::string& label) const { return s_.out / "backends" / (label + ".json"); }
+
+  // Runs prepare() once per process under a lock (a second process waits, then hits the
+  // backend's own cache) and saves the record for the report's training-cost table.
+  json prepare(LoadedBackend& b, const std::vector<std::int64_t>& windows) {
+    auto lock = CellLock::acquire_blocking(s_.out / "cache" / (b.spec->label + ".lock"));
+    PrepareContext ctx;
+    ctx.base_model = base_model_;
+    ctx.tokenizer = tokenizer_;
+    ctx.cache_dir = s_.out / "cache" / b.spec->label;
+    ctx.seed = s_.seed;
+    ctx.windows = windows;
+    SweepProgress progress(1);
+    ctx.progress = &progress;
+    progress.begin_cell("prepare " + b.spec->label + " (" + b.spec->plugin + ")", 0);
+    auto t0 = Clock::now();
+    std::string started = iso_now();
+    json record = located(c_, b.spec->section, "backend '" + b.spec->label + "' prepare()",
+                          [&] { return b.plugin->prepare(ctx); });
+    double wall = since(t0);
+    if (!record.is_object() || !record.contains("checkpoint_hash") || !record["checkpoint_hash"].is_string())
+      throw Error("backend plugin '" + b.spec->plugin + "' returned a prepare record without a \"checkpoint_hash\" string; fix the plugin");
+    json saved = {{"label", b.spec->label},
+                  {"plugin", b.spec->plugin},
+                  {"version", b.info.version},
+                  {"trains", b.info.trains},
+                  {"description", b.info.description},
+                  {"config", b.spec->config_as_written},
+                  {"prepare_inputs", b.prepare_inputs},
+                  {"prepare_inputs_hash", b.inputs_hash},
+                  {"record", record},
+                  {"prepare_wall_s", wall},
+                  {"started_at", started},
+                  {"finished_at", iso_now()}};
+    util::write_file_atomic(record_path(b.spec->label), saved.dump(2) + "\n");
+    progress.end_cell(wall, b.info.trains ? "trained tokens: " + record.value("trained_tokens", json()).dump() : "");
+    return saved;
+  }
+
+  void resolve_base() {
+    if (!s_.pretrain) {
+      base_model_ = {{"path", s_.base_path.string()}, {"format", s_.base_source}, {"original_window", s_.original_window}};
+      return;
+    }
+    // The trainer starts from nothing; its checkpoint is every backend's base.
+    base_model_ = {{"path", ""}, {"format", "none"}, {"original_window", s_.original_window}};
+    auto& t = *trainer_;
+    t.prepare_inputs = prepare_inputs(t, {s_.original_window});
+    t.inputs_hash = cell_key(t.prepare_inputs);
+    if (options_.dry_run) {
+      t.saved = read_saved_record(record_path(t.spec->label), t.inputs_hash);
+    } else {
+      t.saved = prepare(t, {s_.original_window});
+    }
+    if (!t.saved) {
+      base_known_ = false;
+      return;
+    }
+    const json& record = (*t.saved)["record"];
+    if (!record.contains("checkpoint_path") || !record["checkpoint_path"].is_string())
+      throw c_.error_at("base.pretrain.plugin", "backend plugin '" + t.spec->plugin +
+                                                     "' produced no \"checkpoint_path\" in its prepare record; it cannot pretrain a base");
+    base_model_ = {{"path", record["checkpoint_path"]},
+                   {"format", "hf"},
+                   {"original_window", s_.original_window},
+                   {"pretrain_checkpoint_hash", record["checkpoint_hash"]}};
+  }
+
+  void prepare_backends() {
+    for (auto& b : backends_) {
+      b.prepare_inputs = prepare_inputs(b, s_.windows);
+      b.inputs_hash = cell_key(b.prepare_inputs);
+      if (!base_known_) continue;
+      if (options_.dry_run)
+        b.saved = read_saved_record(record_path(b.spec->label), b.inputs_hash);
+      else
+        b.saved = prepare(b, s_.windows);
+    }
+  }
+
+  json key_material(const LoadedBackend& b, const LoadedTask& t, std::int64_t window) const {
+    CellKeyInputs in;
+    in.backend_label = b.spec->label;
+    in.backend_plugin = b.spec->plugin;
+    in.backend_version = b.info.version;
+    in.backend_config = b.spec->config_as_written;
+    in.checkpoint_hash = (*b.saved)["record"]["checkpoint_hash"].get<std::string>();
+    in.base = base_model_;
+    in.tokenizer_fingerprint = tokenizer_->fingerprint();
+    in.task_label = t.spec->label;
+    in.task_plugin = t.spec->plugin;
+    in.task_version = t.info.version;
+    in.task_config = t.spec->config_as_written;
+    in.task_fingerprint = t.fingerprint;
+    in.window = window;
+    in.seed = s_.seed;
+    return cell_key_material(in);
+  }
+
+  void plan() {
+    for (std::size_t bi = 0; bi < backends_.size(); ++bi)
+      for (std::size_t ti = 0; ti < tasks_.size(); ++ti)
+        for (auto w : s_.windows) {
+          PlannedCell cell{bi, ti, w, {}, false};
+          if (backends_[bi].saved) {
+            cell.key = cell_key(key_material(backends_[bi], tasks_[ti], w));
+            cell.done = store_.find_finished(cell.key).has_value();
+          }
+          cells_.push_back(std::move(cell));
+        }
+  }
+
+  std::string label(const PlannedCell& cell) const {
+    return fmt::format("{} · {} · W={}", backends_[cell.backend].spec->label, tasks_[cell.task].spec->label, cell.window);
+  }
+
+  double g(std::int64_t window) const { return double(window) / double(s_.original_window); }
+
+  int print_plan() {
+    std::size_t done = 0, unknown = 0, with_items = 0;
+    std::int64_t tokens = 0;
+    fmt::print("plan: {} backends x {} tasks x {} windows = {} cells (L = {}, g = W / L), cells in {}\n",
+               backends_.size(), tasks_.size(), s_.windows.size(), cells_.size(), s_.original_window,
+               (s_.out / "cells").string());
+    if (s_.pretrain)
+      fmt::print("base: pretrained by backend '{}' ({})\n", s_.pretrain->plugin,
+                 base_known_ ? "done: " + base_model_["path"].get<std::string>() : "to do first");
+    fmt::print("{:<16} {:<14} {:>8} {:>7}  {}\n", "BACKEND", "TASK", "WINDOW", "g", "STATUS");
+    for (const auto& cell : cells_) {
+      std::string status = cell.key.empty() ? "todo (not prepared yet: key unknown)" : cell.done ? "done" : "todo";
+      std::string where = cell.key.empty() ? "" : "  " + cell_stem(cell.key);
+      fmt::print("{:<16} {:<14} {:>8} {:>7.2f}  {}{}\n", backends_[cell.backend].spec->label,
+                 tasks_[cell.task].spec->label, cell.window, g(cell.window), status, where);
+      if (cell.done) {
+        ++done;
+        continue;
+      }
+      if (cell.key.empty()) ++unknown;
+      if (auto n = item_count(tasks_[cell.task].spec->config)) {
+        ++with_items;
+        tokens += *n * cell.window;
+      }
+    }
+    std::size_t todo = cells_.size() - done;
+    fmt::print("estimate: {} of {} cells to compute", todo, cells_.size());
+    if (with_items)
+      fmt::print("; about {} tokens for {} of them (items x window, items from the task configs' "
+                 "documents/trials/samples/limit keys x depths; tasks' defaults for unset keys are not known here)",
+                 tokens, with_items);
+    if (with_items < todo) fmt::print("; {} with no item count in their task config", todo - with_items);
+    fmt::print("\n");
+    std::size_t trains = 0;
+    for (const auto& b : backends_)
+      if (b.info.trains && !b.saved) ++trains;
+    if (trains || (s_.pretrain && !base_known_))
+      fmt::print("         plus training: {} backend(s) to prepare{}\n", trains,
+                 s_.pretrain && !base_known_ ? " and a base model to pretrain" : "");
+    if (unknown) fmt::print("note: {} cells have no key until their backend is prepared; they may already be done\n", unknown);
+    fmt::print("dry run: nothing was written\n");
+    return 0;
+  }
+
+  void compute() {
+    std::size_t todo = 0;
+    for (const auto& cell : cells_) todo += cell.done ? 0 : 1;
+    SweepProgress progress(todo);
+    std::vector<PlannedCell*> busy;
+    for (auto& cell : cells_) {
+      if (cell.done) continue;
+      if (!try_cell(cell, progress)) busy.push_back(&cell);
+    }
+    // Cells another process holds: wait for them (or take them over if it dies).
+    bool told = false;
+    while (!busy.empty()) {
+      if (!told) {
+        progress.message(fmt::format("waiting for {} cell(s) other processes are computing", busy.size()));
+        told = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      std::vector<PlannedCell*> still;
+      for (auto* cell : busy) {
+        if (store_.find_finished(cell->key)) {
+          ++by_others_;
+          continue;
+        }
+        if (!try_cell(*cell, progress)) still.push_back(cell);
+      }
+      busy.swap(still);
+    }
+    std::size_t skipped = cells_.size() - todo;
+    fmt::print("sweep '{}': {} cells: {} computed, {} already done, {} computed by other processes\n", s_.name,
+               cells_.size(), computed_, skipped, by_others_);
+    fmt::print("cells: {}\nnext:  e2llm report {}\n", (s_.out / "cells").string(), s_.out.string());
+  }
+
+  // false when another live process holds the cell.
+  bool try_cell(const PlannedCell& cell, SweepProgress& progress) {
+    auto lock = CellLock::try_acquire(store_.lock_path(cell.key));
+    if (!lock) return false;
+    if (store_.find_finished(cell.key)) {  // finished by another process before we locked
+      ++by_others_;
+      return true;
+    }
+    compute_cell(cell, progress, lock->took_over());
+    ++computed_;
+    return true;
+  }
+
+  void compute_cell(const PlannedCell& cell, SweepProgress& progress, bool took_over) {
+    auto& b = backends_[cell.backend];
+    auto& t = tasks_[cell.task];
+    std::string stem = cell_stem(cell.key);
+    std::string where = "cell " + label(cell) + " (cells/" + stem + ")";
+    JournalSampleStore samples(store_.journal_path(cell.key));
+    progress.begin_cell(label(cell), samples.loaded());
+    if (took_over) progress.message("  took over the stale lock of a process that died");
+
+    std::string started_at = iso_now();
+    auto t0 = Clock::now();
+    std::unique_ptr<LanguageModel> model =
+        located(c_, b.spec->section, where + ": backend open()", [&] { return b.plugin->open(cell.window); });
+    if (!model) throw Error(where + ": backend plugin '" + b.spec->plugin + "' open() returned no model");
+    json description = model->describe();
+    double open_s = since(t0);
+    auto t1 = Clock::now();
+    EvalContext ctx;
+    ctx.window = cell.window;
+    ctx.seed = s_.seed;
+    ctx.progress = &progress;
+    ctx.samples = &samples;
+    CellResult result = located(c_, t.spec->section, where + ": task evaluate() (finished samples are kept; rerun to resume)",
+                                [&] { return t.plugin->evaluate(*model, ctx); });
+    double eval_s = since(t1);
+    model.reset();
+    double wall_s = since(t0);
+
+    json cell_json = {
+        {"schema", kCellSchema},
+        {"schema_version", kCellSchemaVersion},
+        {"key", cell.key},
+        {"key_material", key_material(b, t, cell.window)},
+        {"run", s_.name},
+        {"backend",
+         {{"label", b.spec->label},
+          {"plugin", b.spec->plugin},
+          {"version", b.info.version},
+          {"trains", b.info.trains},
+          {"config", b.spec->config_as_written},
+          {"config_resolved", b.spec->config},
+          {"prepare", (*b.saved)["record"]}}},
+        {"task",
+         {{"label", t.spec->label},
+          {"plugin", t.spec->plugin},
+          {"version", t.info.version},
+          {"config", t.spec->config_as_written},
+          {"config_resolved", t.spec->config},
+          {"fingerprint", t.fingerprint},
+          {"metrics_info", metrics_info(t.info)}}},
+        {"base", base_model_},
+        {"tokenizer",
+         {{"plugin", s_.tokenizer_plugin}, {"model", s_.tokenizer_model.string()}, {"fingerprint", tokenizer_->fingerprint()}}},
+        {"window", cell.window},
+        {"original_window", s_.original_window},
+        {"g", g(cell.window)},
+        {"g_rule", "g = W / L (W = window, L = base.window)"},
+        {"model", description},
+        {"seed", s_.seed},
+        {"git_revision", kGitRevision},
+        {"e2llm_version", kVersion},
+        {"metrics", result.metrics},
+        {"details", result.details},
+        {"samples",
+         {{"count", result.samples.size()},
+          {"resumed", samples.resumed()},
+          {"records_file", stem + ".records.jsonl"}}},
+        {"tokens_processed", result.tokens_processed},
+        {"tokens_per_s", eval_s > 0 ? double(result.tokens_processed) / eval_s : 0.0},
+        {"peak_rss_bytes", peak_rss_bytes()},
+        {"peak_rss_note", "getrusage ru_maxrss: the whole process's peak so far, not this cell's alone"},
+        {"timing", {{"open_s", open_s}, {"evaluate_s", eval_s}, {"wall_s", wall_s}, {"started_at", started_at}, {"finished_at", iso_now()}}},
+        {"host", host_info(s_.threads)}};
+    store_.write_finished(cell.key, cell_json, result.samples);
+    std::string note = fmt::format("{} tokens, {:.0f} tok/s", result.tokens_processed, cell_json["tokens_per_s"].get<double>());
+    if (samples.resumed()) note += fmt::format(", {} samples resumed", samples.resumed());
+    progress.end_cell(wall_s, note);
+  }
+
+  const SweepSpec& s_;
+  const Config& c_;
+  PluginRegistry& registry_;
+  SweepOptions options_;
+  CellStore store_;
+  std::shared_ptr<Tokenizer> tokenizer_;
+  std::vector<LoadedBackend> backends_;
+  std::vector<LoadedTask> tasks_;
+  std::optional<LoadedBackend> trainer_;
+  json base_model_;
+  bool base_known_ = true;
+  std::vector<PlannedCell> cells_;
+  std::size_t computed_ = 0, by_others_ = 0;
+};
+
+}  // namespace
+
+int run_sweep(const SweepSpec& spec, PluginRegistry& registry, const SweepOptions& options) {
+  return SweepRunner(spec, registry, options).run();
+}
+
+}  // namespace e2llm::harness

@@ -1,0 +1,113 @@
+// The report from hand-written cells: numbers, traceability, escaping, summary.json.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "e2llm/error.hpp"
+#include "e2llm/harness/report.hpp"
+#include "e2llm/util/files.hpp"
+#include "report_fixture.hpp"
+
+using namespace e2llm::harness;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("e2llm_report_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+}  // namespace
+
+TEST(HtmlEscape, EscapesEveryMarkupCharacter) {
+  EXPECT_EQ(html_escape("<script>alert('x') & \"y\"</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;");
+  EXPECT_EQ(html_escape("plain"), "plain");
+}
+
+TEST(Report, MarkdownHasTheNumbersEachLinkedToItsCell) {
+  fs::path dir = fresh_dir("md");
+  std::string target = report_fixture::write_run(dir);
+  ReportModel m = build_report_model(dir);
+  EXPECT_EQ(m.run_name, "fixture");
+  EXPECT_EQ(m.backends.front(), "none");  // the sweep's order, not alphabetical
+  ASSERT_EQ(m.cells.size(), 21u);
+  std::string md = render_markdown(m);
+  EXPECT_TRUE(contains(md, "[7.25](cells/" + target + ")")) << md;
+  EXPECT_TRUE(contains(md, "## Perplexity vs window — proofpile"));
+  EXPECT_TRUE(contains(md, "| none | [6.00](cells/"));
+  EXPECT_TRUE(contains(md, "1024 (g=2)"));
+  // passkey: "none" fails from 1024 on, the others pass everywhere
+  EXPECT_TRUE(contains(md, "- none: 512\n")) << md;
+  EXPECT_TRUE(contains(md, "- e2llm: 2048\n"));
+  EXPECT_TRUE(contains(md, "[20.0%](cells/"));
+  EXPECT_TRUE(contains(md, "### Accuracy by depth — e2llm"));
+  // LongBench with the paper's numbers beside ours, labelled as such.
+  EXPECT_TRUE(contains(md, "## LongBench — longbench at W = 2048"));
+  EXPECT_TRUE(contains(md, "Llama2-7B-chat-4k (paper)"));
+  EXPECT_TRUE(contains(md, "| qasper | [12.50](cells/"));
+  EXPECT_TRUE(contains(md, " 19.2 | 34.7 |")) << md;  // qasper: Llama2-7B-chat-4k, E2-LLM-16k
+  // Training cost
+  EXPECT_TRUE(contains(md, "| [e2llm](backends/b1.json) | pi | yes | 2.50M | 2m05s |")) << md;
+  // Markdown never carries raw HTML from the data.
+  EXPECT_FALSE(contains(md, "<script>"));
+}
+
+TEST(Report, HtmlEscapesDataAndIsSelfContained) {
+  fs::path dir = fresh_dir("html");
+  std::string target = report_fixture::write_run(dir);
+  std::string html = render_html(build_report_model(dir));
+  EXPECT_FALSE(contains(html, "<script")) << "a backend label reached the page unescaped";
+  EXPECT_TRUE(contains(html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+  EXPECT_TRUE(contains(html, "<svg"));
+  EXPECT_TRUE(contains(html, "<polyline"));
+  EXPECT_TRUE(contains(html, "href=\"cells/" + target + "\" title=\"cells/" + target + "\">7.25</a>"));
+  EXPECT_FALSE(contains(html, "http://") && !contains(html, "xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_FALSE(contains(html, "https://"));
+  EXPECT_TRUE(contains(html, "paper"));
+}
+
+TEST(Report, SummaryJsonAndFilesAreWritten) {
+  fs::path dir = fresh_dir("summary");
+  std::string target = report_fixture::write_run(dir);
+  auto written = write_report(build_report_model(dir));
+  ASSERT_EQ(written.size(), 3u);
+  for (const auto& p : written) EXPECT_TRUE(fs::exists(p)) << p;
+  json s = json::parse(e2llm::util::read_file(dir / "summary.json"));
+  EXPECT_EQ(s["schema"], "e2llm.summary");
+  EXPECT_EQ(s["cells"].size(), 21u);
+  const json& ppl = s["perplexity"][0]["by_backend_and_window"]["e2llm"]["1024"];
+  EXPECT_DOUBLE_EQ(ppl["value"].get<double>(), 7.25);
+  EXPECT_EQ(ppl["cell"], "cells/" + target);
+  EXPECT_EQ(s["passkey"][0]["max_window_passing"]["none"], 512);
+  EXPECT_EQ(s["training_cost"][1]["trained_tokens"], 2500000.0);
+  EXPECT_EQ(s["paper_reference"].size(), 2u);
+}
+
+TEST(Report, ACorruptCellIsOneErrorNamingIt) {
+  fs::path dir = fresh_dir("corrupt");
+  report_fixture::write_run(dir);
+  e2llm::util::write_file_atomic(dir / "cells" / "00000000deadbeef.json", "{\"schema\": \"e2llm.cell\", ");
+  try {
+    build_report_model(dir);
+    FAIL() << "no error";
+  } catch (const e2llm::Error& e) {
+    std::string what = e.what();
+    EXPECT_TRUE(contains(what, "00000000deadbeef.json")) << what;
+    EXPECT_TRUE(contains(what, "corrupt")) << what;
+    EXPECT_FALSE(contains(what, "\n"));
+  }
+  e2llm::util::write_file_atomic(dir / "cells" / "00000000deadbeef.json", "{\"schema\": \"other\"}");
+  EXPECT_THROW(build_report_model(dir), e2llm::Error);
+}
+
+TEST(Report, AnEmptyRunStillRenders) {
+  fs::path dir = fresh_dir("empty");
+  fs::create_directories(dir / "cells");
+  ReportModel m = build_report_model(dir);
+  EXPECT_TRUE(contains(render_markdown(m), "No finished cells yet"));
+  EXPECT_TRUE(contains(render_html(m), "</html>"));
+  EXPECT_THROW(build_report_model(dir / "missing"), e2llm::Error);
+}

@@ -1,0 +1,299 @@
+// End to end: the real `e2llm` binary runs sweeps of test-only plugins (tests/sweep/plugins)
+// and is interrupted, resumed, raced and fed bad configs.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "e2llm/util/files.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("e2llm_sweep_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::vector<std::string> base_args(const fs::path& config, const fs::path& out) {
+  return {E2LLM_EXE, "--plugin-path", SWEEP_TEST_PLUGIN_DIR, "sweep", config.string(), "--out", out.string()};
+}
+
+Result run(const std::vector<std::string>& args) {
+  std::string command;
+  for (const auto& a : args) command += quote(a) + " ";
+  command += "2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = freopen(log.c_str(), "w", stdout);
+    (void)f;
+    dup2(fileno(stdout), 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The config: 2 backends x 1 task x 2 windows = 4 cells.
+fs::path write_config(const fs::path& dir, int samples, int sleep_ms, const std::string& extra_backend = "",
+                      const std::string& task_extra = "", const std::string& windows = "[512, 1024]") {
+  e2llm::util::write_file_atomic(dir / "tok.txt", "fake tokenizer model");
+  e2llm::util::write_file_atomic(dir / "base.gguf", "fake base");
+  std::ostringstream c;
+  c << "[run]\nname = \"t\"\nseed = 7\n\n"
+    << "[tokenizer]\nplugin = \"faketok\"\nmodel = \"tok.txt\"\n\n"
+    << "[base]\nsource = \"gguf\"\npath = \"base.gguf\"\nwindow = 512\n\n"
+    << "[backends.a]\nplugin = \"fakebackend\"\ntag = \"a\"\n\n"
+    << "[backends.b]\nplugin = \"fakebackend" << extra_backend << "\"\ntag = \"b\"\nscale = 2.0\n\n"
+    << "[tasks.t]\nplugin = \"faketask\"\nsamples = " << samples << "\nsleep_ms = " << sleep_ms
+    << "\nout_dir = \"counter\"\n"
+    << task_extra << "\n"
+    << "[sweep]\nwindows = " << windows << "\n";
+  fs::path config = dir / "cfg.toml";
+  e2llm::util::write_file_atomic(config, c.str());
+  return config;
+}
+
+std::vector<std::string> computed(const fs::path& dir) {
+  std::vector<std::string> lines;
+  std::ifstream in(dir / "counter" / "computed.txt");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// cell file name -> inode (a rewrite by rename gets a new inode)
+std::map<std::string, ino_t> cell_inodes(const fs::path& out) {
+  std::map<std::string, ino_t> cells;
+  static const std::regex name("[0-9a-f]{16}\\.json");
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(out / "cells", ec)) {
+    if (!std::regex_match(e.path().filename().string(), name)) continue;
+    struct stat st {};
+    stat(e.path().c_str(), &st);
+    cells[e.path().filename().string()] = st.st_ino;
+  }
+  return cells;
+}
+
+std::vector<fs::path> journals(const fs::path& out) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(out / "cells", ec))
+    if (e.path().string().size() > 14 && e.path().string().rfind(".samples.jsonl") == e.path().string().size() - 14)
+      found.push_back(e.path());
+  return found;
+}
+
+}  // namespace
+
+TEST(SweepCli, RunsEveryCellThenSkipsThemAndRecomputesOnlyADeletedOne) {
+  fs::path dir = fresh_dir("delete");
+  fs::path config = write_config(dir, 3, 0), out = dir / "run";
+  Result first = run(base_args(config, out));
+  ASSERT_EQ(first.code, 0) << first.output;
+  EXPECT_NE(first.output.find("4 computed, 0 already done"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("e2llm report"), std::string::npos);
+  auto cells = cell_inodes(out);
+  ASSERT_EQ(cells.size(), 4u);
+  EXPECT_EQ(computed(dir).size(), 12u);
+  EXPECT_TRUE(fs::exists(out / "backends" / "a.json"));
+  EXPECT_TRUE(fs::exists(out / "sweep.json"));
+
+  // A cell is self-describing.
+  json cell = json::parse(e2llm::util::read_file(out / "cells" / cells.begin()->first));
+  for (const char* field : {"schema", "schema_version", "key", "backend", "task", "window", "g", "model", "seed",
+                            "git_revision", "metrics", "tokens_per_s", "peak_rss_bytes", "timing", "host", "samples"})
+    EXPECT_TRUE(cell.contains(field)) << field;
+  EXPECT_EQ(cell["key"].get<std::string>().substr(0, 16) + ".json", cells.begin()->first);
+  EXPECT_EQ(cell["samples"]["count"], 3);
+  EXPECT_DOUBLE_EQ(cell["g"].get<double>(), cell["window"].get<double>() / 512);
+  // Relative plugin paths were resolved against the config's folder.
+  EXPECT_EQ(cell["task"]["config_resolved"]["out_dir"], (dir / "counter").string());
+
+  // Rerun: nothing to do.
+  Result second = run(base_args(config, out));
+  ASSERT_EQ(second.code, 0) << second.output;
+  EXPECT_NE(second.output.find("0 computed, 4 already done"), std::string::npos) << second.output;
+  EXPECT_EQ(cell_inodes(out), cells);
+  EXPECT_EQ(computed(dir).size(), 12u);
+
+  // Delete one cell: only it is recomputed.
+  std::string victim = std::next(cells.begin())->first;
+  json victim_cell = json::parse(e2llm::util::read_file(out / "cells" / victim));
+  fs::remove(out / "cells" / victim);
+  Result third = run(base_args(config, out));
+  ASSERT_EQ(third.code, 0) << third.output;
+  EXPECT_NE(third.output.find("1 computed, 3 already done"), std::string::npos) << third.output;
+  auto after = cell_inodes(out);
+  for (const auto& [name, inode] : cells)
+    if (name != victim) {
+      EXPECT_EQ(after.at(name), inode) << name << " was rewritten";
+    }
+  auto lines = computed(dir);
+  ASSERT_EQ(lines.size(), 15u);
+  std::string expected_prefix = victim_cell["model"]["tag"].get<std::string>() + " " + victim_cell["window"].dump() + " ";
+  for (std::size_t i = 12; i < 15; ++i) EXPECT_EQ(lines[i].rfind(expected_prefix, 0), 0u) << lines[i];
+
+  // The report reads the run.
+  Result report = run({E2LLM_EXE, "report", out.string()});
+  ASSERT_EQ(report.code, 0) << report.output;
+  EXPECT_TRUE(fs::exists(out / "leaderboard.md"));
+  EXPECT_TRUE(fs::exists(out / "leaderboard.html"));
+  json summary = json::parse(e2llm::util::read_file(out / "summary.json"));
+  EXPECT_EQ(summary["cells"].size(), 4u);
+}
+
+TEST(SweepCli, SigkillMidCellLosesAtMostTheSampleInFlight) {
+  fs::path dir = fresh_dir("kill");
+  fs::path config = write_config(dir, 6, 60), out = dir / "run";
+  pid_t pid = spawn(base_args(config, out), dir / "first.log");
+  // Wait until one cell is finished and another has journaled two samples, then kill.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (cell_inodes(out).empty()) continue;
+    for (const auto& j : journals(out))
+      if (e2llm::util::read_jsonl_tolerant(j).size() >= 2) ready = true;
+  }
+  ASSERT_TRUE(ready) << e2llm::util::read_file(dir / "first.log");
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+
+  auto finished = cell_inodes(out);
+  ASSERT_GE(finished.size(), 1u);
+  ASSERT_LT(finished.size(), 4u);
+  std::set<std::string> journaled;  // samples finished before the kill: "tag window i"
+  for (const auto& j : journals(out))
+    for (const auto& row : e2llm::util::read_jsonl_tolerant(j)) {
+      const json& r = row["record"];
+      journaled.insert(r["tag"].get<std::string>() + " " + r["window"].dump() + " " + r["i"].dump());
+    }
+  ASSERT_GE(journaled.size(), 2u);
+
+  Result rerun = run(base_args(config, out));
+  ASSERT_EQ(rerun.code, 0) << rerun.output;
+  EXPECT_NE(rerun.output.find("resuming"), std::string::npos) << rerun.output;
+  auto after = cell_inodes(out);
+  EXPECT_EQ(after.size(), 4u);
+  for (const auto& [name, inode] : finished) EXPECT_EQ(after.at(name), inode) << name << " was recomputed";
+  std::map<std::string, int> times;
+  for (const auto& line : computed(dir)) ++times[line];
+  EXPECT_EQ(times.size(), 24u);  // every sample computed at least once
+  int repeated = 0;
+  for (const auto& [sample, n] : times) {
+    if (journaled.count(sample)) {
+      EXPECT_EQ(n, 1) << sample << " was recomputed after the kill";
+    }
+    repeated += n - 1;
+  }
+  EXPECT_LE(repeated, 1) << "only the sample in flight may be computed twice";
+  // The finished cell's samples include the resumed ones.
+  for (const auto& [name, inode] : after) {
+    json cell = json::parse(e2llm::util::read_file(out / "cells" / name));
+    EXPECT_EQ(cell["samples"]["count"], 6);
+  }
+}
+
+TEST(SweepCli, ConcurrentProcessesNeverComputeTheSameCell) {
+  fs::path dir = fresh_dir("race");
+  fs::path config = write_config(dir, 3, 40, "", "", "[512, 1024, 2048]"), out = dir / "run";
+  pid_t a = spawn(base_args(config, out), dir / "a.log");
+  pid_t b = spawn(base_args(config, out), dir / "b.log");
+  int status_a = 0, status_b = 0;
+  waitpid(a, &status_a, 0);
+  waitpid(b, &status_b, 0);
+  ASSERT_TRUE(WIFEXITED(status_a) && WEXITSTATUS(status_a) == 0) << e2llm::util::read_file(dir / "a.log");
+  ASSERT_TRUE(WIFEXITED(status_b) && WEXITSTATUS(status_b) == 0) << e2llm::util::read_file(dir / "b.log");
+  EXPECT_EQ(cell_inodes(out).size(), 6u);
+  std::map<std::string, int> times;
+  for (const auto& line : computed(dir)) ++times[line];
+  EXPECT_EQ(times.size(), 18u);
+  for (const auto& [sample, n] : times) EXPECT_EQ(n, 1) << sample;
+}
+
+TEST(SweepCli, DryRunPrintsThePlanAndWritesNothing) {
+  fs::path dir = fresh_dir("dry");
+  fs::path config = write_config(dir, 2, 0), out = dir / "run";
+  Result before = run([&] { auto a = base_args(config, out); a.push_back("--dry-run"); return a; }());
+  ASSERT_EQ(before.code, 0) << before.output;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_NE(before.output.find("4 cells"), std::string::npos) << before.output;
+  EXPECT_NE(before.output.find("todo"), std::string::npos);
+  EXPECT_NE(before.output.find("estimate:"), std::string::npos);
+
+  ASSERT_EQ(run(base_args(config, out)).code, 0);
+  auto snapshot = [&] {
+    std::map<std::string, std::pair<std::uintmax_t, fs::file_time_type>> files;
+    for (const auto& e : fs::recursive_directory_iterator(out))
+      if (e.is_regular_file()) files[e.path().string()] = {e.file_size(), e.last_write_time()};
+    return files;
+  };
+  auto files = snapshot();
+  Result after = run([&] { auto a = base_args(config, out); a.push_back("--dry-run"); return a; }());
+  ASSERT_EQ(after.code, 0) << after.output;
+  EXPECT_EQ(snapshot(), files);
+  std::regex done_line("\\n(a|b) +t +(512|1024) +[0-9.]+ +done");
+  auto begin = std::sregex_iterator(after.output.begin(), after.output.end(), done_line);
+  EXPECT_EQ(std::distance(begin, std::sregex_iterator()), 4) << after.output;
+  EXPECT_NE(after.output.find("0 of 4 cells to compute"), std::string::npos) << after.output;
+}
+
+TEST(SweepCli, UnknownBackendPluginSaysDidYouMeanInOneLine) {
+  fs::path dir = fresh_dir("typo");
+  fs::path config = write_config(dir, 2, 0, "d");  // "fakebackendd"
+  Result r = run(base_args(config, dir / "run"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find("did you mean 'fakebackend'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cfg.toml:"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "run" / "cells"));
+}
+
+TEST(SweepCli, TaskConfigErrorIsLocatedAtFileLineColumn) {
+  fs::path dir = fresh_dir("badtask");
+  fs::path config = write_config(dir, 2, 0, "", "shots = 3\n");  // an unknown key
+  Result r = run(base_args(config, dir / "run"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  // [tasks.t] is line 23; plugin, samples, sleep_ms, out_dir follow, then shots on line 28.
+  EXPECT_NE(r.output.find("cfg.toml:28:1: tasks.t.shots: unknown key"), std::string::npos) << r.output;
+
+  fs::path config2 = write_config(dir, 0, 0);  // samples = 0: a bad value
+  Result r2 = run(base_args(config2, dir / "run"));
+  EXPECT_EQ(r2.code, 1) << r2.output;
+  EXPECT_NE(r2.output.find("cfg.toml:25:1: tasks.t.samples: must be at least 1"), std::string::npos) << r2.output;
+}
