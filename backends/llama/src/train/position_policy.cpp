@@ -1,0 +1,147 @@
+#include "e2llm/llama/train/position_policy.hpp"
+
+#include <cmath>
+
+#include "e2llm/error.hpp"
+
+namespace e2llm::llama::train {
+
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+namespace {
+// A small counter-based stream: the same numbers on every platform and standard library
+// (std::uniform_int_distribution is implementation-defined).
+class Stream {
+ public:
+  explicit Stream(uint64_t key) : state_(key) {}
+  uint64_t next() { return mix64(state_++); }
+  // Uniform on {0..n-1} without modulo bias (rejection).
+  uint64_t below(uint64_t n) {
+    if (n <= 1) return 0;
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = next(); while (x >= limit);
+    return x % n;
+  }
+
+ private:
+  uint64_t state_;
+};
+
+constexpr uint64_t kScaleDomain = 0x5ca1e;
+constexpr uint64_t kOffsetDomain = 0x0ff5e7;
+uint64_t key(uint64_t seed, uint64_t domain, uint64_t a, uint64_t b) {
+  return mix64(mix64(mix64(seed ^ domain) + a) + b);
+}
+}  // namespace
+
+const char* policy_name(PolicyKind kind) {
+  switch (kind) {
+    case PolicyKind::Plain: return "plain";
+    case PolicyKind::Pi: return "pi";
+    case PolicyKind::E2: return "e2llm";
+  }
+  return "?";
+}
+
+PolicyKind parse_policy(const std::string& name) {
+  if (name == "plain" || name == "none") return PolicyKind::Plain;
+  if (name == "pi" || name == "linear") return PolicyKind::Pi;
+  if (name == "e2llm" || name == "e2" || name == "e2-llm") return PolicyKind::E2;
+  throw Error("unknown position policy \"" + name + "\" (known: plain, pi, e2llm)");
+}
+
+nlohmann::json PolicyOptions::to_json() const {
+  nlohmann::json j = {{"policy", policy_name(kind)}, {"original_window", original_window}, {"seq_len", seq_len}};
+  if (kind == PolicyKind::Pi) j["g"] = g_fixed;
+  if (kind == PolicyKind::E2) {
+    j["scale_augmentation"] = scale_augmentation;
+    j["offset_augmentation"] = offset_augmentation;
+    j["sink"] = sink;
+    j["g_sampling"] = per_iteration ? "iteration" : "sample";
+    if (!scale_augmentation)
+      j["g_fixed"] = g_fixed;
+    else if (!g_values.empty())
+      j["g_values"] = g_values;
+    else
+      j["gmax"] = gmax;
+    j["seed"] = seed;
+  }
+  return j;
+}
+
+PositionPolicy::PositionPolicy(PolicyOptions options) : options_(std::move(options)) {
+  const auto& o = options_;
+  if (o.seq_len < 1) throw ConfigError("seq_len", "must be >= 1");
+  if (o.kind == PolicyKind::Plain) return;
+  if (o.original_window < 1) throw Error("position policy: the original window L is unknown (< 1)");
+  if (o.kind == PolicyKind::Pi || !o.scale_augmentation) {
+    if (!(o.g_fixed >= 1.0)) throw ConfigError("g_fixed", "must be >= 1");
+    g_set_ = {o.g_fixed};
+  } else if (!o.g_values.empty()) {
+    for (double g : o.g_values)
+      if (!(g >= 1.0)) throw ConfigError("g_values", "every scale must be >= 1");
+    g_set_ = o.g_values;
+  } else {
+    if (o.gmax < 1) throw ConfigError("gmax", "must be >= 1");
+    for (int64_t g = 1; g <= o.gmax; ++g) g_set_.push_back(static_cast<double>(g));
+  }
+  if (o.sink < 0) throw ConfigError("sink", "must be >= 0");
+  // All scaled positions < L needs R - 1 < g·L for the smallest g (METHODS.md §1 clamp).
+  double gmin = g_set_[0];
+  for (double g : g_set_) gmin = std::min(gmin, g);
+  if (static_cast<double>(o.seq_len) > gmin * static_cast<double>(o.original_window))
+    throw ConfigError("seq_len", "R = " + std::to_string(o.seq_len) + " exceeds g·L = " +
+                                     std::to_string(gmin * o.original_window) +
+                                     " for the smallest g: positions would leave the trained range; lower seq_len");
+}
+
+int64_t PositionPolicy::max_offset(double g) const {
+  // t ≤ g·L − R keeps (R − 1 + t) / g < L.
+  const double room = std::floor(g * static_cast<double>(options_.original_window)) - static_cast<double>(options_.seq_len);
+  return room > 0 ? static_cast<int64_t>(room) : 0;
+}
+
+PositionDraw PositionPolicy::draw(int64_t step, int64_t sample) const {
+  const auto& o = options_;
+  PositionDraw d;
+  if (o.kind == PolicyKind::Plain) return d;
+  if (g_set_.size() == 1) {
+    d.g = g_set_[0];
+  } else {
+    Stream s(o.per_iteration ? key(o.seed, kScaleDomain, 1, static_cast<uint64_t>(step))
+                             : key(o.seed, kScaleDomain, 0, static_cast<uint64_t>(sample)));
+    d.g = g_set_[s.below(g_set_.size())];
+  }
+  if (o.kind == PolicyKind::E2 && o.offset_augmentation) {
+    Stream s(key(o.seed, kOffsetDomain, 0, static_cast<uint64_t>(sample)));
+    d.t = static_cast<int64_t>(s.below(static_cast<uint64_t>(max_offset(d.g)) + 1));
+  }
+  return d;
+}
+
+std::vector<double> PositionPolicy::positions(const PositionDraw& d) const {
+  std::vector<double> out(static_cast<size_t>(options_.seq_len));
+  const int64_t sink = options_.kind == PolicyKind::E2 ? options_.sink : 0;
+  for (int64_t m = 0; m < options_.seq_len; ++m)
+    out[static_cast<size_t>(m)] = static_cast<double>(m < sink ? m : m + d.t) / d.g;
+  return out;
+}
+
+void PositionPolicy::fill(int64_t step, int64_t first_sample, int64_t count, double* out,
+                          std::vector<PositionDraw>* draws) const {
+  if (draws) draws->clear();
+  for (int64_t i = 0; i < count; ++i) {
+    const PositionDraw d = draw(step, first_sample + i);
+    const auto p = positions(d);
+    std::copy(p.begin(), p.end(), out + i * options_.seq_len);
+    if (draws) draws->push_back(d);
+  }
+}
+
+}  // namespace e2llm::llama::train
