@@ -1,0 +1,68 @@
+// The base of the training backends ("e2llm", "pi-ft", "pretrain"): reads the training
+// keys, trains in prepare() through run_training (cached by content hash under
+// ctx.cache_dir: a rerun loads the cached checkpoint), then serves the trained weights
+// through RopeScalingBackend. Free of LibTorch types so plugins compile quickly.
+//
+// Keys (besides RopeScalingBackend's model/threads/factor_rule/factor/...):
+//   corpus (path or list), text_field, val_fraction, seq_len (R; default L, or W for pi-ft),
+//   steps, batch (global), grad_accum, lr, min_lr_ratio, warmup, weight_decay, grad_clip,
+//   seed, policy ("plain" | "pi" | "e2llm"), gmax, g_sampling ("sample" | "iteration"),
+//   g_values, sink, scale_augmentation, offset_augmentation, g_fixed,
+//   init ("base" | "random"), model = {dim, layers, heads, kv_heads, ffn, window, vocab,
+//   rope_base, tied_embeddings} (random init), checkpoint_every, keep_last, resume,
+//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "e2llm/llama/rope_scaling_backend.hpp"
+#include "e2llm/llama/train/trainer.hpp"
+
+namespace e2llm::llama::train {
+
+enum class TrainingMode {
+  Once,       // train one model (E²-LLM, pretraining); open(W) rescales it
+  PerWindow,  // train one model per window W > L with g = W/L on length-W sequences (PI-FT)
+};
+
+class TrainingBackend : public RopeScalingBackend {
+ public:
+  TrainingBackend(std::string name, std::string description, PolicyKind default_policy, TrainingMode mode,
+                  bool default_random_init = false);
+  ~TrainingBackend() override;
+
+  void configure(const nlohmann::json& config) override;
+  // Returns {"checkpoint_path", "checkpoint_hash", "trained_tokens", "train_wall_s",
+  // "policy", "original_window", "trained": [per-model records], ...}.
+  nlohmann::json prepare(const PrepareContext& context) override;
+  std::unique_ptr<LanguageModel> open(int64_t window) override;
+
+ protected:
+  // Plain policy models are served with plain RoPE; the others with PI-style g = W / L
+  // (E²-LLM inference, METHODS.md §1: t = 0, g = W / L with the ceil rule by default).
+  RopeConfig rope_for_window(int64_t window) const override;
+  void configure_extra(ConfigReader& reader) override;
+
+ private:
+  double g_for_window(int64_t window, int64_t original_window) const;
+  TrainResult train_one(const PrepareContext& ctx, const std::string& base_path, const std::string& base_hash,
+                        int64_t original_window, int64_t seq_len, double g, nlohmann::json* policy_out);
+
+  std::string name_;
+  PolicyKind default_policy_;
+  TrainingMode mode_;
+  TrainOptions opts_;  // the configured knobs (policy/seq_len/out completed per job)
+  bool random_init_ = false;
+  bool has_shape_ = false;
+  nlohmann::json train_settings_ = nlohmann::json::object();
+  std::string base_model_key_;  // the `model` key when it is a path
+  std::map<int64_t, std::string> per_window_paths_;
+  std::map<int64_t, std::shared_ptr<LlamaModel>> per_window_models_;
+  std::shared_ptr<LlamaModel> served_base_;
+  std::string served_hash_;
+};
+
+}  // namespace e2llm::llama::train

@@ -1,0 +1,39 @@
+// Data parallel over c10d without DistributedDataParallel (the C++ frontend has none,
+// PITFALLS.md): TCPStore rendezvous, ProcessGroupGloo on CPU (ProcessGroupNCCL for CUDA
+// tensors in builds with USE_C10D_NCCL), gradients all-reduced in flat buckets.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "e2llm/llama/train/trainer.hpp"
+
+namespace e2llm::llama::train {
+
+class DataParallel {
+ public:
+  // Rank 0 hosts the TCPStore at master_addr:master_port; every collective fails (throws
+  // e2llm::Error) after `timeout` instead of hanging on a dead rank.
+  DataParallel(const RankInfo& ranks, std::chrono::milliseconds timeout, bool cuda = false);
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  int rank() const { return ranks_.rank; }
+  int world() const { return ranks_.world; }
+
+  // Every tensor becomes the mean over ranks. Tensors are packed into flat buckets of
+  // about `bucket_bytes` (one all-reduce per bucket: fewer, larger messages).
+  void allreduce_mean(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes = 25u << 20);
+  void barrier();
+
+ private:
+  struct Impl;
+  RankInfo ranks_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace e2llm::llama::train

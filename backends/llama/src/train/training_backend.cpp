@@ -1,0 +1,265 @@
+#include "e2llm/llama/train/training_backend.hpp"
+
+#include <cmath>
+
+#include "e2llm/error.hpp"
+#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/llama/model.hpp"
+#include "e2llm/util/sha256.hpp"
+
+namespace e2llm::llama::train {
+
+namespace fs = std::filesystem;
+
+TrainingBackend::TrainingBackend(std::string name, std::string description, PolicyKind default_policy, TrainingMode mode,
+                                 bool default_random_init)
+    : RopeScalingBackend(name, std::move(description), /*trains=*/true),
+      name_(name),
+      default_policy_(default_policy),
+      mode_(mode),
+      random_init_(default_random_init) {}
+
+TrainingBackend::~TrainingBackend() = default;
+
+void TrainingBackend::configure(const nlohmann::json& config) {
+  nlohmann::json rest = config.is_null() ? nlohmann::json::object() : config;
+  // `model` is either the base checkpoint path (RopeScalingBackend's key) or, for
+  // pretraining, the architecture table; the base class only understands the former.
+  has_shape_ = false;
+  opts_ = TrainOptions{};
+  if (rest.contains("model") && rest["model"].is_object()) {
+    ConfigReader m(rest["model"], "model");
+    auto& s = opts_.shape;
+    s.dim = m.get<int64_t>("dim", s.dim);
+    s.layers = m.get<int64_t>("layers", s.layers);
+    s.heads = m.get<int64_t>("heads", s.heads);
+    s.kv_heads = m.get<int64_t>("kv_heads", 0);
+    s.ffn = m.get<int64_t>("ffn", 0);
+    s.vocab = m.get<int64_t>("vocab", 0);
+    s.window = m.require<int64_t>("window");
+    s.rope_base = m.get<double>("rope_base", s.rope_base);
+    s.tied_embeddings = m.get<bool>("tied_embeddings", false);
+    m.finish();
+    has_shape_ = true;
+    rest.erase("model");
+  }
+  base_model_key_ = rest.contains("model") && rest["model"].is_string() ? rest["model"].get<std::string>() : "";
+  opts_.threads = rest.value("threads", 0);
+  RopeScalingBackend::configure(rest);  // calls configure_extra, then rejects unknown keys
+}
+
+void TrainingBackend::configure_extra(ConfigReader& cfg) {
+  auto& o = opts_;
+  if (cfg.has("corpus")) {
+    const auto& c = cfg.raw().at("corpus");
+    if (c.is_string()) {
+      o.data.corpus = {c.get<std::string>()};
+    } else if (c.is_array()) {
+      for (const auto& x : c) {
+        if (!x.is_string()) throw ConfigError("corpus", "must be a path or a list of paths");
+        o.data.corpus.emplace_back(x.get<std::string>());
+      }
+    } else {
+      throw ConfigError("corpus", "must be a path or a list of paths");
+    }
+  }
+  o.data.text_field = cfg.get<std::string>("text_field", "text");
+  o.data.val_fraction = cfg.get<double>("val_fraction", 0.05);
+  o.data.seq_len = cfg.get<int64_t>("seq_len", 0);
+  o.steps = cfg.get<int64_t>("steps", 100);
+  o.batch = cfg.get<int64_t>("batch", 8);
+  o.grad_accum = cfg.get<int64_t>("grad_accum", 1);
+  o.lr = cfg.get<double>("lr", 1e-4);
+  o.min_lr_ratio = cfg.get<double>("min_lr_ratio", 0.1);
+  o.warmup = cfg.get<int64_t>("warmup", 0);
+  o.weight_decay = cfg.get<double>("weight_decay", 0.1);
+  o.grad_clip = cfg.get<double>("grad_clip", 1.0);
+  o.seed = cfg.get<uint64_t>("seed", 0);
+  o.checkpoint_every = cfg.get<int64_t>("checkpoint_every", 0);
+  o.keep_last = cfg.get<int64_t>("keep_last", 2);
+  o.resume = cfg.get<bool>("resume", false);
+  o.log_every = cfg.get<int64_t>("log_every", 10);
+  o.eval_every = cfg.get<int64_t>("eval_every", 0);
+  o.eval_batches = cfg.get<int64_t>("eval_batches", 4);
+  o.dist_timeout_s = cfg.get<double>("dist_timeout_s", 60.0);
+  o.debug_kill_at_step = cfg.get<int64_t>("debug_kill_at_step", -1);
+  o.debug_kill_rank = cfg.get<int>("debug_kill_rank", -1);
+  o.block_size = cfg.get<int64_t>("block_size", 256);
+  if (o.steps < 1) throw ConfigError("steps", "must be >= 1");
+  if (o.batch < 1) throw ConfigError("batch", "must be >= 1");
+  if (!(o.lr > 0)) throw ConfigError("lr", "must be > 0");
+
+  auto& p = o.policy;
+  p.kind = default_policy_;
+  if (cfg.has("policy")) {
+    try {
+      p.kind = parse_policy(cfg.require<std::string>("policy"));
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const Error& e) {
+      throw ConfigError("policy", e.what());
+    }
+  }
+  if (mode_ == TrainingMode::PerWindow && p.kind != PolicyKind::Pi)
+    throw ConfigError("policy", "pi-ft trains with the PI policy only (g = W/L per window)");
+  p.gmax = cfg.get<int64_t>("gmax", 20);
+  const auto sampling = cfg.get<std::string>("g_sampling", "sample");
+  if (sampling != "sample" && sampling != "iteration")
+    throw ConfigError("g_sampling", "must be \"sample\" (a g per sequence) or \"iteration\" (a g per step)");
+  p.per_iteration = sampling == "iteration";
+  if (cfg.has("g_values")) p.g_values = cfg.require<std::vector<double>>("g_values");
+  p.sink = cfg.get<int64_t>("sink", 4);
+  p.scale_augmentation = cfg.get<bool>("scale_augmentation", true);
+  p.offset_augmentation = cfg.get<bool>("offset_augmentation", true);
+  p.g_fixed = cfg.get<double>("g_fixed", 2.0);
+  p.seed = o.seed;
+  const auto init = cfg.get<std::string>("init", random_init_ ? "random" : "base");
+  if (init != "base" && init != "random") throw ConfigError("init", "must be \"base\" (fine-tune) or \"random\" (pretrain)");
+  random_init_ = init == "random";
+  if (random_init_ && !has_shape_) throw ConfigError("model", "init = \"random\" needs a model table {dim, layers, heads, window, ...}");
+
+  // What identifies the training (the cache key): every knob except logging/resume/threads.
+  train_settings_ = {{"backend", name_},      {"text_field", o.data.text_field}, {"val_fraction", o.data.val_fraction},
+                     {"seq_len", o.data.seq_len}, {"steps", o.steps},   {"batch", o.batch},
+                     {"grad_accum", o.grad_accum}, {"lr", o.lr},        {"min_lr_ratio", o.min_lr_ratio},
+                     {"warmup", o.warmup},    {"weight_decay", o.weight_decay}, {"grad_clip", o.grad_clip},
+                     {"seed", o.seed},        {"init", init},           {"block_size", o.block_size}};
+  if (random_init_) train_settings_["model"] = o.shape.to_json();
+}
+
+double TrainingBackend::g_for_window(int64_t window, int64_t L) const {
+  if (window <= L) return 1.0;
+  const auto& s = settings();
+  if (s.contains("factor")) return s["factor"].get<double>();
+  const double ratio = static_cast<double>(window) / static_cast<double>(L);
+  return s.value("factor_rule", std::string("ceil")) == "exact" ? ratio : std::ceil(ratio);
+}
+
+TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::string& base_path, const std::string& base_hash,
+                                       int64_t L, int64_t seq_len, double g, nlohmann::json* policy_out) {
+  TrainOptions o = opts_;
+  o.base_checkpoint = random_init_ ? "" : base_path;
+  o.data.seq_len = seq_len;
+  o.data.cache_dir = ctx.cache_dir;
+  o.policy.original_window = L;
+  o.policy.seq_len = seq_len;
+  if (o.policy.kind == PolicyKind::Pi) o.policy.g_fixed = g;
+  if (o.data.corpus.empty()) throw ConfigError("corpus", "is required: a text/JSONL file or folder to train on");
+  PositionPolicy check(o.policy);  // validate before hashing gigabytes
+  *policy_out = o.policy.to_json();
+
+  util::Sha256 h;
+  h.update("e2llm-train-v1\n");
+  h.update(base_hash + "\n");
+  nlohmann::json key = train_settings_;
+  key["seq_len"] = seq_len;
+  key["policy"] = *policy_out;
+  h.update(key.dump() + "\n");
+  h.update(dataset_hash(o.data, *ctx.tokenizer));
+  const std::string hash = h.hex_digest();
+  o.out_dir = ctx.cache_dir / (name_ + "-" + hash.substr(0, 16));
+  o.method = {{"method", name_}, {"policy", *policy_out}, {"base", base_hash}, {"run_hash", hash},
+              {"original_window", L}, {"seq_len", seq_len}};
+  return run_training(o, *ctx.tokenizer, ctx.progress);
+}
+
+nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
+  if (!ctx.tokenizer) throw Error(name_ + ": training needs the run's tokenizer ([tokenizer] model)");
+  if (ctx.cache_dir.empty()) throw Error(name_ + ": no cache folder for the trained checkpoint");
+  std::string base_path = base_model_key_;
+  if (base_path.empty() && ctx.base_model.is_object() && ctx.base_model.contains("path"))
+    base_path = ctx.base_model["path"].get<std::string>();
+  int64_t L = 0;
+  std::string base_hash;
+  if (random_init_) {
+    L = opts_.shape.window;
+    base_hash = "random:" + opts_.shape.to_json().dump();
+  } else {
+    if (base_path.empty())
+      throw ConfigError("model", "no base checkpoint: set [base] path, or pretrain with init = \"random\" and a model table");
+    const Checkpoint base = load_checkpoint(base_path);
+    L = base.config.rope.original_max_position > 0 ? base.config.rope.original_max_position : base.config.max_position;
+    base_hash = base.fingerprint;
+  }
+  if (ctx.base_model.is_object() && ctx.base_model.contains("original_window"))
+    L = ctx.base_model["original_window"].get<int64_t>();
+  if (L < 1) throw Error(name_ + ": unknown original window L; set [base] window");
+
+  nlohmann::json trained = nlohmann::json::array(), policy;
+  int64_t tokens = 0;
+  double wall = 0;
+  std::string serve_path = base_path, serve_hash;
+  per_window_paths_.clear();
+  if (mode_ == TrainingMode::Once) {
+    const int64_t R = opts_.data.seq_len > 0 ? opts_.data.seq_len : L;
+    const auto r = train_one(ctx, base_path, base_hash, L, R, opts_.policy.g_fixed, &policy);
+    trained.push_back(r.to_json());
+    trained.back()["cached"] = r.cached;
+    tokens += r.tokens, wall += r.wall_s;
+    serve_path = r.checkpoint_dir.string();
+    serve_hash = r.checkpoint_hash;
+  } else {
+    for (int64_t W : ctx.windows) {
+      if (W <= L || per_window_paths_.count(W)) continue;
+      const double g = g_for_window(W, L);
+      nlohmann::json p;
+      // PI fine-tuning (Chen et al. 2023): sequences of length W at g = W/L fixed.
+      const auto r = train_one(ctx, base_path, base_hash, L, W, g, &p);
+      auto rec = r.to_json();
+      rec["window"] = W, rec["g"] = g, rec["cached"] = r.cached, rec["policy"] = p;
+      trained.push_back(rec);
+      tokens += r.tokens, wall += r.wall_s;
+      per_window_paths_[W] = r.checkpoint_dir.string();
+    }
+    policy = {{"policy", "pi"}, {"per_window", true}};
+  }
+
+  PrepareContext inner = ctx;
+  inner.base_model = {{"path", serve_path}, {"original_window", L}};
+  nlohmann::json record = RopeScalingBackend::prepare(inner);
+  served_base_ = model();
+  served_hash_ = record.value("checkpoint_hash", std::string());
+  per_window_models_.clear();
+  for (const auto& [W, path] : per_window_paths_) per_window_models_[W] = load_base_model(path);
+  record["trained_tokens"] = tokens;
+  record["train_wall_s"] = wall;
+  record["policy"] = policy;
+  record["trained"] = trained;
+  if (mode_ == TrainingMode::Once) {
+    record["checkpoint_path"] = serve_path;
+    record["checkpoint_hash"] = serve_hash;
+  } else {
+    // One hash for the set of per-window models (each is listed in "trained").
+    std::string all;
+    for (const auto& t : trained) all += t["checkpoint_hash"].get<std::string>() + "\n";
+    record["checkpoint_hash"] = util::sha256_hex(all);
+  }
+  return record;
+}
+
+RopeConfig TrainingBackend::rope_for_window(int64_t window) const {
+  RopeConfig rope = base_rope();
+  const double g = opts_.policy.kind == PolicyKind::Plain ? 1.0 : scale_for_window(window);
+  if (g > 1.0) {
+    rope.type = RopeType::Linear;  // angle = (m / g) · θ_j, t = 0 (METHODS.md §1 inference)
+    rope.factor = g;
+  }
+  return rope;
+}
+
+std::unique_ptr<LanguageModel> TrainingBackend::open(int64_t window) {
+  if (mode_ == TrainingMode::PerWindow) {
+    if (window > original_window()) {
+      auto it = per_window_models_.find(window);
+      if (it == per_window_models_.end())
+        throw Error(name_ + ": no model was fine-tuned for window " + std::to_string(window) +
+                    "; list it in [sweep] windows so that prepare() trains it");
+      set_model(it->second, it->second->fingerprint);
+    } else if (served_base_) {
+      set_model(served_base_, served_hash_);
+    }
+  }
+  return RopeScalingBackend::open(window);
+}
+
+}  // namespace e2llm::llama::train

@@ -1,0 +1,218 @@
+// e2llm train CONFIG [--nproc N] [--resume] [--set k=v]...: trains through a backend
+// plugin (the harness never links LibTorch). `[train] plugin = "e2llm"` names the backend;
+// the other [train] keys are its config section, except `out` (the cache folder, default
+// <run.out or "runs">/train, relative to the working folder). With --nproc N the command starts N copies of itself as local
+// ranks (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1, MASTER_PORT
+// = a free port) and waits; variables set by an external launcher (torchrun, Slurm) are
+// used as they are.
+#include <arpa/inet.h>
+#include <fmt/core.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "e2llm/harness/app.hpp"
+#include "e2llm/harness/config.hpp"
+#include "e2llm/util/files.hpp"
+
+namespace e2llm::harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A TCP port nobody listens on now (the OS picks it; a tiny race remains, as with torchrun).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error("cannot open a socket to find a free port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw Error("cannot bind a loopback socket to find a free port");
+  }
+  const int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+// This process's argv without --nproc (so that the children run as single ranks).
+std::vector<std::string> own_args_without_nproc() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  std::vector<std::string> args;
+  for (size_t start = 0; start < all.size();) {
+    size_t end = all.find('\0', start);
+    if (end == std::string::npos) end = all.size();
+    args.push_back(all.substr(start, end - start));
+    start = end + 1;
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (args[i].rfind("--nproc=", 0) == 0) continue;
+    out.push_back(args[i]);
+  }
+  return out;
+}
+
+// Starts `n` ranks and waits. When one fails, the others get `grace_s` to notice (their
+// collectives time out) and are then killed; the first failure's exit code is returned.
+int launch_local_ranks(int n, double grace_s) {
+  const int port = free_port();
+  const auto args = own_args_without_nproc();
+  std::vector<pid_t> pids;
+  for (int rank = 0; rank < n; ++rank) {
+    pid_t pid = ::fork();
+    if (pid < 0) throw Error("fork failed while starting rank " + std::to_string(rank));
+    if (pid == 0) {
+      ::setenv("RANK", std::to_string(rank).c_str(), 1);
+      ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+      ::setenv("WORLD_SIZE", std::to_string(n).c_str(), 1);
+      ::setenv("LOCAL_WORLD_SIZE", std::to_string(n).c_str(), 1);
+      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+      ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv("/proc/self/exe", argv.data());
+      std::fprintf(stderr, "e2llm: error: cannot exec /proc/self/exe for rank %d\n", rank);
+      ::_exit(127);
+    }
+    pids.push_back(pid);
+  }
+  int first_failure = 0;
+  std::chrono::steady_clock::time_point failed_at;
+  size_t alive = pids.size();
+  while (alive > 0) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, first_failure ? WNOHANG : 0);
+    if (pid > 0) {
+      for (auto& p : pids)
+        if (p == pid) p = 0, --alive;
+      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (code != 0 && first_failure == 0) {
+        int rank = -1;
+        first_failure = code;
+        failed_at = std::chrono::steady_clock::now();
+        (void)rank;
+        fmt::print(stderr, "e2llm train: a rank exited with code {}; waiting up to {:.0f} s for the others\n", code, grace_s);
+      }
+      continue;
+    }
+    if (pid < 0 && errno == EINTR) continue;
+    if (first_failure && std::chrono::duration<double>(std::chrono::steady_clock::now() - failed_at).count() > grace_s) {
+      for (pid_t p : pids)
+        if (p > 0) ::kill(p, SIGKILL);
+      grace_s = 1e30;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return first_failure;
+}
+
+void install(CLI::App& app, AppContext& context) {
+  auto* cmd = app.add_subcommand("train", "Train or fine-tune a model through a training backend ([train] plugin)");
+  struct Args {
+    std::string file;
+    std::vector<std::string> overrides;
+    int nproc = 0;
+    bool resume = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("CONFIG", a->file, "TOML config with a [train] section")->required();
+  cmd->add_option("--nproc", a->nproc, "Start N local data-parallel ranks (Gloo on CPU)");
+  cmd->add_flag("--resume", a->resume, "Continue from the newest checkpoint of the same run");
+  cmd->add_option("--set", a->overrides, "Override a key: a.b=value (repeatable)");
+  cmd->callback([&context, a] {
+    if (a->nproc > 1 && !std::getenv("WORLD_SIZE")) {
+      const Config probe = Config::load(a->file, a->overrides);  // fail early, once, on a bad config
+      double grace = 90;
+      if (probe.json().contains("train") && probe.json()["train"].contains("dist_timeout_s"))
+        grace = probe.json()["train"]["dist_timeout_s"].get<double>() + 30;
+      context.exit_code = launch_local_ranks(a->nproc, grace);
+      return;
+    }
+    const Config config = Config::load(a->file, a->overrides);
+    validate_harness_keys(config);
+    const auto& root = config.json();
+    auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : config.base_dir() / p; };
+    if (!root.contains("train")) throw config.error_at("train", "missing [train] section (with plugin = \"e2llm\" | \"pi-ft\" | \"pretrain\")");
+    nlohmann::json section = root["train"];
+    if (!section.contains("plugin") || !section["plugin"].is_string())
+      throw config.error_at("train.plugin", "missing: name the training backend (e2llm, pi-ft, pretrain)");
+    const std::string plugin = section["plugin"];
+    section.erase("plugin");
+    // Output folders are relative to where e2llm runs (as [run] out everywhere).
+    fs::path out = root.contains("run") && root["run"].contains("out")
+                       ? fs::path(root["run"]["out"].get<std::string>()) / "train"
+                       : fs::path("runs/train");
+    if (section.contains("out")) {
+      out = section["out"].get<std::string>();
+      section.erase("out");
+    }
+    if (a->resume) section["resume"] = true;
+    if (section.contains("corpus")) {  // paths in the config are relative to the config file
+      auto& c = section["corpus"];
+      if (c.is_string()) c = resolve(c.get<std::string>()).string();
+      if (c.is_array())
+        for (auto& x : c)
+          if (x.is_string()) x = resolve(x.get<std::string>()).string();
+    }
+
+    std::vector<fs::path> extra;
+    if (root.contains("plugins") && root["plugins"].contains("path"))
+      for (const auto& p : root["plugins"]["path"]) extra.push_back(resolve(p.get<std::string>()));
+    auto& registry = context.registry(extra);
+
+    PrepareContext ctx;
+    const nlohmann::json tok = root.value("tokenizer", nlohmann::json::object());
+    if (!tok.contains("model")) throw config.error_at("tokenizer.model", "missing: the tokenizer model the corpus is tokenized with");
+    auto tokenizer = registry.make_tokenizer(tok.value("plugin", std::string("sentencepiece")));
+    tokenizer->load(resolve(tok["model"].get<std::string>()).string());
+    ctx.tokenizer = tokenizer;
+    const nlohmann::json base = root.value("base", nlohmann::json::object());
+    if (base.value("source", std::string()) != "pretrain" && base.contains("path")) {
+      ctx.base_model = {{"path", resolve(base["path"].get<std::string>()).string()}};
+      if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
+    } else {
+      ctx.base_model = nlohmann::json::object();
+      if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
+    }
+    ctx.cache_dir = out;
+    ctx.seed = root.contains("run") ? root["run"].value("seed", 0ull) : 0ull;
+    if (root.contains("sweep") && root["sweep"].contains("windows"))
+      for (const auto& w : root["sweep"]["windows"]) ctx.windows.push_back(w.get<std::int64_t>());
+
+    auto backend = registry.make_backend(plugin);
+    try {
+      backend->configure(section);
+    } catch (const ConfigError& e) {
+      config.rethrow(e, "train");
+    }
+    const nlohmann::json record = backend->prepare(ctx);
+    const char* rank = std::getenv("RANK");
+    if (!rank || std::string(rank) == "0") {
+      util::write_file_atomic(out / "train_result.json", record.dump(2) + "\n");
+      fmt::print("{}\n", record.dump(2));
+    }
+  });
+}
+
+const RegisterCommand registered(install);
+
+}  // namespace
+}  // namespace e2llm::harness

@@ -1,0 +1,208 @@
+// End-to-end training through the real CLI (`e2llm train`) on a tiny model:
+// SIGKILL + --resume is bit-identical to an uninterrupted run; 2 Gloo ranks equal 1 rank
+// with the same global batch; a dead rank fails the run instead of hanging; NaN stops
+// with a hint; E²-LLM fine-tuning and PI-FT run from a pretrained base and are cached.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "e2llm/util/files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path& work() {
+  static const fs::path dir = [] {
+    auto d = fs::temp_directory_path() / ("e2llm-train-e2e-" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    // A small synthetic corpus in the register tok512 was trained on (TinyStories).
+    const char* names[] = {"Lily", "Tom", "Sue", "Ben", "Max", "Amy"};
+    const char* things[] = {"ball", "cat", "tree", "cake", "boat", "bird"};
+    std::string jsonl;
+    for (int i = 0; i < 60; ++i) {
+      std::string text;
+      for (int j = 0; j < 6; ++j)
+        text += std::string("Once upon a time, ") + names[(i + j) % 6] + " saw a big " + things[(i * 7 + j) % 6] +
+                ". " + names[(i + 2 * j) % 6] + " was very happy and played with the " + things[(i + j * 5) % 6] + ". ";
+      jsonl += nlohmann::json{{"text", text}}.dump() + "\n";
+    }
+    e2llm::util::write_file_atomic(d / "corpus.jsonl", jsonl);
+    return d;
+  }();
+  return dir;
+}
+
+// The pretraining config every test starts from (tiny: dim 32, 2 layers, L = 64, R = 32);
+// `set` replaces or adds [train] keys (TOML values).
+std::string config(const std::string& out, const std::map<std::string, std::string>& set = {}) {
+  std::map<std::string, std::string> train = {
+      {"plugin", "\"pretrain\""}, {"out", "\"" + out + "\""},
+      {"corpus", "\"" + (work() / "corpus.jsonl").string() + "\""},
+      {"seq_len", "32"}, {"steps", "10"}, {"batch", "4"}, {"lr", "3e-3"}, {"warmup", "2"}, {"threads", "1"},
+      {"log_every", "5"}, {"check_blas", "false"},
+      {"model", "{ dim = 32, layers = 2, heads = 4, kv_heads = 2, ffn = 64, window = 64 }"}};
+  for (const auto& [k, v] : set) train[k] = v;
+  std::string toml = "[tokenizer]\nmodel = \"" E2LLM_SHARED_DATA "/models/tok512.model\"\n[base]\nsource = \"pretrain\"\n[train]\n";
+  for (const auto& [k, v] : train) toml += k + " = " + v + "\n";
+  return toml;
+}
+
+struct Run {
+  int code = -1;
+  std::string out;
+  double seconds = 0;
+};
+
+Run run(const std::string& name, const std::string& toml, const std::string& args = "") {
+  const fs::path cfg = work() / (name + ".toml");
+  e2llm::util::write_file_atomic(cfg, toml);
+  const std::string cmd = std::string(E2LLM_EXE) + " train " + cfg.string() + " " + args + " 2>&1";
+  const auto t0 = std::chrono::steady_clock::now();
+  FILE* p = ::popen(cmd.c_str(), "r");
+  Run r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+// The trained run folder (one content-hashed folder per training) under `out`.
+fs::path run_dir(const fs::path& out, const std::string& prefix) {
+  for (const auto& e : fs::directory_iterator(out))
+    if (e.is_directory() && e.path().filename().string().rfind(prefix + "-", 0) == 0) return e.path();
+  return {};
+}
+
+// float32 tensors of a safetensors file, by name.
+std::map<std::string, std::vector<float>> read_f32(const fs::path& file) {
+  const std::string bytes = e2llm::util::read_file(file);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  const auto header = nlohmann::json::parse(bytes.substr(8, n));
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    EXPECT_EQ(info["dtype"], "F32");
+    const size_t b = info["data_offsets"][0], e = info["data_offsets"][1];
+    std::vector<float> v((e - b) / 4);
+    std::memcpy(v.data(), bytes.data() + 8 + n + b, e - b);
+    out[name] = v;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(TrainE2E, SigkillThenResumeIsBitIdentical) {
+  const auto a = work() / "resume-a", b = work() / "resume-b";
+  const std::map<std::string, std::string> ckpt = {{"checkpoint_every", "3"}, {"keep_last", "2"}};
+  auto full = run("full", config(a.string(), ckpt));
+  ASSERT_EQ(full.code, 0) << full.out;
+  EXPECT_NE(full.out.find("tok/s"), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find("MFU"), std::string::npos) << full.out;
+
+  auto killed = run("killed", config(b.string(), {{"checkpoint_every", "3"}, {"keep_last", "2"}, {"debug_kill_at_step", "7"}}));
+  ASSERT_EQ(killed.code, 128 + SIGKILL) << killed.out;
+  const auto dir_b = run_dir(b, "pretrain");
+  ASSERT_FALSE(dir_b.empty());
+  EXPECT_FALSE(fs::exists(dir_b / "model"));
+  EXPECT_TRUE(fs::exists(dir_b / "checkpoints/step-00000006/trainer_state.json"));
+  EXPECT_TRUE(fs::exists(dir_b / "checkpoints/step-00000006/model/model.safetensors"));
+  EXPECT_TRUE(fs::exists(dir_b / "checkpoints/step-00000003"));  // keep_last = 2: 3 and 6
+
+  auto resumed = run("resumed", config(b.string(), ckpt), "--resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("resumed at step 6"), std::string::npos) << resumed.out;
+  EXPECT_FALSE(fs::exists(dir_b / "checkpoints/step-00000003"));  // pruned once step 9 was written
+  EXPECT_TRUE(fs::exists(dir_b / "checkpoints/step-00000009"));
+  const auto dir_a = run_dir(a, "pretrain");
+  EXPECT_EQ(dir_a.filename(), dir_b.filename());  // same content hash
+  EXPECT_EQ(e2llm::util::read_file(dir_a / "model/model.safetensors"),
+            e2llm::util::read_file(dir_b / "model/model.safetensors"));
+  const auto ra = nlohmann::json::parse(e2llm::util::read_file(dir_a / "result.json"));
+  const auto rb = nlohmann::json::parse(e2llm::util::read_file(dir_b / "result.json"));
+  EXPECT_EQ(ra["final_loss"], rb["final_loss"]);
+  EXPECT_EQ(ra["trained_tokens"], 10 * 4 * 32);
+
+  // config.json records the method; a rerun is served from the cache.
+  const auto hf = nlohmann::json::parse(e2llm::util::read_file(dir_a / "model/config.json"));
+  EXPECT_EQ(hf["e2llm"]["policy"]["policy"], "plain");
+  EXPECT_EQ(hf["e2llm"]["trainer"]["tokens_seen"], 1280);
+  auto cached = run("full", config(a.string(), ckpt));
+  ASSERT_EQ(cached.code, 0) << cached.out;
+  EXPECT_NE(cached.out.find("\"cached\": true"), std::string::npos) << cached.out;
+}
+
+TEST(TrainE2E, TwoRanksEqualOneRankWithTheSameGlobalBatch) {
+  const auto one = work() / "ddp-1", two = work() / "ddp-2";
+  auto r1 = run("ddp1", config(one.string(), {{"steps", "4"}}));
+  ASSERT_EQ(r1.code, 0) << r1.out;
+  auto r2 = run("ddp2", config(two.string(), {{"steps", "4"}}), "--nproc 2");
+  ASSERT_EQ(r2.code, 0) << r2.out;
+  EXPECT_NE(r2.out.find("2 ranks"), std::string::npos) << r2.out;
+  const auto w1 = read_f32(run_dir(one, "pretrain") / "model/model.safetensors");
+  const auto w2 = read_f32(run_dir(two, "pretrain") / "model/model.safetensors");
+  ASSERT_EQ(w1.size(), w2.size());
+  double worst = 0;
+  for (const auto& [name, v] : w1) {
+    const auto& u = w2.at(name);
+    ASSERT_EQ(v.size(), u.size());
+    for (size_t i = 0; i < v.size(); ++i) worst = std::max(worst, static_cast<double>(std::fabs(v[i] - u[i])));
+  }
+  EXPECT_LT(worst, 1e-5);
+}
+
+TEST(TrainE2E, DeadRankFailsTheRunWithoutHanging) {
+  auto r = run("dead", config((work() / "dead").string(), {{"steps", "50"}, {"dist_timeout_s", "10"}, {"debug_kill_at_step", "2"}, {"debug_kill_rank", "1"}}),
+               "--nproc 2");
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("rank exited with code"), std::string::npos) << r.out;
+  EXPECT_LT(r.seconds, 45) << r.out;
+}
+
+TEST(TrainE2E, NanLossStopsWithAHint) {
+  auto r = run("nan", config((work() / "nan").string(), {{"lr", "1e30"}, {"grad_clip", "0.0"}, {"warmup", "0"}}));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("lower lr"), std::string::npos) << r.out;
+}
+
+TEST(TrainE2E, E2llmAndPiFtFineTuneAPretrainedBase) {
+  const auto base_out = work() / "base";
+  auto base = run("base", config(base_out.string()));
+  ASSERT_EQ(base.code, 0) << base.out;
+  const auto base_dir = run_dir(base_out, "pretrain") / "model";
+  const std::string common = "[tokenizer]\nmodel = \"" E2LLM_SHARED_DATA "/models/tok512.model\"\n[base]\npath = \"" +
+                             base_dir.string() + "\"\n[sweep]\nwindows = [64, 128]\n";
+  const std::string knobs = "corpus = \"" + (work() / "corpus.jsonl").string() +
+                            "\"\nsteps = 3\nbatch = 2\nlr = 1e-3\nthreads = 1\ncheck_blas = false\n";
+  auto e2 = run("e2", common + "[train]\nplugin = \"e2llm\"\nout = \"" + (work() / "e2").string() + "\"\n" + knobs +
+                          "seq_len = 32\ngmax = 4\n");
+  ASSERT_EQ(e2.code, 0) << e2.out;
+  const auto rec = nlohmann::json::parse(e2.out.substr(e2.out.find("{\n")));
+  EXPECT_EQ(rec["policy"]["policy"], "e2llm");
+  EXPECT_EQ(rec["policy"]["gmax"], 4);
+  EXPECT_EQ(rec["policy"]["sink"], 4);
+  EXPECT_EQ(rec["trained_tokens"], 3 * 2 * 32);
+  EXPECT_TRUE(fs::exists(rec["checkpoint_path"].get<std::string>() + "/model.safetensors"));
+
+  auto pi = run("pift", common + "[train]\nplugin = \"pi-ft\"\nout = \"" + (work() / "pift").string() + "\"\n" + knobs);
+  ASSERT_EQ(pi.code, 0) << pi.out;
+  const auto prec = nlohmann::json::parse(pi.out.substr(pi.out.find("{\n")));
+  ASSERT_EQ(prec["trained"].size(), 1u);  // only W = 128 > L = 64
+  EXPECT_EQ(prec["trained"][0]["window"], 128);
+  EXPECT_EQ(prec["trained"][0]["g"], 2.0);
+  EXPECT_EQ(prec["trained"][0]["policy"]["seq_len"], 128);
+}
