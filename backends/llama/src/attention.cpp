@@ -63,11 +63,12 @@ std::pair<Tensor, Tensor> blocked_forward(const Tensor& qg, const Tensor& k, con
       if (mask.defined()) s.masked_fill_(mask, -inf);
       // Key 0 is visible to every query and sits in the first block, so m is finite from
       // then on and fully hidden rows of later blocks contribute exp(-inf) = 0.
-      auto m_new = torch::maximum(m, std::get<0>(s.max(-1, true)));
-      auto p = torch::exp(s - m_new);
-      auto correction = torch::exp(m - m_new);
-      l = l * correction + p.sum(-1, true);
-      acc = acc * correction + torch::matmul(p, vb);
+      // In place where possible: these element-wise passes dominate for small head dims.
+      auto m_new = torch::maximum(m, s.amax(-1, true));
+      auto p = s.sub_(m_new).exp_();
+      auto correction = m.sub_(m_new).exp_();
+      l.mul_(correction).add_(p.sum(-1, true));
+      acc.mul_(correction).add_(torch::matmul(p, vb));
       m = m_new;
     }
     out.narrow(3, q0, tq).copy_(acc / l);

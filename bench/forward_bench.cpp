@@ -1,0 +1,78 @@
+// Forward throughput and peak memory of LlamaModel at one window, in a fresh process:
+//   forward_bench MODEL WINDOW [--threads N] [--block B] [--repeats R] [--scale S]
+// Prints one JSON line. RoPE: Position Interpolation with s = W / L (L = the model's
+// trained window) unless --scale is given. bench/run_forward.sh runs it per window next to
+// forward_twin.py (the same forward in Python PyTorch).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/llama/model.hpp"
+
+using namespace e2llm::llama;
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: forward_bench MODEL WINDOW [--threads N] [--block B] [--repeats R] [--scale S]\n";
+    return 2;
+  }
+  const std::string path = argv[1];
+  const int64_t window = std::stoll(argv[2]);
+  int threads = 0, repeats = 0;
+  int64_t block = 512;
+  double scale = 0.0;
+  for (int i = 3; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--threads") threads = std::stoi(argv[i + 1]);
+    else if (flag == "--block") block = std::stoll(argv[i + 1]);
+    else if (flag == "--repeats") repeats = std::stoi(argv[i + 1]);
+    else if (flag == "--scale") scale = std::stod(argv[i + 1]);
+    else {
+      std::cerr << "forward_bench: unknown flag " << flag << "\n";
+      return 2;
+    }
+  }
+  try {
+    const int used_threads = set_threads(threads);
+    ModelOptions options;
+    options.attention = {block, block};
+    auto model = load_model(load_checkpoint(path), options);
+    const int64_t L = model->config().rope.original_max_position > 0 ? model->config().rope.original_max_position
+                                                                       : model->config().max_position;
+    RopeConfig rope = model->config().rope;
+    rope.type = RopeType::Linear;
+    rope.factor = scale > 0 ? scale : std::max(1.0, static_cast<double>(window) / static_cast<double>(L));
+    auto freq = compute_rope(rope, window);
+    if (repeats <= 0) repeats = window <= 2048 ? 5 : window <= 8192 ? 2 : 1;
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(0);
+    auto ids = torch::randint(0, model->config().vocab_size, {1, window}, torch::kLong);
+    auto inputs = RopeInputs::make(freq, 1, window);
+    // One untimed warm-up below 16k tokens; above, the first run is timed (it takes minutes).
+    const int warmup = window < 16384 ? 1 : 0;
+    torch::Tensor logits;
+    double best = 1e30;
+    for (int r = 0; r < warmup + repeats; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      logits = model->forward(ids, inputs);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (r >= warmup) best = std::min(best, s);
+    }
+    const double checksum = logits[0][-1].sum().item<double>();  // the twin must print the same
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf(
+        "{\"impl\": \"cpp\", \"window\": %lld, \"scale\": %.6g, \"threads\": %d, \"block\": %lld, \"repeats\": %d, "
+        "\"seconds\": %.6f, \"tokens_per_s\": %.3f, \"max_rss_mib\": %.1f, \"checksum\": %.6f}\n",
+        static_cast<long long>(window), rope.factor, used_threads, static_cast<long long>(block), repeats, best,
+        static_cast<double>(window) / best, static_cast<double>(usage.ru_maxrss) / 1024.0, checksum);
+  } catch (const std::exception& e) {
+    std::cerr << "forward_bench: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
