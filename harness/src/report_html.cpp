@@ -108,7 +108,11 @@ std::string svg_chart(const ReportModel& m, const PerplexityView& pv) {
     s += marks;
     double ly = top + 12 + 20 * double(r);
     s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"4\" fill=\"{}\"/>\n", left + plot_w + 16, ly - 4, color);
-    s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", left + plot_w + 36, ly + 2, esc(pv.table.rows[r]));
+    // Long labels are cut in the legend (the full one is its tooltip and in the table).
+    const std::string& name = pv.table.rows[r];
+    std::string shown = name.size() > 20 ? name.substr(0, 19) + "…" : name;
+    s += fmt::format("<text x=\"{}\" y=\"{}\"><title>{}</title>{}</text>\n", left + plot_w + 36, ly + 2, esc(name),
+                     esc(shown));
   }
   return s + "</svg>\n";
 }
@@ -179,9 +183,11 @@ std::string render_html(const ReportModel& m) {
       h += "<li>" + esc(b) + ": " + (it->second ? std::to_string(*it->second) : std::string("none")) + "</li>\n";
     }
     h += "</ul>\n";
-    for (const auto& [backend, t] : pv.by_depth) {
+    for (const auto& backend : m.backends) {  // the sweep's order
+      auto found = pv.by_depth.find(backend);
+      if (found == pv.by_depth.end()) continue;
       h += "<h3>Accuracy by depth — " + esc(backend) + "</h3>\n";
-      h += heatmap(m, t, pv.percent);
+      h += heatmap(m, found->second, pv.percent);
     }
   }
 

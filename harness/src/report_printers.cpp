@@ -112,7 +112,10 @@ std::string render_markdown(const ReportModel& m) {
       out += "- " + md(b) + ": " + (it->second ? std::to_string(*it->second) : std::string("none")) + "\n";
     }
     out += "\n";
-    for (const auto& [backend, t] : pv.by_depth) {
+    for (const auto& backend : m.backends) {  // the sweep's order
+      auto found = pv.by_depth.find(backend);
+      if (found == pv.by_depth.end()) continue;
+      const ValueTable& t = found->second;
       out += "### Accuracy by depth — " + md(backend) + "\n\n";
       table_header(out, "depth", window_headers(m, t.columns));
       value_rows(out, t, [&](double v) { return format_accuracy(v, pv.percent); });

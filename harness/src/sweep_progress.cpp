@@ -14,6 +14,7 @@ std::string human_duration(double s) {
   auto t = static_cast<long long>(std::llround(s));
   if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
   if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  if (s < 10) return fmt::format("{:.1f}s", s);
   return fmt::format("{}s", t);
 }
 

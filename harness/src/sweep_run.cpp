@@ -151,8 +151,8 @@ class SweepRunner {
     for (const auto& b : s_.backends) backends_.push_back(load_backend(b));
     for (const auto& t : s_.tasks) {
       LoadedTask task{&t, make_task(t), {}, {}};
-      task.info = task.plugin->info();
       located(c_, t.section, "task '" + t.label + "'", [&] { task.plugin->configure(t.config); });
+      task.info = task.plugin->info();
       task.fingerprint = task.plugin->fingerprint();
       tasks_.push_back(std::move(task));
     }
@@ -166,8 +166,8 @@ class SweepRunner {
     } catch (const Error& e) {
       throw c_.error_at(b.section + ".plugin", e.what());
     }
-    out.info = out.plugin->info();
     located(c_, b.section, "backend '" + b.label + "'", [&] { out.plugin->configure(b.config); });
+    out.info = out.plugin->info();  // after configure: it may depend on the config
     return out;
   }
 

@@ -297,3 +297,50 @@ TEST(SweepCli, TaskConfigErrorIsLocatedAtFileLineColumn) {
   EXPECT_EQ(r2.code, 1) << r2.output;
   EXPECT_NE(r2.output.find("cfg.toml:25:1: tasks.t.samples: must be at least 1"), std::string::npos) << r2.output;
 }
+
+TEST(SweepCli, PretrainedBaseIsEveryBackendsBase) {
+  fs::path dir = fresh_dir("pretrain");
+  e2llm::util::write_file_atomic(dir / "tok.txt", "fake tokenizer model");
+  e2llm::util::write_file_atomic(dir / "cfg.toml", R"([tokenizer]
+plugin = "faketok"
+model = "tok.txt"
+
+[base]
+source = "pretrain"
+window = 256
+
+[base.pretrain]
+plugin = "fakebackend"
+tag = "base"
+trains = true
+
+[backends.a]
+plugin = "fakebackend"
+tag = "a"
+
+[tasks.t]
+plugin = "faketask"
+samples = 2
+out_dir = "counter"
+
+[sweep]
+windows = [256, 512]
+)");
+  fs::path out = dir / "run";
+  Result r = run(base_args(dir / "cfg.toml", out));
+  ASSERT_EQ(r.code, 0) << r.output;
+  json record = json::parse(e2llm::util::read_file(out / "backends" / "base.pretrain.json"));
+  EXPECT_EQ(record["record"]["trained_tokens"], 123456);
+  auto cells = cell_inodes(out);
+  ASSERT_EQ(cells.size(), 2u);
+  json cell = json::parse(e2llm::util::read_file(out / "cells" / cells.begin()->first));
+  EXPECT_EQ(cell["base"]["format"], "hf");
+  EXPECT_EQ(cell["base"]["path"], (out / "cache" / "base.pretrain" / "model").string());
+  EXPECT_EQ(cell["original_window"], 256);
+
+  Result report = run({E2LLM_EXE, "report", out.string()});
+  ASSERT_EQ(report.code, 0) << report.output;
+  std::string md = e2llm::util::read_file(out / "leaderboard.md");
+  EXPECT_NE(md.find("| [base.pretrain](backends/base.pretrain.json) | fakebackend | yes | 123.5k |"), std::string::npos)
+      << md;
+}
