@@ -18,12 +18,16 @@ std::string human_duration(double s) {
   return fmt::format("{}s", t);
 }
 
-SweepProgress::SweepProgress(std::size_t cells, std::FILE* out)
-    : out_(out), tty_(::isatty(::fileno(out)) == 1), total_cells_(cells), start_(Clock::now()) {
+SweepProgress::SweepProgress(std::size_t cells, bool numbered, std::FILE* out)
+    : out_(out), tty_(::isatty(::fileno(out)) == 1), total_cells_(cells), numbered_(numbered), start_(Clock::now()) {
   cell_start_ = last_draw_ = last_line_ = start_;
 }
 
 SweepProgress::~SweepProgress() { clear_bar(); }
+
+std::string SweepProgress::counter(std::size_t index) const {
+  return numbered_ ? fmt::format("[{}/{}] ", index, total_cells_) : "";
+}
 
 double SweepProgress::elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
@@ -48,10 +52,10 @@ void SweepProgress::begin_cell(const std::string& label, std::size_t samples_in_
   cell_start_ = Clock::now();
   std::string resumed = samples_in_journal ? fmt::format(" (resuming: {} samples already done)", samples_in_journal) : "";
   if (tty_) {
-    if (samples_in_journal) message(fmt::format("[{}/{}] {}{}", finished_ + 1, total_cells_, label_, resumed));
+    if (samples_in_journal) message(counter(finished_ + 1) + label_ + resumed);
     draw();
   } else {
-    fmt::print(out_, "[{}/{}] {} ...{}\n", finished_ + 1, total_cells_, label_, resumed);
+    fmt::print(out_, "{}{} ...{}\n", counter(finished_ + 1), label_, resumed);
     std::fflush(out_);
   }
 }
@@ -61,7 +65,7 @@ void SweepProgress::end_cell(double wall_s, const std::string& note) {
   inner_ = 0;
   clear_bar();
   double left = finished_ < total_cells_ ? elapsed() / finished_ * (total_cells_ - finished_) : 0;
-  fmt::print(out_, "[{}/{}] {} done in {}{}{}\n", finished_, total_cells_, label_, human_duration(wall_s),
+  fmt::print(out_, "{}{} done in {}{}{}\n", counter(finished_), label_, human_duration(wall_s),
              note.empty() ? "" : " (" + note + ")",
              finished_ < total_cells_ ? ", ETA " + human_duration(left) : "");
   std::fflush(out_);
@@ -93,8 +97,9 @@ void SweepProgress::draw() {
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.resize(kWidth, '.');
   std::string inner = total_ ? fmt::format(" {}/{} {}", done_, total_, what_) : "";
-  fmt::print(out_, "\r\033[K[{}] {:3.0f}% cell {}/{} {}{} | {} elapsed, ETA {}", bar, fraction * 100,
-             std::min(finished_ + 1, total_cells_), total_cells_, label_, inner, human_duration(t), eta);
+  fmt::print(out_, "\r\033[K[{}] {:3.0f}% {}{}{} | {} elapsed, ETA {}", bar, fraction * 100,
+             numbered_ ? fmt::format("cell {}/{} ", std::min(finished_ + 1, total_cells_), total_cells_) : "", label_,
+             inner, human_duration(t), eta);
   std::fflush(out_);
   bar_shown_ = true;
 }

@@ -11,7 +11,8 @@ namespace e2llm::harness {
 
 class SweepProgress : public ProgressSink {
  public:
-  SweepProgress(std::size_t cells_to_compute, std::FILE* out = stderr);
+  // `numbered`: prefix lines with "[i/n]" (cells), or not (a single step such as prepare()).
+  SweepProgress(std::size_t cells_to_compute, bool numbered = true, std::FILE* out = stderr);
   ~SweepProgress() override;
 
   void begin_cell(const std::string& label, std::size_t samples_in_journal);
@@ -25,10 +26,12 @@ class SweepProgress : public ProgressSink {
   void draw();
   void clear_bar();
   double elapsed() const;
+  std::string counter(std::size_t index) const;
 
   std::FILE* out_;
   bool tty_;
   std::size_t total_cells_;
+  bool numbered_;
   std::size_t finished_ = 0;
   double inner_ = 0;  // fraction of the current cell
   std::string label_, what_;

@@ -215,7 +215,7 @@ class SweepRunner {
     ctx.cache_dir = s_.out / "cache" / b.spec->label;
     ctx.seed = s_.seed;
     ctx.windows = windows;
-    SweepProgress progress(1);
+    SweepProgress progress(1, /*numbered=*/false);
     ctx.progress = &progress;
     progress.begin_cell("prepare " + b.spec->label + " (" + b.spec->plugin + ")", 0);
     auto t0 = Clock::now();
