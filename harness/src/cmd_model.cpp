@@ -31,6 +31,7 @@ struct ModelArgs {
   double rope_factor = 0.0;
   int threads = 0;
   std::int64_t window = 0;
+  std::int64_t original_window = 0;
 };
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
@@ -39,6 +40,8 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--rope-type", a.rope_type, "default | linear | ntk | dynamic | yarn")->capture_default_str();
   cmd->add_option("--rope-factor", a.rope_factor, "Scale s (default: g = ceil(W / L) for W > L)");
   cmd->add_option("--threads", a.threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--original-window", a.original_window,
+                  "L, the window the model was trained at (0 = the checkpoint's context length)");
 }
 
 struct Opened {
@@ -60,6 +63,7 @@ Opened open_model(AppContext& context, const ModelArgs& a, std::int64_t window) 
   o.backend->configure(config);
   PrepareContext ctx;
   ctx.base_model = {{"path", a.model}};
+  if (a.original_window > 0) ctx.base_model["original_window"] = a.original_window;
   ctx.tokenizer = o.tokenizer;
   nlohmann::json record = o.backend->prepare(ctx);
   o.original_window = record.value("original_window", std::int64_t(0));
