@@ -206,3 +206,9 @@ TEST(TrainE2E, E2llmAndPiFtFineTuneAPretrainedBase) {
   EXPECT_EQ(prec["trained"][0]["g"], 2.0);
   EXPECT_EQ(prec["trained"][0]["policy"]["seq_len"], 128);
 }
+
+TEST(TrainE2E, UnwritableOutputIsAClearError) {
+  auto r = run("unwritable", config("/proc/e2llm-cannot-write-here"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("/proc/e2llm-cannot-write-here"), std::string::npos) << r.out;
+}

@@ -1,6 +1,9 @@
 #include "e2llm/llama/train/trainer.hpp"
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -44,6 +47,13 @@ double learning_rate(const TrainOptions& o, int64_t step) {
   const double progress = std::min(1.0, static_cast<double>(step - o.warmup) / static_cast<double>(decay_steps));
   const double min_lr = o.lr * o.min_lr_ratio;
   return min_lr + 0.5 * (o.lr - min_lr) * (1.0 + std::cos(M_PI * progress));
+}
+
+void tune_cpu_allocator() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 RankInfo rank_info_from_env() {
@@ -506,6 +516,7 @@ TrainResult Trainer::run() {
 
 TrainResult run_training(const TrainOptions& options, const Tokenizer& tokenizer, ProgressSink* progress) {
   if (options.out_dir.empty()) throw Error("trainer: no output folder");
+  tune_cpu_allocator();
   try {
     std::error_code ec;
     fs::create_directories(options.out_dir, ec);

@@ -78,6 +78,13 @@ TrainResult run_training(const TrainOptions& options, const Tokenizer& tokenizer
 // lr at `step` (0-based): linear warmup to `lr` over `warmup` steps, then cosine to lr·min_lr_ratio.
 double learning_rate(const TrainOptions& options, int64_t step);
 
+// Keeps glibc from serving (and returning) every large tensor with mmap/munmap: by default
+// each step's multi-megabyte activations and optimizer temporaries are fresh mappings whose
+// pages fault in and are zeroed again every step, which cost the AdamW step ~7x and the
+// backward ~2x here. Raises M_MMAP_THRESHOLD / M_TRIM_THRESHOLD to 1 GiB (no-op off glibc).
+// run_training calls it; benchmarks call it to measure the same step.
+void tune_cpu_allocator();
+
 // The rank layout from the environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
 // MASTER_ADDR, MASTER_PORT; torchrun and Slurm style). Defaults: rank 0 of 1.
 struct RankInfo {
