@@ -105,10 +105,8 @@ int launch_local_ranks(int n, double grace_s) {
         if (p == pid) p = 0, --alive;
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       if (code != 0 && first_failure == 0) {
-        int rank = -1;
         first_failure = code;
         failed_at = std::chrono::steady_clock::now();
-        (void)rank;
         fmt::print(stderr, "e2llm train: a rank exited with code {}; waiting up to {:.0f} s for the others\n", code, grace_s);
       }
       continue;
