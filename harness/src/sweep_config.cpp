@@ -9,7 +9,7 @@ namespace e2llm::harness {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& resolved_plugin_keys() {
-  static const std::vector<std::string> keys = {"path", "model", "data", "data_dir", "out_dir"};
+  static const std::vector<std::string> keys = {"path", "model", "data", "data_dir", "out_dir", "corpus"};
   return keys;
 }
 
