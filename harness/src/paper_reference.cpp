@@ -1,5 +1,6 @@
 // The paper's reference numbers (METHODS.md §6). They are 7B-model results on LongBench
 // v1; our runs are far smaller, so the report shows them beside ours, never as a target.
+#include <fmt/core.h>
 #include "e2llm/harness/report.hpp"
 
 namespace e2llm::harness {
@@ -37,6 +38,17 @@ const std::vector<PaperReference>& paper_reference() {
         {"multi_news", 25.9}}},
   };
   return refs;
+}
+
+std::string paper_longbench_cell(const PaperReference& reference, const std::string& dataset) {
+  double sum = 0;
+  std::string cell = "—";
+  for (const auto& [name, score] : reference.longbench) {
+    if (name == dataset) cell = fmt::format("{:.1f}", score);
+    sum += score;
+  }
+  if (dataset == "avg_en" && !reference.longbench.empty()) cell = fmt::format("{:.2f}", sum / double(reference.longbench.size()));
+  return cell;
 }
 
 }  // namespace e2llm::harness

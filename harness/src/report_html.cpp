@@ -208,16 +208,8 @@ std::string render_html(const ReportModel& m) {
         const CellValue* v = lv.table.at(r, c);
         h += "<td>" + (v ? link(format_number(v->value), v->cell) : std::string("—")) + "</td>";
       }
-      for (const auto& ref : paper_reference()) {
-        std::string cell = "—";
-        double sum = 0;
-        for (const auto& [name, score] : ref.longbench) {
-          if (name == dataset) cell = fmt::format("{:.1f}", score);
-          sum += score;
-        }
-        if (dataset == "avg_en") cell = fmt::format("{:.2f}", sum / double(ref.longbench.size()));
-        h += "<td class=\"paper\">" + cell + "</td>";
-      }
+      for (const auto& ref : paper_reference())
+        h += "<td class=\"paper\">" + paper_longbench_cell(ref, dataset) + "</td>";
       h += "</tr>\n";
     }
     h += "</tbody></table>\n";

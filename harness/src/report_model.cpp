@@ -116,6 +116,9 @@ void reorder_rows(ValueTable& t, std::vector<std::string> order) {
   t.values = std::move(moved);
 }
 
+
+}  // namespace
+
 std::string now_iso() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -124,8 +127,6 @@ std::string now_iso() {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-}  // namespace
 
 ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& options) {
   ReportModel m;

@@ -139,16 +139,8 @@ std::string render_markdown(const ReportModel& m) {
         const CellValue* v = lv.table.at(r, c);
         out += " " + (v ? md_link(format_number(v->value), v->cell) : std::string("—")) + " |";
       }
-      for (const auto& ref : paper_reference()) {
-        std::string cell = "—";
-        double sum = 0;
-        for (const auto& [name, score] : ref.longbench) {
-          if (name == dataset) cell = fmt::format("{:.1f}", score);
-          sum += score;
-        }
-        if (dataset == "avg_en") cell = fmt::format("{:.2f}¹", sum / double(ref.longbench.size()));
-        out += " " + cell + " |";
-      }
+      for (const auto& ref : paper_reference())
+        out += " " + paper_longbench_cell(ref, dataset) + (dataset == "avg_en" ? "¹" : "") + " |";
       out += "\n";
     }
     out += "\n¹ mean of the paper's nine dataset scores, computed here.\n\n";

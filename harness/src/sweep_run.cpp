@@ -8,6 +8,7 @@
 #include <ctime>
 #include <thread>
 
+#include "e2llm/harness/report.hpp"
 #include "e2llm/harness/cell_store.hpp"
 #include "e2llm/harness/sweep.hpp"
 #include "e2llm/harness/version.hpp"
@@ -21,14 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string iso_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -219,7 +212,7 @@ class SweepRunner {
     ctx.progress = &progress;
     progress.begin_cell("prepare " + b.spec->label + " (" + b.spec->plugin + ")", 0);
     auto t0 = Clock::now();
-    std::string started = iso_now();
+    std::string started = now_iso();
     json record = located(c_, b.spec->section, "backend '" + b.spec->label + "' prepare()",
                           [&] { return b.plugin->prepare(ctx); });
     double wall = since(t0);
@@ -236,7 +229,7 @@ class SweepRunner {
                   {"record", record},
                   {"prepare_wall_s", wall},
                   {"started_at", started},
-                  {"finished_at", iso_now()}};
+                  {"finished_at", now_iso()}};
     util::write_file_atomic(record_path(b.spec->label), saved.dump(2) + "\n");
     progress.end_cell(wall, b.info.trains ? "trained tokens: " + record.value("trained_tokens", json()).dump() : "");
     return saved;
@@ -420,7 +413,7 @@ class SweepRunner {
     progress.begin_cell(label(cell), samples.loaded());
     if (took_over) progress.message("  took over the stale lock of a process that died");
 
-    std::string started_at = iso_now();
+    std::string started_at = now_iso();
     auto t0 = Clock::now();
     std::unique_ptr<LanguageModel> model =
         located(c_, b.spec->section, where + ": backend open()", [&] { return b.plugin->open(cell.window); });
@@ -482,7 +475,7 @@ class SweepRunner {
         {"tokens_per_s", eval_s > 0 ? double(result.tokens_processed) / eval_s : 0.0},
         {"peak_rss_bytes", peak_rss_bytes()},
         {"peak_rss_note", "getrusage ru_maxrss: the whole process's peak so far, not this cell's alone"},
-        {"timing", {{"open_s", open_s}, {"evaluate_s", eval_s}, {"wall_s", wall_s}, {"started_at", started_at}, {"finished_at", iso_now()}}},
+        {"timing", {{"open_s", open_s}, {"evaluate_s", eval_s}, {"wall_s", wall_s}, {"started_at", started_at}, {"finished_at", now_iso()}}},
         {"host", host_info(s_.threads)}};
     store_.write_finished(cell.key, cell_json, result.samples);
     std::string note = fmt::format("{} tokens, {:.0f} tok/s", result.tokens_processed, cell_json["tokens_per_s"].get<double>());

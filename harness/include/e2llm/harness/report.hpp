@@ -114,6 +114,12 @@ struct PaperReference {
   std::vector<std::pair<std::string, double>> longbench;  // dataset -> score (0..100)
 };
 const std::vector<PaperReference>& paper_reference();
+// The paper's score for `dataset` as the report prints it ("—" when it has none); for
+// "avg_en" the plain mean of its dataset scores (computed here, not printed in the paper).
+std::string paper_longbench_cell(const PaperReference& reference, const std::string& dataset);
+
+// Now, UTC, ISO 8601 with seconds ("2026-11-22T05:53:52Z"): cell and report timestamps.
+std::string now_iso();
 // The English LongBench datasets in the paper's column order (the names the task uses).
 const std::vector<std::string>& longbench_dataset_order();
 
