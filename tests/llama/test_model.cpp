@@ -54,7 +54,7 @@ TEST(BlockedAttention, MatchesNaiveForward) {
     auto k = torch::randn({c.B, c.Hkv, c.S, c.d});
     auto v = torch::randn({c.B, c.Hkv, c.S, c.d});
     auto ref = naive_attention(q, k, v);
-    auto got = blocked_attention(q, k, v, {c.qb, c.kb});
+    auto got = blocked_attention(q, k, v, {c.qb, c.kb, 0});
     EXPECT_LT(rel_diff(got, ref), 1e-5) << "B" << c.B << " H" << c.H << " Hkv" << c.Hkv << " T" << c.T << " S" << c.S;
   }
 }
@@ -68,7 +68,7 @@ TEST(BlockedAttention, BackwardMatchesNaive) {
     auto v = torch::randn({c.B, c.Hkv, c.S, c.d}, torch::requires_grad());
     auto dout = torch::randn({c.B, c.H, c.T, c.d});
     auto g_ref = torch::autograd::grad({naive_attention(q, k, v)}, {q, k, v}, {dout});
-    auto g_blk = torch::autograd::grad({blocked_attention(q, k, v, {c.qb, c.kb})}, {q, k, v}, {dout});
+    auto g_blk = torch::autograd::grad({blocked_attention(q, k, v, {c.qb, c.kb, 0})}, {q, k, v}, {dout});
     for (int i = 0; i < 3; ++i) EXPECT_LT(rel_diff(g_blk[i], g_ref[i]), 1e-5) << "grad " << i << " T" << c.T;
   }
 }

@@ -145,7 +145,10 @@ Tensor blocked_attention(const Tensor& q, const Tensor& k, const Tensor& v, cons
   auto kf = k.to(torch::kFloat32).contiguous();
   auto vf = v.to(torch::kFloat32).contiguous();
   Tensor out;
-  if (torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())) {
+  const bool training = torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  const double score_bytes = double(s.B) * double(s.H) * double(s.T) * double(s.S) * 4.0;
+  if (training && score_bytes <= double(options.materialize_below_bytes)) return naive_attention(q, k, v);
+  if (training) {
     out = BlockedAttentionFunction::apply(qg, kf, vf, s.S - s.T, options.query_block, options.key_block);
   } else {
     out = blocked_forward(qg, kf, vf, s.S - s.T, options).first;

@@ -37,6 +37,11 @@ struct RopeInputs {
 struct AttentionOptions {
   int64_t query_block = 256;
   int64_t key_block = 256;
+  // Training only: when the float32 score tensor (B * H * T * S * 4 bytes) fits under this
+  // budget, attention is computed materialized and differentiated by autograd, which is ~2x
+  // faster backward than the recomputing blocked one at short R; above it, the blocked path
+  // keeps training memory linear in T. 0 = always blocked. Inference is always blocked.
+  int64_t materialize_below_bytes = int64_t(256) << 20;
 };
 
 // Causal attention, memory O(T * block): q [B, H, T, d], k and v [B, Hkv, S, d] with
