@@ -8,18 +8,11 @@
 
 namespace {
 
-class DynamicNtkBackend : public e2llm::llama::RopeScalingBackend {
+class DynamicNtkBackend : public e2llm::llama::ScaledRopeBackend {
  public:
   DynamicNtkBackend()
-      : RopeScalingBackend("dynamic-ntk", "dynamic NTK (HF semantics): base grows with the sequence length") {}
-
- protected:
-  e2llm::llama::RopeConfig rope_for_window(int64_t window) const override {
-    auto rope = base_rope();
-    rope.type = e2llm::llama::RopeType::DynamicNtk;
-    rope.factor = scale_for_window(window);
-    return rope;
-  }
+      : ScaledRopeBackend("dynamic-ntk", "dynamic NTK (HF semantics): base grows with the sequence length",
+                          e2llm::llama::RopeType::DynamicNtk) {}
 };
 
 }  // namespace

@@ -4,17 +4,11 @@
 
 namespace {
 
-class NtkBackend : public e2llm::llama::RopeScalingBackend {
+class NtkBackend : public e2llm::llama::ScaledRopeBackend {
  public:
-  NtkBackend() : RopeScalingBackend("ntk", "static NTK-aware RoPE base scaling with s = g, no training") {}
-
- protected:
-  e2llm::llama::RopeConfig rope_for_window(int64_t window) const override {
-    auto rope = base_rope();
-    rope.type = e2llm::llama::RopeType::Ntk;
-    rope.factor = scale_for_window(window);
-    return rope;
-  }
+  NtkBackend()
+      : ScaledRopeBackend("ntk", "static NTK-aware RoPE base scaling with s = g, no training",
+                          e2llm::llama::RopeType::Ntk) {}
 };
 
 }  // namespace

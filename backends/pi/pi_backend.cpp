@@ -5,17 +5,11 @@
 
 namespace {
 
-class PiBackend : public e2llm::llama::RopeScalingBackend {
+class PiBackend : public e2llm::llama::ScaledRopeBackend {
  public:
-  PiBackend() : RopeScalingBackend("pi", "Position Interpolation: positions divided by s = g, no training") {}
-
- protected:
-  e2llm::llama::RopeConfig rope_for_window(int64_t window) const override {
-    auto rope = base_rope();
-    rope.type = e2llm::llama::RopeType::Linear;
-    rope.factor = scale_for_window(window);
-    return rope;
-  }
+  PiBackend()
+      : ScaledRopeBackend("pi", "Position Interpolation: positions divided by s = g, no training",
+                          e2llm::llama::RopeType::Linear) {}
 };
 
 }  // namespace

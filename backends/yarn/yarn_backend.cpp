@@ -6,17 +6,11 @@
 
 namespace {
 
-class YarnBackend : public e2llm::llama::RopeScalingBackend {
+class YarnBackend : public e2llm::llama::ScaledRopeBackend {
  public:
-  YarnBackend() : RopeScalingBackend("yarn", "YaRN: NTK-by-parts interpolation with attention scaling, s = g") {}
-
- protected:
-  e2llm::llama::RopeConfig rope_for_window(int64_t window) const override {
-    auto rope = base_rope();
-    rope.type = e2llm::llama::RopeType::Yarn;
-    rope.factor = scale_for_window(window);
-    return rope;
-  }
+  YarnBackend()
+      : ScaledRopeBackend("yarn", "YaRN: NTK-by-parts interpolation with attention scaling, s = g",
+                          e2llm::llama::RopeType::Yarn) {}
 };
 
 }  // namespace

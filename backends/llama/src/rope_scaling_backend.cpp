@@ -114,4 +114,14 @@ std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
   return std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra);
 }
 
+ScaledRopeBackend::ScaledRopeBackend(std::string name, std::string description, RopeType type)
+    : RopeScalingBackend(std::move(name), std::move(description)), type_(type) {}
+
+RopeConfig ScaledRopeBackend::rope_for_window(int64_t window) const {
+  RopeConfig rope = base_rope();
+  rope.type = type_;
+  rope.factor = scale_for_window(window);
+  return rope;
+}
+
 }  // namespace e2llm::llama

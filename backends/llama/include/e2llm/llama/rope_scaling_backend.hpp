@@ -74,4 +74,17 @@ class RopeScalingBackend : public Backend {
   double matmul_gflops_ = 0.0;
 };
 
+// A training-free method that serves window W with one RoPE type at s = scale_for_window(W)
+// (pi, ntk, dynamic-ntk, yarn): the plugins differ only in name and type.
+class ScaledRopeBackend : public RopeScalingBackend {
+ public:
+  ScaledRopeBackend(std::string name, std::string description, RopeType type);
+
+ protected:
+  RopeConfig rope_for_window(int64_t window) const override;
+
+ private:
+  RopeType type_;
+};
+
 }  // namespace e2llm::llama
