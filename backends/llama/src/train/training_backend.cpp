@@ -68,6 +68,10 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   o.data.seq_len = cfg.get<int64_t>("seq_len", 0);
   o.steps = cfg.get<int64_t>("steps", 100);
   o.batch = cfg.get<int64_t>("batch", 8);
+  tokens_per_step_ = cfg.get<int64_t>("tokens_per_step", 0);
+  if (tokens_per_step_ < 0) throw ConfigError("tokens_per_step", "must be > 0 (or left out to use batch)");
+  if (tokens_per_step_ > 0 && cfg.has("batch"))
+    throw ConfigError("tokens_per_step", "set either batch (sequences per step) or tokens_per_step, not both");
   o.grad_accum = cfg.get<int64_t>("grad_accum", 1);
   o.lr = cfg.get<double>("lr", 1e-4);
   o.min_lr_ratio = cfg.get<double>("min_lr_ratio", 0.1);
@@ -141,6 +145,12 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   o.base_checkpoint = random_init_ ? "" : base_path;
   o.data.seq_len = seq_len;
   o.data.cache_dir = ctx.cache_dir;
+  if (tokens_per_step_ > 0) {
+    if (tokens_per_step_ % seq_len != 0)
+      throw ConfigError("tokens_per_step", "(" + std::to_string(tokens_per_step_) + ") must be a multiple of the sequence length " +
+                                               std::to_string(seq_len) + " of every training (R, or each window W for pi-ft)");
+    o.batch = tokens_per_step_ / seq_len;
+  }
   o.policy.original_window = L;
   o.policy.seq_len = seq_len;
   if (o.policy.kind == PolicyKind::Pi) o.policy.g_fixed = g;
@@ -153,6 +163,7 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   h.update(base_hash + "\n");
   nlohmann::json key = train_settings_;
   key["seq_len"] = seq_len;
+  key["batch"] = o.batch;
   key["policy"] = *policy_out;
   h.update(key.dump() + "\n");
   h.update(dataset_hash(o.data, *ctx.tokenizer));
