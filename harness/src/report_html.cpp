@@ -45,6 +45,21 @@ std::string value_table(const ReportModel& m, const ValueTable& t, const std::st
   return out + "</tbody></table>\n";
 }
 
+// The ranking over W > L, derived from the table above it.
+template <class Format>
+std::string extended_table(const ReportModel& m, const std::vector<ExtendedSummary>& rows, const std::string& what,
+                           Format format) {
+  if (rows.empty()) return "";
+  std::string out = fmt::format("<p>Ranked by {} over the extended windows W &gt; L = {} (from the rows above; backends "
+                                "with every such window):</p>\n<table><thead><tr><th>rank</th><th>backend</th><th>{}</th>"
+                                "<th>windows</th></tr></thead><tbody>\n",
+                                esc(what), m.original_window, esc(what));
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    out += fmt::format("<tr><td>{}</td><th>{}</th><td>{}</td><td>{}</td></tr>\n", i + 1, esc(rows[i].backend),
+                       esc(format(rows[i].value)), rows[i].windows);
+  return out + "</tbody></table>\n";
+}
+
 // Perplexity vs window, one line per backend; x = log2(W), y = log10(ppl).
 std::string svg_chart(const ReportModel& m, const PerplexityView& pv) {
   const double width = 760, height = 380, left = 70, right = 180, top = 20, bottom = 50;
@@ -89,12 +104,16 @@ std::string svg_chart(const ReportModel& m, const PerplexityView& pv) {
   s += fmt::format("<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {0})\">perplexity (log scale)</text>\n",
                    top + plot_h / 2);
   for (std::size_t r = 0; r < pv.table.rows.size(); ++r) {
-    const char* color = kPalette[r % (sizeof kPalette / sizeof *kPalette)];
+    constexpr std::size_t kColors = sizeof kPalette / sizeof *kPalette;
+    const char* color = kPalette[r % kColors];
+    // Past the palette, lines are dashed so that no two backends look the same.
+    const std::string dash = (r / kColors) % 2 ? " stroke-dasharray=\"7 4\"" : "";
     std::string points, marks;
     for (std::size_t c = 0; c < ws.size(); ++c) {
       const CellValue* v = pv.table.at(r, c);
       if (!v || v->value <= 0) {
-        if (!points.empty()) s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n", color, points);
+        if (!points.empty())
+          s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", color, dash, points);
         points.clear();
         continue;
       }
@@ -104,10 +123,12 @@ std::string svg_chart(const ReportModel& m, const PerplexityView& pv) {
                            esc(pv.table.rows[r] + " W=" + std::to_string(ws[c]) + ": ppl " + format_number(v->value) +
                                " (" + v->cell + ")"));
     }
-    if (!points.empty()) s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n", color, points);
+    if (!points.empty())
+      s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", color, dash, points);
     s += marks;
     double ly = top + 12 + 20 * double(r);
-    s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"4\" fill=\"{}\"/>\n", left + plot_w + 16, ly - 4, color);
+    s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"3\"{}/>\n", left + plot_w + 12,
+                     ly - 2, left + plot_w + 32, ly - 2, color, dash);
     // Long labels are cut in the legend (the full one is its tooltip and in the table).
     const std::string& name = pv.table.rows[r];
     std::string shown = name.size() > 20 ? name.substr(0, 19) + "…" : name;
@@ -160,6 +181,8 @@ std::string render_html(const ReportModel& m) {
   for (const auto& r : m.git_revisions) revs += (revs.empty() ? "" : ", ") + esc(r);
   h += fmt::format("<p class=\"note\">Generated {} from {} cell files in <code>cells/</code>{}. ", esc(m.generated_at),
                    m.cells.size(), revs.empty() ? "" : " (git " + revs + ")");
+  if (m.cells_not_in_plan)
+    h += fmt::format("{} older cell files not in the latest sweep's plan were left out. ", m.cells_not_in_plan);
   if (m.original_window) h += fmt::format("Base window L = {}; a window W is served with g = W / L. ", m.original_window);
   h += "Every number links to the cell file it comes from (hover for its name).</p>\n";
   if (m.cells.empty()) h += "<p><em>No finished cells yet: run <code>e2llm sweep</code> first.</em></p>\n";
@@ -169,12 +192,14 @@ std::string render_html(const ReportModel& m) {
     h += "<p class=\"note\">Long-document perplexity (<code>ppl</code>, lower is better).</p>\n";
     h += svg_chart(m, pv);
     h += value_table(m, pv.table, "backend", format_number);
+    h += extended_table(m, pv.extended, "geometric mean perplexity", format_number);
   }
 
   for (const auto& pv : m.passkey) {
     h += "<h2>Passkey retrieval — " + esc(pv.task_label) + "</h2>\n";
     auto fmt_acc = [&](double v) { return format_accuracy(v, pv.percent); };
     h += value_table(m, pv.accuracy, "backend", fmt_acc);
+    h += extended_table(m, pv.extended, "mean accuracy", fmt_acc);
     h += fmt::format("<p>Largest window with accuracy ≥ {:g}% (from the smallest window up, stopping at the first below):</p><ul>\n",
                      pv.threshold * 100);
     for (const auto& b : m.backends) {

@@ -143,6 +143,8 @@ ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& opt
   // The sweep's own order of backends and windows, when it left its plan.
   std::vector<std::string> backend_order;
   std::set<std::int64_t> windows;
+  std::optional<std::set<std::string>> planned;  // the latest sweep's cell keys, when it recorded them
+  bool planned_pretrain = false;                  // ... and whether its base was pretrained
   if (fs::is_regular_file(run_dir / "sweep.json", ec)) {
     json sweep = parse_file(run_dir / "sweep.json", "sweep.json");
     m.run_name = sweep.value("name", m.run_name);
@@ -150,6 +152,14 @@ ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& opt
     if (sweep.contains("backends") && sweep["backends"].is_array())
       for (const auto& b : sweep["backends"])
         if (b.is_object() && b.contains("label") && b["label"].is_string()) backend_order.push_back(b["label"]);
+    if (sweep.contains("cells") && sweep["cells"].is_array()) {
+      planned.emplace();
+      const json& cfg = sweep.value("config", json::object());
+      planned_pretrain = cfg.is_object() && cfg.contains("base") && cfg["base"].is_object() &&
+                         cfg["base"].value("source", std::string()) == "pretrain";
+      for (const auto& k : sweep["cells"])
+        if (k.is_string()) planned->insert(k.get<std::string>().substr(0, 16));  // cell files are named by it
+    }
   }
 
   static const std::regex cell_name("[0-9a-f]{16}\\.json");
@@ -161,6 +171,10 @@ ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& opt
   std::vector<std::pair<json, std::string>> cells;
   std::set<std::string> revisions;
   for (const auto& path : files) {
+    if (planned && !planned->count(path.stem().string())) {
+      ++m.cells_not_in_plan;  // from an earlier sweep with another config: a cache, not this run
+      continue;
+    }
     json cell = parse_file(path, "cell file");
     check_cell(cell, path);
     std::string rel = "cells/" + path.filename().string();
@@ -317,6 +331,32 @@ ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& opt
     return std::tie(a.task_label, a.window) < std::tie(b.task_label, b.window);
   });
 
+  // Summaries over the extended windows (W > L): geometric mean perplexity, mean accuracy.
+  auto extended = [&](const ValueTable& t, bool geometric, bool lower_first) {
+    std::vector<ExtendedSummary> out;
+    if (!m.original_window) return out;
+    for (std::size_t r = 0; r < t.rows.size(); ++r) {
+      double sum = 0;
+      std::size_t n = 0, wanted = 0;
+      for (std::size_t c = 0; c < m.windows.size(); ++c) {
+        if (m.windows[c] <= m.original_window) continue;
+        ++wanted;
+        const CellValue* v = t.at(r, c);
+        if (!v || (geometric && !(v->value > 0))) continue;
+        sum += geometric ? std::log(v->value) : v->value;
+        ++n;
+      }
+      if (n == 0 || n != wanted) continue;  // a partial row would not compare
+      out.push_back({t.rows[r], geometric ? std::exp(sum / double(n)) : sum / double(n), n});
+    }
+    std::stable_sort(out.begin(), out.end(), [&](const ExtendedSummary& a, const ExtendedSummary& b) {
+      return lower_first ? a.value < b.value : a.value > b.value;
+    });
+    return out;
+  };
+  for (auto& pv : m.perplexity) pv.extended = extended(pv.table, /*geometric=*/true, /*lower_first=*/true);
+  for (auto& pv : m.passkey) pv.extended = extended(pv.accuracy, /*geometric=*/false, /*lower_first=*/false);
+
   // Training cost: the prepare records the sweep saved per backend.
   if (fs::is_directory(run_dir / "backends", ec)) {
     std::vector<fs::path> records;
@@ -328,6 +368,9 @@ ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& opt
       if (!saved.is_object()) throw Error(path.string() + ": not a prepare record (expected a JSON object); rerun `e2llm sweep`");
       CostRow row;
       row.label = saved.value("label", path.stem().string());
+      if (planned && (row.label == "base.pretrain" ? !planned_pretrain
+                                                   : std::find(backend_order.begin(), backend_order.end(), row.label) == backend_order.end()))
+        continue;  // a backend of an earlier config in this folder
       row.plugin = saved.value("plugin", "");
       row.file = "backends/" + path.filename().string();
       row.trains = saved.value("trains", false);

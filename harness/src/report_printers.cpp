@@ -75,6 +75,26 @@ std::vector<std::string> window_headers(const ReportModel& m, const std::vector<
   return out;
 }
 
+// The ranking over W > L, derived from the table above it (so its rows carry no own link).
+template <class Format>
+void extended_md(std::string& out, const ReportModel& m, const std::vector<ExtendedSummary>& rows, const std::string& what,
+                 Format format) {
+  if (rows.empty()) return;
+  out += fmt::format("Ranked by {} over the extended windows W > L = {} (from the rows above; backends with every "
+                     "such window):\n\n",
+                     what, m.original_window);
+  out += "| rank | backend | " + what + " | windows |\n|---:|---|---:|---:|\n";
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    out += fmt::format("| {} | {} | {} | {} |\n", i + 1, md(rows[i].backend), format(rows[i].value), rows[i].windows);
+  out += "\n";
+}
+
+json extended_json(const std::vector<ExtendedSummary>& rows) {
+  json out = json::array();
+  for (const auto& r : rows) out.push_back({{"backend", r.backend}, {"value", r.value}, {"windows", r.windows}});
+  return out;
+}
+
 }  // namespace
 
 std::string render_markdown(const ReportModel& m) {
@@ -87,6 +107,8 @@ std::string render_markdown(const ReportModel& m) {
     out += " (git " + revs + ")";
   }
   out += ". ";
+  if (m.cells_not_in_plan)
+    out += fmt::format("{} older cell files not in the latest sweep's plan were left out. ", m.cells_not_in_plan);
   if (m.original_window) out += fmt::format("Base window L = {}; a window W is served with g = W / L. ", m.original_window);
   out += "Every number links to the cell file it comes from.\n\n";
   if (m.cells.empty()) out += "_No finished cells yet: run `e2llm sweep` first._\n\n";
@@ -97,6 +119,7 @@ std::string render_markdown(const ReportModel& m) {
     table_header(out, "backend", window_headers(m, pv.table.columns));
     value_rows(out, pv.table, format_number);
     out += "\n";
+    extended_md(out, m, pv.extended, "geometric mean perplexity", format_number);
   }
 
   for (const auto& pv : m.passkey) {
@@ -104,6 +127,8 @@ std::string render_markdown(const ReportModel& m) {
     out += "Accuracy (higher is better), rows = backends, columns = window W.\n\n";
     table_header(out, "backend", window_headers(m, pv.accuracy.columns));
     value_rows(out, pv.accuracy, [&](double v) { return format_accuracy(v, pv.percent); });
+    out += "\n";
+    extended_md(out, m, pv.extended, "mean accuracy", [&](double v) { return format_accuracy(v, pv.percent); });
     out += fmt::format("\nLargest window with accuracy ≥ {:g}% (from the smallest window up, stopping at the first below):\n\n",
                        pv.threshold * 100);
     for (const auto& b : m.backends) {
@@ -202,7 +227,8 @@ json render_summary_json(const ReportModel& m) {
               {"original_window", m.original_window},
               {"backends", m.backends},
               {"windows", m.windows},
-              {"git_revisions", m.git_revisions}};
+              {"git_revisions", m.git_revisions},
+              {"cells_not_in_plan", m.cells_not_in_plan}};
   json cells = json::array();
   for (const auto& c : m.cells)
     cells.push_back({{"cell", c.file},        {"key", c.key},     {"backend", c.backend},
@@ -212,7 +238,10 @@ json render_summary_json(const ReportModel& m) {
   out["cells"] = cells;
   json ppl = json::array();
   for (const auto& pv : m.perplexity)
-    ppl.push_back({{"task", pv.task_label}, {"metric", pv.metric}, {"by_backend_and_window", table_json(pv.table)}});
+    ppl.push_back({{"task", pv.task_label},
+                   {"metric", pv.metric},
+                   {"by_backend_and_window", table_json(pv.table)},
+                   {"extended_geometric_mean", extended_json(pv.extended)}});
   out["perplexity"] = ppl;
   json passkey = json::array();
   for (const auto& pv : m.passkey) {
@@ -225,7 +254,8 @@ json render_summary_json(const ReportModel& m) {
                        {"accuracy", table_json(pv.accuracy)},
                        {"accuracy_by_depth", depth},
                        {"threshold", pv.threshold},
-                       {"max_window_passing", passing}});
+                       {"max_window_passing", passing},
+                       {"extended_mean_accuracy", extended_json(pv.extended)}});
   }
   out["passkey"] = passkey;
   json lb = json::array();

@@ -124,6 +124,7 @@ class SweepRunner {
     prepare_backends();
     plan();
     if (options_.dry_run) return print_plan();
+    write_sweep_json();  // again, now with the plan's cell keys: the report shows these cells only
     compute();
     return 0;
   }
@@ -187,6 +188,14 @@ class SweepRunner {
                   {"windows", s_.windows},
                   {"seed", s_.seed},
                   {"git_revision", kGitRevision}};
+    // Known once every backend is prepared. A folder reused with a changed config keeps the
+    // old cell files (they are still a valid cache); this list tells the report which
+    // cells belong to the latest plan.
+    if (!cells_.empty()) {
+      json keys = json::array();
+      for (const auto& c : cells_) keys.push_back(c.key);
+      sweep["cells"] = keys;
+    }
     util::write_file_atomic(s_.out / "sweep.json", sweep.dump(2) + "\n");
   }
 

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
+
 #include "e2llm/error.hpp"
 #include "e2llm/harness/report.hpp"
 #include "e2llm/util/files.hpp"
@@ -110,4 +112,47 @@ TEST(Report, AnEmptyRunStillRenders) {
   EXPECT_TRUE(contains(render_markdown(m), "No finished cells yet"));
   EXPECT_TRUE(contains(render_html(m), "</html>"));
   EXPECT_THROW(build_report_model(dir / "missing"), e2llm::Error);
+}
+
+TEST(Report, OnlyTheLatestPlansCellsAreReported) {
+  fs::path dir = fresh_dir("plan");
+  std::string target = report_fixture::write_run(dir);
+  // The latest sweep planned two cells; the other 19 files are an earlier config's cache.
+  json sweep = json::parse(e2llm::util::read_file(dir / "sweep.json"));
+  std::string other;
+  for (const auto& e : fs::directory_iterator(dir / "cells"))
+    if (e.path().filename() != target) other = e.path().filename().string();
+  sweep["cells"] = {fs::path(target).stem().string(), fs::path(other).stem().string()};
+  e2llm::util::write_file_atomic(dir / "sweep.json", sweep.dump());
+  e2llm::util::write_file_atomic(dir / "backends" / "old.json",
+                                 json({{"label", "old-method"}, {"plugin", "pi"}, {"trains", false}}).dump());
+  ReportModel m = build_report_model(dir);
+  ASSERT_EQ(m.cells.size(), 2u);
+  EXPECT_EQ(m.cells_not_in_plan, 19u);
+  EXPECT_TRUE(m.cells[0].file == "cells/" + target || m.cells[1].file == "cells/" + target);
+  EXPECT_TRUE(contains(render_markdown(m), "19 older cell files not in the latest sweep's plan were left out"));
+  EXPECT_EQ(render_summary_json(m)["cells_not_in_plan"], 19);
+  // A backend the latest sweep does not list drops out of the cost table.
+  EXPECT_FALSE(m.cost.empty());
+  for (const auto& row : m.cost) EXPECT_NE(std::find(m.backends.begin(), m.backends.end(), row.label), m.backends.end()) << row.label;
+}
+
+TEST(Report, ExtendedWindowsRankBackendsByGeometricMeanPerplexity) {
+  fs::path dir = fresh_dir("extended");
+  report_fixture::write_run(dir);
+  ReportModel m = build_report_model(dir);
+  ASSERT_EQ(m.perplexity.size(), 1u);
+  const auto& ext = m.perplexity[0].extended;  // W > L = 512: 1024 and 2048
+  ASSERT_EQ(ext.size(), 3u);
+  EXPECT_EQ(ext[0].backend, "e2llm");
+  EXPECT_NEAR(ext[0].value, std::sqrt(7.25 * 9.0), 1e-9);
+  EXPECT_EQ(ext[0].windows, 2u);
+  EXPECT_EQ(ext[2].backend, "none");
+  EXPECT_NEAR(ext[2].value, std::sqrt(24.0 * 96.0), 1e-9);
+  std::string md = render_markdown(m);
+  EXPECT_TRUE(contains(md, "| 1 | e2llm | 8.08 | 2 |")) << md;
+  EXPECT_TRUE(contains(render_html(m), "geometric mean perplexity"));
+  EXPECT_NEAR(render_summary_json(m)["perplexity"][0]["extended_geometric_mean"][2]["value"].get<double>(), 48.0, 1e-9);
+  ASSERT_EQ(m.passkey.size(), 1u);
+  EXPECT_FALSE(m.passkey[0].extended.empty());
 }

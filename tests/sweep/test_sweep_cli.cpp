@@ -175,6 +175,43 @@ TEST(SweepCli, RunsEveryCellThenSkipsThemAndRecomputesOnlyADeletedOne) {
   EXPECT_TRUE(fs::exists(out / "leaderboard.html"));
   json summary = json::parse(e2llm::util::read_file(out / "summary.json"));
   EXPECT_EQ(summary["cells"].size(), 4u);
+
+  // The same folder, a changed config (one window): the old cells stay as a cache, the
+  // report shows the latest plan's 2 cells and says it left 2 out.
+  config = write_config(dir, 3, 0, "", "", "[512]");
+  Result narrowed = run(base_args(config, out));
+  ASSERT_EQ(narrowed.code, 0) << narrowed.output;
+  EXPECT_NE(narrowed.output.find("0 computed, 2 already done"), std::string::npos) << narrowed.output;
+  EXPECT_EQ(json::parse(e2llm::util::read_file(out / "sweep.json"))["cells"].size(), 2u);
+  ASSERT_EQ(run({E2LLM_EXE, "report", out.string()}).code, 0);
+  summary = json::parse(e2llm::util::read_file(out / "summary.json"));
+  EXPECT_EQ(summary["cells"].size(), 2u);
+  EXPECT_EQ(summary["cells_not_in_plan"], 2);
+  EXPECT_EQ(cell_inodes(out).size(), 4u);
+}
+
+// The configs the README runs plan without error against the real plugins (their corpus
+// is not needed for a dry run beyond the eval file, faked here).
+TEST(SweepCli, ShippedSweepConfigsPlanCleanly) {
+#ifndef E2LLM_HAVE_REAL_PLUGINS
+  GTEST_SKIP() << "built without the LibTorch backends or the task plugins";
+#endif
+  fs::path dir = fresh_dir("shipped");
+  e2llm::util::write_file_atomic(dir / "eval.jsonl", json({{"text", "a held-out document"}}).dump() + "\n");
+  int checked = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(E2LLM_SOURCE_DIR) / "configs")) {
+    if (e.path().extension() != ".toml") continue;
+    const std::string text = e2llm::util::read_file(e.path());
+    if (text.find("\n[sweep]") == std::string::npos || text.find("\n[train]") != std::string::npos) continue;  // train configs
+    Result r = run({E2LLM_EXE, "sweep", e.path().string(), "--dry-run", "--set",
+                    "tasks.proofpile.data=" + (dir / "eval.jsonl").string(), "--out", (dir / "out").string()});
+    EXPECT_EQ(r.code, 0) << e.path() << "\n" << r.output;
+    EXPECT_NE(r.output.find("dry run: nothing was written"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("a base model to pretrain"), std::string::npos) << e.path() << " should pretrain its base";
+    ++checked;
+  }
+  EXPECT_GE(checked, 2);  // quickstart.toml and paper-small.toml
+  EXPECT_FALSE(fs::exists(dir / "out"));
 }
 
 TEST(SweepCli, SigkillMidCellLosesAtMostTheSampleInFlight) {

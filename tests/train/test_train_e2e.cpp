@@ -207,6 +207,35 @@ TEST(TrainE2E, E2llmAndPiFtFineTuneAPretrainedBase) {
   EXPECT_EQ(prec["trained"][0]["policy"]["seq_len"], 128);
 }
 
+// tokens_per_step gives every training the same token budget whatever its sequence
+// length: PI-FT at W = 128 takes 2 sequences per step, at W = 256 one.
+TEST(TrainE2E, TokensPerStepEqualsBudgetsAcrossWindows) {
+  const auto base_out = work() / "base";
+  auto base = run("base-tps", config(base_out.string()));  // cached when the test above ran
+  ASSERT_EQ(base.code, 0) << base.out;
+  const auto base_dir = run_dir(base_out, "pretrain") / "model";
+  const std::string head = "[tokenizer]\nmodel = \"" E2LLM_SHARED_DATA "/models/tok512.model\"\n[base]\npath = \"" +
+                           base_dir.string() + "\"\n[sweep]\nwindows = [128, 256]\n[train]\nplugin = \"pi-ft\"\ncorpus = \"" +
+                           (work() / "corpus.jsonl").string() + "\"\nsteps = 2\nlr = 1e-3\nthreads = 1\ncheck_blas = false\n";
+  auto r = run("tps", head + "out = \"" + (work() / "tps").string() + "\"\ntokens_per_step = 256\n");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto rec = nlohmann::json::parse(r.out.substr(r.out.find("{\n")));
+  ASSERT_EQ(rec["trained"].size(), 2u);
+  for (const auto& t : rec["trained"]) EXPECT_EQ(t["trained_tokens"], 2 * 256) << t.dump();
+  EXPECT_EQ(rec["trained_tokens"], 2 * 2 * 256);
+
+  auto both = run("tps-both", head + "out = \"" + (work() / "tps2").string() + "\"\ntokens_per_step = 256\nbatch = 2\n");
+  EXPECT_EQ(both.code, 1) << both.out;
+  EXPECT_NE(both.out.find("tokens_per_step"), std::string::npos) << both.out;
+  auto odd = run("tps-odd", head + "out = \"" + (work() / "tps3").string() + "\"\ntokens_per_step = 384\n");
+  EXPECT_EQ(odd.code, 1) << odd.out;  // 384 is not a multiple of W = 256
+  EXPECT_NE(odd.out.find("multiple of the sequence length 256"), std::string::npos) << odd.out;
+  // ... found before anything trained: no model for W = 128 either.
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(work() / "tps3", ec), end; !ec && it != end; it.increment(ec))
+    EXPECT_NE(it->path().filename().string().rfind("pi-ft-", 0), 0u) << it->path();
+}
+
 TEST(TrainE2E, UnwritableOutputIsAClearError) {
   auto r = run("unwritable", config("/proc/e2llm-cannot-write-here"));
   EXPECT_EQ(r.code, 1) << r.out;

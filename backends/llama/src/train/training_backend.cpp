@@ -131,6 +131,14 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   if (random_init_) train_settings_["model"] = o.shape.to_json();
 }
 
+int64_t TrainingBackend::batch_for(int64_t seq_len) const {
+  if (tokens_per_step_ <= 0) return opts_.batch;
+  if (tokens_per_step_ % seq_len != 0)
+    throw ConfigError("tokens_per_step", "(" + std::to_string(tokens_per_step_) + ") must be a multiple of the sequence length " +
+                                             std::to_string(seq_len) + " of every training (R, or each window W for pi-ft)");
+  return tokens_per_step_ / seq_len;
+}
+
 double TrainingBackend::g_for_window(int64_t window, int64_t L) const {
   if (window <= L) return 1.0;
   const auto& s = settings();
@@ -145,12 +153,7 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   o.base_checkpoint = random_init_ ? "" : base_path;
   o.data.seq_len = seq_len;
   o.data.cache_dir = ctx.cache_dir;
-  if (tokens_per_step_ > 0) {
-    if (tokens_per_step_ % seq_len != 0)
-      throw ConfigError("tokens_per_step", "(" + std::to_string(tokens_per_step_) + ") must be a multiple of the sequence length " +
-                                               std::to_string(seq_len) + " of every training (R, or each window W for pi-ft)");
-    o.batch = tokens_per_step_ / seq_len;
-  }
+  o.batch = batch_for(seq_len);
   o.policy.original_window = L;
   o.policy.seq_len = seq_len;
   if (o.policy.kind == PolicyKind::Pi) o.policy.g_fixed = g;
@@ -196,6 +199,13 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
     L = ctx.base_model["original_window"].get<int64_t>();
   if (L < 1) throw Error(name_ + ": unknown original window L; set [base] window");
 
+  // Every training's batch is known before the first one starts: a bad budget fails now.
+  if (mode_ == TrainingMode::Once) {
+    batch_for(opts_.data.seq_len > 0 ? opts_.data.seq_len : L);
+  } else {
+    for (int64_t W : ctx.windows)
+      if (W > L) batch_for(W);
+  }
   nlohmann::json trained = nlohmann::json::array(), policy;
   int64_t tokens = 0;
   double wall = 0;

@@ -29,9 +29,18 @@ struct ValueTable {
   }
 };
 
+// One number per backend over the windows beyond L (W > L), for ranking methods (and the
+// paper's ablations) at a glance; only backends with a value at every such window.
+struct ExtendedSummary {
+  std::string backend;
+  double value = 0;
+  std::size_t windows = 0;  // how many windows W > L went in
+};
+
 struct PerplexityView {  // one per proofpile task label
   std::string task_label, metric = "ppl";
   ValueTable table;  // backends x windows
+  std::vector<ExtendedSummary> extended;  // geometric mean ppl over W > L, best (lowest) first
 };
 
 struct PasskeyView {  // one per passkey task label
@@ -41,6 +50,7 @@ struct PasskeyView {  // one per passkey task label
   ValueTable accuracy;   // backends x windows
   std::map<std::string, ValueTable> by_depth;  // backend -> depths x windows
   std::map<std::string, std::optional<std::int64_t>> max_window_passing;  // at threshold
+  std::vector<ExtendedSummary> extended;  // mean accuracy over W > L, best (highest) first
 };
 
 struct LongBenchView {  // one per (longbench task label, window)
@@ -91,10 +101,14 @@ struct ReportModel {
   ReportOptions options;
   std::string generated_at;
   std::vector<std::string> git_revisions;
+  // Cell files left out because the latest sweep's plan (sweep.json "cells") does not list
+  // them: results of an earlier config in the same folder.
+  std::size_t cells_not_in_plan = 0;
 };
 
 // Reads <run>/cells/*.json (a corrupt one is an Error naming it), <run>/backends/*.json
-// and <run>/sweep.json (for ordering, when present).
+// and <run>/sweep.json (for ordering, when present; when it lists the latest plan's cell
+// keys, only those cells are reported).
 ReportModel build_report_model(const std::filesystem::path& run_dir, const ReportOptions& options = {});
 
 std::string render_markdown(const ReportModel& model);

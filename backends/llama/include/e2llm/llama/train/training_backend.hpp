@@ -55,6 +55,7 @@ class TrainingBackend : public RopeScalingBackend {
   std::string name_;
   PolicyKind default_policy_;
   TrainingMode mode_;
+  int64_t batch_for(int64_t seq_len) const;  // throws ConfigError for a bad tokens_per_step
   int64_t tokens_per_step_ = 0;  // > 0: batch = tokens_per_step_ / seq_len per training
   TrainOptions opts_;  // the configured knobs (policy/seq_len/out completed per job)
   bool random_init_ = false;
