@@ -251,7 +251,7 @@ ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& opt
     if (plugin == "proofpile") {
       auto pv = std::find_if(m.perplexity.begin(), m.perplexity.end(), [&](const PerplexityView& v) { return v.task_label == task; });
       if (pv == m.perplexity.end()) {
-        m.perplexity.push_back({task, "ppl", backends_x_windows()});
+        m.perplexity.push_back({task, "ppl", backends_x_windows(), {}});
         pv = m.perplexity.end() - 1;
       }
       if (metrics.contains("ppl"))
