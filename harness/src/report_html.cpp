@@ -51,12 +51,11 @@ std::string extended_table(const ReportModel& m, const std::vector<ExtendedSumma
                            Format format) {
   if (rows.empty()) return "";
   std::string out = fmt::format("<p>Ranked by {} over the extended windows W &gt; L = {} (from the rows above; backends "
-                                "with every such window):</p>\n<table><thead><tr><th>rank</th><th>backend</th><th>{}</th>"
-                                "<th>windows</th></tr></thead><tbody>\n",
+                                "with every such window; equal values share a rank):</p>\n<table><thead><tr><th>rank</th>"
+                                "<th>backend</th><th>{}</th></tr></thead><tbody>\n",
                                 esc(what), m.original_window, esc(what));
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    out += fmt::format("<tr><td>{}</td><th>{}</th><td>{}</td><td>{}</td></tr>\n", i + 1, esc(rows[i].backend),
-                       esc(format(rows[i].value)), rows[i].windows);
+  for (const auto& r : rows)
+    out += fmt::format("<tr><td>{}</td><th>{}</th><td>{}</td></tr>\n", r.rank, esc(r.backend), esc(format(r.value)));
   return out + "</tbody></table>\n";
 }
 

@@ -347,11 +347,13 @@ ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& opt
         ++n;
       }
       if (n == 0 || n != wanted) continue;  // a partial row would not compare
-      out.push_back({t.rows[r], geometric ? std::exp(sum / double(n)) : sum / double(n), n});
+      out.push_back({t.rows[r], geometric ? std::exp(sum / double(n)) : sum / double(n), 0});
     }
-    std::stable_sort(out.begin(), out.end(), [&](const ExtendedSummary& a, const ExtendedSummary& b) {
+    auto better = [&](const ExtendedSummary& a, const ExtendedSummary& b) {
       return lower_first ? a.value < b.value : a.value > b.value;
-    });
+    };
+    std::stable_sort(out.begin(), out.end(), better);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i].rank = i > 0 && !better(out[i - 1], out[i]) ? out[i - 1].rank : i + 1;
     return out;
   };
   for (auto& pv : m.perplexity) pv.extended = extended(pv.table, /*geometric=*/true, /*lower_first=*/true);

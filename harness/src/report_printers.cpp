@@ -81,17 +81,16 @@ void extended_md(std::string& out, const ReportModel& m, const std::vector<Exten
                  Format format) {
   if (rows.empty()) return;
   out += fmt::format("Ranked by {} over the extended windows W > L = {} (from the rows above; backends with every "
-                     "such window):\n\n",
+                     "such window; equal values share a rank):\n\n",
                      what, m.original_window);
-  out += "| rank | backend | " + what + " | windows |\n|---:|---|---:|---:|\n";
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    out += fmt::format("| {} | {} | {} | {} |\n", i + 1, md(rows[i].backend), format(rows[i].value), rows[i].windows);
+  out += "| rank | backend | " + what + " |\n|---:|---|---:|\n";
+  for (const auto& r : rows) out += fmt::format("| {} | {} | {} |\n", r.rank, md(r.backend), format(r.value));
   out += "\n";
 }
 
 json extended_json(const std::vector<ExtendedSummary>& rows) {
   json out = json::array();
-  for (const auto& r : rows) out.push_back({{"backend", r.backend}, {"value", r.value}, {"windows", r.windows}});
+  for (const auto& r : rows) out.push_back({{"backend", r.backend}, {"value", r.value}, {"rank", r.rank}});
   return out;
 }
 

@@ -34,7 +34,7 @@ struct ValueTable {
 struct ExtendedSummary {
   std::string backend;
   double value = 0;
-  std::size_t windows = 0;  // how many windows W > L went in
+  std::size_t rank = 0;  // 1 + how many backends did strictly better (ties share a rank)
 };
 
 struct PerplexityView {  // one per proofpile task label

@@ -6,7 +6,8 @@
 // Keys (besides RopeScalingBackend's model/threads/factor_rule/factor/...):
 //   corpus (path or list), text_field, val_fraction, seq_len (R; default L, or W for pi-ft),
 //   steps, batch (global), tokens_per_step (instead of batch: batch = tokens_per_step / R for
-//   every trained sequence length, so PI-FT at W and E²-LLM at R see equal token budgets), grad_accum, lr, min_lr_ratio, warmup, weight_decay, grad_clip,
+//   every trained sequence length, so PI-FT at W and E²-LLM at R see equal token budgets),
+//   grad_accum, lr, min_lr_ratio, warmup, weight_decay, grad_clip,
 //   seed, policy ("plain" | "pi" | "e2llm"), gmax, g_sampling ("sample" | "iteration"),
 //   g_values, sink, scale_augmentation, offset_augmentation, g_fixed,
 //   init ("base" | "random"), model = {dim, layers, heads, kv_heads, ffn, window, vocab,
