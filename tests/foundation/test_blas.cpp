@@ -1,24 +1,18 @@
-// PITFALLS.md: without libopenblas0-pthread LibTorch silently uses the reference BLAS
-// (~36x slower here). Check which BLAS the process really mapped, not a timing.
+// LibTorch on a reference BLAS runs matmuls ~36x slower and nothing says so (docs/pitfalls.md).
+// The pinned wheel carries MKL inside libtorch_cpu; check what the library says it was built
+// with, not a timing (Machine.MatmulIsNotOnTheReferenceBlas measures the rate per CPU-second).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <fstream>
 #include <string>
 
-TEST(Blas, LibTorchIsNotOnTheReferenceBlas) {
+TEST(Blas, LibTorchIsBuiltWithAnOptimizedBlas) {
+  const std::string config = at::show_config();
+  const auto at = config.find("BLAS_INFO=");
+  ASSERT_NE(at, std::string::npos) << config;
+  const std::string blas = config.substr(at + 10, config.find_first_of(", \n", at) - at - 10);
+  EXPECT_TRUE(blas == "mkl" || blas == "open" || blas == "openblas" || blas == "blis")
+      << "LibTorch was built with BLAS '" << blas << "' (a reference BLAS?): install the pinned wheel (scripts/setup.sh)";
   auto a = torch::randn({256, 256});
-  auto c = torch::mm(a, a);  // forces the BLAS library to be resolved and used
-  ASSERT_EQ(c.size(0), 256);
-  std::ifstream maps("/proc/self/maps");
-  std::string line, blas;
-  while (std::getline(maps, line)) {
-    if (line.find("libblas.so") != std::string::npos || line.find("libopenblas") != std::string::npos) {
-      blas = line.substr(line.find('/'));
-      if (line.find("openblas") != std::string::npos) break;
-    }
-  }
-  ASSERT_FALSE(blas.empty()) << "no BLAS library mapped";
-  EXPECT_NE(blas.find("openblas"), std::string::npos)
-      << "LibTorch uses " << blas << " (reference BLAS); install libopenblas0-pthread (scripts/setup.sh)";
+  EXPECT_TRUE(torch::allclose(torch::mm(a, torch::eye(256)), a, 1e-5, 1e-5));
 }
