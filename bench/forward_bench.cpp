@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   try {
     const int used_threads = set_threads(threads);
     ModelOptions options;
-    options.attention = {block, block};
+    options.attention.query_block = options.attention.key_block = block;
     auto model = load_model(load_checkpoint(path), options);
     const int64_t L = model->config().rope.original_max_position > 0 ? model->config().rope.original_max_position
                                                                        : model->config().max_position;

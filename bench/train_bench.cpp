@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   c.rope.original_max_position = seq;
   torch::manual_seed(0);
   ModelOptions mo;
-  mo.attention = {256, 256};
+  mo.attention.query_block = mo.attention.key_block = 256;
   LlamaModel model(c, mo);
   int64_t n_params = 0;
   for (const auto& p : model.parameters()) n_params += p.numel();

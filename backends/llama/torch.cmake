@@ -1,9 +1,10 @@
 # ---- e2llm_llama: the LibTorch model library (included from CMakeLists.txt) -------------
-# LlamaModel, blocked attention, KV cache, generation, TorchLanguageModel and the
-# RoPE-scaling backend base class. Few translation units with a precompiled
-# <torch/torch.h>: one TU including it costs ~20 s here (PITFALLS.md).
+# LlamaModel, attention (fused and blocked), KV cache, generation, devices,
+# TorchLanguageModel and the RoPE-scaling backend base class. Few translation units with a
+# precompiled <torch/torch.h>: one TU including it costs ~20 s here (PITFALLS.md).
 add_library(e2llm_llama SHARED
   src/attention.cpp
+  src/device.cpp
   src/model.cpp
   src/torch_language_model.cpp
   src/rope_scaling_backend.cpp)
@@ -14,5 +15,10 @@ target_link_libraries(e2llm_llama
 target_compile_options(e2llm_llama PUBLIC ${TORCH_CXX_FLAGS})
 target_precompile_headers(e2llm_llama PRIVATE <torch/torch.h>)
 set_target_properties(e2llm_llama PROPERTIES POSITION_INDEPENDENT_CODE ON)
+# The wheel is a CUDA build: GPU queries (names, peak memory, set_device) compile in; they
+# run only where a GPU is visible.
+if(CAFFE2_USE_CUDA OR TORCH_CUDA_LIBRARIES)
+  target_compile_definitions(e2llm_llama PUBLIC E2LLM_TORCH_CUDA=1)
+endif()
 install(TARGETS e2llm_llama LIBRARY DESTINATION lib)
 include(${CMAKE_CURRENT_SOURCE_DIR}/train.cmake OPTIONAL)

@@ -1,4 +1,4 @@
-# ---- training (trainer engineer): included at the end of torch.cmake -------------------------
+# ---- training: included at the end of torch.cmake -------------------------------------------
 # Torch-free parts (position policies, token data) are a static library of their own so that
 # their unit tests build in seconds; the LibTorch trainer and c10d data parallel join e2llm_llama.
 add_library(e2llm_train_data STATIC

@@ -17,7 +17,7 @@ void install(CLI::App& app, AppContext&) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("rope", "Print the RoPE frequencies of a scaling method as JSON");
-  cmd->add_option("--type", a->type, "default | linear | ntk | dynamic | yarn")->capture_default_str();
+  cmd->add_option("--type", a->type, llama::rope_type_names())->capture_default_str();
   cmd->add_option("--factor", a->factor, "Scale factor s")->capture_default_str();
   cmd->add_option("--head-dim", a->head_dim, "Head dimension d")->capture_default_str();
   cmd->add_option("--base", a->base, "RoPE base b")->capture_default_str();

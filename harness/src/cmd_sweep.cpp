@@ -10,7 +10,7 @@ namespace {
 
 void install(CLI::App& app, AppContext& context) {
   struct Args {
-    std::string file, out;
+    std::string file, out, device;
     std::vector<std::string> overrides;
     bool dry_run = false;
   };
@@ -20,8 +20,11 @@ void install(CLI::App& app, AppContext& context) {
   cmd->add_option("--set", a->overrides, "Override a config key: a.b=value (repeatable)");
   cmd->add_flag("--dry-run", a->dry_run, "Print the plan (cells done/todo) and its estimated cost; write nothing");
   cmd->add_option("--out", a->out, "Run folder (default: [run] out, else results/<run name>)");
+  cmd->add_option("--device", a->device, "auto | cpu | cuda | cuda:N for every backend (overrides [run] device)");
   cmd->callback([&context, a] {
-    Config config = Config::load(a->file, a->overrides);
+    std::vector<std::string> overrides = a->overrides;
+    if (!a->device.empty()) overrides.push_back("run.device=\"" + a->device + "\"");
+    Config config = Config::load(a->file, overrides);
     SweepSpec spec = parse_sweep_spec(config, a->out.empty() ? std::nullopt : std::optional<std::filesystem::path>(a->out));
     auto& registry = context.registry(spec.plugin_paths);
     SweepOptions options;

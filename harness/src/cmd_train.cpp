@@ -125,14 +125,16 @@ int launch_local_ranks(int n, double grace_s) {
 void install(CLI::App& app, AppContext& context) {
   auto* cmd = app.add_subcommand("train", "Train or fine-tune a model through a training backend ([train] plugin)");
   struct Args {
-    std::string file;
+    std::string file, device;
     std::vector<std::string> overrides;
     int nproc = 0;
     bool resume = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("CONFIG", a->file, "TOML config with a [train] section")->required();
-  cmd->add_option("--nproc", a->nproc, "Start N local data-parallel ranks (Gloo on CPU)");
+  cmd->add_option("--nproc", a->nproc, "Start N local data-parallel ranks (Gloo on CPU; NCCL on CUDA, one rank per GPU)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--device", a->device, "auto | cpu | cuda | cuda:N (overrides [run] device and the [train] device)");
   cmd->add_flag("--resume", a->resume, "Continue from the newest checkpoint of the same run");
   cmd->add_option("--set", a->overrides, "Override a key: a.b=value (repeatable)");
   cmd->callback([&context, a] {
@@ -192,6 +194,7 @@ void install(CLI::App& app, AppContext& context) {
     }
     ctx.cache_dir = out;
     ctx.seed = root.contains("run") ? root["run"].value("seed", 0ull) : 0ull;
+    ctx.device = a->device.empty() && root.contains("run") ? root["run"].value("device", std::string()) : a->device;
     if (root.contains("sweep") && root["sweep"].contains("windows"))
       for (const auto& w : root["sweep"]["windows"]) ctx.windows.push_back(w.get<std::int64_t>());
 

@@ -186,7 +186,7 @@ namespace {
 // accept any key besides `plugin`; the plugin checks the rest.
 const std::map<std::string, std::vector<std::string>>& harness_schema() {
   static const std::map<std::string, std::vector<std::string>> schema = {
-      {"run", {"name", "out", "seed", "threads", "description"}},
+      {"run", {"name", "out", "seed", "threads", "device", "dtype", "description"}},
       {"plugins", {"path"}},
       {"tokenizer", {"plugin", "model", "train"}},
       {"base", {"source", "path", "window", "pretrain"}},

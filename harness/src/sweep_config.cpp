@@ -60,6 +60,11 @@ std::int64_t get_int(const Config& c, const nlohmann::json& table, const std::st
   return v;
 }
 
+bool valid_device_name(const std::string& d) {
+  if (d == "auto" || d == "cpu" || d == "cuda") return true;
+  return d.size() > 5 && d.rfind("cuda:", 0) == 0 && d.find_first_not_of("0123456789", 5) == std::string::npos;
+}
+
 fs::path resolve(const Config& c, const std::string& p) {
   fs::path path = p;
   return path.is_relative() ? (c.base_dir() / path).lexically_normal() : path;
@@ -123,6 +128,12 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
   s.out = out_override ? *out_override : fs::path(get_string(c, run, "run", "out", "results/" + s.name));
   s.seed = static_cast<std::uint64_t>(get_int(c, run, "run", "seed", 0, 0));
   s.threads = static_cast<int>(get_int(c, run, "run", "threads", 0, 0));
+  s.device = get_string(c, run, "run", "device", "");
+  if (!s.device.empty() && !valid_device_name(s.device))
+    throw c.error_at("run.device", "must be \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", not \"" + s.device + "\"");
+  s.dtype = get_string(c, run, "run", "dtype", "");
+  if (!s.dtype.empty() && s.dtype != "float32" && s.dtype != "bfloat16")
+    throw c.error_at("run.dtype", "must be \"float32\" or \"bfloat16\", not \"" + s.dtype + "\"");
 
   const auto& plugins = section_or_empty(root, "plugins");
   if (auto it = plugins.find("path"); it != plugins.end()) {

@@ -200,9 +200,12 @@ class SweepRunner {
   }
 
   json prepare_inputs(const LoadedBackend& b, const std::vector<std::int64_t>& windows) const {
-    return {{"plugin", b.spec->plugin},  {"version", b.info.version}, {"config", b.spec->config_as_written},
-            {"base", base_model_},       {"tokenizer", tokenizer_->fingerprint()},
-            {"seed", s_.seed},           {"windows", windows}};
+    json inputs = {{"plugin", b.spec->plugin},  {"version", b.info.version}, {"config", b.spec->config_as_written},
+                   {"base", base_model_},       {"tokenizer", tokenizer_->fingerprint()},
+                   {"seed", s_.seed},           {"windows", windows}};
+    if (!s_.device.empty()) inputs["device"] = s_.device;
+    if (!s_.dtype.empty()) inputs["dtype"] = s_.dtype;
+    return inputs;
   }
 
   fs::path record_path(const std::string& label) const { return s_.out / "backends" / (label + ".json"); }
@@ -217,6 +220,8 @@ class SweepRunner {
     ctx.cache_dir = s_.out / "cache" / b.spec->label;
     ctx.seed = s_.seed;
     ctx.windows = windows;
+    ctx.device = s_.device;
+    ctx.dtype = s_.dtype;
     SweepProgress progress(1, /*numbered=*/false);
     ctx.progress = &progress;
     progress.begin_cell("prepare " + b.spec->label + " (" + b.spec->plugin + ")", 0);

@@ -38,6 +38,14 @@ struct AttnCase {
   int64_t B, H, Hkv, T, S, d, qb, kb;
 };
 
+AttentionOptions kernel(AttentionKernel k, int64_t qb = 256, int64_t kb = 256) {
+  AttentionOptions o;
+  o.kernel = k;
+  o.query_block = qb;
+  o.key_block = kb;
+  return o;
+}
+
 }  // namespace
 
 TEST(BlockedAttention, MatchesNaiveForward) {
@@ -54,7 +62,7 @@ TEST(BlockedAttention, MatchesNaiveForward) {
     auto k = torch::randn({c.B, c.Hkv, c.S, c.d});
     auto v = torch::randn({c.B, c.Hkv, c.S, c.d});
     auto ref = naive_attention(q, k, v);
-    auto got = blocked_attention(q, k, v, {c.qb, c.kb, 0});
+    auto got = blocked_attention(q, k, v, kernel(AttentionKernel::Blocked, c.qb, c.kb));
     EXPECT_LT(rel_diff(got, ref), 1e-5) << "B" << c.B << " H" << c.H << " Hkv" << c.Hkv << " T" << c.T << " S" << c.S;
   }
 }
@@ -68,9 +76,54 @@ TEST(BlockedAttention, BackwardMatchesNaive) {
     auto v = torch::randn({c.B, c.Hkv, c.S, c.d}, torch::requires_grad());
     auto dout = torch::randn({c.B, c.H, c.T, c.d});
     auto g_ref = torch::autograd::grad({naive_attention(q, k, v)}, {q, k, v}, {dout});
-    auto g_blk = torch::autograd::grad({blocked_attention(q, k, v, {c.qb, c.kb, 0})}, {q, k, v}, {dout});
+    auto g_blk = torch::autograd::grad({blocked_attention(q, k, v, kernel(AttentionKernel::Blocked, c.qb, c.kb))}, {q, k, v}, {dout});
     for (int i = 0; i < 3; ++i) EXPECT_LT(rel_diff(g_blk[i], g_ref[i]), 1e-5) << "grad " << i << " T" << c.T;
   }
+}
+
+// The fused kernel (LibTorch's scaled_dot_product_attention) against the blocked reference,
+// in float32, forward and backward, wherever attention() takes it: T == S (causal) and T == 1.
+TEST(FusedAttention, MatchesBlockedForwardAndBackward) {
+  const std::vector<AttnCase> cases = {
+      {2, 4, 2, 37, 37, 16, 8, 5},   // GQA, causal
+      {1, 8, 8, 64, 64, 8, 16, 16},  // MHA
+      {3, 6, 1, 33, 33, 32, 7, 9},   // MQA
+      {2, 4, 2, 1, 29, 16, 8, 8},    // one decoding step behind a cache
+  };
+  torch::manual_seed(2);
+  for (const auto& c : cases) {
+    auto q = torch::randn({c.B, c.H, c.T, c.d}, torch::requires_grad());
+    auto k = torch::randn({c.B, c.Hkv, c.S, c.d}, torch::requires_grad());
+    auto v = torch::randn({c.B, c.Hkv, c.S, c.d}, torch::requires_grad());
+    auto dout = torch::randn({c.B, c.H, c.T, c.d});
+    const auto fused = kernel(AttentionKernel::Fused), blocked = kernel(AttentionKernel::Blocked, c.qb, c.kb);
+    ASSERT_NE(attention_kernel_name(q, k, v, fused), "blocked");
+    ASSERT_EQ(attention_kernel_name(q, k, v, blocked), "blocked");
+    auto out_f = attention(q, k, v, fused);
+    auto out_b = attention(q, k, v, blocked);
+    EXPECT_LT(rel_diff(out_f, out_b), 1e-5) << "T" << c.T << " S" << c.S;
+    auto g_f = torch::autograd::grad({out_f}, {q, k, v}, {dout});
+    auto g_b = torch::autograd::grad({out_b}, {q, k, v}, {dout});
+    for (int i = 0; i < 3; ++i) EXPECT_LT(rel_diff(g_f[i], g_b[i]), 1e-5) << "grad " << i << " T" << c.T;
+  }
+}
+
+// Chunked prefill behind a cache (1 < T < S) needs a bottom-right causal mask, which the fused
+// kernel's top-left mask is not: attention() must take the blocked kernel there.
+TEST(FusedAttention, ChunkedPrefillTakesTheBlockedKernel) {
+  torch::manual_seed(3);
+  auto q = torch::randn({1, 4, 5, 8}), k = torch::randn({1, 2, 20, 8}), v = torch::randn({1, 2, 20, 8});
+  EXPECT_EQ(attention_kernel_name(q, k, v), "blocked");
+  EXPECT_LT(rel_diff(attention(q, k, v), naive_attention(q, k, v)), 1e-5);
+}
+
+// On the CPU LibTorch must pick its flash kernel (memory linear in T), GQA included: the math
+// fallback would materialize T × S scores.
+TEST(FusedAttention, CpuUsesTheFlashKernelWithGroupedHeads) {
+  auto q = torch::randn({1, 8, 4096, 8}), k = torch::randn({1, 4, 4096, 8}), v = torch::randn({1, 4, 4096, 8});
+  EXPECT_EQ(attention_kernel_name(q, k, v), "flash");
+  auto qt = torch::randn({4, 4, 256, 32}, torch::requires_grad()), kt = torch::randn({4, 2, 256, 32});
+  EXPECT_EQ(attention_kernel_name(qt, kt, kt), "flash");
 }
 
 TEST(LlamaModel, AdjacentAndHalfLayoutsGiveSameLogits) {
@@ -88,7 +141,9 @@ TEST(LlamaModel, AdjacentAndHalfLayoutsGiveSameLogits) {
 
 TEST(LlamaModel, KVCacheIncrementalEqualsFullRecomputation) {
   auto model = load_model(stories());
-  model->set_attention_options({8, 8});
+  AttentionOptions small_blocks;
+  small_blocks.query_block = small_blocks.key_block = 8;
+  model->set_attention_options(small_blocks);
   torch::NoGradGuard ng;
   const int64_t T = 40;
   auto ids = random_ids(2, T, 3);
@@ -197,7 +252,9 @@ TEST(LlamaModel, TokenLogprobsMatchForwardLogSoftmax) {
 
 TEST(LlamaModel, TrainingBackwardGivesFiniteGradients) {
   auto model = load_model(stories());
-  model->set_attention_options({16, 16});
+  AttentionOptions blocks16;
+  blocks16.query_block = blocks16.key_block = 16;
+  model->set_attention_options(blocks16);
   auto ids = random_ids(2, 50, 9);
   // E²-LLM style positions: sink of 4 tokens, then an offset, all divided by g = 2.
   auto pos = torch::arange(50, torch::kFloat64);

@@ -1,7 +1,11 @@
-// Causal attention blocked over queries and keys with an online softmax (Milakov &
-// Gimelshein 2018; Dao et al. 2022, FlashAttention, Alg. 1 forward / Alg. 2 backward).
+// Causal attention: LibTorch's fused scaled_dot_product_attention where its top-left causal
+// mask is right, and a kernel blocked over queries and keys with an online softmax (Milakov &
+// Gimelshein 2018; Dao et al. 2022, FlashAttention, Alg. 1 forward / Alg. 2 backward)
+// elsewhere and as the reference.
 // Grouped-query heads are handled by viewing q as [B, Hkv, G, T, d] and broadcasting k, v
 // over G, so KV heads are never repeated in memory.
+#include <ATen/SDPBackend.h>
+
 #include <cmath>
 #include <limits>
 
@@ -117,7 +121,9 @@ std::vector<Tensor> blocked_backward(const Tensor& qg, const Tensor& k, const Te
 struct BlockedAttentionFunction : public torch::autograd::Function<BlockedAttentionFunction> {
   static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& qg, const Tensor& k, const Tensor& v,
                         int64_t offset, int64_t query_block, int64_t key_block) {
-    AttentionOptions o{query_block, key_block};
+    AttentionOptions o;
+    o.query_block = query_block;
+    o.key_block = key_block;
     auto [out, lse] = blocked_forward(qg, k, v, offset, o);
     ctx->save_for_backward({qg, k, v, out, lse});
     ctx->saved_data["offset"] = offset;
@@ -128,7 +134,9 @@ struct BlockedAttentionFunction : public torch::autograd::Function<BlockedAttent
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    AttentionOptions o{ctx->saved_data["query_block"].toInt(), ctx->saved_data["key_block"].toInt()};
+    AttentionOptions o;
+    o.query_block = ctx->saved_data["query_block"].toInt();
+    o.key_block = ctx->saved_data["key_block"].toInt();
     auto g = blocked_backward(saved[0], saved[1], saved[2], saved[3], saved[4], grads[0].contiguous(),
                               ctx->saved_data["offset"].toInt(), o);
     return {g[0], g[1], g[2], Tensor(), Tensor(), Tensor()};
@@ -137,23 +145,67 @@ struct BlockedAttentionFunction : public torch::autograd::Function<BlockedAttent
 
 }  // namespace
 
+AttentionKernel parse_attention_kernel(const std::string& name, const std::string& field) {
+  if (name == "fused") return AttentionKernel::Fused;
+  if (name == "blocked") return AttentionKernel::Blocked;
+  throw ConfigError(field, "must be \"fused\" (LibTorch's kernels where they serve) or \"blocked\" (the reference), not \"" +
+                               name + "\"");
+}
+
+const char* attention_kernel_config_name(AttentionKernel kernel) {
+  return kernel == AttentionKernel::Blocked ? "blocked" : "fused";
+}
+
 Tensor blocked_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
   const auto s = check_shapes(q, k, v);
   if (options.query_block < 1 || options.key_block < 1) throw Error("attention: block sizes must be >= 1");
-  // float32 math (bf16/fp16 models on CUDA keep their activations, not their softmax, low-precision).
+  // float32 math (bf16 models keep their activations, not their softmax, low-precision).
   auto qg = q.to(torch::kFloat32).reshape({s.B, s.Hkv, s.G, s.T, s.d});
   auto kf = k.to(torch::kFloat32).contiguous();
   auto vf = v.to(torch::kFloat32).contiguous();
   Tensor out;
   const bool training = torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-  const double score_bytes = double(s.B) * double(s.H) * double(s.T) * double(s.S) * 4.0;
-  if (training && score_bytes <= double(options.materialize_below_bytes)) return naive_attention(q, k, v);
   if (training) {
     out = BlockedAttentionFunction::apply(qg, kf, vf, s.S - s.T, options.query_block, options.key_block);
   } else {
     out = blocked_forward(qg, kf, vf, s.S - s.T, options).first;
   }
   return out.reshape({s.B, s.H, s.T, s.d}).to(q.scalar_type());
+}
+
+namespace {
+
+// The fused kernel's causal mask is top-left aligned: right when T == S; T == 1 needs none.
+bool fused_serves(const Shapes& s, const AttentionOptions& options) {
+  return options.kernel != AttentionKernel::Blocked && (s.T == s.S || s.T == 1);
+}
+
+}  // namespace
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
+  const auto s = check_shapes(q, k, v);
+  if (!fused_serves(s, options)) return blocked_attention(q, k, v, options);
+  const bool causal = s.T > 1;
+  return at::scaled_dot_product_attention(q, k.to(q.scalar_type()), v.to(q.scalar_type()), /*attn_mask=*/{},
+                                          /*dropout_p=*/0.0, causal, /*scale=*/std::nullopt,
+                                          /*enable_gqa=*/s.G > 1);
+}
+
+std::string attention_kernel_name(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
+  const auto s = check_shapes(q, k, v);
+  if (!fused_serves(s, options)) return "blocked";
+  switch (static_cast<at::SDPBackend>(at::_fused_sdp_choice(q, k, v, {}, 0.0, s.T > 1, std::nullopt, s.G > 1))) {
+    case at::SDPBackend::flash_attention:
+      return "flash";
+    case at::SDPBackend::efficient_attention:
+      return "efficient";
+    case at::SDPBackend::cudnn_attention:
+      return "cudnn";
+    case at::SDPBackend::math:
+      return "math";
+    default:
+      return "other";
+  }
 }
 
 Tensor naive_attention(const Tensor& q, const Tensor& k, const Tensor& v) {

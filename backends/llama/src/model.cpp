@@ -85,12 +85,6 @@ Tensor LlamaModel::add(const std::string& hf_name, std::vector<int64_t> shape, b
   return t;
 }
 
-void LlamaModel::to_options(const ModelOptions& options) {
-  options_ = options;
-  to(options.device, options.dtype);
-  // Module::to() replaces the parameter data in place, so the cached handles stay valid.
-}
-
 Tensor LlamaModel::hf_parameter(const std::string& hf_name) const {
   for (const auto& [name, t] : named_)
     if (name == hf_name) return t;
@@ -181,7 +175,7 @@ Tensor LlamaModel::forward_hidden(const Tensor& ids, const RopeInputs& rope, KVC
       k = cache->keys_[l].narrow(2, 0, past + T);
       v = cache->values_[l].narrow(2, 0, past + T);
     }
-    auto a = blocked_attention(q, k, v, options_.attention);  // [B, H, T, hd]
+    auto a = attention(q, k, v, options_.attention);  // [B, H, T, hd]
     x = x + torch::linear(a.transpose(1, 2).reshape({B, T, c.n_heads * hd}), L.wo);
     auto m = rms_norm(x, L.mlp_norm);
     x = x + torch::linear(torch::silu(torch::linear(m, L.w_gate)) * torch::linear(m, L.w_up), L.w_down);
@@ -335,15 +329,21 @@ std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_
 
 // ---- machine ----------------------------------------------------------------------------
 
-double measure_matmul_gflops(int64_t n, int repeats) {
+double measure_matmul_gflops(int64_t n, int repeats, torch::Device device, torch::Dtype dtype) {
   torch::NoGradGuard no_grad;
-  auto a = torch::randn({n, n});
-  auto b = torch::randn({n, n});
-  auto c = torch::matmul(a, b);  // warm-up (thread pool, BLAS init)
+  const auto opts = torch::TensorOptions().device(device).dtype(dtype);
+  auto a = torch::randn({n, n}, opts);
+  auto b = torch::randn({n, n}, opts);
+  auto c = torch::matmul(a, b);  // warm-up (thread pool, BLAS / cuBLAS init)
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize(device.index());
+  };
+  sync();
   double best = 1e30;
   for (int r = 0; r < std::max(repeats, 1); ++r) {
     auto t0 = std::chrono::steady_clock::now();
     torch::matmul_out(c, a, b);
+    sync();
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return 2.0 * static_cast<double>(n) * n * n / best / 1e9;

@@ -68,32 +68,47 @@ bool has_value(const nlohmann::json& obj, const char* key) {
 
 }  // namespace
 
-const char* rope_type_name(RopeType type) {
-  switch (type) {
-    case RopeType::Default:
-      return "default";
-    case RopeType::Linear:
-      return "linear";
-    case RopeType::Ntk:
-      return "ntk";
-    case RopeType::DynamicNtk:
-      return "dynamic";
-    case RopeType::Yarn:
-      return "yarn";
-  }
-  return "?";
+const std::vector<RopeTypeInfo>& rope_types() {
+  // Static NTK-aware scaling has no Hugging Face rope_type: transformers' "dynamic" is the
+  // dynamic variant, so "ntk" is written under our own name (transformers refuses it rather
+  // than silently running plain RoPE).
+  static const std::vector<RopeTypeInfo> table = {
+      {RopeType::Default, "default", {"none"}, "default", "none"},
+      {RopeType::Linear, "linear", {"pi"}, "linear", "pi"},
+      {RopeType::Ntk, "ntk", {}, nullptr, "ntk"},
+      {RopeType::DynamicNtk, "dynamic", {"dynamic_ntk", "dynamic-ntk"}, "dynamic", "dynamic-ntk"},
+      {RopeType::Yarn, "yarn", {}, "yarn", "yarn"},
+  };
+  return table;
 }
 
+const RopeTypeInfo& rope_type_info(RopeType type) {
+  for (const auto& t : rope_types())
+    if (t.type == type) return t;
+  throw Error("unknown RoPE type enum value");
+}
+
+std::string rope_type_names() {
+  std::string out;
+  for (const auto& t : rope_types()) {
+    if (!out.empty()) out += ", ";
+    out += t.name;
+    std::string aliases;
+    for (const char* a : t.aliases) aliases += (aliases.empty() ? "" : ", ") + std::string(a);
+    if (!aliases.empty()) out += " (" + aliases + ")";
+  }
+  return out;
+}
+
+const char* rope_type_name(RopeType type) { return rope_type_info(type).name; }
+
 RopeType parse_rope_type(const std::string& name) {
-  if (name == "default" || name == "none") return RopeType::Default;
-  if (name == "linear" || name == "pi") return RopeType::Linear;
-  if (name == "ntk") return RopeType::Ntk;
-  if (name == "dynamic" || name == "dynamic_ntk" || name == "dynamic-ntk") return RopeType::DynamicNtk;
-  if (name == "yarn") return RopeType::Yarn;
-  throw Error(
-      fmt::format("unknown RoPE type '{}': valid names are default (none), linear (pi), ntk, "
-                  "dynamic (dynamic_ntk, dynamic-ntk), yarn",
-                  name));
+  for (const auto& t : rope_types()) {
+    if (name == t.name) return t.type;
+    for (const char* a : t.aliases)
+      if (name == a) return t.type;
+  }
+  throw Error(fmt::format("unknown RoPE type '{}': valid names are {}", name, rope_type_names()));
 }
 
 std::string RopeConfig::to_string() const {
@@ -297,10 +312,10 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
 
 nlohmann::json rope_config_to_hf(const RopeConfig& c) {
   if (c.type == RopeType::Default) return nullptr;
-  // "ntk" (static NTK-aware) has no Hugging Face rope_type; we write our own name so that
-  // e2llm reads it back, and transformers refuses it rather than silently ignoring it.
-  nlohmann::json j = {{"rope_type", rope_type_name(c.type)},
-                      {"type", rope_type_name(c.type)},
+  const auto& info = rope_type_info(c.type);
+  const char* name = info.hf_name ? info.hf_name : info.name;  // see rope_types()
+  nlohmann::json j = {{"rope_type", name},
+                      {"type", name},
                       {"factor", c.factor},
                       {"original_max_position_embeddings", c.original_max_position}};
   if (c.type == RopeType::Yarn) {

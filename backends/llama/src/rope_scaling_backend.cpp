@@ -4,6 +4,7 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/llama/torch_language_model.hpp"
 
@@ -37,6 +38,12 @@ void RopeScalingBackend::configure(const nlohmann::json& config) {
   if (cfg.has("attention_factor")) attention_factor_ = cfg.require<double>("attention_factor");
   block_size_ = cfg.get<int64_t>("block_size", 256);
   if (block_size_ < 1) throw ConfigError("block_size", "must be >= 1");
+  device_ = cfg.get<std::string>("device", "auto");
+  check_device_name(device_, "device");
+  dtype_ = cfg.get<std::string>("dtype", "float32");
+  check_dtype_name(dtype_, "dtype");
+  attention_ = cfg.get<std::string>("attention", "fused");
+  parse_attention_kernel(attention_, "attention");
   check_blas_ = cfg.get<bool>("check_blas", true);
   configure_extra(cfg);
   cfg.finish();
@@ -46,7 +53,10 @@ void RopeScalingBackend::configure(const nlohmann::json& config) {
 
 std::shared_ptr<LlamaModel> RopeScalingBackend::load_base_model(const std::string& path) const {
   ModelOptions options;
-  options.attention = {block_size_, block_size_};
+  options.device = torch::Device(resolved_device_.empty() ? resolve_device_name(device_) : resolved_device_);
+  options.dtype = to_torch_dtype(dtype_);
+  options.attention.kernel = parse_attention_kernel(attention_, "attention");
+  options.attention.query_block = options.attention.key_block = block_size_;
   return load_model(load_checkpoint(path), options);
 }
 
@@ -57,6 +67,15 @@ void RopeScalingBackend::set_model(std::shared_ptr<LlamaModel> model, const std:
 
 nlohmann::json RopeScalingBackend::prepare(const PrepareContext& context) {
   set_threads(threads_);
+  if (!context.device.empty()) {  // the run's device (a sweep's [run] device or --device) wins
+    check_device_name(context.device, "device");
+    device_ = context.device;
+  }
+  if (!context.dtype.empty()) {
+    check_dtype_name(context.dtype, "dtype");
+    dtype_ = context.dtype;
+  }
+  resolved_device_ = resolve_device_name(device_);
   if (check_blas_ && matmul_gflops_ == 0.0) {
     require_fast_blas();
     matmul_gflops_ = measure_matmul_gflops();
@@ -82,7 +101,9 @@ nlohmann::json RopeScalingBackend::prepare(const PrepareContext& context) {
           {"trained_tokens", 0},
           {"train_wall_s", 0},
           {"original_window", original_window_},
-          {"matmul_gflops", matmul_gflops_}};
+          {"matmul_gflops", matmul_gflops_},
+          {"device", describe_device(resolved_device_)},
+          {"dtype", dtype_}};
 }
 
 double RopeScalingBackend::scale_for_window(int64_t window) const {

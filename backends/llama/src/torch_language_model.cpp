@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "e2llm/error.hpp"
+#include "e2llm/llama/device_torch.hpp"
 
 namespace e2llm::llama {
 
@@ -65,9 +66,10 @@ nlohmann::json TorchLanguageModel::describe() const {
       {"rope_layout", m.config().rope_layout},
       {"checkpoint", {{"fingerprint", m.fingerprint}, {"source", m.source}, {"format", m.format}}},
       {"dtype", std::string(c10::toString(m.options().dtype))},
-      {"device", m.options().device.str()},
+      {"device", describe_device(m.options().device.str())},
       {"threads", torch::get_num_threads()},
-      {"attention", {{"query_block", m.options().attention.query_block},
+      {"attention", {{"kernel", attention_kernel_config_name(m.options().attention.kernel)},
+                     {"query_block", m.options().attention.query_block},
                      {"key_block", m.options().attention.key_block}}},
       {"dynamic_ntk_policy", "base fixed per call from the final length (generate) or ids.size() (token_logprobs)"},
   };

@@ -31,6 +31,11 @@ struct PrepareContext {
   // fine-tuning, prepares each one here).
   std::vector<std::int64_t> windows;
   ProgressSink* progress = nullptr;  // may be null
+  // The run's device ("auto" | "cpu" | "cuda" | "cuda:N") and evaluation dtype ("float32" |
+  // "bfloat16"), from a sweep's [run] section or a command's --device; empty = the backend's
+  // own setting. When set they override the backend's config.
+  std::string device;
+  std::string dtype;
 };
 
 class Backend : public Plugin {

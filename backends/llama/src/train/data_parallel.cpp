@@ -10,6 +10,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <cstdlib>
+
 #include "e2llm/error.hpp"
 
 namespace e2llm::llama::train {
@@ -32,7 +34,7 @@ struct DataParallel::Impl {
   }
 };
 
-DataParallel::DataParallel(const RankInfo& ranks, std::chrono::milliseconds timeout, bool cuda)
+DataParallel::DataParallel(const RankInfo& ranks, std::chrono::milliseconds timeout, const torch::Device& device)
     : ranks_(ranks), impl_(std::make_unique<Impl>()) {
   impl_->timeout = timeout;
   try {
@@ -43,16 +45,19 @@ DataParallel::DataParallel(const RankInfo& ranks, std::chrono::milliseconds time
     so.waitWorkers = true;
     so.timeout = timeout;
     impl_->store = c10::make_intrusive<c10d::TCPStore>(ranks.master_addr, so);
+    if (device.is_cuda()) {
 #if defined(USE_C10D_NCCL)
-    if (cuda) {
+      // A failed or timed-out collective aborts the communicator and this process instead of
+      // leaving the other ranks blocked inside NCCL (the watchdog acts after `timeout`).
+      ::setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", /*overwrite=*/0);
       auto opts = c10d::ProcessGroupNCCL::Options::create();
       opts->timeout = timeout;
       impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, ranks.rank, ranks.world, opts);
       return;
-    }
 #else
-    if (cuda) throw Error("data parallel on CUDA needs a LibTorch built with NCCL (USE_C10D_NCCL)");
+      throw Error("data parallel on CUDA needs a LibTorch built with NCCL (USE_C10D_NCCL)");
 #endif
+    }
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     // Loopback when every rank is local; otherwise the interface the hostname resolves to.
     const bool local = ranks.master_addr == "127.0.0.1" || ranks.master_addr == "localhost";

@@ -1,6 +1,6 @@
 // Data parallel over c10d without DistributedDataParallel (the C++ frontend has none,
-// PITFALLS.md): TCPStore rendezvous, ProcessGroupGloo on CPU (ProcessGroupNCCL for CUDA
-// tensors in builds with USE_C10D_NCCL), gradients all-reduced in flat buckets.
+// PITFALLS.md): TCPStore rendezvous, ProcessGroupGloo for CPU tensors and ProcessGroupNCCL
+// for CUDA tensors (one rank per GPU), gradients all-reduced in flat buckets.
 #pragma once
 
 #include <torch/torch.h>
@@ -16,8 +16,9 @@ namespace e2llm::llama::train {
 class DataParallel {
  public:
   // Rank 0 hosts the TCPStore at master_addr:master_port; every collective fails (throws
-  // e2llm::Error) after `timeout` instead of hanging on a dead rank.
-  DataParallel(const RankInfo& ranks, std::chrono::milliseconds timeout, bool cuda = false);
+  // e2llm::Error) after `timeout` instead of hanging on a dead rank. A CUDA `device` (this
+  // rank's GPU, already current) selects NCCL, the CPU selects Gloo.
+  DataParallel(const RankInfo& ranks, std::chrono::milliseconds timeout, const torch::Device& device);
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;

@@ -11,12 +11,14 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "data_parallel.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/util/files.hpp"
 
@@ -38,7 +40,8 @@ nlohmann::json TrainResult::to_json() const {
           {"trained_tokens", tokens},
           {"train_wall_s", wall_s},
           {"final_loss", final_loss},
-          {"val_loss", val_loss}};
+          {"val_loss", val_loss},
+          {"device", device}};
 }
 
 double learning_rate(const TrainOptions& o, int64_t step) {
@@ -177,37 +180,101 @@ class Trainer {
   TrainResult run();
 
  private:
+  void setup_ranks_and_device();
+  std::optional<TrainResult> cached_result() const;
+  void start(bool* resuming);
   void build_model(const fs::path* resume_dir);
   void build_optimizer();
+  double train_step(int64_t step, double lr, double* grad_norm);
+  void after_step(int64_t done, double loss, double lr, double grad_norm);
+  TrainResult finish(Clock::time_point wall0);
   void save_checkpoint(int64_t step, double loss);
   void load_state(const fs::path& dir);
   void save_model_dir(const fs::path& dir, int64_t step);
   double eval_loss();
   void log(int64_t step, double loss, double lr, double ms, double grad_norm, double val = NAN);
+  nlohmann::json device_record() const;
 
   const TrainOptions& o_;
   const Tokenizer& tok_;
   ProgressSink* progress_;
   RankInfo ranks_;
+  torch::Device device_ = torch::kCPU;
+  bool autocast_ = false;
   std::unique_ptr<DataParallel> dp_;
   TokenDataset data_;
   std::unique_ptr<PositionPolicy> policy_;
+  std::unique_ptr<DataOrder> order_;
   std::shared_ptr<LlamaModel> model_;
   std::unique_ptr<torch::optim::AdamW> opt_;
-  torch::Tensor inv_freq_;
+  std::vector<torch::Tensor> params_;
+  torch::Tensor inv_freq_, ids_, pos_;  // ids_ / pos_: the host staging buffers of one micro-batch
   int64_t start_step_ = 0, tokens_seen_ = 0, micro_ = 0, n_params_ = 0;
-  double gflops_ = 0;
+  double gflops_ = 0, last_loss_ = NAN;
   std::unique_ptr<util::JsonlAppender> journal_;
   bool tty_ = false;
+  Clock::time_point t_log_;
+  int64_t steps_since_log_ = 0;
 };
+
+// Rank layout, micro-batch, threads and the device this rank trains on.
+void Trainer::setup_ranks_and_device() {
+  ranks_ = rank_info_from_env();
+  if (o_.data.seq_len != o_.policy.seq_len) throw Error("trainer: policy.seq_len differs from data.seq_len");
+  if (o_.steps < 1) throw ConfigError("steps", "must be >= 1");
+  if (o_.grad_accum < 1) throw ConfigError("grad_accum", "must be >= 1");
+  if (o_.batch % (ranks_.world * o_.grad_accum) != 0)
+    throw ConfigError("batch", "the global batch " + std::to_string(o_.batch) + " must be a multiple of world size (" +
+                                   std::to_string(ranks_.world) + ") × grad_accum (" + std::to_string(o_.grad_accum) + ")");
+  micro_ = o_.batch / (ranks_.world * o_.grad_accum);
+  const int threads = o_.threads > 0 ? o_.threads
+                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, ranks_.local_world));
+  set_threads(threads);
+  tty_ = ::isatty(2) != 0;
+
+  std::string device = resolve_device_name(o_.device);
+  // One rank per GPU: with several local ranks, "auto"/"cuda" mean cuda:<LOCAL_RANK>.
+  if (device != "cpu" && ranks_.local_world > 1) {
+    if (o_.device != "auto" && o_.device != "cuda")
+      throw ConfigError("device", "\"" + o_.device + "\" names one GPU for " + std::to_string(ranks_.local_world) +
+                                      " local ranks (NCCL needs one GPU per rank); use device = \"cuda\"");
+    device = resolve_device_name("cuda:" + std::to_string(ranks_.local_rank));
+  }
+  make_current_device(device);
+  device_ = torch::Device(device);
+  autocast_ = use_bf16_autocast(o_.precision, device_);
+  reset_device_peak(device);
+}
+
+std::optional<TrainResult> Trainer::cached_result() const {
+  const fs::path result_file = o_.out_dir / "result.json";
+  if (!fs::exists(result_file)) return std::nullopt;
+  const auto j = nlohmann::json::parse(util::read_file(result_file));
+  TrainResult result;
+  result.checkpoint_dir = j.at("checkpoint_path").get<std::string>();
+  result.checkpoint_hash = j.at("checkpoint_hash");
+  result.steps = j.at("steps");
+  result.tokens = j.at("trained_tokens");
+  result.wall_s = j.at("train_wall_s");
+  result.final_loss = j.value("final_loss", 0.0);
+  result.val_loss = j.value("val_loss", 0.0);
+  result.device = j.value("device", nlohmann::json::object());
+  result.cached = true;
+  return result;
+}
 
 void Trainer::build_model(const fs::path* resume_dir) {
   ModelOptions mo;
-  mo.attention = {o_.block_size, o_.block_size};
+  mo.device = device_;
+  mo.attention.kernel = parse_attention_kernel(o_.attention, "attention");
+  mo.attention.query_block = mo.attention.key_block = o_.block_size;
   if (resume_dir) {
     model_ = load_model(load_checkpoint(*resume_dir / "model"), mo);
   } else if (!o_.base_checkpoint.empty()) {
-    model_ = load_model(load_checkpoint(o_.base_checkpoint), mo);
+    // Training always runs in the Hugging Face ("half") q/k layout, the layout checkpoints
+    // are saved in: a GGUF base ("adjacent") is permuted once here, so a resumed run reloads
+    // exactly the tensors it trained (and the optimizer state that goes with them).
+    model_ = load_model(with_rope_layout(load_checkpoint(o_.base_checkpoint), "half"), mo);
   } else {
     if (o_.shape.window < 1) throw ConfigError("model.window", "pretraining needs the model window L (model.window)");
     torch::manual_seed(o_.seed);  // every rank draws the same initial weights
@@ -222,8 +289,9 @@ void Trainer::build_model(const fs::path* resume_dir) {
   rope.head_dim = model_->config().head_dim();
   const auto f = compute_rope(rope);
   inv_freq_ = torch::tensor(f.inv_freq, torch::kFloat64);
+  params_ = model_->parameters();
   n_params_ = 0;
-  for (const auto& p : model_->parameters()) n_params_ += p.numel();
+  for (const auto& p : params_) n_params_ += p.numel();
 }
 
 void Trainer::build_optimizer() {
@@ -236,6 +304,14 @@ void Trainer::build_optimizer() {
                                  torch::optim::AdamWOptions(base).weight_decay(o_.weight_decay)));
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(base).weight_decay(0.0)));
   opt_ = std::make_unique<torch::optim::AdamW>(std::move(groups), base);
+}
+
+nlohmann::json Trainer::device_record() const {
+  auto j = describe_device(device_.str());
+  j["precision"] = autocast_ ? "bf16-autocast" : "float32";
+  j["attention"] = o_.attention;
+  if (const long long peak = device_peak_bytes(device_.str()); peak >= 0) j["peak_device_bytes"] = peak;
+  return j;
 }
 
 void Trainer::save_model_dir(const fs::path& dir, int64_t step) {
@@ -253,7 +329,8 @@ void Trainer::save_model_dir(const fs::path& dir, int64_t step) {
                       {"weight_decay", o_.weight_decay},
                       {"grad_clip", o_.grad_clip},
                       {"betas", {0.9, 0.95}},
-                      {"precision", "float32"},
+                      {"precision", autocast_ ? "bf16-autocast" : "float32"},
+                      {"device", device_.str()},
                       {"seed", o_.seed},
                       {"data", data_.hash}};
   extra["policy"] = o_.policy.to_json();
@@ -284,6 +361,7 @@ void Trainer::save_checkpoint(int64_t step, double loss) {
                             {"seed", o_.seed},
                             {"policy_seed", o_.policy.seed},
                             {"world_size", ranks_.world},
+                            {"precision", autocast_ ? "bf16-autocast" : "float32"},
                             {"torch_cpu_rng", hex(rng.data_ptr<uint8_t>(), static_cast<size_t>(rng.numel()))}};
     util::write_file_atomic(tmp / "trainer_state.json", state.dump(2) + "\n");
     publish_dir(tmp, root / step_name(step));
@@ -298,10 +376,14 @@ void Trainer::save_checkpoint(int64_t step, double loss) {
 }
 
 void Trainer::load_state(const fs::path& dir) {
-  torch::serialize::InputArchive ar;
-  ar.load_from((dir / "optimizer.pt").string());
-  opt_->load(ar);
   const auto state = nlohmann::json::parse(util::read_file(dir / "trainer_state.json"));
+  const std::string precision = autocast_ ? "bf16-autocast" : "float32";
+  if (state.value("precision", std::string("float32")) != precision)
+    throw Error(dir.string() + " was trained in " + state.value("precision", std::string("float32")) +
+                ", this run is " + precision + "; resume with the same device and precision");
+  torch::serialize::InputArchive ar;
+  ar.load_from((dir / "optimizer.pt").string(), device_);  // the state lands where the parameters are
+  opt_->load(ar);
   start_step_ = state.at("step");
   tokens_seen_ = state.at("tokens_seen");
   const auto bytes = unhex(state.at("torch_cpu_rng").get<std::string>());
@@ -323,9 +405,15 @@ double Trainer::eval_loss() {
     const int64_t b = std::min(B, n - first);
     auto ids = torch::empty({b, R + 1}, torch::kLong);
     for (int64_t i = 0; i < b; ++i) data_.val.read(first + i, ids[i].data_ptr<int64_t>());
+    ids = ids.to(device_);
     auto pos = (torch::arange(R, torch::kFloat64) / g).unsqueeze(0).expand({b, R}).contiguous();
-    auto logits = model_->forward(ids.narrow(1, 0, R), RopeInputs{pos, inv_freq_, 1.0});
-    total += torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), ids.narrow(1, 1, R).reshape({-1}),
+    torch::Tensor logits;
+    {
+      AutocastGuard autocast(device_, autocast_);
+      logits = model_->forward(ids.narrow(1, 0, R), RopeInputs{pos, inv_freq_, 1.0});
+    }
+    total += torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
+                                                  ids.narrow(1, 1, R).reshape({-1}),
                                                   torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                  .item<double>();
     count += b * R;
@@ -343,6 +431,7 @@ void Trainer::log(int64_t step, double loss, double lr, double ms, double grad_n
                         {"ms_per_step", ms},    {"tokens_per_s", tokens_per_s}, {"mfu", mfu},
                         {"grad_norm", grad_norm}, {"tokens_seen", tokens_seen_}, {"world_size", ranks_.world}};
   if (!std::isnan(val)) row["val_loss"] = val;
+  if (const long long peak = device_peak_bytes(device_.str()); peak >= 0) row["peak_device_bytes"] = peak;
   if (journal_) journal_->append(row);
   char line[256];
   std::snprintf(line, sizeof line, "step %6lld/%lld | loss %.4f | lr %.3e | %.1f ms/step | %.0f tok/s | MFU %.1f%%%s",
@@ -359,127 +448,113 @@ void Trainer::log(int64_t step, double loss, double lr, double ms, double grad_n
   if (progress_) progress_->update(static_cast<size_t>(step), static_cast<size_t>(o_.steps), "train");
 }
 
-TrainResult Trainer::run() {
-  const auto wall0 = Clock::now();
-  ranks_ = rank_info_from_env();
-  if (o_.data.seq_len != o_.policy.seq_len) throw Error("trainer: policy.seq_len differs from data.seq_len");
-  if (o_.steps < 1) throw ConfigError("steps", "must be >= 1");
-  if (o_.grad_accum < 1) throw ConfigError("grad_accum", "must be >= 1");
-  if (o_.batch % (ranks_.world * o_.grad_accum) != 0)
-    throw ConfigError("batch", "the global batch " + std::to_string(o_.batch) + " must be a multiple of world size (" +
-                                   std::to_string(ranks_.world) + ") × grad_accum (" + std::to_string(o_.grad_accum) + ")");
-  micro_ = o_.batch / (ranks_.world * o_.grad_accum);
-  const int threads = o_.threads > 0 ? o_.threads
-                                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, ranks_.local_world));
-  set_threads(threads);
-  tty_ = ::isatty(2) != 0;
-
-  TrainResult result;
-  const fs::path result_file = o_.out_dir / "result.json";
-  if (fs::exists(result_file)) {  // a finished run with this content hash: reuse it
-    const auto j = nlohmann::json::parse(util::read_file(result_file));
-    result.checkpoint_dir = j.at("checkpoint_path").get<std::string>();
-    result.checkpoint_hash = j.at("checkpoint_hash");
-    result.steps = j.at("steps");
-    result.tokens = j.at("trained_tokens");
-    result.wall_s = j.at("train_wall_s");
-    result.final_loss = j.value("final_loss", 0.0);
-    result.val_loss = j.value("val_loss", 0.0);
-    result.cached = true;
-    return result;
-  }
+// Data, policy, model, optimizer, resume state and the journal; the banner on rank 0.
+void Trainer::start(bool* resuming) {
   if (ranks_.world > 1)
-    dp_ = std::make_unique<DataParallel>(ranks_, std::chrono::milliseconds(static_cast<int64_t>(o_.dist_timeout_s * 1000)));
-
+    dp_ = std::make_unique<DataParallel>(ranks_, std::chrono::milliseconds(static_cast<int64_t>(o_.dist_timeout_s * 1000)),
+                                         device_);
   data_ = load_or_build_dataset(o_.data, tok_);
   policy_ = std::make_unique<PositionPolicy>(o_.policy);
+  order_ = std::make_unique<DataOrder>(o_.seed, data_.train.size());
 
   const auto checkpoints = list_checkpoints(o_.out_dir / "checkpoints");
-  const bool resuming = o_.resume && !checkpoints.empty();
+  *resuming = o_.resume && !checkpoints.empty();
   if (!o_.resume && ranks_.rank == 0 && fs::exists(o_.out_dir / "checkpoints")) fs::remove_all(o_.out_dir / "checkpoints");
-  build_model(resuming ? &checkpoints.back() : nullptr);
+  build_model(*resuming ? &checkpoints.back() : nullptr);
   build_optimizer();
-  if (resuming) load_state(checkpoints.back());
-  if (ranks_.rank == 0) {
-    fs::create_directories(o_.out_dir);
-    if (!resuming) fs::remove(o_.out_dir / "train_log.jsonl");
-    journal_ = std::make_unique<util::JsonlAppender>(o_.out_dir / "train_log.jsonl");
-    gflops_ = o_.matmul_gflops > 0 ? o_.matmul_gflops : measure_matmul_gflops(512, 3);
-    std::fprintf(stderr,
-                 "train: %s | %lld params | R %lld | global batch %lld (%d rank%s × %lld × accum %lld) | %lld train seqs | "
-                 "%d thread%s/rank | matmul %.1f GFLOP/s%s\n",
-                 policy_name(o_.policy.kind), static_cast<long long>(n_params_), static_cast<long long>(o_.data.seq_len),
-                 static_cast<long long>(o_.batch), ranks_.world, ranks_.world > 1 ? "s" : "",
-                 static_cast<long long>(micro_), static_cast<long long>(o_.grad_accum),
-                 static_cast<long long>(data_.train.size()), threads, threads > 1 ? "s" : "", gflops_,
-                 resuming ? (" | resumed at step " + std::to_string(start_step_)).c_str() : "");
-  }
-
+  if (*resuming) load_state(checkpoints.back());
   const int64_t R = o_.data.seq_len;
-  DataOrder order(o_.seed, data_.train.size());
-  std::vector<torch::Tensor> params = model_->parameters();
-  std::vector<torch::Tensor> grads;
-  auto ids = torch::empty({micro_, R + 1}, torch::kLong);
-  auto pos = torch::empty({micro_, R}, torch::kFloat64);
-  double last_loss = NAN;
-  auto t_log = Clock::now();
-  int64_t steps_since_log = 0;
-  for (int64_t step = start_step_; step < o_.steps; ++step) {
-    const double lr = learning_rate(o_, step);
-    for (auto& g : opt_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-    opt_->zero_grad();
-    double loss_sum = 0;
-    for (int64_t a = 0; a < o_.grad_accum; ++a) {
-      // Global sample k = step·batch + slot; this rank's slots in micro-step a.
-      const int64_t first = step * o_.batch + a * (ranks_.world * micro_) + ranks_.rank * micro_;
-      for (int64_t i = 0; i < micro_; ++i) data_.train.read(order.sequence(first + i), ids[i].data_ptr<int64_t>());
-      policy_->fill(step, first, micro_, pos.data_ptr<double>());
-      auto logits = model_->forward(ids.narrow(1, 0, R), RopeInputs{pos, inv_freq_, 1.0});
-      auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), ids.narrow(1, 1, R).reshape({-1})) /
-                  static_cast<double>(o_.grad_accum);
-      loss.backward();
-      loss_sum += loss.item<double>();
-    }
-    if (dp_) {
-      grads.clear();
-      for (auto& p : params)
-        if (p.grad().defined()) grads.push_back(p.grad());
-      auto l = torch::full({1}, loss_sum, torch::kFloat32);
-      grads.push_back(l);  // the loss rides in the last bucket: one fewer message
-      dp_->allreduce_mean(grads);
-      loss_sum = l.item<double>();
-    }
-    if (!std::isfinite(loss_sum))
-      throw Error("step " + std::to_string(step + 1) + ": loss is " + std::to_string(loss_sum) +
-                  " (training diverged); lower lr (now " + std::to_string(lr) + "), lengthen warmup or set grad_clip");
-    double grad_norm = NAN;
-    if (o_.grad_clip > 0) grad_norm = torch::nn::utils::clip_grad_norm_(params, o_.grad_clip);
-    opt_->step();
-    tokens_seen_ += o_.batch * R;
-    last_loss = loss_sum;
-    ++steps_since_log;
-    const int64_t done = step + 1;
-    double val = NAN;
-    if (o_.eval_every > 0 && done % o_.eval_every == 0 && ranks_.rank == 0) val = eval_loss();
-    if ((o_.log_every > 0 && done % o_.log_every == 0) || done == o_.steps || !std::isnan(val)) {
-      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t_log).count() /
-                        static_cast<double>(std::max<int64_t>(1, steps_since_log));
-      log(done, loss_sum, lr, ms, grad_norm, val);
-      t_log = Clock::now();
-      steps_since_log = 0;
-    }
-    if (o_.checkpoint_every > 0 && done % o_.checkpoint_every == 0 && done < o_.steps) {
-      if (ranks_.rank == 0) save_checkpoint(done, loss_sum);
-      if (dp_) dp_->barrier();
-    }
-    if (o_.debug_kill_at_step == done && (o_.debug_kill_rank < 0 || o_.debug_kill_rank == ranks_.rank))
-      std::raise(SIGKILL);  // test hook: die like a killed job
-  }
+  ids_ = torch::empty({micro_, R + 1}, torch::kLong);
+  pos_ = torch::empty({micro_, R}, torch::kFloat64);
+  if (ranks_.rank != 0) return;
+  fs::create_directories(o_.out_dir);
+  if (!*resuming) fs::remove(o_.out_dir / "train_log.jsonl");
+  journal_ = std::make_unique<util::JsonlAppender>(o_.out_dir / "train_log.jsonl");
+  gflops_ = o_.matmul_gflops > 0 ? o_.matmul_gflops
+                                 : measure_matmul_gflops(device_.is_cuda() ? 8192 : 512, 3, device_,
+                                                         autocast_ ? torch::kBFloat16 : torch::kFloat32);
+  std::fprintf(stderr,
+               "train: %s | %lld params | R %lld | global batch %lld (%d rank%s × %lld × accum %lld) | %lld train seqs | "
+               "%s %s | %d thread%s/rank | matmul %.1f GFLOP/s%s\n",
+               policy_name(o_.policy.kind), static_cast<long long>(n_params_), static_cast<long long>(R),
+               static_cast<long long>(o_.batch), ranks_.world, ranks_.world > 1 ? "s" : "",
+               static_cast<long long>(micro_), static_cast<long long>(o_.grad_accum),
+               static_cast<long long>(data_.train.size()), device_.str().c_str(), autocast_ ? "bf16-autocast" : "float32",
+               torch::get_num_threads(), torch::get_num_threads() > 1 ? "s" : "", gflops_,
+               *resuming ? (" | resumed at step " + std::to_string(start_step_)).c_str() : "");
+}
 
+// One optimizer step: grad_accum micro-steps of this rank's share of the global batch, the
+// all-reduce, clipping and AdamW. Returns the step's mean loss over the global batch.
+double Trainer::train_step(int64_t step, double lr, double* grad_norm) {
+  const int64_t R = o_.data.seq_len;
+  for (auto& g : opt_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+  opt_->zero_grad();
+  double loss_sum = 0;
+  for (int64_t a = 0; a < o_.grad_accum; ++a) {
+    // Global sample k = step·batch + slot; this rank's slots in micro-step a.
+    const int64_t first = step * o_.batch + a * (ranks_.world * micro_) + ranks_.rank * micro_;
+    for (int64_t i = 0; i < micro_; ++i) data_.train.read(order_->sequence(first + i), ids_[i].data_ptr<int64_t>());
+    policy_->fill(step, first, micro_, pos_.data_ptr<double>());
+    auto ids = ids_.to(device_);
+    torch::Tensor logits;
+    {
+      AutocastGuard autocast(device_, autocast_);
+      logits = model_->forward(ids.narrow(1, 0, R), RopeInputs{pos_, inv_freq_, 1.0});
+    }
+    auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
+                                                     ids.narrow(1, 1, R).reshape({-1})) /
+                static_cast<double>(o_.grad_accum);
+    loss.backward();
+    loss_sum += loss.item<double>();
+  }
+  if (dp_) {
+    std::vector<torch::Tensor> grads;
+    for (auto& p : params_)
+      if (p.grad().defined()) grads.push_back(p.grad());
+    auto l = torch::full({1}, loss_sum, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+    grads.push_back(l);  // the loss rides in the last bucket: one fewer message
+    dp_->allreduce_mean(grads);
+    loss_sum = l.item<double>();
+  }
+  if (!std::isfinite(loss_sum))
+    throw Error("step " + std::to_string(step + 1) + ": loss is " + std::to_string(loss_sum) +
+                " (training diverged); lower lr (now " + std::to_string(lr) + "), lengthen warmup or set grad_clip");
+  *grad_norm = o_.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(params_, o_.grad_clip) : NAN;
+  opt_->step();
+  tokens_seen_ += o_.batch * R;
+  return loss_sum;
+}
+
+// Validation, the log line, the checkpoint and the kill hook after optimizer step `done`.
+void Trainer::after_step(int64_t done, double loss, double lr, double grad_norm) {
+  last_loss_ = loss;
+  ++steps_since_log_;
+  double val = NAN;
+  if (o_.eval_every > 0 && done % o_.eval_every == 0 && ranks_.rank == 0) val = eval_loss();
+  if ((o_.log_every > 0 && done % o_.log_every == 0) || done == o_.steps || !std::isnan(val)) {
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t_log_).count() /
+                      static_cast<double>(std::max<int64_t>(1, steps_since_log_));
+    log(done, loss, lr, ms, grad_norm, val);
+    t_log_ = Clock::now();
+    steps_since_log_ = 0;
+  }
+  if (o_.checkpoint_every > 0 && done % o_.checkpoint_every == 0 && done < o_.steps) {
+    if (ranks_.rank == 0) save_checkpoint(done, loss);
+    if (dp_) dp_->barrier();
+  }
+  if (o_.debug_kill_at_step == done && (o_.debug_kill_rank < 0 || o_.debug_kill_rank == ranks_.rank))
+    std::raise(SIGKILL);  // test hook: die like a killed job
+}
+
+// The final model (atomically), result.json, and the same result on every rank.
+TrainResult Trainer::finish(Clock::time_point wall0) {
+  TrainResult result;
   result.checkpoint_dir = o_.out_dir / "model";
   result.steps = o_.steps;
   result.tokens = tokens_seen_;
-  result.final_loss = last_loss;
+  result.final_loss = last_loss_;
+  const fs::path result_file = o_.out_dir / "result.json";
   if (ranks_.rank == 0) {
     result.val_loss = eval_loss();
     const fs::path tmp = o_.out_dir / (".tmp-model-" + std::to_string(::getpid()));
@@ -492,6 +567,7 @@ TrainResult Trainer::run() {
     }
     result.checkpoint_hash = to_checkpoint(*model_).fingerprint;
     result.wall_s = std::chrono::duration<double>(Clock::now() - wall0).count();
+    result.device = device_record();
     auto j = result.to_json();
     j["data"] = data_.meta;
     j["data"].erase("val_documents");
@@ -508,8 +584,25 @@ TrainResult Trainer::run() {
     result.checkpoint_hash = j.at("checkpoint_hash");
     result.wall_s = j.at("train_wall_s");
     result.val_loss = j.value("val_loss", 0.0);
+    result.device = device_record();
   }
   return result;
+}
+
+TrainResult Trainer::run() {
+  const auto wall0 = Clock::now();
+  setup_ranks_and_device();
+  if (auto cached = cached_result()) return *cached;  // a finished run with this content hash
+  bool resuming = false;
+  start(&resuming);
+  t_log_ = Clock::now();
+  for (int64_t step = start_step_; step < o_.steps; ++step) {
+    const double lr = learning_rate(o_, step);
+    double grad_norm = NAN;
+    const double loss = train_step(step, lr, &grad_norm);
+    after_step(step + 1, loss, lr, grad_norm);
+  }
+  return finish(wall0);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/llama/device.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/util/sha256.hpp"
 
@@ -63,32 +64,34 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
       throw ConfigError("corpus", "must be a path or a list of paths");
     }
   }
-  o.data.text_field = cfg.get<std::string>("text_field", "text");
-  o.data.val_fraction = cfg.get<double>("val_fraction", 0.05);
-  o.data.seq_len = cfg.get<int64_t>("seq_len", 0);
-  o.steps = cfg.get<int64_t>("steps", 100);
-  o.batch = cfg.get<int64_t>("batch", 8);
+  o.data.text_field = cfg.get<std::string>("text_field", o.data.text_field);
+  o.data.val_fraction = cfg.get<double>("val_fraction", o.data.val_fraction);
+  o.data.seq_len = cfg.get<int64_t>("seq_len", o.data.seq_len);
+  o.steps = cfg.get<int64_t>("steps", o.steps);
+  o.batch = cfg.get<int64_t>("batch", o.batch);
   tokens_per_step_ = cfg.get<int64_t>("tokens_per_step", 0);
   if (tokens_per_step_ < 0) throw ConfigError("tokens_per_step", "must be > 0 (or left out to use batch)");
   if (tokens_per_step_ > 0 && cfg.has("batch"))
     throw ConfigError("tokens_per_step", "set either batch (sequences per step) or tokens_per_step, not both");
-  o.grad_accum = cfg.get<int64_t>("grad_accum", 1);
-  o.lr = cfg.get<double>("lr", 1e-4);
-  o.min_lr_ratio = cfg.get<double>("min_lr_ratio", 0.1);
-  o.warmup = cfg.get<int64_t>("warmup", 0);
-  o.weight_decay = cfg.get<double>("weight_decay", 0.1);
-  o.grad_clip = cfg.get<double>("grad_clip", 1.0);
-  o.seed = cfg.get<uint64_t>("seed", 0);
-  o.checkpoint_every = cfg.get<int64_t>("checkpoint_every", 0);
-  o.keep_last = cfg.get<int64_t>("keep_last", 2);
-  o.resume = cfg.get<bool>("resume", false);
-  o.log_every = cfg.get<int64_t>("log_every", 10);
-  o.eval_every = cfg.get<int64_t>("eval_every", 0);
-  o.eval_batches = cfg.get<int64_t>("eval_batches", 4);
-  o.dist_timeout_s = cfg.get<double>("dist_timeout_s", 60.0);
-  o.debug_kill_at_step = cfg.get<int64_t>("debug_kill_at_step", -1);
-  o.debug_kill_rank = cfg.get<int>("debug_kill_rank", -1);
-  o.block_size = cfg.get<int64_t>("block_size", 256);
+  o.grad_accum = cfg.get<int64_t>("grad_accum", o.grad_accum);
+  o.lr = cfg.get<double>("lr", o.lr);
+  o.min_lr_ratio = cfg.get<double>("min_lr_ratio", o.min_lr_ratio);
+  o.warmup = cfg.get<int64_t>("warmup", o.warmup);
+  o.weight_decay = cfg.get<double>("weight_decay", o.weight_decay);
+  o.grad_clip = cfg.get<double>("grad_clip", o.grad_clip);
+  o.seed = cfg.get<uint64_t>("seed", o.seed);
+  o.checkpoint_every = cfg.get<int64_t>("checkpoint_every", o.checkpoint_every);
+  o.keep_last = cfg.get<int64_t>("keep_last", o.keep_last);
+  o.resume = cfg.get<bool>("resume", o.resume);
+  o.log_every = cfg.get<int64_t>("log_every", o.log_every);
+  o.eval_every = cfg.get<int64_t>("eval_every", o.eval_every);
+  o.eval_batches = cfg.get<int64_t>("eval_batches", o.eval_batches);
+  o.dist_timeout_s = cfg.get<double>("dist_timeout_s", o.dist_timeout_s);
+  o.debug_kill_at_step = cfg.get<int64_t>("debug_kill_at_step", o.debug_kill_at_step);
+  o.debug_kill_rank = cfg.get<int>("debug_kill_rank", o.debug_kill_rank);
+  o.block_size = cfg.get<int64_t>("block_size", o.block_size);
+  o.precision = cfg.get<std::string>("precision", o.precision);
+  check_precision_name(o.precision, "precision");
   if (o.steps < 1) throw ConfigError("steps", "must be >= 1");
   if (o.batch < 1) throw ConfigError("batch", "must be >= 1");
   if (!(o.lr > 0)) throw ConfigError("lr", "must be > 0");
@@ -106,16 +109,16 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   }
   if (mode_ == TrainingMode::PerWindow && p.kind != PolicyKind::Pi)
     throw ConfigError("policy", "pi-ft trains with the PI policy only (g = W/L per window)");
-  p.gmax = cfg.get<int64_t>("gmax", 20);
+  p.gmax = cfg.get<int64_t>("gmax", p.gmax);
   const auto sampling = cfg.get<std::string>("g_sampling", "sample");
   if (sampling != "sample" && sampling != "iteration")
     throw ConfigError("g_sampling", "must be \"sample\" (a g per sequence) or \"iteration\" (a g per step)");
   p.per_iteration = sampling == "iteration";
   if (cfg.has("g_values")) p.g_values = cfg.require<std::vector<double>>("g_values");
-  p.sink = cfg.get<int64_t>("sink", 4);
-  p.scale_augmentation = cfg.get<bool>("scale_augmentation", true);
-  p.offset_augmentation = cfg.get<bool>("offset_augmentation", true);
-  p.g_fixed = cfg.get<double>("g_fixed", 2.0);
+  p.sink = cfg.get<int64_t>("sink", p.sink);
+  p.scale_augmentation = cfg.get<bool>("scale_augmentation", p.scale_augmentation);
+  p.offset_augmentation = cfg.get<bool>("offset_augmentation", p.offset_augmentation);
+  p.g_fixed = cfg.get<double>("g_fixed", p.g_fixed);
   p.seed = o.seed;
   const auto init = cfg.get<std::string>("init", random_init_ ? "random" : "base");
   if (init != "base" && init != "random") throw ConfigError("init", "must be \"base\" (fine-tune) or \"random\" (pretrain)");
@@ -154,6 +157,8 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   o.data.seq_len = seq_len;
   o.data.cache_dir = ctx.cache_dir;
   o.batch = batch_for(seq_len);
+  o.device = device_setting(ctx);
+  o.attention = attention_setting();
   o.policy.original_window = L;
   o.policy.seq_len = seq_len;
   if (o.policy.kind == PolicyKind::Pi) o.policy.g_fixed = g;
@@ -168,6 +173,12 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   key["seq_len"] = seq_len;
   key["batch"] = o.batch;
   key["policy"] = *policy_out;
+  // Where and how the numbers were computed changes the weights: device kind (not the
+  // index: rank r of a multi-GPU run uses cuda:r), precision and attention kernel.
+  const std::string device = resolve_device_name(o.device);
+  key["device"] = device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
+  key["precision"] = effective_precision(o.precision, device);
+  key["attention"] = o.attention;
   h.update(key.dump() + "\n");
   h.update(dataset_hash(o.data, *ctx.tokenizer));
   const std::string hash = h.hex_digest();

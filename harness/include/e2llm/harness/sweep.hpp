@@ -30,6 +30,9 @@ struct SweepSpec {
   std::filesystem::path out;
   std::uint64_t seed = 0;
   int threads = 0;  // 0 = leave the libraries' default
+  // [run] device / dtype (or --device): handed to every backend's prepare(); empty = each
+  // backend's own setting ("auto": CUDA when a GPU is visible, "float32").
+  std::string device, dtype;
   std::vector<std::filesystem::path> plugin_paths;
   std::string tokenizer_plugin = "sentencepiece";
   std::filesystem::path tokenizer_model;

@@ -1,7 +1,8 @@
 // The Llama model in LibTorch: embedding, RMSNorm, grouped-query attention with RoPE applied
-// from explicit per-token positions, SwiGLU MLP, tied or untied head. Attention is blocked
-// over queries and keys with an online softmax, so memory grows linearly in the sequence
-// length (PITFALLS.md "LibTorch 1.13 specifics"), forward and backward.
+// from explicit per-token positions, SwiGLU MLP, tied or untied head, on any device and
+// dtype. Attention runs on LibTorch's fused kernels where they serve and on a blocked
+// online-softmax kernel elsewhere; memory grows linearly in the sequence length, forward and
+// backward.
 #pragma once
 
 #include <torch/torch.h>
@@ -34,24 +35,44 @@ struct RopeInputs {
                          double scale = 1.0);
 };
 
-struct AttentionOptions {
-  int64_t query_block = 256;
-  int64_t key_block = 256;
-  // Training only: when the float32 score tensor (B * H * T * S * 4 bytes) fits under this
-  // budget, attention is computed materialized and differentiated by autograd, which is ~2x
-  // faster backward than the recomputing blocked one at short R; above it, the blocked path
-  // keeps training memory linear in T. 0 = always blocked. Inference is always blocked.
-  int64_t materialize_below_bytes = int64_t(256) << 20;
+enum class AttentionKernel {
+  Fused,    // at::scaled_dot_product_attention where it serves (below), blocked elsewhere
+  Blocked,  // the reference: blocked online softmax (forward and recomputing backward)
 };
 
-// Causal attention, memory O(T * block): q [B, H, T, d], k and v [B, Hkv, S, d] with
-// H % Hkv == 0 (query head h reads KV head h / (H / Hkv)) and S >= T; query i sits at
-// absolute index S - T + i and sees keys 0 .. S - T + i. Differentiable with a
-// recomputing backward (flash-attention style): it saves only q, k, v, the output and one
-// log-sum-exp per row, never a T×S matrix. Computes in float32, returns q's dtype.
+// "fused" | "blocked"; throws e2llm::ConfigError(field, ...) for another name.
+AttentionKernel parse_attention_kernel(const std::string& name, const std::string& field = "attention");
+const char* attention_kernel_config_name(AttentionKernel kernel);
+
+struct AttentionOptions {
+  AttentionKernel kernel = AttentionKernel::Fused;
+  int64_t query_block = 256;  // blocked kernel only
+  int64_t key_block = 256;
+};
+
+// Causal attention: q [B, H, T, d], k and v [B, Hkv, S, d] with H % Hkv == 0 (query head h
+// reads KV head h / (H / Hkv)) and S >= T; query i sits at absolute index S - T + i and sees
+// keys 0 .. S - T + i. Returns q's dtype.
+//
+// The fused path is LibTorch's scaled_dot_product_attention with enable_gqa (flash or
+// memory-efficient kernels on CUDA, the flash kernel on CPU: memory linear in T, forward and
+// backward). Its causal mask is aligned top-left, which is right only when T == S (training,
+// full-sequence evaluation, a prefill into an empty cache) or needs no mask at all (T == 1,
+// one decoding step); chunked prefill behind a cache (1 < T < S) takes the blocked kernel.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const AttentionOptions& options = {});
+// Whether attention() takes the fused kernel for these shapes and options, and which one
+// LibTorch picks ("flash", "efficient", "cudnn", "math", or "blocked" when not fused).
+std::string attention_kernel_name(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                  const AttentionOptions& options = {});
+
+// Memory O(T * block), computed in float32; differentiable with a recomputing backward
+// (flash-attention style): it saves only q, k, v, the output and one log-sum-exp per row,
+// never a T×S matrix. The reference the fused path is tested against, and the kernel for
+// chunked prefill.
 torch::Tensor blocked_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                 const AttentionOptions& options = {});
-// The reference: materializes the [B, H, T, S] scores. For tests and tiny inputs only.
+// The textbook form: materializes the [B, H, T, S] scores. For tests and tiny inputs only.
 torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
 // Rotates x [B, heads, T, d] by cos/sin [B, 1, T, d/2] in the given pair layout
@@ -102,8 +123,6 @@ class LlamaModel : public torch::nn::Module {
   const ModelConfig& config() const { return config_; }
   const ModelOptions& options() const { return options_; }
   void set_attention_options(const AttentionOptions& attention) { options_.attention = attention; }
-  // Moves the parameters (and future activations) to another device / dtype.
-  void to_options(const ModelOptions& options);
 
   // Parameters under their Hugging Face names (model.layers.0.self_attn.q_proj.weight, ...),
   // in a fixed order; the tensors are the live parameters.
@@ -146,9 +165,11 @@ std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_
 // The sampling rule generate_tokens uses, on one row of logits.
 int32_t sample_token(const std::vector<float>& logits, double temperature, double top_p, std::mt19937_64& rng);
 
-// fp32 n×n matmul throughput on the current thread setting. LibTorch on the reference BLAS
-// gives ~5 GFLOP/s on 2 cores, on OpenBLAS ~180 (PITFALLS.md): check this at start-up.
-double measure_matmul_gflops(int64_t n = 1024, int repeats = 5);
+// n×n matmul throughput (best of `repeats`) on `device` in `dtype`, on the current thread
+// setting for the CPU. The reference for MFU. On a CPU with a reference BLAS it is ~5 GFLOP/s
+// on 2 cores, with MKL/OpenBLAS ~180 (PITFALLS.md).
+double measure_matmul_gflops(int64_t n = 1024, int repeats = 5, torch::Device device = torch::kCPU,
+                             torch::Dtype dtype = torch::kFloat32);
 // The same rate per CPU-second of this process (all its threads): insensitive to other
 // jobs sharing the machine. The reference BLAS gives ~3, OpenBLAS ~40 and more per core.
 double measure_matmul_cpu_gflops(int64_t n = 512, int repeats = 3);

@@ -12,8 +12,7 @@
 
 namespace e2llm::llama {
 
-// Names: "default" | "linear" | "ntk" | "dynamic" | "yarn"
-// (aliases "none" -> Default, "pi" -> Linear, "dynamic_ntk"/"dynamic-ntk" -> DynamicNtk).
+// Names and aliases: rope_types() below.
 enum class RopeType { Default, Linear, Ntk, DynamicNtk, Yarn };
 
 struct RopeConfig {
@@ -40,6 +39,20 @@ struct RopeFrequencies {
 // Throws e2llm::Error on an invalid config (odd/non-positive head_dim, factor < 1 where
 // scaling is asked, base <= 1, ...).
 RopeFrequencies compute_rope(const RopeConfig& config, int64_t seq_len = 0);
+
+// The one table of RoPE types: every parser, printer, help text and the CLI's choice of
+// backend plugin reads it.
+struct RopeTypeInfo {
+  RopeType type;
+  const char* name;                  // ours, written in results and configs
+  std::vector<const char*> aliases;  // also accepted when parsing
+  const char* hf_name;               // Hugging Face rope_type (nullptr: transformers has none)
+  const char* backend;               // the training-free backend plugin serving this type
+};
+const std::vector<RopeTypeInfo>& rope_types();
+const RopeTypeInfo& rope_type_info(RopeType type);
+// "default (none), linear (pi), ..." for help texts and errors.
+std::string rope_type_names();
 
 const char* rope_type_name(RopeType type);
 // Throws e2llm::Error listing the valid names.

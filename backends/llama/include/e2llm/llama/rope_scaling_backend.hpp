@@ -27,7 +27,9 @@ class RopeScalingBackend : public Backend {
   // Keys: model (path; else the run's base model), threads (0 = all cores),
   // factor_rule ("ceil": g = ceil(W/L), default; "exact": g = W/L), factor (a fixed s for
   // every W > L instead of g), beta_fast, beta_slow, attention_factor (YaRN),
-  // block_size (attention query/key block, default 256), check_blas (default true).
+  // block_size (blocked attention query/key block, default 256), check_blas (default true),
+  // device ("auto" | "cpu" | "cuda" | "cuda:N"; the run's PrepareContext::device wins),
+  // dtype ("float32" | "bfloat16"), attention ("fused" | "blocked").
   // Subclasses add keys in configure_extra().
   void configure(const nlohmann::json& config) override;
   // Loads the base model (once; later calls with the same path reuse it). Returns
@@ -41,6 +43,9 @@ class RopeScalingBackend : public Backend {
   // The model's own RoPE (Default type) with this backend's beta / attention_factor settings.
   RopeConfig base_rope() const;
   int64_t original_window() const { return original_window_; }
+  // The device prepare() resolved ("cpu", "cuda:0", ...) and the configured dtype.
+  const std::string& device() const { return resolved_device_; }
+  const std::string& dtype() const { return dtype_; }
   const nlohmann::json& settings() const { return settings_; }
 
  protected:
@@ -53,6 +58,10 @@ class RopeScalingBackend : public Backend {
   // Loads `path` (GGUF or HF dir) into a model with this backend's options.
   std::shared_ptr<LlamaModel> load_base_model(const std::string& path) const;
   std::shared_ptr<LlamaModel> model() const { return model_; }
+  // The device and attention kernel as configured (before prepare() resolves the device);
+  // a run's PrepareContext::device wins over device_setting().
+  std::string device_setting(const PrepareContext& context) const { return context.device.empty() ? device_ : context.device; }
+  const std::string& attention_setting() const { return attention_; }
   std::shared_ptr<const Tokenizer> tokenizer() const { return tokenizer_; }
 
  private:
@@ -65,6 +74,8 @@ class RopeScalingBackend : public Backend {
   std::optional<double> attention_factor_;
   int64_t block_size_ = 256;
   bool check_blas_ = true;
+  std::string device_ = "auto", dtype_ = "float32", attention_ = "fused";
+  std::string resolved_device_;  // set by prepare()
   nlohmann::json settings_ = nlohmann::json::object();
 
   std::shared_ptr<LlamaModel> model_;

@@ -31,7 +31,6 @@ class TorchLanguageModel : public LanguageModel {
   std::vector<int32_t> generate(const std::vector<int32_t>& prompt, const GenerationOptions& options) override;
   nlohmann::json describe() const override;
 
-  const RopeConfig& rope_config() const { return rope_; }
   RopeFrequencies frequencies(int64_t seq_len) const { return compute_rope(rope_, seq_len); }
   LlamaModel& model() { return *model_; }
   static constexpr int64_t kLogprobChunk = 1024;  // rows of logits materialized at once

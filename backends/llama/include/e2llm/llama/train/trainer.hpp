@@ -1,8 +1,9 @@
 // The LibTorch trainer behind every training backend (pretraining, PI fine-tuning,
 // E²-LLM fine-tuning): next-token loss, AdamW (β 0.9/0.95), linear warmup + cosine decay,
-// gradient clipping and accumulation, data parallel over c10d (RANK / WORLD_SIZE /
-// MASTER_ADDR / MASTER_PORT), atomic checkpoints that resume bit-exactly. The header is
-// free of LibTorch so plugins that call it compile fast.
+// gradient clipping and accumulation, CPU or CUDA (bf16 autocast with float32 master
+// weights), data parallel over c10d (Gloo on CPU, NCCL on CUDA; RANK / WORLD_SIZE /
+// LOCAL_RANK / MASTER_ADDR / MASTER_PORT), atomic checkpoints that resume bit-exactly. The
+// header is free of LibTorch so plugins that call it compile fast.
 #pragma once
 
 #include <cstdint>
@@ -44,7 +45,14 @@ struct TrainOptions {
   double grad_clip = 1.0;     // global L2 norm; 0 = off
   uint64_t seed = 0;
   int threads = 0;  // per rank; 0 = cores / local ranks
-  int64_t block_size = 256;  // attention block
+  int64_t block_size = 256;  // blocked-attention block
+  std::string attention = "fused";  // "fused" | "blocked" (the reference kernel)
+  // "auto" | "cpu" | "cuda" | "cuda:N". With several local ranks on CUDA, "auto"/"cuda" give
+  // rank r the GPU cuda:<LOCAL_RANK> (one rank per GPU).
+  std::string device = "auto";
+  // "auto" (bf16 autocast on CUDA, float32 on CPU) | "float32" | "bf16-autocast". Autocast
+  // keeps float32 master weights and optimizer state; float32 on CPU is the bit-exact reference.
+  std::string precision = "auto";
 
   std::filesystem::path out_dir;  // checkpoints/, model/, train_log.jsonl, result.json
   int64_t checkpoint_every = 0;   // steps; 0 = only the final model
@@ -56,7 +64,7 @@ struct TrainOptions {
   double dist_timeout_s = 60;     // a dead rank makes the others fail after this
   int64_t debug_kill_at_step = -1;  // test hook: raise(SIGKILL) after this step (resume test)
   int debug_kill_rank = -1;         // which rank the hook kills (-1: every rank)
-  double matmul_gflops = 0;       // 0 = measure at start (for MFU)
+  double matmul_gflops = 0;       // 0 = measure at start (for MFU), on the training device and dtype
 
   nlohmann::json method = nlohmann::json::object();  // recorded in config.json under "e2llm"
 };
@@ -69,6 +77,7 @@ struct TrainResult {
   double wall_s = 0;        // this run's wall time (excludes a resumed run's earlier part)
   double final_loss = 0, val_loss = 0;
   bool cached = false;      // out_dir held a finished run
+  nlohmann::json device = nlohmann::json::object();  // describe_device() + precision + peak memory
   nlohmann::json to_json() const;
 };
 

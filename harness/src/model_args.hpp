@@ -1,0 +1,39 @@
+// What `e2llm generate` and `e2llm perplexity` share: the flags naming a model, its
+// tokenizer, RoPE scaling and device, and opening that model through a backend plugin (the
+// harness never links LibTorch).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "e2llm/backend.hpp"
+#include "e2llm/harness/app.hpp"
+#include "e2llm/language_model.hpp"
+#include "e2llm/tokenizer.hpp"
+
+namespace e2llm::harness {
+
+struct ModelArgs {
+  std::string model, tokenizer, rope_type = "default", tokenizer_plugin = "sentencepiece";
+  std::string device = "auto", dtype = "float32";
+  double rope_factor = 0.0;
+  int threads = 0;
+  std::int64_t window = 0;
+  std::int64_t original_window = 0;
+};
+
+void add_model_options(CLI::App* cmd, ModelArgs& args);
+
+struct OpenedModel {
+  std::shared_ptr<Backend> backend;  // keeps the plugin (and the weights) alive
+  std::unique_ptr<LanguageModel> model;
+  std::shared_ptr<Tokenizer> tokenizer;
+  std::int64_t original_window = 0;
+};
+
+// Opens the model at `window` (0 = the model's own window) through the backend plugin that
+// implements --rope-type.
+OpenedModel open_model(AppContext& context, const ModelArgs& args, std::int64_t window);
+
+}  // namespace e2llm::harness
