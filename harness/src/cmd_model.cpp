@@ -108,7 +108,7 @@ void install(CLI::App& app, AppContext& context) {
       std::int64_t stride = 256, truncate = 0;
     };
     auto a = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand("perplexity", "Sliding-window perplexity of a text file (METHODS.md §3)");
+    auto* cmd = app.add_subcommand("perplexity", "Sliding-window perplexity of a text file (docs/protocols.md)");
     add_model_options(cmd, *a);
     cmd->add_option("--input", a->input, "Text file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--window", a->window, "Window W (tokens)")->required();

@@ -1,5 +1,5 @@
 // Data parallel over c10d without DistributedDataParallel (the C++ frontend has none,
-// PITFALLS.md): TCPStore rendezvous, ProcessGroupGloo on CPU (ProcessGroupNCCL for CUDA
+// docs/pitfalls.md §Data parallel without DDP): TCPStore rendezvous, ProcessGroupGloo on CPU (ProcessGroupNCCL for CUDA
 // tensors in builds with USE_C10D_NCCL), gradients all-reduced in flat buckets.
 #pragma once
 

@@ -1,7 +1,7 @@
 // The Llama model in LibTorch: embedding, RMSNorm, grouped-query attention with RoPE applied
 // from explicit per-token positions, SwiGLU MLP, tied or untied head. Attention is blocked
 // over queries and keys with an online softmax, so memory grows linearly in the sequence
-// length (PITFALLS.md "LibTorch 1.13 specifics"), forward and backward.
+// length (docs/pitfalls.md, "Attention memory"), forward and backward.
 #pragma once
 
 #include <torch/torch.h>
@@ -23,7 +23,7 @@ namespace e2llm::llama {
 
 // RoPE from explicit inputs, so training can give each sequence its own scale and offset:
 // the angle of pair j for a token is positions[b, t] * inv_freq[j] (E²-LLM: positions =
-// (m + t) / g, METHODS.md §1). Angles are computed in float64, then cast to the model dtype.
+// (m + t) / g, docs/methods.md §E²-LLM). Angles are computed in float64, then cast to the model dtype.
 struct RopeInputs {
   torch::Tensor positions;        // [B, T] floating (or integral): the position each token is rotated by
   torch::Tensor inv_freq;         // [d/2] (any floating dtype; used in float64)
@@ -147,7 +147,7 @@ std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_
 int32_t sample_token(const std::vector<float>& logits, double temperature, double top_p, std::mt19937_64& rng);
 
 // fp32 n×n matmul throughput on the current thread setting. LibTorch on the reference BLAS
-// gives ~5 GFLOP/s on 2 cores, on OpenBLAS ~180 (PITFALLS.md): check this at start-up.
+// gives ~5 GFLOP/s on 2 cores, on OpenBLAS ~180 (docs/pitfalls.md, "Optimized BLAS"): check this at start-up.
 double measure_matmul_gflops(int64_t n = 1024, int repeats = 5);
 // The same rate per CPU-second of this process (all its threads): insensitive to other
 // jobs sharing the machine. The reference BLAS gives ~3, OpenBLAS ~40 and more per core.
