@@ -159,7 +159,7 @@ def main():
     model = Llama(meta, tensors, a.block)
     W = a.window
     scale = a.scale if a.scale > 0 else max(1.0, W / model.trained)
-    # Position Interpolation: inv_freq_j = b^(-2j/d), positions / s (METHODS.md §2).
+    # Position Interpolation: inv_freq_j = b^(-2j/d), positions / s (docs/methods.md §Baselines).
     inv_freq = 1.0 / (model.base ** (torch.arange(0, model.hd, 2, dtype=torch.float64) / model.hd))
     positions = (torch.arange(W, dtype=torch.float64) / scale).unsqueeze(0)
     repeats = a.repeats if a.repeats > 0 else (5 if W <= 2048 else 2 if W <= 8192 else 1)

@@ -27,7 +27,7 @@ for w in "${windows[@]}"; do
   "$bench" "$model" "$w" --threads "$threads" --block "$block" --scale "$s" >>"$rows"
   /usr/bin/python3 "$here/forward_twin.py" "$model" "$w" --threads "$threads" --block "$block" --scale "$s" >>"$rows"
 done
-/usr/bin/python3 - "$rows" "$here/results/forward.json" "$model" <<'PY'
+/usr/bin/python3 - "$rows" "$here/results/forward.json" "$(basename "$model")" <<'PY'
 import json, platform, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 by = {(r["impl"], r["window"]): r for r in rows}

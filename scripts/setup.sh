@@ -15,7 +15,7 @@ lock="$root/scripts/python-requirements.lock"
 
 packages=(
   cmake ninja-build g++ pkg-config git ca-certificates python3-venv
-  libgloo-dev                                          # headers ProcessGroupGloo.hpp includes (docs/pitfalls.md)
+  libgloo-dev                                          # headers ProcessGroupGloo.hpp includes (docs/pitfalls.md, "Gloo headers")
   libsentencepiece-dev sentencepiece                   # tokenizer plugin, spm_encode for tests
   libtomlplusplus-dev libboost-dev libboost-filesystem-dev libfmt-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libutf8proc-dev libbenchmark-dev

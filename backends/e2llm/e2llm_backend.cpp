@@ -1,4 +1,4 @@
-// "e2llm": E²-LLM (Liu et al. 2024, arXiv 2401.06951; METHODS.md §1). prepare() fine-tunes
+// "e2llm": E²-LLM (Liu et al. 2024, arXiv 2401.06951; docs/methods.md §E²-LLM). prepare() fine-tunes
 // ONCE on length-R sequences with the scale/offset augmentation (g ~ U{1..Gmax}, offset t
 // after a 4-token sink); open(W) serves the one model with t = 0 and g = W / L (ceil rule by
 // default, `factor_rule = "exact"` for W/L). With `policy = "plain"` and `init = "random"`

@@ -1,7 +1,7 @@
 # ---- e2llm_llama: the LibTorch model library (included from CMakeLists.txt) -------------
 # LlamaModel, attention (fused and blocked), KV cache, generation, devices,
 # TorchLanguageModel and the RoPE-scaling backend base class. Few translation units with a
-# precompiled <torch/torch.h>: one TU including it costs ~20 s here (PITFALLS.md).
+# precompiled <torch/torch.h>: one TU including it costs ~20 s here (docs/pitfalls.md, "Compile cost of torch.h").
 add_library(e2llm_llama SHARED
   src/attention.cpp
   src/device.cpp

@@ -1,4 +1,4 @@
-// "ntk": static NTK-aware scaling, base' = b * s^(d/(d-2)) with s = g (METHODS.md §2).
+// "ntk": static NTK-aware scaling, base' = b * s^(d/(d-2)) with s = g (docs/methods.md §Baselines).
 #include "e2llm/llama/rope_scaling_backend.hpp"
 #include "e2llm/plugin.hpp"
 

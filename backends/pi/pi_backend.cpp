@@ -1,5 +1,5 @@
 // "pi": Position Interpolation (Chen et al. 2023): positions / s with s = g = ceil(W/L)
-// (or W/L with factor_rule = "exact"); s = 1 for W <= L. METHODS.md §2 "linear".
+// (or W/L with factor_rule = "exact"); s = 1 for W <= L. docs/methods.md §Baselines (linear).
 #include "e2llm/llama/rope_scaling_backend.hpp"
 #include "e2llm/plugin.hpp"
 

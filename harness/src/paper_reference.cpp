@@ -1,4 +1,4 @@
-// The paper's reference numbers (METHODS.md §6). They are 7B-model results on LongBench
+// The paper's reference numbers (docs/methods.md §Reference numbers). They are 7B-model results on LongBench
 // v1; our runs are far smaller, so the report shows them beside ours, never as a target.
 #include <fmt/core.h>
 #include "e2llm/harness/report.hpp"

@@ -53,7 +53,7 @@ static std::vector<fs::path> libraries_in(const fs::path& entry) {
 }
 
 PluginRegistry::PluginRegistry(const std::vector<fs::path>& folders) : folders_(folders) {
-  // SentencePiece plugins must not see LibTorch's protobuf (PITFALLS.md): every plugin is
+  // SentencePiece must not see LibTorch's protobuf (docs/pitfalls.md §SentencePiece and LibTorch): every plugin is
   // loaded RTLD_LOCAL|RTLD_DEEPBIND. Sanitizer runtimes refuse DEEPBIND; they can opt out.
   auto mode = boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now;
   if (!std::getenv("E2LLM_NO_DEEPBIND")) mode = mode | boost::dll::load_mode::rtld_deepbind;

@@ -218,7 +218,7 @@ std::string render_html(const ReportModel& m) {
   for (const auto& lv : m.longbench) {
     h += fmt::format("<h2>LongBench — {} at W = {}</h2>\n", esc(lv.task_label), lv.window);
     h += "<p class=\"note\">Scores 0–100 (higher is better); <code>avg_en</code> = plain mean of the English datasets run "
-         "(the paper's EN average). Shaded columns are the <em>paper's</em> numbers for 7B models (METHODS.md §6), at a "
+         "(the paper's EN average). Shaded columns are the <em>paper's</em> 7B-model numbers (docs/methods.md), at a "
          "different scale from this run: context, not a target.</p>\n";
     h += "<table><thead><tr><th>dataset</th>";
     for (const auto& c : lv.table.columns) h += "<th>" + esc(c) + "</th>";

@@ -150,7 +150,7 @@ std::string render_markdown(const ReportModel& m) {
   for (const auto& lv : m.longbench) {
     out += fmt::format("## LongBench — {} at W = {}\n\n", md(lv.task_label), lv.window);
     out += "Scores 0–100 (higher is better); `avg_en` = plain mean of the English datasets run (the paper's EN average, "
-           "not LongBench's category mean). The *paper* columns are the paper's 7B-model numbers (METHODS.md §6), "
+           "not LongBench's category mean). The *paper* columns are the paper's 7B-model numbers (docs/methods.md), "
            "at a different scale from this run: context, not a target.\n\n";
     std::vector<std::string> columns;
     for (const auto& c : lv.table.columns) columns.push_back(md(c));

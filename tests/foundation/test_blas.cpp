@@ -1,4 +1,4 @@
-// LibTorch on a reference BLAS runs matmuls ~36x slower and nothing says so (docs/pitfalls.md).
+// LibTorch on a reference BLAS runs matmuls ~36x slower and nothing says so (docs/pitfalls.md, "Optimized BLAS").
 // The pinned wheel carries MKL inside libtorch_cpu; check what the library says it was built
 // with, not a timing (Machine.MatmulIsNotOnTheReferenceBlas measures the rate per CPU-second).
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// The LongBench v1 row loader, on the real rows in ../shared and on broken files.
+// The LongBench v1 row loader, on the real rows in ../shared/data and on broken files.
 #include <gtest/gtest.h>
 
 #include <filesystem>

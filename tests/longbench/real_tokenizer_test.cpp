@@ -18,7 +18,7 @@
 using namespace e2llm::longbench;
 
 TEST(longbench_real_tokenizer, MiddleTruncationKeepsInstructionAndQuestion) {
-  // RTLD_DEEPBIND: SentencePiece's bundled protobuf must bind to itself (PITFALLS.md).
+  // RTLD_DEEPBIND: SentencePiece's protobuf must bind to itself (docs/pitfalls.md, "SentencePiece and LibTorch").
   boost::dll::shared_library library(std::string(E2LLM_PLUGIN_DIR) + "/libe2llm_tokenizer_sentencepiece.so",
                                      boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_deepbind);
   auto entry = library.get<const e2llm::PluginDescriptor*()>(E2LLM_PLUGIN_ENTRY_POINT_NAME);

@@ -70,7 +70,7 @@ class WordTokenizer final : public Tokenizer {
   mutable std::vector<std::string> names_;
 };
 
-// The real tokenizer plugin, loaded as the harness loads it (RTLD_DEEPBIND: see PITFALLS.md).
+// The real tokenizer plugin, loaded as the harness loads it (docs/pitfalls.md, "SentencePiece and LibTorch").
 struct RealTokenizer {
   boost::dll::shared_library library;
   std::unique_ptr<Tokenizer> tokenizer;

@@ -1,4 +1,4 @@
-// Golden numbers for the RoPE schedules (METHODS.md §2) plus values worked out by hand.
+// Golden numbers for the RoPE schedules (docs/methods.md §Baselines) plus values worked out by hand.
 #include <gtest/gtest.h>
 
 #include <cmath>

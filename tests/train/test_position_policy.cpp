@@ -1,4 +1,4 @@
-// Position policies (METHODS.md §1): exact positions, bounds, distribution, determinism.
+// Position policies (docs/methods.md §E²-LLM): exact positions, bounds, distribution, determinism.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -1,5 +1,5 @@
 // Token data: BOS-joined documents packed into R + 1 rows, split by document, cached by hash.
-// The SentencePiece plugin is loaded at runtime (never linked: PITFALLS.md protobuf clash).
+// The SentencePiece plugin is loaded at runtime (never linked: docs/pitfalls.md, "SentencePiece and LibTorch").
 #include <gtest/gtest.h>
 
 #include <boost/dll/shared_library.hpp>

@@ -373,7 +373,7 @@ void require_fast_blas(double min_gflops) {
   const double g = measure_matmul_cpu_gflops(512, 3);
   if (g < min_gflops)
     throw Error("LibTorch matmul runs at " + std::to_string(g) +
-                " GFLOP per CPU-second: it is on the reference BLAS; install libopenblas0-pthread (PITFALLS.md)");
+                " GFLOP per CPU-second: it is on the reference BLAS; run scripts/setup.sh (docs/pitfalls.md)");
 }
 
 int set_threads(int n) {

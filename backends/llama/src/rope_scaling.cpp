@@ -1,4 +1,4 @@
-// RoPE frequency schedules. Formulas: /work/shared/METHODS.md §2, which follows Hugging Face
+// RoPE frequency schedules. Formulas: docs/methods.md §Baselines, which follows Hugging Face
 // transformers' modeling_rope_utils.py (linear = PI, Chen et al. 2023; NTK-aware, bloc97 2023;
 // dynamic NTK; YaRN, Peng et al. 2023, arXiv 2309.00071). Computed in double precision;
 // consumers round to their own dtype.

@@ -7,7 +7,7 @@ namespace e2llm::longbench {
 
 namespace {
 
-// Verbatim from LongBench's config/dataset2prompt.json (METHODS.md §5), typos included
+// Verbatim from LongBench's config/dataset2prompt.json (docs/protocols.md §LongBench), typos included
 // ("asconcisely"; the space before "Answer" in qasper and before "\n\nNews" in multi_news).
 const char* const kMultiHopPrompt =
     "Answer the question based on the given passages. Only give me the answer and do not output any "

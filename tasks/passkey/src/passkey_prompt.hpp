@@ -1,5 +1,5 @@
 // The passkey prompt of Landmark attention (Mohtashami & Jaggi 2023,
-// epfml/landmark-attention), as used by PI, YaRN, LongLoRA and PoSE (METHODS.md §4):
+// epfml/landmark-attention), as used by PI, YaRN, LongLoRA and PoSE (docs/protocols.md §Passkey):
 //
 //   <task description>\n<prefix>\nThe pass key is K. Remember it. K is the pass key.\n<suffix>\n<question>
 //

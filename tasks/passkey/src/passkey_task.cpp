@@ -141,7 +141,7 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   result.tokens_processed = tokens;
   result.details = {
       {"template",
-       "landmark-attention passkey (METHODS.md §4): lines joined with \\n; prefix and suffix cut from the "
+       "landmark-attention passkey (docs/protocols.md §Passkey): lines joined with \\n; prefix and suffix cut from the "
        "start of the filler repeated with spaces; prefix:suffix = depth:(1 - depth) in characters"},
       {"window", window},
       {"target_tokens", target},

@@ -1,4 +1,4 @@
-// The passkey retrieval task (METHODS.md §4).
+// The passkey retrieval task (docs/protocols.md §Passkey).
 //
 // Config keys (all optional):
 //   depths          [0, 0.25, 0.5, 0.75, 1.0]: where the key line sits in the filler

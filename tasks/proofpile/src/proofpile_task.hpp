@@ -1,4 +1,4 @@
-// The Proof-Pile task: sliding-window perplexity over long documents (METHODS.md §3).
+// The Proof-Pile task: sliding-window perplexity over long documents (docs/protocols.md §Perplexity).
 //
 // Config keys (all optional except data):
 //   data          JSONL file or folder (see documents.hpp)

@@ -63,7 +63,7 @@ DataParallel::DataParallel(const RankInfo& ranks, std::chrono::milliseconds time
     const bool local = ranks.master_addr == "127.0.0.1" || ranks.master_addr == "localhost";
     opts->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                   : c10d::ProcessGroupGloo::createDefaultDevice());
-    opts->threads = 1;  // one core per rank on small machines (PITFALLS.md)
+    opts->threads = 1;  // one core per rank on small machines (docs/pitfalls.md, "Data parallel without DDP")
     impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, ranks.rank, ranks.world, opts);
   } catch (const Error&) {
     throw;

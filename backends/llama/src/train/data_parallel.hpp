@@ -1,5 +1,5 @@
 // Data parallel over c10d without DistributedDataParallel (the C++ frontend has none,
-// PITFALLS.md): TCPStore rendezvous, ProcessGroupGloo for CPU tensors and ProcessGroupNCCL
+// docs/pitfalls.md §Data parallel without DDP): TCPStore rendezvous, ProcessGroupGloo for CPU tensors and ProcessGroupNCCL
 // for CUDA tensors (one rank per GPU), gradients all-reduced in flat buckets.
 #pragma once
 

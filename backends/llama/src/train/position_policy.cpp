@@ -92,7 +92,7 @@ PositionPolicy::PositionPolicy(PolicyOptions options) : options_(std::move(optio
     for (int64_t g = 1; g <= o.gmax; ++g) g_set_.push_back(static_cast<double>(g));
   }
   if (o.sink < 0) throw ConfigError("sink", "must be >= 0");
-  // All scaled positions < L needs R - 1 < g·L for the smallest g (METHODS.md §1 clamp).
+  // All scaled positions < L needs R - 1 < g·L for the smallest g (docs/methods.md §E²-LLM, the range).
   double gmin = g_set_[0];
   for (double g : g_set_) gmin = std::min(gmin, g);
   if (static_cast<double>(o.seq_len) > gmin * static_cast<double>(o.original_window))

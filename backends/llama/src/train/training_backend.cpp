@@ -273,7 +273,7 @@ RopeConfig TrainingBackend::rope_for_window(int64_t window) const {
   RopeConfig rope = base_rope();
   const double g = opts_.policy.kind == PolicyKind::Plain ? 1.0 : scale_for_window(window);
   if (g > 1.0) {
-    rope.type = RopeType::Linear;  // angle = (m / g) · θ_j, t = 0 (METHODS.md §1 inference)
+    rope.type = RopeType::Linear;  // angle = (m / g) · θ_j, t = 0 (docs/methods.md §E²-LLM)
     rope.factor = g;
   }
   return rope;

@@ -121,7 +121,7 @@ std::vector<std::filesystem::path> write_report(const ReportModel& model);
 // & < > " ' -> entities: for every string from data placed in HTML (text or attribute).
 std::string html_escape(const std::string& text);
 
-// The paper's reference numbers (METHODS.md §6), in one place.
+// The paper's reference numbers (docs/methods.md §Reference numbers), in one place.
 struct PaperReference {
   std::string model;  // e.g. "Llama2-7B-chat-4k"
   std::string source;

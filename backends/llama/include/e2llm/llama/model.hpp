@@ -24,7 +24,7 @@ namespace e2llm::llama {
 
 // RoPE from explicit inputs, so training can give each sequence its own scale and offset:
 // the angle of pair j for a token is positions[b, t] * inv_freq[j] (E²-LLM: positions =
-// (m + t) / g, METHODS.md §1). Angles are computed in float64, then cast to the model dtype.
+// (m + t) / g, docs/methods.md §E²-LLM). Angles are computed in float64, then cast to the model dtype.
 struct RopeInputs {
   torch::Tensor positions;        // [B, T] floating (or integral): the position each token is rotated by
   torch::Tensor inv_freq;         // [d/2] (any floating dtype; used in float64)
@@ -167,7 +167,7 @@ int32_t sample_token(const std::vector<float>& logits, double temperature, doubl
 
 // n×n matmul throughput (best of `repeats`) on `device` in `dtype`, on the current thread
 // setting for the CPU. The reference for MFU. On a CPU with a reference BLAS it is ~5 GFLOP/s
-// on 2 cores, with MKL/OpenBLAS ~180 (PITFALLS.md).
+// on 2 cores, with MKL/OpenBLAS ~180 (docs/pitfalls.md, "Optimized BLAS").
 double measure_matmul_gflops(int64_t n = 1024, int repeats = 5, torch::Device device = torch::kCPU,
                              torch::Dtype dtype = torch::kFloat32);
 // The same rate per CPU-second of this process (all its threads): insensitive to other

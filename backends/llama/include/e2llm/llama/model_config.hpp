@@ -15,7 +15,7 @@ struct ModelConfig {
   int64_t max_position = 0;  // the window the model was trained at
   bool tied_embeddings = false;
   // "half": Hugging Face rotate_half, pairs (i, i + d/2).
-  // "adjacent": GGUF / Meta / llama2.c, pairs (2i, 2i + 1). See METHODS.md §2 "Layouts".
+  // "adjacent": GGUF / Meta / llama2.c, pairs (2i, 2i + 1). See docs/methods.md §RoPE pair layouts.
   std::string rope_layout = "half";
   RopeConfig rope;  // base / head_dim / original_max_position filled; Default unless the checkpoint says otherwise
   nlohmann::json extra = nlohmann::json::object();  // passed through config.json under "e2llm"

@@ -1,7 +1,7 @@
 // RoPE frequency schedules: plain RoPE and the context-extension baselines (PI, NTK,
 // dynamic NTK, YaRN). This header and rope_scaling.cpp are the one place the formulas live;
 // every other part of e2llm asks compute_rope() for inv_freq and the attention factor.
-// Formulas: /work/shared/METHODS.md §2 (Hugging Face `rope_scaling` semantics).
+// Formulas: docs/methods.md §Baselines (Hugging Face `rope_scaling` semantics).
 #pragma once
 
 #include <cstdint>
@@ -58,7 +58,7 @@ const char* rope_type_name(RopeType type);
 // Throws e2llm::Error listing the valid names.
 RopeType parse_rope_type(const std::string& name);
 
-// YaRN correction range [low, high] over the pair index (METHODS.md §2):
+// YaRN correction range [low, high] over the pair index (docs/methods.md §Baselines):
 // cd(r) = d * ln(L / (r * 2π)) / (2 ln b); low = max(floor(cd(beta_fast)), 0),
 // high = min(ceil(cd(beta_slow)), d - 1). Exposed for golden tests.
 struct YarnRange {

@@ -1,4 +1,4 @@
-// Sliding-window perplexity of one token sequence (METHODS.md §3; Press et al. 2022,
+// Sliding-window perplexity of one token sequence (docs/protocols.md §Perplexity; Press et al. 2022,
 // "Train Short, Test Long", and the Hugging Face "Perplexity of fixed-length models" guide).
 //
 // Windows of up to `window` tokens start every `stride` tokens (0, S, 2S, ...) until one

@@ -1,5 +1,5 @@
 // The LongBench v1 English QA and summarization datasets: prompt template, max new tokens
-// and metric of each (METHODS.md §5). The one place these facts live.
+// and metric of each (docs/protocols.md §LongBench). The one place these facts live.
 #pragma once
 
 #include <string>

@@ -3,7 +3,7 @@
 // (seed, step, global sample index), so a resumed run and a data-parallel run see exactly
 // the positions an uninterrupted single-process run sees. No LibTorch.
 //
-// E²-LLM (arXiv 2401.06951, METHODS.md §1): position of token m = (m' + t) / g, where
+// E²-LLM (arXiv 2401.06951, docs/methods.md §E²-LLM): position of token m = (m' + t) / g, where
 // m' = m for the first `sink` tokens (offset 0, attention sink) and m' = m + t afterwards;
 // g ~ U{1..Gmax} (per sample or per iteration) or from an explicit list;
 // t ~ U{0..max(0, g·L − R)}. Every scaled position stays < L.
