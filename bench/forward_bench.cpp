@@ -1,5 +1,6 @@
 // Forward throughput and peak memory of LlamaModel at one window, in a fresh process:
 //   forward_bench MODEL WINDOW [--threads N] [--block B] [--repeats R] [--scale S]
+//                 [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16] [--attention fused|blocked]
 // Prints one JSON line. RoPE: Position Interpolation with s = W / L (L = the model's
 // trained window) unless --scale is given. bench/run_forward.sh runs it per window next to
 // forward_twin.py (the same forward in Python PyTorch).
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
 
 using namespace e2llm::llama;
@@ -25,12 +27,16 @@ int main(int argc, char** argv) {
   int threads = 0, repeats = 0;
   int64_t block = 512;
   double scale = 0.0;
+  std::string device_name = "cpu", dtype = "float32", attention = "fused";
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--threads") threads = std::stoi(argv[i + 1]);
     else if (flag == "--block") block = std::stoll(argv[i + 1]);
     else if (flag == "--repeats") repeats = std::stoi(argv[i + 1]);
     else if (flag == "--scale") scale = std::stod(argv[i + 1]);
+    else if (flag == "--device") device_name = argv[i + 1];
+    else if (flag == "--dtype") dtype = argv[i + 1];
+    else if (flag == "--attention") attention = argv[i + 1];
     else {
       std::cerr << "forward_bench: unknown flag " << flag << "\n";
       return 2;
@@ -39,7 +45,14 @@ int main(int argc, char** argv) {
   try {
     const int used_threads = set_threads(threads);
     ModelOptions options;
+    options.device = to_torch_device(device_name);
+    options.dtype = to_torch_dtype(dtype);
+    options.attention.kernel = parse_attention_kernel(attention);
     options.attention.query_block = options.attention.key_block = block;
+    const auto sync = [&] {
+      if (options.device.is_cuda()) torch::cuda::synchronize(options.device.index());
+    };
+    reset_device_peak(options.device.str());
     auto model = load_model(load_checkpoint(path), options);
     const int64_t L = model->config().rope.original_max_position > 0 ? model->config().rope.original_max_position
                                                                        : model->config().max_position;
@@ -57,19 +70,24 @@ int main(int argc, char** argv) {
     torch::Tensor logits;
     double best = 1e30;
     for (int r = 0; r < warmup + repeats; ++r) {
+      sync();
       auto t0 = std::chrono::steady_clock::now();
       logits = model->forward(ids, inputs);
+      sync();
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (r >= warmup) best = std::min(best, s);
     }
-    const double checksum = logits[0][-1].sum().item<double>();  // the twin must print the same
+    const double checksum = logits[0][-1].to(torch::kFloat64).sum().item<double>();  // the twin must print the same
     struct rusage usage {};
     getrusage(RUSAGE_SELF, &usage);
     std::printf(
         "{\"impl\": \"cpp\", \"window\": %lld, \"scale\": %.6g, \"threads\": %d, \"block\": %lld, \"repeats\": %d, "
-        "\"seconds\": %.6f, \"tokens_per_s\": %.3f, \"max_rss_mib\": %.1f, \"checksum\": %.6f}\n",
+        "\"seconds\": %.6f, \"tokens_per_s\": %.3f, \"max_rss_mib\": %.1f, \"checksum\": %.6f, \"device\": \"%s\", "
+        "\"dtype\": \"%s\", \"attention\": \"%s\", \"peak_device_mib\": %.1f}\n",
         static_cast<long long>(window), rope.factor, used_threads, static_cast<long long>(block), repeats, best,
-        static_cast<double>(window) / best, static_cast<double>(usage.ru_maxrss) / 1024.0, checksum);
+        static_cast<double>(window) / best, static_cast<double>(usage.ru_maxrss) / 1024.0, checksum,
+        options.device.str().c_str(), dtype.c_str(), attention.c_str(),
+        static_cast<double>(device_peak_bytes(options.device.str())) / (1024.0 * 1024.0));
   } catch (const std::exception& e) {
     std::cerr << "forward_bench: " << e.what() << "\n";
     return 1;

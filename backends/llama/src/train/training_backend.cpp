@@ -246,6 +246,9 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
     policy = {{"policy", "pi"}, {"per_window", true}};
   }
 
+  // pi-ft from random weights has no base: the first per-window model stands in for loading
+  // (open() refuses windows <= L for it).
+  if (serve_path.empty() && !per_window_paths_.empty()) serve_path = per_window_paths_.begin()->second;
   PrepareContext inner = ctx;
   inner.base_model = {{"path", serve_path}, {"original_window", L}};
   nlohmann::json record = RopeScalingBackend::prepare(inner);
@@ -287,6 +290,10 @@ std::unique_ptr<LanguageModel> TrainingBackend::open(int64_t window) {
         throw Error(name_ + ": no model was fine-tuned for window " + std::to_string(window) +
                     "; list it in [sweep] windows so that prepare() trains it");
       set_model(it->second, it->second->fingerprint);
+    } else if (random_init_) {
+      throw Error(name_ + ": trained from random weights (init = \"random\"), it has no model for window " +
+                  std::to_string(window) + " <= L = " + std::to_string(original_window()) +
+                  "; fine-tune a base (init = \"base\") to serve short windows");
     } else if (served_base_) {
       set_model(served_base_, served_hash_);
     }
