@@ -76,7 +76,7 @@ DataParallel::DataParallel(const RankInfo& ranks, std::chrono::milliseconds time
 
 DataParallel::~DataParallel() = default;
 
-void DataParallel::allreduce_mean(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes) {
+void DataParallel::allreduce_sum(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes) {
   if (ranks_.world == 1) return;
   size_t i = 0;
   while (i < tensors.size()) {
@@ -97,7 +97,6 @@ void DataParallel::allreduce_mean(const std::vector<torch::Tensor>& tensors, siz
 #endif
     if (!work) work = impl_->gloo->allreduce(flat);
     impl_->wait(work, "gradient all-reduce", ranks_.rank);
-    flat[0].div_(static_cast<double>(ranks_.world));
     int64_t offset = 0;
     for (const auto& t : bucket) {
       t.copy_(flat[0].narrow(0, offset, t.numel()).view_as(t));

@@ -26,9 +26,10 @@ class DataParallel {
   int rank() const { return ranks_.rank; }
   int world() const { return ranks_.world; }
 
-  // Every tensor becomes the mean over ranks. Tensors are packed into flat buckets of
-  // about `bucket_bytes` (one all-reduce per bucket: fewer, larger messages).
-  void allreduce_mean(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes = 25u << 20);
+  // Every tensor becomes the sum over ranks (the trainer normalizes by the global token
+  // count before, so the sum is the mean). Tensors are packed into flat buckets of about
+  // `bucket_bytes` (one all-reduce per bucket: fewer, larger messages).
+  void allreduce_sum(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes = 25u << 20);
   void barrier();
 
  private:

@@ -223,10 +223,12 @@ void Trainer::setup_ranks_and_device() {
   if (o_.data.seq_len != o_.policy.seq_len) throw Error("trainer: policy.seq_len differs from data.seq_len");
   if (o_.steps < 1) throw ConfigError("steps", "must be >= 1");
   if (o_.grad_accum < 1) throw ConfigError("grad_accum", "must be >= 1");
-  if (o_.batch % (ranks_.world * o_.grad_accum) != 0)
-    throw ConfigError("batch", "the global batch " + std::to_string(o_.batch) + " must be a multiple of world size (" +
-                                   std::to_string(ranks_.world) + ") × grad_accum (" + std::to_string(o_.grad_accum) + ")");
-  micro_ = o_.batch / (ranks_.world * o_.grad_accum);
+  if (o_.batch < ranks_.world * o_.grad_accum)
+    throw ConfigError("batch", "the global batch " + std::to_string(o_.batch) + " is smaller than world size (" +
+                                   std::to_string(ranks_.world) + ") × grad_accum (" + std::to_string(o_.grad_accum) +
+                                   "): every rank needs a sequence in every micro-step");
+  // The largest share any rank gets in a micro-step (shares differ by at most one).
+  micro_ = (o_.batch / o_.grad_accum + (o_.batch % o_.grad_accum ? 1 : 0) + ranks_.world - 1) / ranks_.world;
   const int threads = o_.threads > 0 ? o_.threads
                                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, ranks_.local_world));
   set_threads(threads);
@@ -474,7 +476,7 @@ void Trainer::start(bool* resuming) {
                                  : measure_matmul_gflops(device_.is_cuda() ? 8192 : 512, 3, device_,
                                                          autocast_ ? torch::kBFloat16 : torch::kFloat32);
   std::fprintf(stderr,
-               "train: %s | %lld params | R %lld | global batch %lld (%d rank%s × %lld × accum %lld) | %lld train seqs | "
+               "train: %s | %lld params | R %lld | global batch %lld (%d rank%s × <=%lld × accum %lld) | %lld train seqs | "
                "%s %s | %d thread%s/rank | matmul %.1f GFLOP/s%s\n",
                policy_name(o_.policy.kind), static_cast<long long>(n_params_), static_cast<long long>(R),
                static_cast<long long>(o_.batch), ranks_.world, ranks_.world > 1 ? "s" : "",
@@ -484,37 +486,56 @@ void Trainer::start(bool* resuming) {
                *resuming ? (" | resumed at step " + std::to_string(start_step_)).c_str() : "");
 }
 
-// One optimizer step: grad_accum micro-steps of this rank's share of the global batch, the
-// all-reduce, clipping and AdamW. Returns the step's mean loss over the global batch.
+namespace {
+
+// Part `i` of `n` near-equal contiguous parts of [0, total): the first total % n parts get one more.
+std::pair<int64_t, int64_t> even_part(int64_t total, int64_t n, int64_t i) {
+  const int64_t base = total / n, extra = total % n;
+  const int64_t begin = i * base + std::min(i, extra);
+  return {begin, begin + base + (i < extra ? 1 : 0)};
+}
+
+}  // namespace
+
+// One optimizer step: the global batch is cut into grad_accum near-equal micro-batches, each
+// shared near-equally among the ranks (any batch >= world × accum works). Every rank's loss is
+// its summed token loss over the step's token count, so gradients and losses summed over
+// micro-steps and ranks are exactly the global mean. Then clipping and AdamW. Returns the
+// step's mean loss over the global batch.
 double Trainer::train_step(int64_t step, double lr, double* grad_norm) {
   const int64_t R = o_.data.seq_len;
+  const double step_tokens = static_cast<double>(o_.batch * R);
   for (auto& g : opt_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
   opt_->zero_grad();
   double loss_sum = 0;
   for (int64_t a = 0; a < o_.grad_accum; ++a) {
-    // Global sample k = step·batch + slot; this rank's slots in micro-step a.
-    const int64_t first = step * o_.batch + a * (ranks_.world * micro_) + ranks_.rank * micro_;
-    for (int64_t i = 0; i < micro_; ++i) data_.train.read(order_->sequence(first + i), ids_[i].data_ptr<int64_t>());
-    policy_->fill(step, first, micro_, pos_.data_ptr<double>());
-    auto ids = ids_.to(device_);
+    const auto [c0, c1] = even_part(o_.batch, o_.grad_accum, a);
+    const auto [r0, r1] = even_part(c1 - c0, ranks_.world, ranks_.rank);
+    const int64_t n = r1 - r0, first = step * o_.batch + c0 + r0;  // global sample index = step·batch + slot
+    for (int64_t i = 0; i < n; ++i) data_.train.read(order_->sequence(first + i), ids_[i].data_ptr<int64_t>());
+    policy_->fill(step, first, n, pos_.data_ptr<double>());
+    auto ids = ids_.narrow(0, 0, n).to(device_);
     torch::Tensor logits;
     {
       AutocastGuard autocast(device_, autocast_);
-      logits = model_->forward(ids.narrow(1, 0, R), RopeInputs{pos_, inv_freq_, 1.0});
+      logits = model_->forward(ids.narrow(1, 0, R), RopeInputs{pos_.narrow(0, 0, n), inv_freq_, 1.0});
     }
     auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
-                                                     ids.narrow(1, 1, R).reshape({-1})) /
-                static_cast<double>(o_.grad_accum);
+                                                     ids.narrow(1, 1, R).reshape({-1}),
+                                                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                step_tokens;
     loss.backward();
     loss_sum += loss.item<double>();
   }
   if (dp_) {
     std::vector<torch::Tensor> grads;
-    for (auto& p : params_)
-      if (p.grad().defined()) grads.push_back(p.grad());
+    for (auto& p : params_) {
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // same tensor list on every rank
+      grads.push_back(p.grad());
+    }
     auto l = torch::full({1}, loss_sum, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
     grads.push_back(l);  // the loss rides in the last bucket: one fewer message
-    dp_->allreduce_mean(grads);
+    dp_->allreduce_sum(grads);
     loss_sum = l.item<double>();
   }
   if (!std::isfinite(loss_sum))
