@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/dll/shared_library.hpp>
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <random>
 
 #include "e2llm/backend.hpp"
 #include "e2llm/error.hpp"
@@ -211,4 +215,186 @@ TEST(BackendPlugins, ConfigErrorsNameTheField) {
   p.backend->prepare(ctx);
   EXPECT_DOUBLE_EQ(p.backend->open(1024 + 256)->describe().at("g").get<double>(), 2.5);
   p.backend.reset();
+}
+
+// ---- backends checked by value ------------------------------------------------------------
+// Each backend's log-probabilities against a forward built from RoPE frequencies written
+// here, independently of rope_scaling.cpp, from the published formulas (docs/methods.md
+// §Baselines): stories260K (d = 8, b = 10000, L = 512) at W = 1500 (s = ceil(W / L) = 3).
+
+namespace {
+
+struct RefRope {
+  std::vector<double> inv_freq;
+  double factor = 1.0;  // multiplies cos and sin
+};
+
+RefRope reference_rope(const std::string& type, double s, int64_t n) {
+  const double d = 8, b = 10000, L = 512, pi = 3.14159265358979323846;
+  auto inv = [&](double base) {
+    std::vector<double> v;
+    for (int j = 0; j < 4; ++j) v.push_back(1.0 / std::pow(base, 2.0 * j / d));
+    return v;
+  };
+  RefRope r;
+  if (type == "none") r.inv_freq = inv(b);
+  if (type == "pi") {
+    r.inv_freq = inv(b);
+    for (double& f : r.inv_freq) f /= s;
+  }
+  if (type == "ntk") r.inv_freq = inv(b * std::pow(s, d / (d - 2)));
+  if (type == "dynamic-ntk") r.inv_freq = inv(n > L ? b * std::pow(s * n / L - (s - 1), d / (d - 2)) : b);
+  if (type == "yarn") {
+    auto dim = [&](double rot) { return d * std::log(L / (rot * 2 * pi)) / (2 * std::log(b)); };
+    double low = std::max(std::floor(dim(32.0)), 0.0), high = std::min(std::ceil(dim(1.0)), d - 1);
+    if (low == high) high += 0.001;
+    const auto base = inv(b);
+    for (int i = 0; i < 4; ++i) {
+      const double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      r.inv_freq.push_back(base[i] / s * ramp + base[i] * (1 - ramp));
+    }
+    r.factor = 0.1 * std::log(s) + 1.0;
+  }
+  return r;
+}
+
+// log p(ids[i] | ids[<i]) for i >= 1 from one forward with explicit positions / scale.
+std::vector<float> reference_logprobs(LlamaModel& m, const std::vector<int32_t>& ids, const RefRope& rope,
+                                      double position_scale = 1.0) {
+  torch::NoGradGuard ng;
+  const int64_t T = static_cast<int64_t>(ids.size());
+  std::vector<int64_t> ids64(ids.begin(), ids.end());
+  auto t = torch::tensor(ids64).unsqueeze(0);
+  RopeInputs in{(torch::arange(T, torch::kFloat64) / position_scale).unsqueeze(0), torch::tensor(rope.inv_freq), rope.factor};
+  auto logp = torch::log_softmax(m.forward(t, in)[0].to(torch::kFloat64), -1);
+  std::vector<float> out;
+  for (int64_t i = 1; i < T; ++i) out.push_back(static_cast<float>(logp[i - 1][ids64[i]].item<double>()));
+  return out;
+}
+
+std::vector<int32_t> random_story_ids(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> ids{1};
+  while (static_cast<int64_t>(ids.size()) < n) ids.push_back(static_cast<int32_t>(3 + rng() % 509));
+  return ids;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
+  return worst;
+}
+
+}  // namespace
+
+TEST(BackendsByValue, LogprobsEqualAnIndependentlyWrittenRope) {
+  e2llm::PrepareContext ctx;
+  ctx.base_model = {{"path", kStories.string()}, {"format", "gguf"}, {"original_window", 512}};
+  const auto ids = random_story_ids(1200, 11);
+  for (const std::string name : {"none", "pi", "ntk", "dynamic-ntk", "yarn"}) {
+    std::string file = "libe2llm_backend_" + name + ".so";
+    std::replace(file.begin(), file.end(), '-', '_');
+    auto p = load_backend(file);
+    p.backend->configure({{"threads", 2}});
+    p.backend->prepare(ctx);
+    auto lm = p.backend->open(1500);
+    const auto got = lm->token_logprobs(ids, 1);
+    const auto want = reference_logprobs(*stories_model(), ids, reference_rope(name, 3.0, 1200));
+    EXPECT_LT(max_abs_diff(got, want), 2e-4) << name;
+    if (name != "none") {  // and the scaling is not a no-op: plain RoPE gives other numbers
+      const auto plain = reference_logprobs(*stories_model(), ids, reference_rope("none", 1.0, 1200));
+      EXPECT_GT(max_abs_diff(got, plain), 1e-2) << name;
+    }
+    lm.reset();
+    p.backend.reset();
+  }
+}
+
+TEST(BackendsByValue, LinearScalingIsDefaultRopeAtPositionsOverS) {
+  const auto ids = random_story_ids(900, 12);
+  for (double s : {2.0, 3.5}) {
+    const auto by_freq = reference_logprobs(*stories_model(), ids, reference_rope("pi", s, 900));
+    const auto by_pos = reference_logprobs(*stories_model(), ids, reference_rope("none", 1.0, 900), s);
+    EXPECT_LT(max_abs_diff(by_freq, by_pos), 1e-4) << "s = " << s;  // fp32 rounding of cos/sin, 5 layers deep
+  }
+}
+
+// Cached generation (prefill + one token at a time through the KV cache) equals a full
+// recomputation at every step, for the RoPE types whose frequencies depend on the length or
+// carry an attention factor.
+TEST(BackendsByValue, YarnAndDynamicNtkCachedGenerationEqualsRecomputation) {
+  auto model = stories_model();
+  for (RopeType type : {RopeType::Yarn, RopeType::DynamicNtk}) {
+    RopeConfig rope = model->config().rope;
+    rope.type = type;
+    rope.factor = 4.0;
+    rope.original_max_position = 64;  // short L so the prompt and generation run past it
+    const auto prompt = random_story_ids(90, 13);
+    e2llm::GenerationOptions opt;
+    opt.max_new_tokens = 30;
+    TorchLanguageModel lm(model, rope, 256, nullptr);
+    const auto f = compute_rope(rope, static_cast<int64_t>(prompt.size()) + 30);  // dynamic: the final length
+    EXPECT_EQ(lm.generate(prompt, opt), greedy_by_recomputation(*model, prompt, f, 30)) << rope_type_name(type);
+  }
+}
+
+namespace {
+
+// A byte tokenizer (ids 3 + byte) for training through the plugin without SentencePiece.
+class ByteTokenizer : public e2llm::Tokenizer {
+ public:
+  void load(const std::string&) override {}
+  void train(const e2llm::TokenizerTrainOptions&) override { throw e2llm::Error("not supported"); }
+  std::vector<int32_t> encode(std::string_view text) const override {
+    std::vector<int32_t> out;
+    for (unsigned char c : text) out.push_back(3 + c);
+    return out;
+  }
+  std::string decode(const std::vector<int32_t>& ids) const override {
+    std::string s;
+    for (int32_t id : ids)
+      if (id >= 3) s += static_cast<char>(id - 3);
+    return s;
+  }
+  int32_t bos_id() const override { return 1; }
+  int32_t eos_id() const override { return 2; }
+  int32_t vocab_size() const override { return 259; }
+  std::string fingerprint() const override { return "byte-tokenizer-test"; }
+  std::string model_path() const override { return "bytes"; }
+};
+
+}  // namespace
+
+// E²-LLM serves window W with t = 0 and g = W / L: the fine-tuned weights opened at W must
+// equal a forward of the same weights at positions m / g with plain RoPE frequencies.
+TEST(BackendsByValue, E2llmServedAtWEqualsLinearScalingByWOverL) {
+  const fs::path dir = fs::temp_directory_path() / ("e2llm-byvalue-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    std::ofstream corpus(dir / "corpus.jsonl");
+    for (int i = 0; i < 40; ++i)
+      corpus << "{\"text\": \"Once upon a time there was a little robot number " << i
+             << " who liked to count the stars over the quiet sea, one by one, every night.\"}\n";
+  }
+  auto p = load_backend("libe2llm_backend_e2llm.so");
+  p.backend->configure({{"corpus", (dir / "corpus.jsonl").string()}, {"steps", 3}, {"batch", 2}, {"seq_len", 64},
+                        {"gmax", 4}, {"lr", 1e-3}, {"threads", 2}, {"check_blas", false}, {"log_every", 100}});
+  e2llm::PrepareContext ctx;
+  ctx.base_model = {{"path", kStories.string()}, {"format", "gguf"}, {"original_window", 512}};
+  ctx.tokenizer = std::make_shared<ByteTokenizer>();
+  ctx.cache_dir = dir / "cache";
+  const auto record = p.backend->prepare(ctx);
+  auto tuned = load_model(load_checkpoint(record.at("checkpoint_path").get<std::string>()));
+  EXPECT_NE(tuned->fingerprint, stories_model()->fingerprint);
+  const auto ids = random_story_ids(1000, 14);
+  const auto at_w = p.backend->open(1024)->token_logprobs(ids, 1);  // g = 1024 / 512 = 2
+  EXPECT_LT(max_abs_diff(at_w, reference_logprobs(*tuned, ids, reference_rope("none", 1, 1000), 2.0)), 2e-4);
+  const auto at_l = p.backend->open(512)->token_logprobs(std::vector<int32_t>(ids.begin(), ids.begin() + 500), 1);
+  EXPECT_LT(max_abs_diff(at_l, reference_logprobs(*tuned, std::vector<int32_t>(ids.begin(), ids.begin() + 500),
+                                                  reference_rope("none", 1, 500))),
+            2e-4);
+  p.backend.reset();
+  fs::remove_all(dir);
 }
