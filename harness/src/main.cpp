@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "e2llm/error.hpp"
@@ -11,6 +12,9 @@
 
 int main(int argc, char** argv) {
   using namespace e2llm::harness;
+  // A file-size limit (ulimit -f) must fail the write that crosses it with EFBIG, which the
+  // atomic writers report with the file's name, not kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"e2llm — extend the context window of RoPE language models and measure the result"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("e2llm ") + kVersion + " (" + kGitRevision + ")");

@@ -120,7 +120,7 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
   const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
+  if (fd < 0) throw Error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
   auto write_all = [&](const void* p, size_t n) {
     const auto* b = static_cast<const char*>(p);
     while (n > 0) {
@@ -130,7 +130,7 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
         const int err = errno;
         ::close(fd);
         std::filesystem::remove(tmp);
-        throw Error(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(err)));
+        throw Error(fmt::format("cannot write {}: {}", path.string(), std::strerror(err)));
       }
       b += w;
       n -= static_cast<size_t>(w);
@@ -144,7 +144,7 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   if (::close(fd) != 0 || synced != 0) {
     const int err = synced != 0 ? sync_errno : errno;
     std::filesystem::remove(tmp);
-    throw Error(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(err)));
+    throw Error(fmt::format("cannot write {}: {}", path.string(), std::strerror(err)));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);

@@ -88,8 +88,13 @@ void for_each_jsonl(const fs::path& path, const std::function<void(const nlohman
 JsonlAppender::JsonlAppender(const fs::path& path) : path_(path) {
   std::error_code ec;
   if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error("cannot open " + path.string() + " for appending: " + std::strerror(errno));
+  // A record torn by a crash has no newline: end it, so the next record starts a line of its
+  // own (the torn one is dropped by read_jsonl_tolerant).
+  const off_t size = ::lseek(fd_, 0, SEEK_END);
+  char last = '\n';
+  if (size > 0 && ::pread(fd_, &last, 1, size - 1) == 1 && last != '\n') write_all(fd_, "\n", path_);
 }
 
 JsonlAppender::~JsonlAppender() {

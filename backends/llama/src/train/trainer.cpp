@@ -183,6 +183,7 @@ class Trainer {
   void setup_ranks_and_device();
   std::optional<TrainResult> cached_result() const;
   void start(bool* resuming);
+  void remove_partial_writes();
   void build_model(const fs::path* resume_dir);
   void build_optimizer();
   double train_step(int64_t step, double lr, double* grad_norm);
@@ -371,7 +372,8 @@ void Trainer::save_checkpoint(int64_t step, double loss) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
     throw Error("step " + std::to_string(step) + ": cannot write a checkpoint under " + root.string() + " (" + e.what() +
-                "); the previous checkpoint is intact. Free disk space or fix the folder's permissions, then --resume");
+                "); earlier checkpoints are intact. Free disk space, raise the file-size limit or fix the folder's "
+                "permissions, then run again: it resumes from the newest complete checkpoint");
   }
   auto all = list_checkpoints(root);
   for (size_t i = 0; o_.keep_last > 0 && i + static_cast<size_t>(o_.keep_last) < all.size(); ++i) fs::remove_all(all[i]);
@@ -450,6 +452,29 @@ void Trainer::log(int64_t step, double loss, double lr, double ms, double grad_n
   if (progress_) progress_->update(static_cast<size_t>(step), static_cast<size_t>(o_.steps), "train");
 }
 
+// A run killed while writing leaves temp folders (.tmp-*) and, when killed between the two
+// renames of publish_dir, a moved-aside old copy (*.old-<pid>) whose destination was already
+// replaced or never written. Readers ignore both (list_checkpoints wants step-N/trainer_state.json);
+// they are removed before the run goes on. An .old copy whose destination is missing is the
+// last complete version and is put back.
+void Trainer::remove_partial_writes() {
+  for (const fs::path& dir : {o_.out_dir, o_.out_dir / "checkpoints"}) {
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const std::string name = e.path().filename().string();
+      const auto old = name.find(".old-");
+      std::error_code ec;
+      if (name.rfind(".tmp-", 0) == 0) {
+        fs::remove_all(e.path(), ec);
+      } else if (old != std::string::npos) {
+        const fs::path dst = dir / name.substr(0, old);
+        if (!fs::exists(dst)) fs::rename(e.path(), dst, ec);
+        else fs::remove_all(e.path(), ec);
+      }
+    }
+  }
+}
+
 // Data, policy, model, optimizer, resume state and the journal; the banner on rank 0.
 void Trainer::start(bool* resuming) {
   if (ranks_.world > 1)
@@ -459,6 +484,8 @@ void Trainer::start(bool* resuming) {
   policy_ = std::make_unique<PositionPolicy>(o_.policy);
   order_ = std::make_unique<DataOrder>(o_.seed, data_.train.size());
 
+  if (ranks_.rank == 0) remove_partial_writes();
+  if (dp_) dp_->barrier();
   const auto checkpoints = list_checkpoints(o_.out_dir / "checkpoints");
   *resuming = o_.resume && !checkpoints.empty();
   if (!o_.resume && ranks_.rank == 0 && fs::exists(o_.out_dir / "checkpoints")) fs::remove_all(o_.out_dir / "checkpoints");

@@ -80,9 +80,13 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   o.weight_decay = cfg.get<double>("weight_decay", o.weight_decay);
   o.grad_clip = cfg.get<double>("grad_clip", o.grad_clip);
   o.seed = cfg.get<uint64_t>("seed", o.seed);
-  o.checkpoint_every = cfg.get<int64_t>("checkpoint_every", o.checkpoint_every);
+  // A training's folder is named by the hash of everything that shapes it, so its checkpoints
+  // can only belong to this very run: a training killed mid-way (e.g. inside a sweep) resumes
+  // from its newest checkpoint by default, written every ~10% of the steps unless set.
+  o.checkpoint_every = cfg.get<int64_t>("checkpoint_every", std::max<int64_t>(1, (o.steps + 9) / 10));
+  if (o.checkpoint_every < 0) throw ConfigError("checkpoint_every", "must be >= 0 (0: only the final model)");
   o.keep_last = cfg.get<int64_t>("keep_last", o.keep_last);
-  o.resume = cfg.get<bool>("resume", o.resume);
+  o.resume = cfg.get<bool>("resume", true);
   o.log_every = cfg.get<int64_t>("log_every", o.log_every);
   o.eval_every = cfg.get<int64_t>("eval_every", o.eval_every);
   o.eval_batches = cfg.get<int64_t>("eval_batches", o.eval_batches);
