@@ -8,6 +8,7 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/harness/app.hpp"
+#include "e2llm/harness/tokenizer_choice.hpp"
 #include "e2llm/util/files.hpp"
 #ifdef E2LLM_TASKKIT_AVAILABLE
 #include "e2llm/taskkit/sliding_window.hpp"
@@ -27,7 +28,7 @@ std::string backend_for_rope_type(const std::string& type) {
 }
 
 struct ModelArgs {
-  std::string model, tokenizer, rope_type = "default", tokenizer_plugin = "sentencepiece";
+  std::string model, tokenizer, rope_type = "default", tokenizer_plugin;  // plugin: chosen by the file
   double rope_factor = 0.0;
   int threads = 0;
   std::int64_t window = 0;
@@ -36,7 +37,7 @@ struct ModelArgs {
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--model", a.model, "Model: .gguf file or Hugging Face directory")->required();
-  cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece .model")->required();
+  cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece .model or tokenizer.json")->required();
   cmd->add_option("--rope-type", a.rope_type, "default | linear | ntk | dynamic | yarn")->capture_default_str();
   cmd->add_option("--rope-factor", a.rope_factor, "Scale s (default: g = ceil(W / L) for W > L)");
   cmd->add_option("--threads", a.threads, "Threads (0 = all cores)")->capture_default_str();
@@ -55,7 +56,7 @@ struct Opened {
 Opened open_model(AppContext& context, const ModelArgs& a, std::int64_t window) {
   auto& registry = context.registry();
   Opened o;
-  o.tokenizer = registry.make_tokenizer(a.tokenizer_plugin);
+  o.tokenizer = registry.make_tokenizer(tokenizer_plugin_for(a.tokenizer, a.tokenizer_plugin));
   o.tokenizer->load(a.tokenizer);
   o.backend = registry.make_backend(backend_for_rope_type(a.rope_type));
   nlohmann::json config = {{"model", a.model}, {"threads", a.threads}};
