@@ -3,11 +3,13 @@
 // `tokenizers` package, the perplexity of a text and a greedy continuation; `e2llm
 // perplexity` and `e2llm generate` given the tokenizer.json must agree.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "../support/run_command.hpp"
 #include "e2llm/util/files.hpp"
@@ -21,10 +23,17 @@ namespace {
 const fs::path kSource = E2LLM_SOURCE_DIR;
 const fs::path kTokenizer = kSource / "tests/data/tokenizers/open-llama-3b";
 
-// The model and the reference, made once for the suite.
+// The model and the reference, made once per process (ctest runs each test in its own
+// process, in parallel: each gets its own folder, removed at exit).
+struct WorkDir {
+  fs::path path = fs::path(E2LLM_BINARY_DIR) / "tests" / "tokenizer_json" / ("e2e-" + std::to_string(::getpid()));
+  ~WorkDir() { fs::remove_all(path); }
+};
+
 const fs::path& work() {
+  static const WorkDir holder;
   static const fs::path dir = [] {
-    fs::path d = fs::path(E2LLM_BINARY_DIR) / "tests" / "tokenizer_json" / "e2e";
+    const fs::path d = holder.path;
     fs::remove_all(d);
     const fs::path python = kSource / ".venv" / "bin" / "python";
     auto r = run_command(quote(python.string()) + " " + quote((kSource / "tests/tokenizer_json/hf_model.py").string()) +
