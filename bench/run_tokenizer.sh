@@ -38,7 +38,8 @@ mkdir -p "$here/results"
 import json, os, platform, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
-out = {"git_revision": rev, "machine": platform.machine(), "threads": 1, "rows": rows, "summary": []}
+out = {"git_revision": rev, "machine": platform.machine(), "threads": 1, "cpus": os.cpu_count(),
+       "load_average_1m": os.getloadavg()[0], "rows": rows, "summary": []}
 print("| tokenizer | text MB | tokens | e2llm cold MB/s | tokenizers cold MB/s | e2llm warm MB/s | tokenizers warm MB/s | warm ratio | same ids |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|:---:|")
 for name in sorted({r["tokenizer"] for r in rows}):
