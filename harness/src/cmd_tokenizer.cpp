@@ -1,4 +1,4 @@
-// e2llm tokenizer train|encode|decode: SentencePiece through the tokenizer plugin.
+// e2llm tokenizer train|encode|decode through a tokenizer plugin (chosen by the model file).
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2llm/harness/app.hpp"
+#include "e2llm/harness/tokenizer_choice.hpp"
 
 namespace e2llm::harness {
 namespace {
@@ -15,7 +16,7 @@ void install(CLI::App& app, AppContext& context) {
   auto* tok = app.add_subcommand("tokenizer", "Train and use tokenizers");
   tok->require_subcommand(1);
   struct Args {
-    std::string plugin = "sentencepiece";
+    std::string plugin;  // empty: chosen by the model file (train: sentencepiece)
     std::vector<std::string> inputs;
     int vocab_size = 4096;
     std::string model_type = "bpe";
@@ -29,9 +30,9 @@ void install(CLI::App& app, AppContext& context) {
   train->add_option("--vocab-size", a->vocab_size, "Vocabulary size")->capture_default_str();
   train->add_option("--model-type", a->model_type, "bpe or unigram")->capture_default_str();
   train->add_option("--out", a->out, "Output PATH.model")->required();
-  train->add_option("--plugin", a->plugin, "Tokenizer plugin")->capture_default_str();
+  train->add_option("--plugin", a->plugin, "Tokenizer plugin (default: sentencepiece)");
   train->callback([&context, a] {
-    auto t = context.registry().make_tokenizer(a->plugin);
+    auto t = context.registry().make_tokenizer(a->plugin.empty() ? "sentencepiece" : a->plugin);
     TokenizerTrainOptions options;
     options.inputs = a->inputs;
     options.vocab_size = a->vocab_size;
@@ -42,11 +43,11 @@ void install(CLI::App& app, AppContext& context) {
   });
 
   auto* encode = tok->add_subcommand("encode", "Print the token ids of TEXT (or of standard input)");
-  encode->add_option("--model", a->model, "Tokenizer model")->required();
+  encode->add_option("--model", a->model, "Tokenizer: .model, tokenizer.json or its folder")->required();
   encode->add_option("TEXT", a->text, "Text to encode (default: read standard input)");
-  encode->add_option("--plugin", a->plugin, "Tokenizer plugin")->capture_default_str();
+  encode->add_option("--plugin", a->plugin, "Tokenizer plugin (default: chosen by the model file)");
   encode->callback([&context, a] {
-    auto t = context.registry().make_tokenizer(a->plugin);
+    auto t = context.registry().make_tokenizer(tokenizer_plugin_for(a->model, a->plugin));
     t->load(a->model);
     std::string text = a->text;
     if (text.empty()) {
@@ -57,11 +58,11 @@ void install(CLI::App& app, AppContext& context) {
   });
 
   auto* decode = tok->add_subcommand("decode", "Print the text of token ids");
-  decode->add_option("--model", a->model, "Tokenizer model")->required();
+  decode->add_option("--model", a->model, "Tokenizer: .model, tokenizer.json or its folder")->required();
   decode->add_option("IDS", a->ids, "Token ids")->required();
-  decode->add_option("--plugin", a->plugin, "Tokenizer plugin")->capture_default_str();
+  decode->add_option("--plugin", a->plugin, "Tokenizer plugin (default: chosen by the model file)");
   decode->callback([&context, a] {
-    auto t = context.registry().make_tokenizer(a->plugin);
+    auto t = context.registry().make_tokenizer(tokenizer_plugin_for(a->model, a->plugin));
     t->load(a->model);
     fmt::print("{}\n", t->decode(a->ids));
   });

@@ -20,6 +20,7 @@
 
 #include "e2llm/harness/app.hpp"
 #include "e2llm/harness/config.hpp"
+#include "e2llm/harness/tokenizer_choice.hpp"
 #include "e2llm/util/files.hpp"
 
 namespace e2llm::harness {
@@ -181,8 +182,9 @@ void install(CLI::App& app, AppContext& context) {
     PrepareContext ctx;
     const nlohmann::json tok = root.value("tokenizer", nlohmann::json::object());
     if (!tok.contains("model")) throw config.error_at("tokenizer.model", "missing: the tokenizer model the corpus is tokenized with");
-    auto tokenizer = registry.make_tokenizer(tok.value("plugin", std::string("sentencepiece")));
-    tokenizer->load(resolve(tok["model"].get<std::string>()).string());
+    const fs::path tokenizer_model = resolve(tok["model"].get<std::string>());
+    auto tokenizer = registry.make_tokenizer(tokenizer_plugin_for(tokenizer_model, tok.value("plugin", std::string())));
+    tokenizer->load(tokenizer_model.string());
     ctx.tokenizer = tokenizer;
     const nlohmann::json base = root.value("base", nlohmann::json::object());
     if (base.value("source", std::string()) != "pretrain" && base.contains("path")) {

@@ -3,13 +3,14 @@
 #include <nlohmann/json.hpp>
 
 #include "e2llm/error.hpp"
+#include "e2llm/harness/tokenizer_choice.hpp"
 #include "e2llm/llama/rope_scaling.hpp"
 
 namespace e2llm::harness {
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--model", a.model, "Model: .gguf file or Hugging Face directory")->required();
-  cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece .model")->required();
+  cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece .model, tokenizer.json or a folder holding one")->required();
   cmd->add_option("--rope-type", a.rope_type, llama::rope_type_names())->capture_default_str();
   cmd->add_option("--rope-factor", a.rope_factor, "Scale s (default: g = ceil(W / L) for W > L)")
       ->check(CLI::Range(1.0, 1e9));
@@ -26,7 +27,7 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
 OpenedModel open_model(AppContext& context, const ModelArgs& a, std::int64_t window) {
   auto& registry = context.registry();
   OpenedModel o;
-  o.tokenizer = registry.make_tokenizer(a.tokenizer_plugin);
+  o.tokenizer = registry.make_tokenizer(tokenizer_plugin_for(a.tokenizer, a.tokenizer_plugin));
   o.tokenizer->load(a.tokenizer);
   o.backend = registry.make_backend(llama::rope_type_info(llama::parse_rope_type(a.rope_type)).backend);
   nlohmann::json config = {{"model", a.model}, {"threads", a.threads}};

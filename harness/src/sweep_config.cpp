@@ -4,6 +4,7 @@
 
 #include "e2llm/config_reader.hpp"
 #include "e2llm/harness/sweep.hpp"
+#include "e2llm/harness/tokenizer_choice.hpp"
 
 namespace e2llm::harness {
 namespace fs = std::filesystem;
@@ -150,8 +151,8 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
   }
 
   const auto& tok = section_or_empty(root, "tokenizer");
-  s.tokenizer_plugin = get_string(c, tok, "tokenizer", "plugin", "sentencepiece");
   s.tokenizer_model = resolve(c, get_string(c, tok, "tokenizer", "model", "", true));
+  s.tokenizer_plugin = tokenizer_plugin_for(s.tokenizer_model, get_string(c, tok, "tokenizer", "plugin", ""));
 
   const auto& base = section_or_empty(root, "base");
   if (!root.contains("base")) throw c.error_at("base", "the config needs a [base] section (source, path, window)");

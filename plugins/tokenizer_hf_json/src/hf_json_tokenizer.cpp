@@ -1,0 +1,153 @@
+// The tokenizer.json plugin ("hf-json"): Hugging Face tokenizer files of the BPE family
+// (GPT-2 / Llama 3 / Qwen2 byte-level BPE, Llama 2 style BPE with byte fallback), encoded
+// and decoded as the `tokenizers` library does. docs/tokenizer-json.md says what is covered.
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "e2llm/error.hpp"
+#include "e2llm/plugin.hpp"
+#include "e2llm/tokenizer.hpp"
+#include "e2llm/util/files.hpp"
+#include "e2llm/util/sha256.hpp"
+#include "tokenizer_json.hpp"
+#include "unicode.hpp"
+
+namespace e2llm {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Names that the usual model families give their BOS / EOS tokens, tried in this order when
+// neither tokenizer_config.json nor the post-processor says (GPT-2 uses <|endoftext|> for both).
+const char* const kBosNames[] = {"<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>", "<|endoftext|>"};
+const char* const kEosNames[] = {"</s>", "<|end_of_text|>", "<eos>", "<|endoftext|>"};
+
+// A tokenizer_config.json token entry: "text", {"content": "text"} or null.
+std::optional<std::string> config_token(const json& config, const char* key) {
+  auto it = config.find(key);
+  if (it == config.end()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
+    return (*it)["content"].get<std::string>();
+  return std::nullopt;
+}
+
+// BOS / EOS as a TemplateProcessing post-processor adds them to a single sequence: the
+// special token before "$A" and the one after it.
+void from_template(const json& processor, std::optional<std::int32_t>& bos, std::optional<std::int32_t>& eos) {
+  const std::string type = processor.is_object() ? processor.value("type", std::string()) : std::string();
+  if (type == "Sequence") {
+    for (const auto& p : processor.value("processors", json::array())) from_template(p, bos, eos);
+    return;
+  }
+  if (type == "RobertaProcessing" || type == "BertProcessing") {
+    if (!bos && processor.contains("cls")) bos = processor["cls"][1].get<std::int32_t>();
+    if (!eos && processor.contains("sep")) eos = processor["sep"][1].get<std::int32_t>();
+    return;
+  }
+  if (type != "TemplateProcessing") return;
+  const json& specials = processor.value("special_tokens", json::object());
+  bool seen_sequence = false;
+  for (const auto& item : processor.value("single", json::array())) {
+    if (item.contains("Sequence")) {
+      seen_sequence = true;
+      continue;
+    }
+    if (!item.contains("SpecialToken")) continue;
+    const std::string name = item["SpecialToken"].value("id", std::string());
+    auto it = specials.find(name);
+    if (it == specials.end() || !it->contains("ids") || (*it)["ids"].empty()) continue;
+    const auto id = (*it)["ids"][0].get<std::int32_t>();
+    if (!seen_sequence && !bos) bos = id;
+    if (seen_sequence && !eos) eos = id;
+  }
+}
+
+class HfJsonTokenizer final : public Tokenizer {
+ public:
+  void load(const std::string& model_path) override {
+    std::error_code ec;
+    fs::path file = model_path;
+    if (fs::is_directory(file, ec)) file /= "tokenizer.json";
+    if (!fs::is_regular_file(file, ec))
+      throw Error("tokenizer " + model_path + " does not exist (pass a tokenizer.json file or a folder holding one)");
+    const std::string bytes = util::read_file(file);
+    std::unique_ptr<hfjson::TokenizerJson> core;
+    try {
+      core = std::make_unique<hfjson::TokenizerJson>(bytes);
+    } catch (const Error& e) {
+      throw Error("tokenizer " + file.string() + ": " + e.what());
+    }
+    std::string fingerprint_input = bytes;
+    json config;
+    const fs::path config_path = file.parent_path() / "tokenizer_config.json";
+    if (fs::is_regular_file(config_path, ec)) {
+      const std::string config_bytes = util::read_file(config_path);
+      config = json::parse(config_bytes, nullptr, false);
+      if (config.is_discarded()) throw Error(config_path.string() + " is not valid JSON");
+      fingerprint_input += '\0' + config_bytes;  // BOS / EOS may come from it
+    }
+    core_ = std::move(core);
+    resolve_special_ids(config);
+    fingerprint_ = util::sha256_hex(fingerprint_input);
+    path_ = model_path;
+  }
+
+  void train(const TokenizerTrainOptions&) override {
+    throw Error(
+        "tokenizer train: the hf-json plugin reads tokenizer.json files but cannot train one; train a SentencePiece "
+        ".model with 'e2llm tokenizer train', or a tokenizer.json with the Hugging Face tokenizers library");
+  }
+
+  std::vector<std::int32_t> encode(std::string_view text) const override {
+    // Text from files may hold invalid UTF-8: each invalid run reads as U+FFFD.
+    if (!hfjson::is_valid_utf8(text)) return core().encode(hfjson::utf8_lossy(text));
+    return core().encode(text);
+  }
+
+  // Special tokens (BOS, EOS, ...) are left out, as in `decode(ids, skip_special_tokens=True)`.
+  std::string decode(const std::vector<std::int32_t>& ids) const override { return core().decode(ids, true); }
+
+  std::int32_t bos_id() const override { return bos_; }
+  std::int32_t eos_id() const override { return eos_; }
+  std::int32_t vocab_size() const override { return core().vocab_size(); }
+  std::string fingerprint() const override { return fingerprint_; }
+  std::string model_path() const override { return path_; }
+
+ private:
+  const hfjson::TokenizerJson& core() const {
+    if (!core_) throw Error("tokenizer used before a tokenizer.json was loaded");
+    return *core_;
+  }
+
+  // BOS / EOS: tokenizer_config.json beside the file (what transformers uses), else the
+  // post-processor's template, else a special added token with a customary name; -1 if none.
+  void resolve_special_ids(const json& config) {
+    std::optional<std::int32_t> bos, eos;
+    if (auto name = config_token(config, "bos_token")) bos = core_->token_to_id(*name);
+    if (auto name = config_token(config, "eos_token")) eos = core_->token_to_id(*name);
+    from_template(core_->post_processor(), bos, eos);
+    auto by_name = [&](const auto& names) -> std::optional<std::int32_t> {
+      for (const char* name : names)
+        for (const auto& t : core_->added_tokens())
+          if (t.special && t.content == name) return t.id;
+      return std::nullopt;
+    };
+    if (!bos) bos = by_name(kBosNames);
+    if (!eos) eos = by_name(kEosNames);
+    bos_ = bos.value_or(-1);
+    eos_ = eos.value_or(-1);
+  }
+
+  std::unique_ptr<hfjson::TokenizerJson> core_;
+  std::int32_t bos_ = -1, eos_ = -1;
+  std::string fingerprint_;
+  std::string path_;
+};
+
+}  // namespace
+}  // namespace e2llm
+
+E2LLM_PLUGIN("tokenizer", "hf-json", "1.0.0", e2llm::HfJsonTokenizer)

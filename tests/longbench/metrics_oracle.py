@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""The official LongBench v1 metrics as the oracle of tasks/longbench/src/metrics.cpp.
+
+rouge_score is LongBench's: the ROUGE-L F of the PyPI `rouge` package (1.0.1), 0 when it
+raises. qa_f1_score and normalize_answer are written here from LongBench's definitions:
+lower-case, drop ASCII punctuation, blank out the words a/an/the, split on whitespace, then
+the F1 of the two token multisets.
+
+Writes OUT: one JSON object per line {"pred", "gold", "qa_f1", "rouge"} for seeded generated
+pairs. The scores are computed at the call depth of LongBench's eval.py (<module> -> scorer
+-> metric), because the `rouge` package recurses and Python's recursion limit then decides
+when a very long sentence scores 0.
+  metrics_oracle.py OUT [--pairs N]
+"""
+import json
+import random
+import re
+import string
+import sys
+from collections import Counter
+
+from rouge import Rouge
+
+PUNCTUATION = set(string.punctuation)
+ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize_answer(text):
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in PUNCTUATION)
+    text = ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def qa_f1_score(prediction, ground_truth):
+    pred = normalize_answer(prediction).split()
+    gold = normalize_answer(ground_truth).split()
+    same = sum((Counter(pred) & Counter(gold)).values())
+    if same == 0:
+        return 0
+    precision = 1.0 * same / len(pred)
+    recall = 1.0 * same / len(gold)
+    return (2 * precision * recall) / (precision + recall)
+
+
+def rouge_score(prediction, ground_truth):
+    try:
+        scores = Rouge().get_scores([prediction], [ground_truth], avg=True)
+    except Exception:  # LongBench's bare except: any failure scores 0
+        return 0.0
+    return scores["rouge-l"]["f"]
+
+
+WORDS = ["a", "an", "the", "A", "An", "THE", "The", "cat", "dog", "Cat", "sat", "on", "mat", "report", "yes", "no",
+         "unanswerable", "1998", "3.14", "U.S.", "e.g.", "don't", "it's", "co-op", "naïve", "Straße", "ΣΊΣΥΦΟΣ", "σς",
+         "İstanbul", "ǅemal", "ﬁne", "日本語", "😀", "e\u0301", "x\u200by", "ano", "then", "theatre", "an't"]
+PUNCT = list(string.punctuation) + ["...", "—", "“", "”", "¿", "·", ".", ".", ". "]
+SPACES = [" ", " ", " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u2003", "\u3000", "\u0085", "\u1680", "\u2028", "\x1c",
+          "\x1f", "\x0b", "\x0c", "\u200b"]
+
+
+def random_text(rng, max_words):
+    parts = []
+    for _ in range(rng.randrange(0, max_words + 1)):
+        r = rng.random()
+        if r < 0.6:
+            word = rng.choice(WORDS)
+            if rng.random() < 0.1:
+                word = word.upper() if rng.random() < 0.5 else word.capitalize()
+            parts.append(word)
+        elif r < 0.8:
+            parts.append(rng.choice(PUNCT))
+        else:
+            parts.append(chr(rng.randrange(0x20, 0x3000)))
+        parts.append(rng.choice(SPACES) if rng.random() < 0.9 else "")
+    return "".join(parts)
+
+
+def pairs(seed, count):
+    rng = random.Random(seed)
+    out = [("", ""), ("", "a"), ("the", "a"), (".", "."), ("...", "a. b"), (" ", " "), ("a . b", "a.b"),
+           ("The cat.", "the cat"), ("\u00a0", "x")]
+    for i in range(count):
+        kind = i % 10
+        if i % 50 == 49:  # long texts with sentences
+            pred, gold = random_text(rng, 300), random_text(rng, 300)
+        elif kind < 6:
+            pred, gold = random_text(rng, 12), random_text(rng, 12)
+        elif kind < 8:  # sharing words, as real answers do
+            gold = random_text(rng, 20)
+            words = gold.split(" ")
+            rng.shuffle(words)
+            pred = " ".join(words[: rng.randrange(0, len(words) + 1)])
+        else:  # small vocabulary: many LCS ties
+            pred = " ".join(rng.choice("abc") for _ in range(rng.randrange(0, 30)))
+            gold = " ".join(rng.choice("abc.") for _ in range(rng.randrange(0, 30)))
+        out.append((pred, gold))
+    # Long sentences without a dot on both sides of the recursion limit of the LCS walk.
+    for n in (990, 991):
+        sentence = " ".join("w%d" % (k % 50) for k in range(n))
+        out.append((sentence, sentence))
+    return out
+
+
+def scorer(cases):
+    # Called from module level and looping like eval.py's scorer() (a comprehension would add
+    # a frame): rouge runs at eval.py's stack depth.
+    results = []
+    for pred, gold in cases:
+        results.append((pred, gold, qa_f1_score(pred, gold), rouge_score(pred, gold)))
+    return results
+
+
+if __name__ == "__main__":
+    count = int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 20000
+    results = scorer(pairs(seed=14, count=count))
+    with open(sys.argv[1], "w", encoding="utf-8") as f:
+        for pred, gold, f1, rl in results:
+            f.write(json.dumps({"pred": pred, "gold": gold, "qa_f1": f1, "rouge": rl}, ensure_ascii=False) + "\n")
