@@ -37,6 +37,8 @@ mkdir -p "$here/results"
 "$python" - "$rows" "$here/results/tokenizer.json" <<'PY'
 import json, os, platform, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in rows:  # the tokenizer's folder name, not a path of this machine
+    r["tokenizer"] = os.path.basename(r["tokenizer"].rstrip("/"))
 rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
 out = {"git_revision": rev, "machine": platform.machine(), "threads": 1, "cpus": os.cpu_count(),
        "load_average_1m": os.getloadavg()[0], "rows": rows, "summary": []}
