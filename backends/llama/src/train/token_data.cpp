@@ -12,6 +12,7 @@
 #include "e2llm/error.hpp"
 #include "e2llm/util/files.hpp"
 #include "e2llm/util/sha256.hpp"
+#include "retrieval_mix.hpp"
 
 namespace e2llm::llama::train {
 
@@ -56,11 +57,13 @@ class MappedTokens {
   int width_;
 };
 
-TokenSplit::TokenSplit(std::shared_ptr<const MappedTokens> file, int64_t count, int64_t row_len)
-    : file_(std::move(file)), count_(count), row_len_(row_len) {}
+TokenSplit::TokenSplit(std::shared_ptr<const MappedTokens> file, int64_t count, int64_t row_len, int64_t synthetic,
+                       Maker make)
+    : file_(std::move(file)), count_(count), row_len_(row_len), synthetic_(synthetic), make_(std::move(make)) {}
 
 void TokenSplit::read(int64_t index, int64_t* out) const {
-  if (index < 0 || index >= count_) throw Error("token split: sequence index out of range");
+  if (index < 0 || index >= count_ + synthetic_) throw Error("token split: sequence index out of range");
+  if (index >= count_) return make_(index - count_, out);
   const size_t base = static_cast<size_t>(index) * static_cast<size_t>(row_len_);
   for (int64_t i = 0; i < row_len_; ++i) out[i] = file_->at(base + static_cast<size_t>(i));
 }
@@ -96,6 +99,11 @@ std::string dataset_hash(const DataOptions& options, const Tokenizer& tokenizer)
   char frac[64];
   std::snprintf(frac, sizeof frac, "%.9g", options.val_fraction);
   h.update(frac);
+  if (options.retrieval_fraction > 0) {
+    std::snprintf(frac, sizeof frac, "\nretrieval %.9g %llu", options.retrieval_fraction,
+                  static_cast<unsigned long long>(options.retrieval_seed));
+    h.update(frac);
+  }
   return h.hex_digest();
 }
 
@@ -119,6 +127,8 @@ void append_token(std::string& buf, int width, int32_t id) {
 TokenDataset load_or_build_dataset(const DataOptions& options, const Tokenizer& tokenizer) {
   if (options.seq_len < 1) throw ConfigError("seq_len", "must be >= 1");
   if (options.val_fraction < 0 || options.val_fraction >= 1) throw ConfigError("val_fraction", "must be in [0, 1)");
+  if (!(options.retrieval_fraction >= 0 && options.retrieval_fraction < 1))
+    throw ConfigError("retrieval_fraction", "must be in [0, 1)");
   TokenDataset ds;
   ds.hash = dataset_hash(options, tokenizer);
   ds.dir = options.cache_dir / ("data-" + ds.hash.substr(0, 16));
@@ -155,11 +165,18 @@ TokenDataset load_or_build_dataset(const DataOptions& options, const Tokenizer& 
       ++n;
       for (int32_t id : docs[i]) append_token(buf, width, id), ++n;
     }
-    const int64_t n_train = train_tokens / row, n_val = val_tokens / row;
+    int64_t n_train = train_tokens / row;
+    const int64_t n_val = val_tokens / row;
     if (n_train < 1)
       throw Error("corpus: " + std::to_string(train_tokens) + " training tokens do not fill one sequence of R + 1 = " +
                   std::to_string(row) + " tokens; add text or lower seq_len");
     train_buf.resize(static_cast<size_t>(n_train * row * width));
+    nlohmann::json retrieval = nlohmann::json::object();
+    if (options.retrieval_fraction > 0)
+      retrieval = {{"fraction", options.retrieval_fraction},
+                   {"seed", options.retrieval_seed},
+                   {"rows", retrieval_rows_for(options.retrieval_fraction, n_train)},
+                   {"made", "on demand when read (retrieval_mix.hpp)"}};
     val_buf.resize(static_cast<size_t>(n_val * row * width));
     util::write_file_atomic(ds.dir / "train.bin", train_buf);
     util::write_file_atomic(ds.dir / "val.bin", val_buf);
@@ -177,12 +194,25 @@ TokenDataset load_or_build_dataset(const DataOptions& options, const Tokenizer& 
                            {"val_tokens", val_tokens},
                            {"train_sequences", n_train},
                            {"val_sequences", n_val},
+                           {"retrieval", retrieval},
                            {"sources", sources}};
     util::write_file_atomic(ds.dir / "meta.json", meta.dump(2) + "\n");  // last: marks completion
   }
   ds.meta = nlohmann::json::parse(util::read_file(ds.dir / "meta.json"));
   const int w = ds.meta.at("dtype") == "uint16" ? 2 : 4;
-  ds.train = TokenSplit(std::make_shared<MappedTokens>(ds.dir / "train.bin", w), ds.meta.at("train_sequences"), row);
+  auto train_file = std::make_shared<MappedTokens>(ds.dir / "train.bin", w);
+  const int64_t corpus_rows = ds.meta.at("train_sequences");
+  const int64_t synthetic = ds.meta.value("retrieval", nlohmann::json::object()).value("rows", int64_t(0));
+  TokenSplit::Maker make;
+  if (synthetic > 0) {
+    const uint64_t seed = options.retrieval_seed, corpus_size = train_file->tokens();
+    make = [&tokenizer, train_file, row, seed, corpus_size](int64_t index, int64_t* out) {
+      const auto r = retrieval_row(
+          tokenizer, row, seed, index, [&](uint64_t i) { return static_cast<int32_t>(train_file->at(i)); }, corpus_size);
+      std::copy(r.tokens.begin(), r.tokens.end(), out);
+    };
+  }
+  ds.train = TokenSplit(train_file, corpus_rows, row, synthetic, std::move(make));
   if (ds.meta.at("val_sequences").get<int64_t>() > 0)
     ds.val = TokenSplit(std::make_shared<MappedTokens>(ds.dir / "val.bin", w), ds.meta.at("val_sequences"), row);
   return ds;

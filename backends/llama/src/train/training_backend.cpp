@@ -67,6 +67,10 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   o.data.text_field = cfg.get<std::string>("text_field", o.data.text_field);
   o.data.val_fraction = cfg.get<double>("val_fraction", o.data.val_fraction);
   o.data.seq_len = cfg.get<int64_t>("seq_len", o.data.seq_len);
+  o.data.retrieval_fraction = cfg.get<double>("retrieval_fraction", o.data.retrieval_fraction);
+  if (!(o.data.retrieval_fraction >= 0.0 && o.data.retrieval_fraction < 1.0))
+    throw ConfigError("retrieval_fraction", "must be in [0, 1) (the share of training sequences that are synthetic "
+                                            "retrieval documents), got " + std::to_string(o.data.retrieval_fraction));
   o.steps = cfg.get<int64_t>("steps", o.steps);
   o.batch = cfg.get<int64_t>("batch", o.batch);
   tokens_per_step_ = cfg.get<int64_t>("tokens_per_step", 0);
@@ -80,6 +84,7 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   o.weight_decay = cfg.get<double>("weight_decay", o.weight_decay);
   o.grad_clip = cfg.get<double>("grad_clip", o.grad_clip);
   o.seed = cfg.get<uint64_t>("seed", o.seed);
+  o.data.retrieval_seed = cfg.get<uint64_t>("retrieval_seed", o.seed);
   // A training's folder is named by the hash of everything that shapes it, so its checkpoints
   // can only belong to this very run: a training killed mid-way (e.g. inside a sweep) resumes
   // from its newest checkpoint by default, written every ~10% of the steps unless set.

@@ -5,6 +5,7 @@
 //
 // Keys (besides RopeScalingBackend's model/threads/factor_rule/factor/...):
 //   corpus (path or list), text_field, val_fraction, seq_len (R; default L, or W for pi-ft),
+//   retrieval_fraction (share of synthetic retrieval sequences, [0, 1)), retrieval_seed,
 //   steps, batch (global), tokens_per_step (instead of batch: batch = tokens_per_step / R for
 //   every trained sequence length, so PI-FT at W and E²-LLM at R see equal token budgets),
 //   grad_accum, lr, min_lr_ratio, warmup, weight_decay, grad_clip,
