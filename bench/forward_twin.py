@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 """The Python PyTorch twin of forward_bench: the same Llama forward (embedding, RMSNorm,
-GQA attention blocked over queries and keys with an online softmax, adjacent-pair RoPE with
-PI scaling, SwiGLU) on a GGUF F32 checkpoint, timed the same way. Run it with
-/usr/bin/python3 (Debian's python3-torch 1.13.1 is the same build as libtorch-dev), so the
-ratio measures the frontend and the implementation, not the library.
+GQA attention — F.scaled_dot_product_attention, or with --attention blocked an online softmax
+over query/key blocks — adjacent-pair RoPE with PI scaling, SwiGLU) on a GGUF F32 checkpoint,
+timed the same way. Run it with the project's .venv/bin/python (the torch 2.11 wheel whose
+LibTorch the C++ side links), so the ratio measures the frontend and the implementation.
 
-    forward_twin.py MODEL WINDOW [--threads N] [--block B] [--repeats R] [--scale S]
+    forward_twin.py MODEL WINDOW [--threads N] [--block B] [--repeats R] [--scale S] [--attention fused|blocked]
 """
 import argparse
 import json
@@ -74,7 +73,7 @@ def read_gguf(path):
 
 
 class Llama:
-    def __init__(self, meta, t, block):
+    def __init__(self, meta, t, block, fused=True):
         self.dim = meta["llama.embedding_length"]
         self.n_layers = meta["llama.block_count"]
         self.n_heads = meta["llama.attention.head_count"]
@@ -84,6 +83,7 @@ class Llama:
         self.trained = meta.get("llama.context_length", 512)
         self.hd = self.dim // self.n_heads
         self.block = block
+        self.fused = fused
         self.t = t
         self.head = t.get("output.weight", t["token_embd.weight"])
 
@@ -136,8 +136,11 @@ class Llama:
             k = (h @ t[p + "attn_k.weight"].t()).view(B, T, Hkv, hd).transpose(1, 2)
             v = (h @ t[p + "attn_v.weight"].t()).view(B, T, Hkv, hd).transpose(1, 2)
             q, k = self.rope_adjacent(q, cos, sin), self.rope_adjacent(k, cos, sin)
-            a = self.attention(q.reshape(B, Hkv, H // Hkv, T, hd), k.unsqueeze(2).contiguous(),
-                               v.unsqueeze(2).contiguous())
+            if self.fused:  # the same LibTorch kernel as the C++ model's default path
+                a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=H > Hkv)
+            else:
+                a = self.attention(q.reshape(B, Hkv, H // Hkv, T, hd), k.unsqueeze(2).contiguous(),
+                                   v.unsqueeze(2).contiguous())
             x = x + a.reshape(B, H, T, hd).transpose(1, 2).reshape(B, T, H * hd) @ t[p + "attn_output.weight"].t()
             m = self.rms(x, t[p + "ffn_norm.weight"])
             g = torch.nn.functional.silu(m @ t[p + "ffn_gate.weight"].t())
@@ -153,10 +156,11 @@ def main():
     ap.add_argument("--block", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=0)
     ap.add_argument("--scale", type=float, default=0.0)
+    ap.add_argument("--attention", choices=["fused", "blocked"], default="fused")
     a = ap.parse_args()
     torch.set_num_threads(a.threads if a.threads > 0 else os.cpu_count())
     meta, tensors = read_gguf(a.model)
-    model = Llama(meta, tensors, a.block)
+    model = Llama(meta, tensors, a.block, fused=a.attention == "fused")
     W = a.window
     scale = a.scale if a.scale > 0 else max(1.0, W / model.trained)
     # Position Interpolation: inv_freq_j = b^(-2j/d), positions / s (docs/methods.md §Baselines).
@@ -177,7 +181,7 @@ def main():
                 best = min(best, s)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps({"impl": "python", "window": W, "scale": scale, "threads": torch.get_num_threads(),
-                      "block": a.block, "repeats": repeats, "seconds": round(best, 6),
+                      "block": a.block, "attention": a.attention, "repeats": repeats, "seconds": round(best, 6),
                       "tokens_per_s": round(W / best, 3), "max_rss_mib": round(rss_mib, 1),
                       "checksum": round(float(logits[0, -1].sum()), 6)}))
 

@@ -1,12 +1,12 @@
-#!/usr/bin/python3
 """The Python PyTorch twin of train_bench: the same ~5M-parameter Llama (embedding, RMSNorm,
 GQA attention with rotate-half RoPE from explicit float64 positions, SwiGLU, untied head),
 the same step (next-token cross-entropy, backward, global-norm clipping, AdamW β 0.9/0.95
 with decay on matrices only) on seeded random tokens. Written the way a PyTorch user would:
-nn.Module, F.softmax attention over the full causal matrix (T = 256 fits). Run with
-/usr/bin/python3 (Debian python3-torch 1.13.1 = the libtorch-dev build).
+nn.Module and F.scaled_dot_product_attention (or, with --attention materialized, F.softmax over
+the full causal matrix). Run it with the project's .venv/bin/python: the same torch 2.11 wheel
+whose LibTorch the C++ side links, so the ratio measures the frontend and the implementation.
 
-    train_twin.py [--threads N] [--steps S] [--warmup W] [--batch B] [--seq R]
+    train_twin.py [--threads N] [--steps S] [--warmup W] [--batch B] [--seq R] [--attention fused|materialized]
 """
 import argparse
 import json
@@ -35,8 +35,9 @@ def rotate(x, cos, sin):
 
 
 class Block(nn.Module):
-    def __init__(self, dim, heads, kv_heads, ffn):
+    def __init__(self, dim, heads, kv_heads, ffn, fused=True):
         super().__init__()
+        self.fused = fused
         self.heads, self.kv_heads, self.hd = heads, kv_heads, dim // heads
         self.attn_norm, self.mlp_norm = RMSNorm(dim), RMSNorm(dim)
         self.wq = nn.Linear(dim, heads * self.hd, bias=False)
@@ -54,6 +55,11 @@ class Block(nn.Module):
         k = self.wk(h).view(B, T, self.kv_heads, self.hd).transpose(1, 2)
         v = self.wv(h).view(B, T, self.kv_heads, self.hd).transpose(1, 2)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        if self.fused:
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.heads > self.kv_heads)
+            x = x + self.wo(a.transpose(1, 2).reshape(B, T, -1))
+            m = self.mlp_norm(x)
+            return x + self.down(F.silu(self.gate(m)) * self.up(m))
         rep = self.heads // self.kv_heads
         if rep > 1:
             k, v = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
@@ -65,10 +71,10 @@ class Block(nn.Module):
 
 
 class Llama(nn.Module):
-    def __init__(self, vocab, dim, layers, heads, kv_heads, ffn):
+    def __init__(self, vocab, dim, layers, heads, kv_heads, ffn, fused=True):
         super().__init__()
         self.embed = nn.Embedding(vocab, dim)
-        self.blocks = nn.ModuleList(Block(dim, heads, kv_heads, ffn) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(dim, heads, kv_heads, ffn, fused) for _ in range(layers))
         self.norm = RMSNorm(dim)
         self.head = nn.Linear(dim, vocab, bias=False)
         hd = dim // heads
@@ -106,11 +112,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--attention", choices=["fused", "materialized"], default="fused")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     vocab, dim, layers, heads, kv_heads, ffn = 512, 256, 6, 8, 8, 688
-    model = Llama(vocab, dim, layers, heads, kv_heads, ffn)
+    model = Llama(vocab, dim, layers, heads, kv_heads, ffn, fused=a.attention == "fused")
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -137,7 +144,7 @@ def main():
             fwd, bwd, upd = fwd + t1 - t0, bwd + t2 - t1, upd + t3 - t2
     tps = a.steps * a.batch * a.seq / total
     g = matmul_gflops()
-    print(json.dumps({"impl": "python", "params": n_params, "threads": a.threads, "batch": a.batch, "seq_len": a.seq,
+    print(json.dumps({"impl": "python" if a.attention == "fused" else "python-materialized", "params": n_params, "threads": a.threads, "batch": a.batch, "seq_len": a.seq,
                       "steps": a.steps, "ms_per_step": 1000 * total / a.steps, "tokens_per_s": tps,
                       "matmul_gflops": g, "forward_ms": 1000 * fwd / a.steps,
                       "backward_ms": 1000 * bwd / a.steps, "update_ms": 1000 * upd / a.steps, "mfu": 6 * n_params * tps / (g * 1e9), "final_loss": loss_v}))
