@@ -9,9 +9,7 @@
 #include "e2llm/error.hpp"
 #include "e2llm/harness/app.hpp"
 #include "e2llm/util/files.hpp"
-#ifdef E2LLM_TASKKIT_AVAILABLE
 #include "e2llm/taskkit/sliding_window.hpp"
-#endif
 
 namespace e2llm::harness {
 namespace {
@@ -101,7 +99,6 @@ void install(CLI::App& app, AppContext& context) {
       fmt::print("{}{}\n", a->prompt, o.tokenizer->decode(out));
     });
   }
-#ifdef E2LLM_TASKKIT_AVAILABLE
   {
     struct Args : ModelArgs {
       std::string input, aggregation = "token_weighted";
@@ -135,7 +132,6 @@ void install(CLI::App& app, AppContext& context) {
       fmt::print("{}\n", out.dump(2));
     });
   }
-#endif
 }
 
 const RegisterCommand registered(install);

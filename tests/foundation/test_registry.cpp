@@ -58,6 +58,14 @@ TEST(Registry, RefusesAWrongAbiNamingTheFileAndBothVersions) {
   EXPECT_NE(e.find("uses ABI " + std::to_string(e2llm::kAbiVersion)), std::string::npos) << e;
 }
 
+TEST(Registry, RefusesAPluginBuiltForAbi1) {
+  ASSERT_EQ(e2llm::kAbiVersion, 2u) << "update this test with the new ABI's history";
+  std::string e = error_of({kProbes + "/abi1_task"});
+  EXPECT_EQ(e, kProbes +
+                   "/abi1_task/libtest_plugin_abi1_task.so was built for plugin ABI 1 but this e2llm uses ABI 2; "
+                   "rebuild the plugin against this e2llm's headers");
+}
+
 TEST(Registry, RefusesALibraryWithoutTheEntryPoint) {
   std::string e = error_of({kProbes + "/not_a_plugin"});
   EXPECT_NE(e.find("libtest_plugin_not_a_plugin.so is not an e2llm plugin"), std::string::npos) << e;

@@ -54,6 +54,8 @@ class RopeScalingBackend : public Backend {
   std::shared_ptr<LlamaModel> load_base_model(const std::string& path) const;
   std::shared_ptr<LlamaModel> model() const { return model_; }
   std::shared_ptr<const Tokenizer> tokenizer() const { return tokenizer_; }
+  // A subclass's config key holding a path (BackendInfo::path_keys), e.g. "corpus".
+  void declare_path_key(std::string key) { info_.path_keys.push_back(std::move(key)); }
 
  private:
   BackendInfo info_;
