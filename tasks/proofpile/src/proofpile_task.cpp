@@ -211,8 +211,9 @@ void ProofPileTask::summarize(CellResult& result, const Selection& selection, st
   result.tokens_processed = tokens_forwarded;
   result.details = {
       {"protocol",
-       "sliding window (Press et al. 2022): windows of up to W tokens every S tokens; each token scored "
-       "once, by the first window that reaches it; token 0 unscored"},
+       "sliding window (Press et al. 2022): windows of up to W tokens every S tokens, each starting no later "
+       "than one token before the previous one's end (S = W); each token scored once, by the first window "
+       "that holds it after its first token; token 0 unscored"},
       {"window", window},
       {"stride", config_.stride},
       {"truncate", truncate},
