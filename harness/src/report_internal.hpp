@@ -30,8 +30,10 @@ std::size_t window_col(const ReportModel& m, std::int64_t window);
 std::vector<std::string> window_labels(const ReportModel& m);
 ValueTable backends_x_windows(const ReportModel& m);
 
-// One section per task label (in `task_order`, then in the cells' order) with the views its
-// cells declare, or that options.views_of_plugin gives for cells that declare none.
+// One section per task label with the views its cells declare (or that
+// options.views_of_plugin gives for cells that declare none), ordered by what leads: a
+// charted curve, other curves, grids, dataset tables; ties in `task_order` (the sweep's),
+// then in the cells' order.
 std::vector<TaskSection> build_sections(const ReportModel& m, const std::vector<LoadedCell>& cells,
                                         const std::vector<std::string>& task_order);
 

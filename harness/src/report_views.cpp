@@ -207,6 +207,21 @@ TaskSection build_section(const ReportModel& m, const std::string& label, const 
   return section;
 }
 
+// Sections lead with what is plotted: tasks whose first view is a charted curve, then other
+// curves, grids, and per-dataset tables.
+int presentation_rank(const TaskSection& s) {
+  const ReportView& first = s.views.front().spec;
+  switch (first.kind) {
+    case ViewKind::window_curve:
+      return first.chart != ChartScale::none ? 0 : 1;
+    case ViewKind::grid:
+      return 2;
+    case ViewKind::dataset_table:
+      return 3;
+  }
+  return 4;
+}
+
 }  // namespace
 
 std::vector<TaskSection> build_sections(const ReportModel& m, const std::vector<LoadedCell>& cells,
@@ -227,6 +242,9 @@ std::vector<TaskSection> build_sections(const ReportModel& m, const std::vector<
     TaskSection section = build_section(m, label, by_task[label]);
     if (!section.views.empty()) sections.push_back(std::move(section));
   }
+  std::stable_sort(sections.begin(), sections.end(), [](const TaskSection& a, const TaskSection& b) {
+    return presentation_rank(a) < presentation_rank(b);
+  });
   return sections;
 }
 

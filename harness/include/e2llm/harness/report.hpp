@@ -102,7 +102,7 @@ struct ReportModel {
   std::vector<std::string> backends;  // labels, in the sweep's order
   std::vector<std::int64_t> windows;
   std::vector<CellSummary> cells;
-  std::vector<TaskSection> sections;  // in the sweep's task order
+  std::vector<TaskSection> sections;  // charted curves, curves, grids, dataset tables; ties in the sweep's task order
   std::vector<GenericView> headline;
   std::vector<CostRow> cost;
   ReportOptions options;
