@@ -20,6 +20,7 @@ packages=(
   libtomlplusplus-dev libboost-dev libboost-filesystem-dev libfmt-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev libutf8proc-dev libbenchmark-dev
   clang libclang-rt-14-dev                             # libFuzzer targets and sanitizers
+  clang-format                                         # scripts/check-format.sh (CI)
   chromium fonts-dejavu-core                           # headless check of the HTML report
 )
 

@@ -2,12 +2,15 @@
 
 namespace e2llm::harness {
 
+std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::string>& command_line,
+                                                      const std::vector<std::filesystem::path>& config) {
+  std::vector<std::filesystem::path> folders(command_line.begin(), command_line.end());
+  for (auto& folder : PluginRegistry::default_folders(config)) folders.push_back(std::move(folder));
+  return folders;
+}
+
 PluginRegistry& AppContext::registry(const std::vector<std::filesystem::path>& extra) {
-  if (!registry_) {
-    std::vector<std::filesystem::path> folders(plugin_paths.begin(), plugin_paths.end());
-    folders.insert(folders.end(), extra.begin(), extra.end());
-    registry_ = std::make_unique<PluginRegistry>(PluginRegistry::default_folders(folders));
-  }
+  if (!registry_) registry_ = std::make_unique<PluginRegistry>(plugin_search_path(plugin_paths, extra));
   return *registry_;
 }
 

@@ -1,5 +1,4 @@
 // e2llm convert IN OUT_DIR: any supported checkpoint (GGUF, HF dir) to a Hugging Face dir.
-#ifdef E2LLM_CHECKPOINT_AVAILABLE
 #include <fmt/core.h>
 
 #include "e2llm/harness/app.hpp"
@@ -29,4 +28,3 @@ const RegisterCommand registered(install);
 
 }  // namespace
 }  // namespace e2llm::harness
-#endif

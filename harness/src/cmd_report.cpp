@@ -1,29 +1,46 @@
-// e2llm report RUN_DIR [--passkey-threshold X]: leaderboard.md, leaderboard.html, summary.json.
+// e2llm report RUN_DIR [--threshold X]: leaderboard.md, leaderboard.html, summary.json.
 #include <fmt/core.h>
 
+#include "e2llm/error.hpp"
 #include "e2llm/harness/app.hpp"
 #include "e2llm/harness/report.hpp"
 
 namespace e2llm::harness {
 namespace {
 
+// For cells written before cells recorded their task's views: the views the task plugin
+// declares now. Without the plugin, such a task shows only its headline metric (said once).
+std::vector<ReportView> views_from_plugin(AppContext& context, const std::string& plugin) {
+  try {
+    return context.registry().make_task(plugin)->info().views;
+  } catch (const Error& e) {
+    fmt::print(stderr,
+               "e2llm report: note: cells of task plugin '{}' record no views and the plugin is not "
+               "available ({}); only its headline metric is shown\n",
+               plugin, e.what());
+    return {};
+  }
+}
+
 void install(CLI::App& app, AppContext& context) {
   struct Args {
     std::string run_dir;
-    double threshold = -1;  // unset: the task's own threshold
+    double threshold = -1;  // unset: each view's own threshold
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("report", "Write leaderboard.md, leaderboard.html and summary.json from a run's cells");
+  auto* cmd =
+      app.add_subcommand("report", "Write leaderboard.md, leaderboard.html and summary.json from a run's cells");
   cmd->add_option("RUN_DIR", a->run_dir, "Run folder written by `e2llm sweep` (e.g. results/quickstart)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--passkey-threshold", a->threshold,
-                  "Passkey accuracy (0..1) a window must reach to pass (default: the task's threshold, else 0.9)")
-      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--threshold", a->threshold,
+                  "The value (0..1 for percentages) a window must reach to pass, in every view that ranks "
+                  "windows by a threshold (default: each task's own)")
+      ->check(CLI::Range(0.0, 1e300));
   cmd->callback([&context, a] {
-    (void)context;
     ReportOptions options;
-    if (a->threshold >= 0) options.passkey_threshold = a->threshold;
+    if (a->threshold >= 0) options.threshold = a->threshold;
+    options.views_of_plugin = [&context](const std::string& plugin) { return views_from_plugin(context, plugin); };
     ReportModel model = build_report_model(a->run_dir, options);
     for (const auto& path : write_report(model)) fmt::print("wrote {}\n", path.string());
   });

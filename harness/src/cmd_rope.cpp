@@ -1,5 +1,4 @@
 // e2llm rope: the inv_freq and attention factor a RoPE configuration produces (JSON).
-#ifdef E2LLM_ROPE_AVAILABLE
 #include <fmt/core.h>
 
 #include "e2llm/harness/app.hpp"
@@ -44,4 +43,3 @@ const RegisterCommand registered(install);
 
 }  // namespace
 }  // namespace e2llm::harness
-#endif

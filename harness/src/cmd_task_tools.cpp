@@ -21,9 +21,9 @@ void install(CLI::App& app, AppContext& context) {
   auto a = std::make_shared<Args>();
 
   auto* score = app.add_subcommand("score", "Score an existing prediction file with a task's official metric");
-  score->add_option("TASK", a->task, "Task plugin (e.g. longbench)")->required();
+  score->add_option("TASK", a->task, "Task plugin that scores prediction files (see `e2llm plugins`)")->required();
   score->add_option("PREDICTIONS", a->file, "Prediction file (JSONL)")->required()->check(CLI::ExistingFile);
-  score->add_option("--dataset", a->dataset, "Dataset name within the task (e.g. qasper)")->required();
+  score->add_option("--dataset", a->dataset, "Dataset name within the task")->required();
   score->add_flag("--per-sample", a->per_sample, "Include each row's score");
   score->callback([&context, a] {
     auto task = context.registry().make_task(a->task);
@@ -31,8 +31,8 @@ void install(CLI::App& app, AppContext& context) {
     fmt::print("{}\n", task->score_predictions(request).dump(2));
   });
 
-  auto* data = app.add_subcommand("data", "Prepare a task's data (e.g. a Proof-Pile-style corpus)");
-  data->add_option("TASK", a->task, "Task plugin (e.g. proofpile)")->required();
+  auto* data = app.add_subcommand("data", "Prepare a task's data (e.g. a corpus)");
+  data->add_option("TASK", a->task, "Task plugin that prepares its data (see `e2llm plugins`)")->required();
   data->add_option("--out", a->out, "Output folder")->required();
   data->add_option("--seed", a->seed, "Seed for splits and sampling")->capture_default_str();
   data->add_option("--max-bytes", a->max_bytes, "Cap on corpus size in bytes (0 = the task's default)");

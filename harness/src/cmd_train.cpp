@@ -150,7 +150,6 @@ void install(CLI::App& app, AppContext& context) {
     const Config config = Config::load(a->file, a->overrides);
     validate_harness_keys(config);
     const auto& root = config.json();
-    auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : config.base_dir() / p; };
     if (!root.contains("train")) throw config.error_at("train", "missing [train] section (with plugin = \"e2llm\" | \"pi-ft\" | \"pretrain\")");
     nlohmann::json section = root["train"];
     if (!section.contains("plugin") || !section["plugin"].is_string())
@@ -166,29 +165,22 @@ void install(CLI::App& app, AppContext& context) {
       section.erase("out");
     }
     if (a->resume) section["resume"] = true;
-    if (section.contains("corpus")) {  // paths in the config are relative to the config file
-      auto& c = section["corpus"];
-      if (c.is_string()) c = resolve(c.get<std::string>()).string();
-      if (c.is_array())
-        for (auto& x : c)
-          if (x.is_string()) x = resolve(x.get<std::string>()).string();
-    }
 
     std::vector<fs::path> extra;
     if (root.contains("plugins") && root["plugins"].contains("path"))
-      for (const auto& p : root["plugins"]["path"]) extra.push_back(resolve(p.get<std::string>()));
+      for (const auto& p : root["plugins"]["path"]) extra.push_back(config.resolve(p.get<std::string>()));
     auto& registry = context.registry(extra);
 
     PrepareContext ctx;
     const nlohmann::json tok = root.value("tokenizer", nlohmann::json::object());
     if (!tok.contains("model")) throw config.error_at("tokenizer.model", "missing: the tokenizer model the corpus is tokenized with");
-    const fs::path tokenizer_model = resolve(tok["model"].get<std::string>());
+    const fs::path tokenizer_model = config.resolve(tok["model"].get<std::string>());
     auto tokenizer = registry.make_tokenizer(tokenizer_plugin_for(tokenizer_model, tok.value("plugin", std::string())));
     tokenizer->load(tokenizer_model.string());
     ctx.tokenizer = tokenizer;
     const nlohmann::json base = root.value("base", nlohmann::json::object());
     if (base.value("source", std::string()) != "pretrain" && base.contains("path")) {
-      ctx.base_model = {{"path", resolve(base["path"].get<std::string>()).string()}};
+      ctx.base_model = {{"path", config.resolve(base["path"].get<std::string>()).string()}};
       if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
     } else {
       ctx.base_model = nlohmann::json::object();
@@ -201,6 +193,8 @@ void install(CLI::App& app, AppContext& context) {
       for (const auto& w : root["sweep"]["windows"]) ctx.windows.push_back(w.get<std::int64_t>());
 
     auto backend = registry.make_backend(plugin);
+    // The backend's path keys (corpus, model, ...) are relative to the config file, as in a sweep.
+    section = resolve_path_keys(section, backend->info().path_keys, config.base_dir());
     try {
       backend->configure(section);
     } catch (const ConfigError& e) {

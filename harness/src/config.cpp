@@ -8,6 +8,7 @@
 
 namespace e2llm::harness {
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace {
 
@@ -109,6 +110,48 @@ fs::path Config::base_dir() const {
   return dir.empty() ? fs::path(".") : dir;
 }
 
+fs::path Config::resolve(const std::string& path) const {
+  fs::path p = path;
+  return p.empty() || p.is_absolute() ? p : (base_dir() / p).lexically_normal();
+}
+
+namespace {
+void resolve_in_place(json& value, const fs::path& base_dir) {
+  auto resolve_one = [&](json& v) {
+    if (!v.is_string()) return;
+    fs::path p = v.get<std::string>();
+    if (!p.empty() && p.is_relative()) v = (base_dir / p).lexically_normal().string();
+  };
+  if (value.is_array()) {
+    for (auto& item : value) resolve_one(item);
+  } else {
+    resolve_one(value);
+  }
+}
+
+// The value at a dotted key, or null when a part of the path is missing or not a table.
+json* find_dotted(json& root, const std::string& dotted) {
+  json* at = &root;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = dotted.find('.', start);
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (it == at->end()) return nullptr;
+    at = &*it;
+    if (dot == std::string::npos) return at;
+    start = dot + 1;
+  }
+}
+}  // namespace
+
+json resolve_path_keys(const json& section, const std::vector<std::string>& path_keys, const fs::path& base_dir) {
+  json out = section;
+  for (const auto& key : path_keys)
+    if (json* value = find_dotted(out, key)) resolve_in_place(*value, base_dir);
+  return out;
+}
+
 std::string Config::where(const std::string& dotted_key) const {
   std::string key = dotted_key;
   while (!key.empty()) {
@@ -190,7 +233,6 @@ const std::map<std::string, std::vector<std::string>>& harness_schema() {
       {"plugins", {"path"}},
       {"tokenizer", {"plugin", "model", "train"}},
       {"base", {"source", "path", "window", "pretrain"}},
-      {"data", {"proofpile", "train", "eval"}},
       {"train", {}},
       {"backends", {}},
       {"tasks", {}},

@@ -1,10 +1,12 @@
-// The self-contained HTML printer: tables, an inline SVG perplexity chart (log y), passkey
-// heatmaps. No script, no external resource: it renders offline. Every string from the
-// data passes through html_escape.
+// The self-contained HTML printer: tables, inline SVG line charts, heatmaps. No script, no
+// external resource: it renders offline. Every string from the data passes through
+// html_escape (the tasks' HTML notes through an allowlist of inline tags).
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <optional>
 
 #include "e2llm/harness/report.hpp"
 #include "report_format.hpp"
@@ -17,7 +19,9 @@ namespace {
 const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                 "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
 
-std::string esc(const std::string& s) { return html_escape(s); }
+std::string esc(const std::string& s) {
+  return html_escape(s);
+}
 
 std::string link(const std::string& text, const std::string& cell) {
   return "<a href=\"" + esc(cell) + "\" title=\"" + esc(cell) + "\">" + esc(text) + "</a>";
@@ -28,11 +32,67 @@ std::string window_header(const ReportModel& m, const std::string& w) {
   return fmt::format("{}<br><small>g={:g}</small>", esc(w), std::stod(w) / double(m.original_window));
 }
 
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+// A task's HTML note: everything escaped, then only bare <code>, <em>, <strong>, <small>
+// and <br> restored.
+std::string sanitize_note(const std::string& note) {
+  std::string out;
+  for (char ch : note) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  for (const char* tag : {"code", "em", "strong", "small"}) {
+    replace_all(out, std::string("&lt;") + tag + "&gt;", std::string("<") + tag + ">");
+    replace_all(out, std::string("&lt;/") + tag + "&gt;", std::string("</") + tag + ">");
+  }
+  replace_all(out, "&lt;br&gt;", "<br>");
+  return out;
+}
+
+// A Markdown note as HTML: `code` and *emphasis*, the rest escaped.
+std::string markdown_note_to_html(const std::string& note) {
+  std::string out;
+  for (std::size_t i = 0; i < note.size(); ++i) {
+    const char ch = note[i];
+    std::size_t close = ch == '`' || ch == '*' ? note.find(ch, i + 1) : std::string::npos;
+    if (close != std::string::npos && close > i + 1) {
+      const char* tag = ch == '`' ? "code" : "em";
+      out += fmt::format("<{0}>{1}</{0}>", tag, esc(note.substr(i + 1, close - i - 1)));
+      i = close;
+    } else {
+      out += esc(std::string(1, ch));
+    }
+  }
+  return out;
+}
+
+std::string note_html(const ReportView& spec) {
+  std::string note = spec.note_html ? sanitize_note(*spec.note_html) : markdown_note_to_html(spec.note);
+  return note.empty() ? "" : "<p class=\"note\">" + note + "</p>\n";
+}
+
 template <class Format>
-std::string value_table(const ReportModel& m, const ValueTable& t, const std::string& corner, Format format,
-                        bool window_columns = true) {
+std::string value_table(const ReportModel& m, const ValueTable& t, const std::string& corner, Format format) {
   std::string out = "<table><thead><tr><th>" + esc(corner) + "</th>";
-  for (const auto& c : t.columns) out += "<th>" + (window_columns ? window_header(m, c) : esc(c)) + "</th>";
+  for (const auto& c : t.columns) out += "<th>" + window_header(m, c) + "</th>";
   out += "</tr></thead><tbody>\n";
   for (std::size_t r = 0; r < t.rows.size(); ++r) {
     out += "<tr><th>" + esc(t.rows[r]) + "</th>";
@@ -46,133 +106,284 @@ std::string value_table(const ReportModel& m, const ValueTable& t, const std::st
 }
 
 // The ranking over W > L, derived from the table above it.
-template <class Format>
-std::string extended_table(const ReportModel& m, const std::vector<ExtendedSummary>& rows, const std::string& what,
-                           Format format) {
-  if (rows.empty()) return "";
-  std::string out = fmt::format("<p>Ranked by {} over the extended windows W &gt; L = {} (from the rows above; backends "
-                                "with every such window; equal values share a rank):</p>\n<table><thead><tr><th>rank</th>"
-                                "<th>backend</th><th>{}</th></tr></thead><tbody>\n",
-                                esc(what), m.original_window, esc(what));
-  for (const auto& r : rows)
-    out += fmt::format("<tr><td>{}</td><th>{}</th><td>{}</td></tr>\n", r.rank, esc(r.backend), esc(format(r.value)));
+std::string extended_table(const ReportModel& m, const ViewData& v) {
+  if (v.extended.empty()) return "";
+  const std::string what = esc(summary_name(v.spec));
+  std::string out = fmt::format(
+      "<p>Ranked by {} over the extended windows W &gt; L = {} (from the rows above; backends "
+      "with every such window; equal values share a rank):</p>\n<table><thead><tr><th>rank</th>"
+      "<th>backend</th><th>{}</th></tr></thead><tbody>\n",
+      what, m.original_window, what);
+  for (const auto& r : v.extended)
+    out += fmt::format("<tr><td>{}</td><th>{}</th><td>{}</td></tr>\n", r.rank, esc(r.backend),
+                       esc(format_value(v, r.value)));
   return out + "</tbody></table>\n";
 }
 
-// Perplexity vs window, one line per backend; x = log2(W), y = log10(ppl).
-std::string svg_chart(const ReportModel& m, const PerplexityView& pv) {
-  const double width = 760, height = 380, left = 70, right = 180, top = 20, bottom = 50;
-  const double plot_w = width - left - right, plot_h = height - top - bottom;
+// The y axis of a chart: log10 over whole decades, or linear over round steps.
+struct YScale {
+  bool log = true;
+  double y0 = 0, y1 = 1;
+  bool plottable(double v) const { return std::isfinite(v) && (!log || v > 0); }
+  double fraction_from_top(double v) const { return log ? (y1 - std::log10(v)) / (y1 - y0) : (y1 - v) / (y1 - y0); }
+  // (value, major) grid lines: decades, plus 2x and 5x when the range is narrow; or each step.
+  std::vector<std::pair<double, bool>> ticks() const {
+    std::vector<std::pair<double, bool>> out;
+    if (log) {
+      for (double e = y0; e <= y1 + 1e-9; e += 1)
+        for (double mult : {1.0, 2.0, 5.0}) {
+          double v = mult * std::pow(10.0, e);
+          if (std::log10(v) > y1 + 1e-9 || (mult != 1.0 && y1 - y0 > 2)) continue;
+          out.emplace_back(v, mult == 1.0);
+        }
+      return out;
+    }
+    double step = nice_step(y1 - y0);
+    for (double v = y0; v <= y1 + step * 1e-6; v += step) out.emplace_back(std::fabs(v) < step * 1e-9 ? 0.0 : v, true);
+    return out;
+  }
+  static double nice_step(double range) {
+    double raw = range / 5, power = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double mult : {1.0, 2.0, 5.0})
+      if (mult * power >= raw) return mult * power;
+    return 10 * power;
+  }
+};
+
+// The scale over the view's plottable values, or nothing when none is.
+std::optional<YScale> y_scale(const ViewData& v) {
+  YScale s;
+  s.log = v.spec.chart == ChartScale::log;
   double lo = INFINITY, hi = -INFINITY;
-  for (const auto& [rc, v] : pv.table.values)
-    if (v.value > 0) lo = std::min(lo, v.value), hi = std::max(hi, v.value);
-  if (!std::isfinite(lo)) return "<p class=\"note\">No positive perplexity values to plot.</p>\n";
-  double y0 = std::floor(std::log10(lo)), y1 = std::ceil(std::log10(hi));
-  if (y1 <= y0) y1 = y0 + 1;
+  for (const auto& [rc, value] : v.table.values)
+    if (s.plottable(value.value)) lo = std::min(lo, value.value), hi = std::max(hi, value.value);
+  if (!std::isfinite(lo)) return std::nullopt;
+  if (s.log) {
+    s.y0 = std::floor(std::log10(lo)), s.y1 = std::ceil(std::log10(hi));
+    if (s.y1 <= s.y0) s.y1 = s.y0 + 1;
+  } else {
+    if (hi <= lo) hi = lo + 1;
+    double step = YScale::nice_step(hi - lo);
+    s.y0 = std::floor(lo / step) * step, s.y1 = std::ceil(hi / step) * step;
+  }
+  return s;
+}
+
+struct ChartFrame {
+  double width = 760, height = 380, left = 70, right = 180, top = 20, bottom = 50;
+  double plot_w() const { return width - left - right; }
+  double plot_h() const { return height - top - bottom; }
+};
+
+std::string chart_axes(const ReportModel& m, const ViewData& v, const YScale& y, const ChartFrame& f,
+                       const std::function<double(std::size_t)>& px) {
+  std::string s = fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" stroke=\"#999\"/>\n",
+                              f.left, f.top, f.plot_w(), f.plot_h());
+  for (const auto& [value, major] : y.ticks()) {
+    double py = f.top + y.fraction_from_top(value) * f.plot_h();
+    s += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", f.left, py,
+                     f.left + f.plot_w(), py, major ? "#ccc" : "#eee");
+    // Percent views label a linear axis in percent, as their tables.
+    const bool as_percent = !y.log && v.spec.format == ValueFormat::percent;
+    const std::string label =
+        as_percent ? fmt::format("{:g}%", v.percent ? value : value * 100) : fmt::format("{:g}", value);
+    s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\" class=\"tick\">{}</text>\n", f.left - 6, py + 4,
+                     label);
+  }
+  for (std::size_t c = 0; c < m.windows.size(); ++c) {
+    double x = px(c);
+    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#eee\"/>\n", x, f.top,
+                     f.top + f.plot_h());
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" class=\"tick\">{}</text>\n", x,
+                     f.top + f.plot_h() + 16, m.windows[c]);
+  }
+  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">window W (tokens, log scale)</text>\n",
+                   f.left + f.plot_w() / 2, f.height - 8);
+  s += fmt::format("<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {0})\">{1}{2}</text>\n",
+                   f.top + f.plot_h() / 2, esc(v.spec.quantity), y.log ? " (log scale)" : "");
+  return s;
+}
+
+// One backend's line (broken where a value is missing), its points linked to their cells,
+// and its legend entry.
+std::string chart_line(const ReportModel& m, const ViewData& v, std::size_t r, const YScale& y, const ChartFrame& f,
+                       const std::function<double(std::size_t)>& px) {
+  constexpr std::size_t kColors = sizeof kPalette / sizeof *kPalette;
+  const char* color = kPalette[r % kColors];
+  // Past the palette, lines are dashed so that no two backends look the same.
+  const std::string dash = (r / kColors) % 2 ? " stroke-dasharray=\"7 4\"" : "";
+  const std::string& name = v.table.rows[r];
+  auto py = [&](double value) { return f.top + y.fraction_from_top(value) * f.plot_h(); };
+  std::string s, points, marks;
+  for (std::size_t c = 0; c < m.windows.size(); ++c) {
+    const CellValue* value = v.table.at(r, c);
+    if (!value || !y.plottable(value->value)) {
+      if (!points.empty())
+        s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", color, dash,
+                         points);
+      points.clear();
+      continue;
+    }
+    points += fmt::format("{:.1f},{:.1f} ", px(c), py(value->value));
+    marks += fmt::format(
+        "<a href=\"{0}\"><circle cx=\"{1:.1f}\" cy=\"{2:.1f}\" r=\"4\" fill=\"{3}\"><title>{4}</title></circle></a>\n",
+        esc(value->cell), px(c), py(value->value), color,
+        esc(name + " W=" + std::to_string(m.windows[c]) + ": " + v.spec.metric + " " + format_value(v, value->value) +
+            " (" + value->cell + ")"));
+  }
+  if (!points.empty())
+    s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", color, dash,
+                     points);
+  s += marks;
+  double ly = f.top + 12 + 20 * double(r);
+  s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"3\"{}/>\n",
+                   f.left + f.plot_w() + 12, ly - 2, f.left + f.plot_w() + 32, ly - 2, color, dash);
+  // Long labels are cut in the legend (the full one is its tooltip and in the table).
+  std::string shown = name.size() > 20 ? name.substr(0, 19) + "…" : name;
+  s += fmt::format("<text x=\"{}\" y=\"{}\"><title>{}</title>{}</text>\n", f.left + f.plot_w() + 36, ly + 2, esc(name),
+                   esc(shown));
+  return s;
+}
+
+// The view's value vs window, one line per backend; x = log2(W).
+std::string svg_chart(const ReportModel& m, const ViewData& v, const std::string& task_label) {
+  auto y = y_scale(v);
+  if (!y)
+    return "<p class=\"note\">No " + std::string(v.spec.chart == ChartScale::log ? "positive " : "") +
+           esc(v.spec.quantity) + " values to plot.</p>\n";
+  const ChartFrame f;
   const auto& ws = m.windows;
   double x0 = std::log2(double(ws.front())), x1 = std::log2(double(ws.back()));
   auto px = [&](std::size_t c) {
-    if (x1 <= x0) return left + plot_w / 2;
-    return left + (std::log2(double(ws[c])) - x0) / (x1 - x0) * plot_w;
+    if (x1 <= x0) return f.left + f.plot_w() / 2;
+    return f.left + (std::log2(double(ws[c])) - x0) / (x1 - x0) * f.plot_w();
   };
-  auto py = [&](double v) { return top + (y1 - std::log10(v)) / (y1 - y0) * plot_h; };
-
   std::string s = fmt::format(
       "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "role=\"img\" aria-label=\"{2}\">\n",
-      width, height, esc("perplexity vs window, " + pv.task_label));
-  s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" stroke=\"#999\"/>\n", left, top, plot_w, plot_h);
-  // y grid: decades, plus 2x and 5x when the range is narrow.
-  for (double e = y0; e <= y1 + 1e-9; e += 1) {
-    for (double mult : {1.0, 2.0, 5.0}) {
-      double v = mult * std::pow(10.0, e);
-      if (std::log10(v) > y1 + 1e-9 || (mult != 1.0 && y1 - y0 > 2)) continue;
-      double y = py(v);
-      s += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", left, y, left + plot_w, y,
-                       mult == 1.0 ? "#ccc" : "#eee");
-      s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\" class=\"tick\">{:g}</text>\n", left - 6, y + 4, v);
-    }
-  }
-  for (std::size_t c = 0; c < ws.size(); ++c) {
-    double x = px(c);
-    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#eee\"/>\n", x, top, top + plot_h);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" class=\"tick\">{}</text>\n", x, top + plot_h + 16, ws[c]);
-  }
-  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">window W (tokens, log scale)</text>\n", left + plot_w / 2,
-                   height - 8);
-  s += fmt::format("<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {0})\">perplexity (log scale)</text>\n",
-                   top + plot_h / 2);
-  for (std::size_t r = 0; r < pv.table.rows.size(); ++r) {
-    constexpr std::size_t kColors = sizeof kPalette / sizeof *kPalette;
-    const char* color = kPalette[r % kColors];
-    // Past the palette, lines are dashed so that no two backends look the same.
-    const std::string dash = (r / kColors) % 2 ? " stroke-dasharray=\"7 4\"" : "";
-    std::string points, marks;
-    for (std::size_t c = 0; c < ws.size(); ++c) {
-      const CellValue* v = pv.table.at(r, c);
-      if (!v || v->value <= 0) {
-        if (!points.empty())
-          s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", color, dash, points);
-        points.clear();
-        continue;
-      }
-      points += fmt::format("{:.1f},{:.1f} ", px(c), py(v->value));
-      marks += fmt::format("<a href=\"{0}\"><circle cx=\"{1:.1f}\" cy=\"{2:.1f}\" r=\"4\" fill=\"{3}\"><title>{4}</title></circle></a>\n",
-                           esc(v->cell), px(c), py(v->value), color,
-                           esc(pv.table.rows[r] + " W=" + std::to_string(ws[c]) + ": ppl " + format_number(v->value) +
-                               " (" + v->cell + ")"));
-    }
-    if (!points.empty())
-      s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", color, dash, points);
-    s += marks;
-    double ly = top + 12 + 20 * double(r);
-    s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"3\"{}/>\n", left + plot_w + 12,
-                     ly - 2, left + plot_w + 32, ly - 2, color, dash);
-    // Long labels are cut in the legend (the full one is its tooltip and in the table).
-    const std::string& name = pv.table.rows[r];
-    std::string shown = name.size() > 20 ? name.substr(0, 19) + "…" : name;
-    s += fmt::format("<text x=\"{}\" y=\"{}\"><title>{}</title>{}</text>\n", left + plot_w + 36, ly + 2, esc(name),
-                     esc(shown));
-  }
+      f.width, f.height, esc(v.spec.quantity + " vs window, " + task_label));
+  s += chart_axes(m, v, *y, f, px);
+  for (std::size_t r = 0; r < v.table.rows.size(); ++r) s += chart_line(m, v, r, *y, f, px);
   return s + "</svg>\n";
 }
 
-// Accuracy 0 -> red, 1 -> green.
+// 0 -> red, 1 -> green.
 std::string heat_color(double fraction) {
   fraction = std::clamp(fraction, 0.0, 1.0);
   return fmt::format("hsl({:.0f},70%,{:.0f}%)", 120 * fraction, 82 - 10 * fraction);
 }
 
-std::string heatmap(const ReportModel& m, const ValueTable& t, bool percent) {
-  std::string out = "<table class=\"heat\"><thead><tr><th>depth \\ W</th>";
+// How good a value is on 0..1: percent views on their own scale, others between the
+// grid's extremes; flipped when lower is better.
+std::function<double(double)> goodness(const ViewData& v) {
+  double lo = 0, hi = v.percent ? 100 : 1;
+  if (v.spec.format != ValueFormat::percent) {
+    lo = INFINITY, hi = -INFINITY;
+    for (const auto& [backend, t] : v.by_backend)
+      for (const auto& [rc, value] : t.values) lo = std::min(lo, value.value), hi = std::max(hi, value.value);
+  }
+  const bool higher = v.spec.higher_is_better;
+  return [lo, hi, higher](double x) {
+    double f = hi > lo ? (x - lo) / (hi - lo) : 1.0;
+    return higher ? f : 1 - f;
+  };
+}
+
+std::string heatmap(const ReportModel& m, const ViewData& v, const ValueTable& t) {
+  auto good = goodness(v);
+  std::string out = "<table class=\"heat\"><thead><tr><th>" + esc(v.spec.row_label) + " \\ W</th>";
   for (const auto& c : t.columns) out += "<th>" + window_header(m, c) + "</th>";
   out += "</tr></thead><tbody>\n";
   for (std::size_t r = 0; r < t.rows.size(); ++r) {
     out += "<tr><th>" + esc(t.rows[r]) + "</th>";
     for (std::size_t c = 0; c < t.columns.size(); ++c) {
-      const CellValue* v = t.at(r, c);
-      if (!v) {
+      const CellValue* value = t.at(r, c);
+      if (!value) {
         out += "<td class=\"empty\">—</td>";
         continue;
       }
-      double f = percent ? v->value / 100 : v->value;
-      out += "<td style=\"background:" + heat_color(f) + "\">" + link(format_accuracy(v->value, percent), v->cell) + "</td>";
+      out += "<td style=\"background:" + heat_color(good(value->value)) + "\">" +
+             link(format_value(v, value->value), value->cell) + "</td>";
     }
     out += "</tr>\n";
   }
   return out + "</tbody></table>\n";
 }
 
-const char* kStyle = R"(body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
+std::string window_curve_html(const ReportModel& m, const TaskSection& s, const ViewData& v) {
+  std::string h = "<h2>" + esc(v.spec.title) + " — " + esc(s.task_label) + "</h2>\n" + note_html(v.spec);
+  if (v.spec.chart != ChartScale::none) h += svg_chart(m, v, s.task_label);
+  h += value_table(m, v.table, "backend", [&](double x) { return format_value(v, x); });
+  h += extended_table(m, v);
+  if (!v.threshold) return h;
+  h += "<p>" + threshold_sentence(v, esc(v.spec.quantity)) + "</p><ul>\n";
+  for (const auto& [backend, window] : v.max_window_passing)
+    h += "<li>" + esc(backend) + ": " + (window ? std::to_string(*window) : std::string("none")) + "</li>\n";
+  return h + "</ul>\n";
+}
+
+std::string grid_html(const ReportModel& m, const TaskSection& s, const ViewData& v, bool first) {
+  std::string h = first ? "<h2>" + esc(v.spec.title) + " — " + esc(s.task_label) + "</h2>\n" : "";
+  h += note_html(v.spec);
+  for (const auto& [backend, t] : v.by_backend)
+    h += "<h3>" + esc(v.spec.title) + " — " + esc(backend) + "</h3>\n" + heatmap(m, v, t);
+  return h;
+}
+
+std::string dataset_table_html(const TaskSection& s, const ViewData& v) {
+  const auto& refs = v.spec.references;
+  std::string h;
+  for (const auto& [window, t] : v.by_window) {
+    h += fmt::format("<h2>{} — {} at W = {}</h2>\n", esc(v.spec.title), esc(s.task_label), window) + note_html(v.spec);
+    h += "<table><thead><tr><th>" + esc(v.spec.row_label) + "</th>";
+    for (const auto& c : t.columns) h += "<th>" + esc(c) + "</th>";
+    for (const auto& ref : refs)
+      h += "<th class=\"paper\" title=\"" + esc(ref.source) + "\">" + esc(ref.label) + "<br><small>" + esc(ref.tag) +
+           "</small></th>";
+    h += "</tr></thead><tbody>\n";
+    for (std::size_t r = 0; r < t.rows.size(); ++r) {
+      h += "<tr><th>" + esc(t.rows[r]) + "</th>";
+      for (std::size_t c = 0; c < t.columns.size(); ++c) {
+        const CellValue* value = t.at(r, c);
+        h += "<td>" + (value ? link(format_value(v, value->value), value->cell) : std::string("—")) + "</td>";
+      }
+      for (const auto& ref : refs)
+        h += "<td class=\"paper\">" + reference_text(reference_value(ref, t.rows[r])) + "</td>";
+      h += "</tr>\n";
+    }
+    h += "</tbody></table>\n";
+  }
+  return h;
+}
+
+std::string section_html(const ReportModel& m, const TaskSection& s) {
+  std::string h;
+  for (std::size_t i = 0; i < s.views.size(); ++i) {
+    const ViewData& v = s.views[i];
+    switch (v.spec.kind) {
+      case ViewKind::window_curve:
+        h += window_curve_html(m, s, v);
+        break;
+      case ViewKind::grid:
+        h += grid_html(m, s, v, i == 0);
+        break;
+      case ViewKind::dataset_table:
+        h += dataset_table_html(s, v);
+        break;
+    }
+  }
+  return h;
+}
+
+const char* kStyle =
+    R"(body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}h3{font-size:15px}
 table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
 thead th{background:#f4f4f4}tbody th{text-align:left;background:#fafafa}td a{color:inherit;text-decoration:none}
 td a:hover{text-decoration:underline}.paper{background:#f3f0ff;font-style:italic}.note{color:#555}
 .tick{font-size:11px;fill:#555}svg text{font-size:12px}.heat td{min-width:56px;text-align:center}.empty{color:#aaa})";
 
-}  // namespace
-
-std::string render_html(const ReportModel& m) {
+std::string header_html(const ReportModel& m) {
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>e2llm leaderboard — " +
                   esc(m.run_name) + "</title>\n<style>" + kStyle + "</style></head>\n<body>\n";
   h += "<h1>e2llm leaderboard — " + esc(m.run_name) + "</h1>\n";
@@ -182,94 +393,64 @@ std::string render_html(const ReportModel& m) {
                    m.cells.size(), revs.empty() ? "" : " (git " + revs + ")");
   if (m.cells_not_in_plan)
     h += fmt::format("{} older cell files not in the latest sweep's plan were left out. ", m.cells_not_in_plan);
-  if (m.original_window) h += fmt::format("Base window L = {}; a window W is served with g = W / L. ", m.original_window);
+  if (m.original_window)
+    h += fmt::format("Base window L = {}; a window W is served with g = W / L. ", m.original_window);
   h += "Every number links to the cell file it comes from (hover for its name).</p>\n";
   if (m.cells.empty()) h += "<p><em>No finished cells yet: run <code>e2llm sweep</code> first.</em></p>\n";
+  return h;
+}
 
-  for (const auto& pv : m.perplexity) {
-    h += "<h2>Perplexity vs window — " + esc(pv.task_label) + "</h2>\n";
-    h += "<p class=\"note\">Long-document perplexity (<code>ppl</code>, lower is better).</p>\n";
-    h += svg_chart(m, pv);
-    h += value_table(m, pv.table, "backend", format_number);
-    h += extended_table(m, pv.extended, "geometric mean perplexity", format_number);
-  }
-
-  for (const auto& pv : m.passkey) {
-    h += "<h2>Passkey retrieval — " + esc(pv.task_label) + "</h2>\n";
-    auto fmt_acc = [&](double v) { return format_accuracy(v, pv.percent); };
-    h += value_table(m, pv.accuracy, "backend", fmt_acc);
-    h += extended_table(m, pv.extended, "mean accuracy", fmt_acc);
-    h += fmt::format("<p>Largest window with accuracy ≥ {:g}% (from the smallest window up, stopping at the first below):</p><ul>\n",
-                     pv.threshold * 100);
-    for (const auto& b : m.backends) {
-      auto it = pv.max_window_passing.find(b);
-      if (it == pv.max_window_passing.end()) continue;
-      h += "<li>" + esc(b) + ": " + (it->second ? std::to_string(*it->second) : std::string("none")) + "</li>\n";
-    }
-    h += "</ul>\n";
-    for (const auto& backend : m.backends) {  // the sweep's order
-      auto found = pv.by_depth.find(backend);
-      if (found == pv.by_depth.end()) continue;
-      h += "<h3>Accuracy by depth — " + esc(backend) + "</h3>\n";
-      h += heatmap(m, found->second, pv.percent);
-    }
-  }
-
-  for (const auto& lv : m.longbench) {
-    h += fmt::format("<h2>LongBench — {} at W = {}</h2>\n", esc(lv.task_label), lv.window);
-    h += "<p class=\"note\">Scores 0–100 (higher is better); <code>avg_en</code> = plain mean of the English datasets run "
-         "(the paper's EN average). Shaded columns are the <em>paper's</em> 7B-model numbers (docs/methods.md), at a "
-         "different scale from this run: context, not a target.</p>\n";
-    h += "<table><thead><tr><th>dataset</th>";
-    for (const auto& c : lv.table.columns) h += "<th>" + esc(c) + "</th>";
-    for (const auto& ref : paper_reference())
-      h += "<th class=\"paper\" title=\"" + esc(ref.source) + "\">" + esc(ref.model) + "<br><small>paper</small></th>";
-    h += "</tr></thead><tbody>\n";
-    for (std::size_t r = 0; r < lv.table.rows.size(); ++r) {
-      const std::string& dataset = lv.table.rows[r];
-      h += "<tr><th>" + esc(dataset) + "</th>";
-      for (std::size_t c = 0; c < lv.table.columns.size(); ++c) {
-        const CellValue* v = lv.table.at(r, c);
-        h += "<td>" + (v ? link(format_number(v->value), v->cell) : std::string("—")) + "</td>";
-      }
-      for (const auto& ref : paper_reference())
-        h += "<td class=\"paper\">" + paper_longbench_cell(ref, dataset) + "</td>";
-      h += "</tr>\n";
-    }
-    h += "</tbody></table>\n";
-  }
-
-  h += "<h2>Headline metric of every task</h2>\n";
+std::string headline_html(const ReportModel& m) {
+  std::string h = "<h2>Headline metric of every task</h2>\n";
   for (const auto& gv : m.headline) {
     h += fmt::format("<h3>{} <small>({}, <code>{}</code>, {} is better)</small></h3>\n", esc(gv.task_label),
                      esc(gv.task_plugin), esc(gv.metric), gv.higher_is_better ? "higher" : "lower");
     h += value_table(m, gv.table, "backend", format_number);
   }
-
-  h += "<h2>Training cost</h2>\n";
-  if (m.cost.empty()) {
-    h += "<p><em>No prepare records in <code>backends/</code>.</em></p>\n";
-  } else {
-    h += "<p class=\"note\">From each backend's prepare record. Trained tokens and train wall are the backend's own "
-         "account of its training; prepare wall is what prepare() took in the latest sweep process.</p>\n";
-    h += "<table><thead><tr><th>backend</th><th>plugin</th><th>trains</th><th>trained tokens</th><th>train wall</th>"
-         "<th>prepare wall (last run)</th></tr></thead><tbody>\n";
-    for (const auto& row : m.cost)
-      h += fmt::format("<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", link(row.label, row.file),
-                       esc(row.plugin), row.trains ? "yes" : "no",
-                       row.trained_tokens ? esc(format_count(*row.trained_tokens)) : "—",
-                       row.train_wall_s ? esc(human_duration(*row.train_wall_s)) : "—", esc(human_duration(row.prepare_wall_s)));
-    h += "</tbody></table>\n";
-  }
-
-  h += "<h2>Cells</h2>\n<table><thead><tr><th>cell</th><th>backend</th><th>task</th><th>W</th><th>g</th><th>tokens/s</th>"
-       "<th>wall</th><th>peak RSS (process)</th><th>git</th></tr></thead><tbody>\n";
-  for (const auto& c : m.cells)
-    h += fmt::format("<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{:.0f}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                     link(c.key.substr(0, 16), c.file), esc(c.backend), esc(c.task), c.window, c.g, c.tokens_per_s,
-                     esc(human_duration(c.wall_s)), esc(format_bytes(double(c.peak_rss_bytes))), esc(c.git_revision));
-  h += "</tbody></table>\n</body></html>\n";
   return h;
+}
+
+std::string cost_html(const ReportModel& m) {
+  std::string h = "<h2>Training cost</h2>\n";
+  if (m.cost.empty()) return h + "<p><em>No prepare records in <code>backends/</code>.</em></p>\n";
+  h += "<p class=\"note\">From each backend's prepare record. Trained tokens and train wall are the backend's own "
+       "account of its training; prepare wall is what prepare() took in the latest sweep process.</p>\n";
+  h += "<table><thead><tr><th>backend</th><th>plugin</th><th>trains</th><th>trained tokens</th><th>train wall</th>"
+       "<th>prepare wall (last run)</th></tr></thead><tbody>\n";
+  for (const auto& row : m.cost)
+    h += fmt::format(
+        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", link(row.label, row.file),
+        esc(row.plugin), row.trains ? "yes" : "no", row.trained_tokens ? esc(format_count(*row.trained_tokens)) : "—",
+        row.train_wall_s ? esc(human_duration(*row.train_wall_s)) : "—", esc(human_duration(row.prepare_wall_s)));
+  return h + "</tbody></table>\n";
+}
+
+std::string cells_html(const ReportModel& m) {
+  bool per_cell = std::any_of(m.cells.begin(), m.cells.end(),
+                              [](const CellSummary& c) { return c.peak_rss_bytes_cell.has_value(); });
+  std::string h =
+      "<h2>Cells</h2>\n<table><thead><tr><th>cell</th><th>backend</th><th>task</th><th>W</th><th>g</th>"
+      "<th>tokens/s</th><th>wall</th><th>peak RSS (process)</th>";
+  h += std::string(per_cell ? "<th title=\"the sweep process's peak while this cell ran\">peak RSS (cell)</th>" : "") +
+       "<th>git</th></tr></thead><tbody>\n";
+  for (const auto& c : m.cells) {
+    h += fmt::format(
+        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{:.0f}</td><td>{}</td><td>{}</td>",
+        link(c.key.substr(0, 16), c.file), esc(c.backend), esc(c.task), c.window, c.g, c.tokens_per_s,
+        esc(human_duration(c.wall_s)), esc(format_bytes(double(c.peak_rss_bytes))));
+    if (per_cell) h += "<td>" + esc(cell_peak_text(c)) + "</td>";
+    h += "<td>" + esc(c.git_revision) + "</td></tr>\n";
+  }
+  return h + "</tbody></table>\n";
+}
+
+}  // namespace
+
+std::string render_html(const ReportModel& m) {
+  std::string h = header_html(m);
+  for (const auto& s : m.sections) h += section_html(m, s);
+  h += headline_html(m) + cost_html(m) + cells_html(m);
+  return h + "</body></html>\n";
 }
 
 }  // namespace e2llm::harness

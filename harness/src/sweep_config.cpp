@@ -9,26 +9,6 @@
 namespace e2llm::harness {
 namespace fs = std::filesystem;
 
-const std::vector<std::string>& resolved_plugin_keys() {
-  static const std::vector<std::string> keys = {"path", "model", "data", "data_dir", "out_dir", "corpus"};
-  return keys;
-}
-
-nlohmann::json resolve_plugin_paths(const nlohmann::json& section, const fs::path& base_dir) {
-  if (!section.is_object()) return section;
-  nlohmann::json out = section;
-  const auto& keys = resolved_plugin_keys();
-  for (auto& [key, value] : out.items()) {
-    if (value.is_object()) {
-      value = resolve_plugin_paths(value, base_dir);
-    } else if (value.is_string() && std::find(keys.begin(), keys.end(), key) != keys.end()) {
-      fs::path p = value.get<std::string>();
-      if (!p.empty() && p.is_relative()) value = (base_dir / p).lexically_normal().string();
-    }
-  }
-  return out;
-}
-
 namespace {
 
 const nlohmann::json& section_or_empty(const nlohmann::json& root, const std::string& name) {
@@ -66,11 +46,6 @@ bool valid_device_name(const std::string& d) {
   return d.size() > 5 && d.rfind("cuda:", 0) == 0 && d.find_first_not_of("0123456789", 5) == std::string::npos;
 }
 
-fs::path resolve(const Config& c, const std::string& p) {
-  fs::path path = p;
-  return path.is_relative() ? (c.base_dir() / path).lexically_normal() : path;
-}
-
 std::vector<PluginSection> plugin_sections(const Config& c, const std::string& group) {
   std::vector<PluginSection> out;
   for (const auto& [label, body] : section_or_empty(c.json(), group).items()) {
@@ -80,7 +55,6 @@ std::vector<PluginSection> plugin_sections(const Config& c, const std::string& g
     s.plugin = get_string(c, body, s.section, "plugin", label);  // the label names the plugin by default
     s.config_as_written = body;
     s.config_as_written.erase("plugin");
-    s.config = resolve_plugin_paths(s.config_as_written, c.base_dir());
     out.push_back(std::move(s));
   }
   return out;
@@ -139,11 +113,11 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
   const auto& plugins = section_or_empty(root, "plugins");
   if (auto it = plugins.find("path"); it != plugins.end()) {
     if (it->is_string()) {
-      s.plugin_paths.push_back(resolve(c, it->get<std::string>()));
+      s.plugin_paths.push_back(c.resolve(it->get<std::string>()));
     } else if (it->is_array()) {
       for (std::size_t i = 0; i < it->size(); ++i) {
         if (!(*it)[i].is_string()) throw c.error_at("plugins.path[" + std::to_string(i) + "]", "expected a folder");
-        s.plugin_paths.push_back(resolve(c, (*it)[i].get<std::string>()));
+        s.plugin_paths.push_back(c.resolve((*it)[i].get<std::string>()));
       }
     } else {
       throw c.error_at("plugins.path", "expected a folder or an array of folders");
@@ -151,7 +125,7 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
   }
 
   const auto& tok = section_or_empty(root, "tokenizer");
-  s.tokenizer_model = resolve(c, get_string(c, tok, "tokenizer", "model", "", true));
+  s.tokenizer_model = c.resolve(get_string(c, tok, "tokenizer", "model", "", true));
   s.tokenizer_plugin = tokenizer_plugin_for(s.tokenizer_model, get_string(c, tok, "tokenizer", "plugin", ""));
 
   const auto& base = section_or_empty(root, "base");
@@ -170,10 +144,9 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
     p.plugin = get_string(c, base["pretrain"], "base.pretrain", "plugin", "", true);
     p.config_as_written = base["pretrain"];
     p.config_as_written.erase("plugin");
-    p.config = resolve_plugin_paths(p.config_as_written, c.base_dir());
     s.pretrain = std::move(p);
   } else {
-    s.base_path = resolve(c, get_string(c, base, "base", "path", "", true));
+    s.base_path = c.resolve(get_string(c, base, "base", "path", "", true));
     if (base.contains("pretrain")) throw c.error_at("base.pretrain", "is only used with source = \"pretrain\"");
   }
 

@@ -44,18 +44,21 @@ void SweepProgress::message(const std::string& line) {
   if (tty_) draw();
 }
 
-void SweepProgress::begin_cell(const std::string& label, std::size_t samples_in_journal) {
+void SweepProgress::begin_cell(const std::string& label, std::size_t samples_in_journal,
+                               std::optional<std::int64_t> planned_items) {
   label_ = label;
   inner_ = 0;
-  done_ = total_ = 0;
-  what_.clear();
+  done_ = 0;
+  total_ = planned_items && *planned_items > 0 ? std::size_t(*planned_items) : 0;
+  what_ = total_ ? "items" : "";
   cell_start_ = Clock::now();
   std::string resumed = samples_in_journal ? fmt::format(" (resuming: {} samples already done)", samples_in_journal) : "";
+  std::string items = planned_items ? fmt::format(" ({} items)", *planned_items) : "";
   if (tty_) {
     if (samples_in_journal) message(counter(finished_ + 1) + label_ + resumed);
     draw();
   } else {
-    fmt::print(out_, "{}{} ...{}\n", counter(finished_ + 1), label_, resumed);
+    fmt::print(out_, "{}{}{} ...{}\n", counter(finished_ + 1), label_, items, resumed);
     std::fflush(out_);
   }
 }

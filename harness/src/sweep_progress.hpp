@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "e2llm/progress.hpp"
@@ -15,7 +17,9 @@ class SweepProgress : public ProgressSink {
   SweepProgress(std::size_t cells_to_compute, bool numbered = true, std::FILE* out = stderr);
   ~SweepProgress() override;
 
-  void begin_cell(const std::string& label, std::size_t samples_in_journal);
+  // `planned_items`: what the task's planned_items() said (shown until it reports progress).
+  void begin_cell(const std::string& label, std::size_t samples_in_journal,
+                  std::optional<std::int64_t> planned_items = std::nullopt);
   void end_cell(double wall_s, const std::string& note);
   // Inside a cell (the task's sink).
   void update(std::size_t done, std::size_t total, std::string_view what) override;

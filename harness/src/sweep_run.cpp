@@ -1,6 +1,5 @@
 // The sweep runner: plugins -> prepare -> plan -> cells. See docs/results-schema.md.
 #include <fmt/core.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,11 +7,13 @@
 #include <ctime>
 #include <thread>
 
-#include "e2llm/harness/report.hpp"
 #include "e2llm/harness/cell_store.hpp"
+#include "e2llm/harness/report.hpp"
 #include "e2llm/harness/sweep.hpp"
 #include "e2llm/harness/version.hpp"
+#include "e2llm/harness/view_json.hpp"
 #include "e2llm/util/files.hpp"
+#include "peak_memory.hpp"
 #include "sweep_progress.hpp"
 
 namespace e2llm::harness {
@@ -22,14 +23,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::int64_t peak_rss_bytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
-}
 
 json host_info(int threads) {
   char name[256] = {0};
@@ -57,6 +51,7 @@ struct LoadedBackend {
   const PluginSection* spec;
   std::shared_ptr<Backend> plugin;
   BackendInfo info;
+  json config;  // the section with the plugin's path keys resolved: what configure() got
   json prepare_inputs;
   std::string inputs_hash;
   std::optional<json> saved;  // <out>/backends/<label>.json (record + inputs)
@@ -66,6 +61,7 @@ struct LoadedTask {
   const PluginSection* spec;
   std::shared_ptr<Task> plugin;
   TaskInfo info;
+  json config;  // as LoadedBackend::config
   std::string fingerprint;
 };
 
@@ -74,6 +70,7 @@ struct PlannedCell {
   std::int64_t window;
   std::string key;  // empty when the backend's prepare record is unknown (dry run)
   bool done = false;
+  std::optional<std::int64_t> items;  // the task's planned item count at this window
 };
 
 json metrics_info(const TaskInfo& info) {
@@ -89,21 +86,6 @@ std::optional<json> read_saved_record(const fs::path& path, const std::string& i
     json saved = json::parse(util::read_file(path));
     if (saved.value("prepare_inputs_hash", "") == inputs_hash && saved.contains("record")) return saved;
   } catch (const std::exception&) {
-  }
-  return std::nullopt;
-}
-
-// The number of items a task config says it evaluates, when it uses one of these names
-// (times the number of "depths" when it lists them, as passkey runs trials per depth).
-std::optional<std::int64_t> item_count(const json& task_config) {
-  for (const char* key : {"documents", "num_documents", "max_documents", "trials", "samples", "num_samples", "limit"}) {
-    auto it = task_config.find(key);
-    if (it != task_config.end() && it->is_number_integer() && it->get<std::int64_t>() > 0) {
-      std::int64_t n = it->get<std::int64_t>();
-      auto depths = task_config.find("depths");
-      if (depths != task_config.end() && depths->is_array() && !depths->empty()) n *= std::int64_t(depths->size());
-      return n;
-    }
   }
   return std::nullopt;
 }
@@ -143,34 +125,41 @@ class SweepRunner {
     }
     // Configure everything before anything slow runs: a typo fails in a second, not after training.
     for (const auto& b : s_.backends) backends_.push_back(load_backend(b));
-    for (const auto& t : s_.tasks) {
-      LoadedTask task{&t, make_task(t), {}, {}};
-      located(c_, t.section, "task '" + t.label + "'", [&] { task.plugin->configure(t.config); });
-      task.info = task.plugin->info();
-      task.fingerprint = task.plugin->fingerprint();
-      tasks_.push_back(std::move(task));
-    }
+    for (const auto& t : s_.tasks) tasks_.push_back(load_task(t));
     if (s_.pretrain) trainer_ = load_backend(*s_.pretrain);
   }
 
+  // The section as configure() gets it: the plugin's declared path keys resolved against
+  // the config file's folder.
+  json with_paths(const PluginSection& p, const std::vector<std::string>& path_keys) const {
+    return resolve_path_keys(p.config_as_written, path_keys, c_.base_dir());
+  }
+
   LoadedBackend load_backend(const PluginSection& b) {
-    LoadedBackend out{&b, nullptr, {}, {}, {}, {}};
+    LoadedBackend out{&b, nullptr, {}, {}, {}, {}, {}};
     try {
       out.plugin = registry_.make_backend(b.plugin);
     } catch (const Error& e) {
       throw c_.error_at(b.section + ".plugin", e.what());
     }
-    located(c_, b.section, "backend '" + b.label + "'", [&] { out.plugin->configure(b.config); });
-    out.info = out.plugin->info();  // after configure: it may depend on the config
+    out.config = with_paths(b, out.plugin->info().path_keys);
+    located(c_, b.section, "backend '" + b.label + "'", [&] { out.plugin->configure(out.config); });
+    out.info = out.plugin->info();  // after configure: `trains` may depend on the config
     return out;
   }
 
-  std::shared_ptr<Task> make_task(const PluginSection& t) {
+  LoadedTask load_task(const PluginSection& t) {
+    LoadedTask out{&t, nullptr, {}, {}, {}};
     try {
-      return registry_.make_task(t.plugin);
+      out.plugin = registry_.make_task(t.plugin);
     } catch (const Error& e) {
       throw c_.error_at(t.section + ".plugin", e.what());
     }
+    out.info = out.plugin->info();
+    out.config = with_paths(t, out.info.path_keys);
+    located(c_, t.section, "task '" + t.label + "'", [&] { out.plugin->configure(out.config); });
+    out.fingerprint = out.plugin->fingerprint();
+    return out;
   }
 
   void write_sweep_json() {
@@ -313,7 +302,7 @@ class SweepRunner {
     for (std::size_t bi = 0; bi < backends_.size(); ++bi)
       for (std::size_t ti = 0; ti < tasks_.size(); ++ti)
         for (auto w : s_.windows) {
-          PlannedCell cell{bi, ti, w, {}, false};
+          PlannedCell cell{bi, ti, w, {}, false, tasks_[ti].plugin->planned_items(w)};
           if (backends_[bi].saved) {
             cell.key = cell_key(key_material(backends_[bi], tasks_[ti], w));
             cell.done = store_.find_finished(cell.key).has_value();
@@ -328,38 +317,47 @@ class SweepRunner {
 
   double g(std::int64_t window) const { return double(window) / double(s_.original_window); }
 
+  static std::string items_text(const std::optional<std::int64_t>& items) {
+    return items ? std::to_string(*items) : "?";
+  }
+
   int print_plan() {
-    std::size_t done = 0, unknown = 0, with_items = 0;
-    std::int64_t tokens = 0;
     fmt::print("plan: {} backends x {} tasks x {} windows = {} cells (L = {}, g = W / L), cells in {}\n",
                backends_.size(), tasks_.size(), s_.windows.size(), cells_.size(), s_.original_window,
                (s_.out / "cells").string());
     if (s_.pretrain)
       fmt::print("base: pretrained by backend '{}' ({})\n", s_.pretrain->plugin,
                  base_known_ ? "done: " + base_model_["path"].get<std::string>() : "to do first");
-    fmt::print("{:<16} {:<14} {:>8} {:>7}  {}\n", "BACKEND", "TASK", "WINDOW", "g", "STATUS");
+    fmt::print("{:<16} {:<14} {:>8} {:>7} {:>7}  {}\n", "BACKEND", "TASK", "WINDOW", "g", "ITEMS", "STATUS");
     for (const auto& cell : cells_) {
       std::string status = cell.key.empty() ? "todo (not prepared yet: key unknown)" : cell.done ? "done" : "todo";
       std::string where = cell.key.empty() ? "" : "  " + cell_stem(cell.key);
-      fmt::print("{:<16} {:<14} {:>8} {:>7.2f}  {}{}\n", backends_[cell.backend].spec->label,
-                 tasks_[cell.task].spec->label, cell.window, g(cell.window), status, where);
-      if (cell.done) {
-        ++done;
-        continue;
-      }
-      if (cell.key.empty()) ++unknown;
-      if (auto n = item_count(tasks_[cell.task].spec->config)) {
-        ++with_items;
-        tokens += *n * cell.window;
-      }
+      fmt::print("{:<16} {:<14} {:>8} {:>7.2f} {:>7}  {}{}\n", backends_[cell.backend].spec->label,
+                 tasks_[cell.task].spec->label, cell.window, g(cell.window), items_text(cell.items), status, where);
     }
-    std::size_t todo = cells_.size() - done;
+    print_estimate();
+    fmt::print("dry run: nothing was written\n");
+    return 0;
+  }
+
+  // Items and tokens (items x window) of the cells still to compute, from each task's
+  // planned_items().
+  void print_estimate() const {
+    std::size_t todo = 0, unknown_key = 0, with_items = 0;
+    std::int64_t items = 0, tokens = 0;
+    for (const auto& cell : cells_) {
+      if (cell.done) continue;
+      ++todo;
+      if (cell.key.empty()) ++unknown_key;
+      if (!cell.items) continue;
+      ++with_items;
+      items += *cell.items;
+      tokens += *cell.items * cell.window;
+    }
     fmt::print("estimate: {} of {} cells to compute", todo, cells_.size());
-    if (with_items)
-      fmt::print("; about {} tokens for {} of them (items x window, items from the task configs' "
-                 "documents/trials/samples/limit keys x depths; tasks' defaults for unset keys are not known here)",
-                 tokens, with_items);
-    if (with_items < todo) fmt::print("; {} with no item count in their task config", todo - with_items);
+    if (with_items) fmt::print("; {} items, about {} tokens (items x window)", items, tokens);
+    if (with_items < todo)
+      fmt::print("; {} cell(s) with an item count their task cannot know before reading its data", todo - with_items);
     fmt::print("\n");
     std::size_t trains = 0;
     for (const auto& b : backends_)
@@ -367,9 +365,8 @@ class SweepRunner {
     if (trains || (s_.pretrain && !base_known_))
       fmt::print("         plus training: {} backend(s) to prepare{}\n", trains,
                  s_.pretrain && !base_known_ ? " and a base model to pretrain" : "");
-    if (unknown) fmt::print("note: {} cells have no key until their backend is prepared; they may already be done\n", unknown);
-    fmt::print("dry run: nothing was written\n");
-    return 0;
+    if (unknown_key)
+      fmt::print("note: {} cells have no key until their backend is prepared; they may already be done\n", unknown_key);
   }
 
   void compute() {
@@ -424,10 +421,12 @@ class SweepRunner {
     std::string stem = cell_stem(cell.key);
     std::string where = "cell " + label(cell) + " (cells/" + stem + ")";
     JournalSampleStore samples(store_.journal_path(cell.key));
-    progress.begin_cell(label(cell), samples.loaded());
+    progress.begin_cell(label(cell), samples.loaded(), cell.items);
     if (took_over) progress.message("  took over the stale lock of a process that died");
 
     std::string started_at = now_iso();
+    PeakRssMeter memory;
+    memory.start();
     auto t0 = Clock::now();
     std::unique_ptr<LanguageModel> model =
         located(c_, b.spec->section, where + ": backend open()", [&] { return b.plugin->open(cell.window); });
@@ -445,6 +444,7 @@ class SweepRunner {
     double eval_s = since(t1);
     model.reset();
     double wall_s = since(t0);
+    const json memory_fields = memory.fields();
 
     json cell_json = {
         {"schema", kCellSchema},
@@ -458,19 +458,22 @@ class SweepRunner {
           {"version", b.info.version},
           {"trains", b.info.trains},
           {"config", b.spec->config_as_written},
-          {"config_resolved", b.spec->config},
+          {"config_resolved", b.config},
           {"prepare", (*b.saved)["record"]}}},
         {"task",
          {{"label", t.spec->label},
           {"plugin", t.spec->plugin},
           {"version", t.info.version},
           {"config", t.spec->config_as_written},
-          {"config_resolved", t.spec->config},
+          {"config_resolved", t.config},
           {"fingerprint", t.fingerprint},
-          {"metrics_info", metrics_info(t.info)}}},
+          {"metrics_info", metrics_info(t.info)},
+          {"views", views_to_json(t.info.views)}}},
         {"base", base_model_},
         {"tokenizer",
-         {{"plugin", s_.tokenizer_plugin}, {"model", s_.tokenizer_model.string()}, {"fingerprint", tokenizer_->fingerprint()}}},
+         {{"plugin", s_.tokenizer_plugin},
+          {"model", s_.tokenizer_model.string()},
+          {"fingerprint", tokenizer_->fingerprint()}}},
         {"window", cell.window},
         {"original_window", s_.original_window},
         {"g", g(cell.window)},
@@ -482,15 +485,21 @@ class SweepRunner {
         {"metrics", result.metrics},
         {"details", result.details},
         {"samples",
-         {{"count", result.samples.size()},
-          {"resumed", samples.resumed()},
-          {"records_file", stem + ".records.jsonl"}}},
+         {{"count", result.samples.size()}, {"resumed", samples.resumed()}, {"records_file", stem + ".records.jsonl"}}},
         {"tokens_processed", result.tokens_processed},
         {"tokens_per_s", eval_s > 0 ? double(result.tokens_processed) / eval_s : 0.0},
-        {"peak_rss_bytes", peak_rss_bytes()},
-        {"peak_rss_note", "getrusage ru_maxrss: the whole process's peak so far, not this cell's alone"},
-        {"timing", {{"open_s", open_s}, {"evaluate_s", eval_s}, {"wall_s", wall_s}, {"started_at", started_at}, {"finished_at", now_iso()}}},
+        {"peak_rss_bytes", lifetime_peak_rss_bytes()},
+        {"peak_rss_note",
+         "the sweep process's peak resident memory over its whole life so far (ru_maxrss and VmHWM, kept across the "
+         "per-cell resets), not this cell's"},
+        {"timing",
+         {{"open_s", open_s},
+          {"evaluate_s", eval_s},
+          {"wall_s", wall_s},
+          {"started_at", started_at},
+          {"finished_at", now_iso()}}},
         {"host", host_info(s_.threads)}};
+    cell_json.update(memory_fields);
     store_.write_finished(cell.key, cell_json, result.samples);
     std::string note = fmt::format("{} tokens, {:.0f} tok/s", result.tokens_processed, cell_json["tokens_per_s"].get<double>());
     if (samples.resumed()) note += fmt::format(", {} samples resumed", samples.resumed());

@@ -201,6 +201,24 @@ TEST(ProofPileTask, StrideLargerThanWindowIsAnError) {
   EXPECT_THROW(task.evaluate(model, ctx), ConfigError);
 }
 
+// The sweep's failing case: stride = the smallest window (non-overlapping windows) against
+// a model that refuses to score a window's first token, as the LibTorch model does.
+TEST(ProofPileTask, StrideEqualToTheWindowScoresEveryToken) {
+  fs::path dir = scratch("stride_eq");
+  write_corpus(dir, {std::string(300, 'a'), std::string(90, 'b')});
+  ProofPileTask task;
+  task.configure({{"data", dir.string()}, {"stride", 64}, {"truncate", 300}});
+  fakes::ContextProbeModel model(64);
+  EvalContext ctx;
+  ctx.window = 64;
+  RecordingProgress progress;
+  ctx.progress = &progress;
+  CellResult r = task.evaluate(model, ctx);
+  EXPECT_EQ(r.metrics["tokens"], (300 - 1) + (91 - 1));  // BOS + text (truncated to 300), all but token 0
+  EXPECT_EQ(progress.last_done, progress.last_total);
+  for (const auto& call : model.calls) EXPECT_GE(call.score_from, 1u);
+}
+
 TEST(ProofPileDebianCopyright, LastMatchingParagraphWins) {
   const std::string text =
       "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"

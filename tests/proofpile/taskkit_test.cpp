@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -22,24 +23,30 @@ std::vector<std::int32_t> sequence(std::int64_t n) {
   return ids;
 }
 
-// Independent of the implementation: token i (i >= 1) is scored by the first window
-// [kS, min(kS + W, n)) that contains it, with context i - kS tokens.
+// The protocol written out token by token, independently of plan_sliding_windows: window k
+// starts at k*S, or one token before the previous window's end when that is earlier (so
+// that its first scored token has context: S = W); it ends W tokens later or at n. Token
+// i >= 1 is scored by the first window that holds it after its first token, with context
+// i - begin.
 struct Naive {
   double nll = 0.0;
   std::int64_t count = 0, windows = 0;
 };
 Naive naive_perplexity(const std::vector<std::int32_t>& ids, std::int64_t W, std::int64_t S) {
   const std::int64_t n = std::int64_t(ids.size());
+  std::vector<std::pair<std::int64_t, std::int64_t>> windows;  // [begin, end)
+  for (std::int64_t k = 0; windows.empty() || windows.back().second < n; ++k) {
+    std::int64_t begin = windows.empty() ? 0 : std::min(k * S, windows.back().second - 1);
+    windows.emplace_back(begin, std::min(begin + W, n));
+  }
   Naive r;
+  r.windows = std::int64_t(windows.size());
   for (std::int64_t i = 1; i < n; ++i) {
-    std::int64_t k = 0;
-    while (std::min(k * S + W, n) <= i) ++k;
-    r.nll -= fake_logprob(ids[std::size_t(i)], std::size_t(i - k * S));
+    auto holder =
+        std::find_if(windows.begin(), windows.end(), [&](const auto& w) { return w.first < i && i < w.second; });
+    r.nll -= fake_logprob(ids[std::size_t(i)], std::size_t(i - holder->first));
     ++r.count;
   }
-  std::int64_t k = 0;
-  while (k * S + W < n) ++k;  // the last window is the first that reaches the end
-  r.windows = k + 1;
   return r;
 }
 
@@ -72,6 +79,44 @@ TEST(TaskkitSlidingWindow, MatchesBruteForceForManyShapes) {
     }
     EXPECT_EQ(scored, r.tokens_scored);
   }
+}
+
+// Every stride from 1 to W (S = W: non-overlapping windows, the most common setting) and a
+// short last window: every token from 1 on is scored exactly once, with context, and the
+// model is never asked to score a window's first token (the LibTorch model refuses that).
+TEST(TaskkitSlidingWindow, EveryStrideUpToTheWindowScoresEveryTokenOnceWithContext) {
+  for (std::int64_t W = 2; W <= 9; ++W)
+    for (std::int64_t S = 1; S <= W; ++S)
+      for (std::int64_t n = 2; n <= 31; ++n) {
+        SCOPED_TRACE(::testing::Message() << "W=" << W << " S=" << S << " n=" << n);
+        ContextProbeModel model(W);
+        auto ids = sequence(n);
+        SlidingWindowResult r;
+        ASSERT_NO_THROW(r = sliding_window_perplexity(model, ids, W, S, Aggregation::TokenWeighted));
+        Naive expected = naive_perplexity(ids, W, S);
+        ASSERT_EQ(r.tokens_scored, n - 1);
+        ASSERT_EQ(r.windows, expected.windows);
+        ASSERT_NEAR(r.nll_sum, expected.nll, 1e-4 * std::max(1.0, expected.nll));
+        std::vector<int> scored(std::size_t(n), 0);
+        for (const auto& w : r.per_window) {
+          ASSERT_GT(w.score_begin, w.begin);  // context for every scored token
+          ASSERT_LE(w.end - w.begin, W);
+          for (std::int64_t i = w.score_begin; i < w.end; ++i) ++scored[std::size_t(i)];
+        }
+        for (std::int64_t i = 1; i < n; ++i) ASSERT_EQ(scored[std::size_t(i)], 1) << "token " << i;
+      }
+}
+
+TEST(TaskkitSlidingWindow, NonOverlappingWindowsStepBackOneToken) {
+  // n = 10, W = S = 4: [0,4) scores 1..3; [3,7) scores 4..6; [6,10) scores 7..9.
+  auto plan = plan_sliding_windows(10, 4, 4);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[1].begin, 3);
+  EXPECT_EQ(plan[1].score_begin, 4);
+  EXPECT_EQ(plan[1].end, 7);
+  EXPECT_EQ(plan[2].begin, 6);
+  EXPECT_EQ(plan[2].end, 10);
+  EXPECT_EQ(plan[2].tokens_scored, 3);
 }
 
 TEST(TaskkitSlidingWindow, WindowLayoutFollowsTheHuggingFaceLoop) {

@@ -3,12 +3,68 @@
 #include <nlohmann/json.hpp>
 
 #include "e2llm/harness/cell_store.hpp"
+#include "e2llm/harness/view_json.hpp"
 #include "e2llm/util/files.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace report_fixture {
 using nlohmann::json;
 namespace fs = std::filesystem;
+
+namespace {
+
+using e2llm::ReportView;
+
+// The views a sweep would copy into the cells, written the way a task declares them.
+json views_of(const std::string& task_plugin) {
+  std::vector<ReportView> views;
+  if (task_plugin == "proofpile") {
+    ReportView v;
+    v.kind = e2llm::ViewKind::window_curve;
+    v.title = "Perplexity vs window";
+    v.metric = "ppl";
+    v.higher_is_better = false;
+    v.quantity = "perplexity";
+    v.note = "Long-document perplexity (`ppl`, lower is better).";
+    v.chart = e2llm::ChartScale::log;
+    v.summary = e2llm::WindowSummary::geometric_mean;
+    views.push_back(v);
+  } else if (task_plugin == "passkey") {
+    ReportView v;
+    v.kind = e2llm::ViewKind::window_curve;
+    v.title = "Passkey retrieval";
+    v.metric = "accuracy";
+    v.quantity = "accuracy";
+    v.format = e2llm::ValueFormat::percent;
+    v.summary = e2llm::WindowSummary::mean;
+    v.pass_threshold = 0.9;
+    v.threshold_key = "threshold";
+    views.push_back(v);
+    ReportView grid;
+    grid.kind = e2llm::ViewKind::grid;
+    grid.title = "Accuracy by depth";
+    grid.metric = "accuracy_by_depth";
+    grid.quantity = "accuracy";
+    grid.format = e2llm::ValueFormat::percent;
+    grid.row_label = "depth";
+    views.push_back(grid);
+  } else if (task_plugin == "longbench") {
+    ReportView v;
+    v.kind = e2llm::ViewKind::dataset_table;
+    v.title = "LongBench";
+    v.metric = "avg_en";
+    v.quantity = "score";
+    v.row_label = "dataset";
+    v.row_order = {"narrativeqa", "qasper", "hotpotqa"};
+    v.references = {
+        {"Llama2-7B-chat-4k", "paper", "the paper", {{"qasper", 19.2, 1, ""}, {"avg_en", 24.02, 2, "a mean"}}},
+        {"E2-LLM-16k", "paper", "the paper", {{"qasper", 34.7, 1, ""}, {"avg_en", 28.66, 2, "a mean"}}}};
+    views.push_back(v);
+  }
+  return e2llm::harness::views_to_json(views);
+}
+
+}  // namespace
 
 static std::string write_cell(const fs::path& dir, const std::string& backend, const std::string& task_plugin,
                               std::int64_t window, const json& metrics, const json& metrics_info) {
@@ -17,7 +73,12 @@ static std::string write_cell(const fs::path& dir, const std::string& backend, c
                {"schema_version", e2llm::harness::kCellSchemaVersion},
                {"key", key},
                {"backend", {{"label", backend}, {"plugin", "pi"}, {"version", "1.0.0"}}},
-               {"task", {{"label", task_plugin}, {"plugin", task_plugin}, {"version", "1.0.0"}, {"metrics_info", metrics_info}}},
+               {"task",
+                {{"label", task_plugin},
+                 {"plugin", task_plugin},
+                 {"version", "1.0.0"},
+                 {"metrics_info", metrics_info},
+                 {"views", views_of(task_plugin)}}},
                {"window", window},
                {"original_window", 512},
                {"g", double(window) / 512},
@@ -36,8 +97,10 @@ std::string write_run(const fs::path& dir) {
   const std::vector<std::string> backends = {"none", "e2llm", evil};
   e2llm::util::write_file_atomic(
       dir / "sweep.json",
-      json({{"name", "fixture"}, {"original_window", 512},
-            {"backends", {{{"label", "none"}}, {{"label", "e2llm"}}, {{"label", evil}}}}})
+      json({{"name", "fixture"},
+            {"original_window", 512},
+            {"backends", {{{"label", "none"}}, {{"label", "e2llm"}}, {{"label", evil}}}},
+            {"tasks", {{{"label", "proofpile"}}, {{"label", "passkey"}}, {{"label", "longbench"}}}}})
           .dump());
   json ppl_info = json::array({{{"name", "ppl"}, {"higher_is_better", false}}});
   json pk_info = json::array({{{"name", "accuracy"}, {"higher_is_better", true}}});

@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "e2llm/error.hpp"
+#include "e2llm/harness/cell_store.hpp"
 #include "e2llm/harness/report.hpp"
+#include "e2llm/harness/view_json.hpp"
 #include "e2llm/util/files.hpp"
 #include "report_fixture.hpp"
 
@@ -51,6 +53,8 @@ TEST(Report, MarkdownHasTheNumbersEachLinkedToItsCell) {
   EXPECT_TRUE(contains(md, "Llama2-7B-chat-4k (paper)"));
   EXPECT_TRUE(contains(md, "| qasper | [12.50](cells/"));
   EXPECT_TRUE(contains(md, " 19.2 | 34.7 |")) << md;  // qasper: Llama2-7B-chat-4k, E2-LLM-16k
+  EXPECT_TRUE(contains(md, "| avg_en | [8.25](cells/")) << md;  // the view's metric is the last row
+  EXPECT_TRUE(contains(md, " 24.02¹ | 28.66¹ |\n\n¹ a mean\n")) << md;
   // Training cost
   EXPECT_TRUE(contains(md, "| [e2llm](backends/b1.json) | pi | yes | 2.50M | 2m05s |")) << md;
   // Markdown never carries raw HTML from the data.
@@ -80,12 +84,16 @@ TEST(Report, SummaryJsonAndFilesAreWritten) {
   json s = json::parse(e2llm::util::read_file(dir / "summary.json"));
   EXPECT_EQ(s["schema"], "e2llm.summary");
   EXPECT_EQ(s["cells"].size(), 21u);
-  const json& ppl = s["perplexity"][0]["by_backend_and_window"]["e2llm"]["1024"];
+  ASSERT_EQ(s["views"].size(), 4u);  // proofpile, passkey x 2, longbench
+  EXPECT_EQ(s["views"][0]["view"]["kind"], "window_curve");
+  const json& ppl = s["views"][0]["by_backend_and_window"]["e2llm"]["1024"];
   EXPECT_DOUBLE_EQ(ppl["value"].get<double>(), 7.25);
   EXPECT_EQ(ppl["cell"], "cells/" + target);
-  EXPECT_EQ(s["passkey"][0]["max_window_passing"]["none"], 512);
+  EXPECT_EQ(s["views"][1]["max_window_passing"]["none"], 512);
+  EXPECT_EQ(s["views"][2]["by_backend"]["e2llm"]["0.5"]["1024"]["value"], 1.0);
+  EXPECT_DOUBLE_EQ(s["views"][3]["by_window"]["2048"]["qasper"]["e2llm"]["value"].get<double>(), 13.5);
+  EXPECT_EQ(s["views"][3]["view"]["references"].size(), 2u);
   EXPECT_EQ(s["training_cost"][1]["trained_tokens"], 2500000.0);
-  EXPECT_EQ(s["paper_reference"].size(), 2u);
 }
 
 TEST(Report, ACorruptCellIsOneErrorNamingIt) {
@@ -141,8 +149,9 @@ TEST(Report, ExtendedWindowsRankBackendsByGeometricMeanPerplexity) {
   fs::path dir = fresh_dir("extended");
   report_fixture::write_run(dir);
   ReportModel m = build_report_model(dir);
-  ASSERT_EQ(m.perplexity.size(), 1u);
-  const auto& ext = m.perplexity[0].extended;  // W > L = 512: 1024 and 2048
+  ASSERT_EQ(m.sections.size(), 3u);
+  ASSERT_EQ(m.sections[0].task_label, "proofpile");   // the sweep's task order
+  const auto& ext = m.sections[0].views[0].extended;  // W > L = 512: 1024 and 2048
   ASSERT_EQ(ext.size(), 3u);
   EXPECT_EQ(ext[0].backend, "e2llm");
   EXPECT_NEAR(ext[0].value, std::sqrt(7.25 * 9.0), 1e-9);
@@ -152,13 +161,84 @@ TEST(Report, ExtendedWindowsRankBackendsByGeometricMeanPerplexity) {
   std::string md = render_markdown(m);
   EXPECT_TRUE(contains(md, "| 1 | e2llm | 8.08 |\n")) << md;
   EXPECT_TRUE(contains(render_html(m), "geometric mean perplexity"));
-  EXPECT_NEAR(render_summary_json(m)["perplexity"][0]["extended_geometric_mean"][2]["value"].get<double>(), 48.0, 1e-9);
+  EXPECT_NEAR(render_summary_json(m)["views"][0]["extended_ranking"][2]["value"].get<double>(), 48.0, 1e-9);
   // Passkey: "none" drops to 20% from 1024 on; the other two pass everywhere and tie for rank 1.
-  ASSERT_EQ(m.passkey.size(), 1u);
-  const auto& pk = m.passkey[0].extended;
+  ASSERT_EQ(m.sections[1].task_label, "passkey");
+  const auto& pk = m.sections[1].views[0].extended;
   ASSERT_EQ(pk.size(), 3u);
   EXPECT_EQ(pk[0].rank, 1u);
   EXPECT_EQ(pk[1].rank, 1u);
   EXPECT_EQ(pk[2].backend, "none");
   EXPECT_EQ(pk[2].rank, 3u);
+}
+
+// Untrusted input: every string the report takes from the run folder (labels, plugin and
+// metric names, dataset and row names, the views' texts, references, config values, the
+// run name, git revision) carries markup and a quote; the HTML must hold none of it raw.
+TEST(Report, EveryStringFromTheDataIsEscapedInHtml) {
+  const std::string evil = "x<script>alert(1)</script>\"onmouseover=\"alert(2)";
+  fs::path dir = fresh_dir("evil");
+  e2llm::ReportView curve;
+  curve.kind = e2llm::ViewKind::window_curve;
+  curve.title = "curve " + evil;
+  curve.metric = "m" + evil;
+  curve.quantity = "q" + evil;
+  curve.note = "note `" + evil + "` *" + evil + "* " + evil;
+  curve.chart = e2llm::ChartScale::linear;
+  curve.summary = e2llm::WindowSummary::mean;
+  curve.pass_threshold = 0.5;
+  curve.threshold_key = "k" + evil;
+  e2llm::ReportView grid;
+  grid.kind = e2llm::ViewKind::grid;
+  grid.title = "grid " + evil;
+  grid.metric = "g" + evil;
+  grid.row_label = "r" + evil;
+  grid.note_html = "<em>ok</em> <code onclick=\"alert(3)\">no</code> <script>alert(1)</script>\"" + evil;
+  e2llm::ReportView table;
+  table.kind = e2llm::ViewKind::dataset_table;
+  table.title = "table " + evil;
+  table.metric = "m" + evil;
+  table.row_label = "d" + evil;
+  table.row_order = {"dataset" + evil};
+  table.references = {{"ref" + evil, "tag" + evil, "src" + evil, {{"dataset" + evil, 1.5, 1, "foot" + evil}}}};
+  const json views = e2llm::harness::views_to_json({curve, grid, table});
+  for (std::int64_t window : {512, 1024}) {
+    json cell = {{"schema", kCellSchema},
+                 {"schema_version", kCellSchemaVersion},
+                 {"key", std::string(window == 512 ? "a" : "b") + std::string(63, '0')},
+                 {"backend", {{"label", "b" + evil}, {"plugin", "p" + evil}}},
+                 {"task",
+                  {{"label", "t" + evil},
+                   {"plugin", "tp" + evil},
+                   {"config", {{"k" + evil, evil}}},
+                   {"metrics_info", {{{"name", "m" + evil}, {"higher_is_better", true}}}},
+                   {"views", views}}},
+                 {"window", window},
+                 {"original_window", 256},
+                 {"metrics", {{"m" + evil, 0.75}, {"g" + evil, {{"row" + evil, 0.5}}}, {"dataset" + evil, 12.0}}},
+                 {"details", {{"prediction", evil}}},
+                 {"git_revision", "rev" + evil}};
+    e2llm::util::write_file_atomic(dir / "cells" / (cell["key"].get<std::string>().substr(0, 16) + ".json"),
+                                   cell.dump());
+  }
+  e2llm::util::write_file_atomic(dir / "sweep.json", json({{"name", "run" + evil}, {"original_window", 256}}).dump());
+  e2llm::util::write_file_atomic(dir / "backends" / "b.json",
+                                 json({{"label", "b" + evil}, {"plugin", "p" + evil}, {"trains", true}}).dump());
+  ReportModel m = build_report_model(dir);
+  ASSERT_EQ(m.sections.size(), 1u);
+  ASSERT_EQ(m.sections[0].views.size(), 3u);
+  std::string html = render_html(m);
+  EXPECT_FALSE(contains(html, "<script")) << html;
+  EXPECT_FALSE(contains(html, "\"onmouseover")) << html;
+  EXPECT_FALSE(contains(html, "onclick=\"")) << html;
+  EXPECT_TRUE(contains(html, "<em>ok</em>"));  // the allowlisted inline tags of a note stay
+  EXPECT_TRUE(contains(html, "&lt;code onclick=&quot;alert(3)&quot;&gt;no</code>"));  // a stray closing tag is harmless
+  // Each planted string is present, escaped, in every role it plays.
+  const std::string escaped = "x&lt;script&gt;alert(1)&lt;/script&gt;&quot;onmouseover=&quot;alert(2)";
+  for (const char* prefix : {"curve ", "grid ", "table ", "<th>b", "— t", "<h3>t", "<td>t", "<th>d", "<th>r", "ref",
+                             "tag", "src", "run", "rev", "<code>m", "tp"})
+    EXPECT_TRUE(contains(html, prefix + escaped)) << prefix;
+  std::string md = render_markdown(m);
+  EXPECT_FALSE(contains(md, "<script")) << md;
+  EXPECT_FALSE(contains(md, "<code")) << md;
 }

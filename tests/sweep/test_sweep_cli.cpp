@@ -135,9 +135,11 @@ TEST(SweepCli, RunsEveryCellThenSkipsThemAndRecomputesOnlyADeletedOne) {
 
   // A cell is self-describing.
   json cell = json::parse(e2llm::util::read_file(out / "cells" / cells.begin()->first));
-  for (const char* field : {"schema", "schema_version", "key", "backend", "task", "window", "g", "model", "seed",
-                            "git_revision", "metrics", "tokens_per_s", "peak_rss_bytes", "timing", "host", "samples"})
+  for (const char* field :
+       {"schema", "schema_version", "key", "backend", "task", "window", "g", "model", "seed", "git_revision", "metrics",
+        "tokens_per_s", "peak_rss_bytes", "peak_rss_bytes_cell", "peak_rss_cell_method", "timing", "host", "samples"})
     EXPECT_TRUE(cell.contains(field)) << field;
+  EXPECT_LE(cell["peak_rss_bytes_cell"].get<std::int64_t>(), cell["peak_rss_bytes"].get<std::int64_t>());
   EXPECT_EQ(cell["key"].get<std::string>().substr(0, 16) + ".json", cells.begin()->first);
   EXPECT_EQ(cell["samples"]["count"], 3);
   EXPECT_DOUBLE_EQ(cell["g"].get<double>(), cell["window"].get<double>() / 512);
@@ -291,7 +293,8 @@ TEST(SweepCli, DryRunPrintsThePlanAndWritesNothing) {
   EXPECT_FALSE(fs::exists(out));
   EXPECT_NE(before.output.find("4 cells"), std::string::npos) << before.output;
   EXPECT_NE(before.output.find("todo"), std::string::npos);
-  EXPECT_NE(before.output.find("estimate:"), std::string::npos);
+  EXPECT_NE(before.output.find("estimate: 4 of 4 cells to compute; 8 items, about 6144 tokens"), std::string::npos)
+      << before.output;
 
   ASSERT_EQ(run(base_args(config, out)).code, 0);
   auto snapshot = [&] {
@@ -304,7 +307,7 @@ TEST(SweepCli, DryRunPrintsThePlanAndWritesNothing) {
   Result after = run([&] { auto a = base_args(config, out); a.push_back("--dry-run"); return a; }());
   ASSERT_EQ(after.code, 0) << after.output;
   EXPECT_EQ(snapshot(), files);
-  std::regex done_line("\\n(a|b) +t +(512|1024) +[0-9.]+ +done");
+  std::regex done_line("\\n(a|b) +t +(512|1024) +[0-9.]+ +2 +done");  // 2 items per cell
   auto begin = std::sregex_iterator(after.output.begin(), after.output.end(), done_line);
   EXPECT_EQ(std::distance(begin, std::sregex_iterator()), 4) << after.output;
   EXPECT_NE(after.output.find("0 of 4 cells to compute"), std::string::npos) << after.output;
@@ -380,4 +383,96 @@ windows = [256, 512]
   std::string md = e2llm::util::read_file(out / "leaderboard.md");
   EXPECT_NE(md.find("| [base.pretrain](backends/base.pretrain.json) | fakebackend | yes | 123.5k |"), std::string::npos)
       << md;
+}
+
+// A task the harness has never heard of, with a grid view, a curve view and a path key
+// (tests/sweep/plugins/grid_task.cpp): planned from its declared item count, configured
+// with its path resolved against the config's folder, and rendered from its declared views.
+TEST(SweepCli, ANewTasksDeclaredViewsRenderWithoutHarnessChanges) {
+  fs::path dir = fresh_dir("views");
+  e2llm::util::write_file_atomic(dir / "tok.txt", "fake tokenizer model");
+  e2llm::util::write_file_atomic(dir / "base.gguf", "fake base");
+  e2llm::util::write_file_atomic(dir / "data" / "rows.txt", "2 1.0\n8 0.6\n16 0.3\n");
+  e2llm::util::write_file_atomic(dir / "cfg.toml", R"([run]
+name = "views"
+
+[tokenizer]
+plugin = "faketok"
+model = "tok.txt"
+
+[base]
+source = "gguf"
+path = "base.gguf"
+window = 512
+
+[backends.a]
+plugin = "fakebackend"
+tag = "a"
+
+[backends.b]
+plugin = "fakebackend"
+tag = "b"
+
+[tasks.grid]
+plugin = "gridtask"
+table = "data/rows.txt"
+trials = 4
+
+[sweep]
+windows = [512, 1024, 2048]
+)");
+  fs::path out = dir / "run";
+  // Planned: 3 rows x 4 trials = 12 items per cell, 6 cells.
+  Result plan = run([&] {
+    auto a = base_args(dir / "cfg.toml", out);
+    a.push_back("--dry-run");
+    return a;
+  }());
+  ASSERT_EQ(plan.code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("estimate: 6 of 6 cells to compute; 72 items, about 86016 tokens (items x window)"),
+            std::string::npos)
+      << plan.output;
+  Result r = run(base_args(dir / "cfg.toml", out));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("[1/6] a · grid · W=512 (12 items) ..."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[6/6] b · grid · W=2048 (12 items) ..."), std::string::npos) << r.output;
+  for (const auto& [name, inode] : cell_inodes(out)) {
+    json cell = json::parse(e2llm::util::read_file(out / "cells" / name));
+    EXPECT_EQ(cell["samples"]["count"], 12) << name;
+    EXPECT_EQ(cell["task"]["config_resolved"]["table"], (dir / "data" / "rows.txt").string());
+    EXPECT_EQ(cell["task"]["config"]["table"], "data/rows.txt");  // the key hashes what was written
+    EXPECT_EQ(cell["task"]["views"].size(), 2u);
+  }
+
+  Result report = run({E2LLM_EXE, "report", out.string()});
+  ASSERT_EQ(report.code, 0) << report.output;
+  std::string md = e2llm::util::read_file(out / "leaderboard.md");
+  auto at = [&](const std::string& part) { return md.find(part); };
+  // The grid first (it heads the section), rows in numeric order, one table per backend.
+  EXPECT_NE(at("## Hits by distance — grid\n\nHit rate per *distance* and window (`hits_by_distance`).\n\n"
+               "### Hits by distance — a\n\n| distance | 512 (g=1) | 1024 (g=2) | 2048 (g=4) |"),
+            std::string::npos)
+      << md;
+  EXPECT_LT(at("| 2 | [100.0%]"), at("| 8 | [50.0%]"));
+  EXPECT_LT(at("| 8 | [50.0%]"), at("| 16 | [25.0%]"));
+  EXPECT_NE(at("### Hits by distance — b"), std::string::npos);
+  // Then the curve: the table, the ranking over W > L, the threshold's largest window.
+  EXPECT_NE(at("## Hit rate vs window — grid"), std::string::npos);
+  EXPECT_NE(at("Ranked by mean hit rate over the extended windows"), std::string::npos) << md;
+  EXPECT_NE(at("Largest window with hit rate ≥ 50% (from the smallest window up, stopping at the first below):\n\n"
+               "- a: 1024\n- b: 1024\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(at("**grid** (gridtask, `hit_rate`, higher is better)"), std::string::npos);
+
+  std::string html = e2llm::util::read_file(out / "leaderboard.html");
+  EXPECT_NE(html.find("<h2>Hits by distance — grid</h2>\n<p class=\"note\">Hit rate per <em>distance</em> and window "
+                      "(<code>hits_by_distance</code>).</p>\n<h3>Hits by distance — a</h3>\n<table class=\"heat\">"
+                      "<thead><tr><th>distance \\ W</th>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<td style=\"background:hsl(120,70%,72%)\">"), std::string::npos);  // 100%: green
+  EXPECT_NE(html.find("aria-label=\"hit rate vs window, grid\""), std::string::npos);     // the linear chart
+  EXPECT_NE(html.find(">hit rate</text>"), std::string::npos);
+  EXPECT_NE(html.find("<li>a: 1024</li>"), std::string::npos);
 }

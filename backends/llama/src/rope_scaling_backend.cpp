@@ -15,6 +15,7 @@ RopeScalingBackend::RopeScalingBackend(std::string name, std::string description
   info_.version = "0.1.0";
   info_.description = std::move(description);
   info_.trains = trains;
+  info_.path_keys = {"model"};  // resolved against the config file's folder before configure()
 }
 
 RopeScalingBackend::~RopeScalingBackend() = default;

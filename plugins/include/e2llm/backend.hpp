@@ -14,11 +14,16 @@
 
 namespace e2llm {
 
+// info() is called before configure() (for path_keys) and again after it (`trains` may
+// depend on the config).
 struct BackendInfo {
   std::string name;
   std::string version;
   std::string description;
   bool trains = false;  // whether prepare() fine-tunes (and so costs training time)
+  // Config keys that hold paths, resolved against the config file's folder before
+  // configure() (see TaskInfo::path_keys). Must not depend on the config.
+  std::vector<std::string> path_keys{};
 };
 
 struct PrepareContext {

@@ -11,6 +11,7 @@
 #include "e2llm/error.hpp"
 #include "e2llm/language_model.hpp"
 #include "e2llm/progress.hpp"
+#include "e2llm/report_view.hpp"
 
 namespace e2llm {
 
@@ -19,11 +20,19 @@ struct MetricInfo {
   bool higher_is_better = true;
 };
 
+// What a task is, independent of its config: info() may be called before configure().
 struct TaskInfo {
   std::string name;
   std::string version;
   std::string description;
   std::vector<MetricInfo> metrics;  // the first is the headline metric
+  // How the report shows the task's cells (report_view.hpp), in this order. A task with
+  // none still appears in the report's table of every task's headline metric.
+  std::vector<ReportView> views{};
+  // Config keys that hold paths (dotted for nested keys, e.g. "data" or "files.train"): a
+  // relative path (a string, or each string of a list) is resolved against the config
+  // file's folder before configure() sees it. Other values are handed over as written.
+  std::vector<std::string> path_keys{};
 };
 
 // Per-sample results of a cell persisted as they are made, so a killed cell resumes.
@@ -56,6 +65,10 @@ class Task : public Plugin {
   // Hash of the resolved config and the data it reads: part of every cell key.
   virtual std::string fingerprint() const = 0;
   virtual CellResult evaluate(LanguageModel& model, EvalContext& context) = 0;
+  // The number of items (documents, trials, rows) evaluate() will go through at `window`,
+  // as its progress reports count them; for the sweep's plan and progress. Unknown (the
+  // default) when it depends on data not read yet. Called after configure().
+  virtual std::optional<std::int64_t> planned_items(std::int64_t /*window*/) const { return std::nullopt; }
 
   // Optional tools a task can offer on the command line:
   //   e2llm score <task> ...  -> score_predictions({"dataset", "file", "per_sample"})

@@ -1,6 +1,7 @@
 #include "e2llm/longbench/longbench_task.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <set>
 
@@ -11,6 +12,8 @@
 #include "e2llm/longbench/middle_truncate.hpp"
 #include "e2llm/longbench/predictions.hpp"
 #include "e2llm/longbench/python_text.hpp"
+#include "e2llm/longbench/report_view.hpp"
+#include "e2llm/taskkit/sample_loop.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::longbench {
@@ -37,6 +40,15 @@ std::vector<std::int32_t> strip_special(std::vector<std::int32_t> ids, const Tok
   const std::int32_t bos = tokenizer.bos_id(), eos = tokenizer.eos_id();
   ids.erase(std::remove_if(ids.begin(), ids.end(), [&](std::int32_t t) { return t == bos || t == eos; }), ids.end());
   return ids;
+}
+
+// The rows of a JSONL file (its non-blank lines), without parsing them: for progress.
+std::size_t count_rows(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::size_t rows = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.find_first_not_of(" \t\r") != std::string::npos) ++rows;
+  return rows;
 }
 
 }  // namespace
@@ -80,7 +92,14 @@ TaskInfo LongBenchTask::info() const {
   info.description = "LongBench v1 English QA and summarization (official prompts, middle truncation, greedy)";
   info.metrics.push_back({"avg_en", true});
   for (const auto& d : datasets()) info.metrics.push_back({d.name, true});
+  info.views = {report_view()};
+  info.path_keys = {"data_dir", "out_dir"};
   return info;
+}
+
+std::optional<std::int64_t> LongBenchTask::planned_items(std::int64_t /*window*/) const {
+  if (!configured_) return std::nullopt;
+  return planned_rows_;
 }
 
 void LongBenchTask::configure(const nlohmann::json& section) {
@@ -125,6 +144,11 @@ void LongBenchTask::configure(const nlohmann::json& section) {
                                         "); put the LongBench v1 file there or drop '" + name + "' from datasets");
     data[name] = util::sha256_file(file);
   }
+  planned_rows_ = 0;
+  for (const auto& name : c.datasets) {
+    const std::size_t rows = count_rows(c.data_dir / (name + ".jsonl"));
+    planned_rows_ += std::int64_t(c.limit > 0 ? std::min(rows, c.limit) : rows);
+  }
 
   nlohmann::json resolved = {{"datasets", c.datasets},
                              {"limit", c.limit},
@@ -147,98 +171,132 @@ std::string LongBenchTask::fingerprint() const {
   return fingerprint_;
 }
 
-CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
-  if (!configured_) throw Error("longbench: evaluate() before configure()");
+namespace {
+
+// One row's prediction: the prompt middle-truncated to the budget (cut again if re-encoding
+// grew it past the window), greedy generation, the answer decoded as Python would hold it.
+nlohmann::json predict(LanguageModel& model, const DatasetSpec& spec, const Row& row, std::int64_t budget,
+                       std::uint64_t seed) {
   const Tokenizer& tokenizer = model.tokenizer();
   const std::int64_t window = model.window();
-  CellResult result;
+  TruncatedPrompt prompt =
+      truncate_prompt(tokenizer, build_prompt(spec, row.context, row.input), static_cast<std::size_t>(budget));
+  std::int64_t max_new = spec.max_new_tokens;
+  bool cut = false;
+  auto prompt_len = static_cast<std::int64_t>(prompt.ids.size());
+  if (prompt_len >= window) {  // re-encoding grew the prompt past the window: cut the ids themselves
+    prompt.ids = keep_head_and_tail(prompt.ids, static_cast<std::size_t>(budget));
+    prompt_len = static_cast<std::int64_t>(prompt.ids.size());
+    cut = true;
+  }
+  if (prompt_len + max_new > window) max_new = window - prompt_len;
+  GenerationOptions options;
+  options.max_new_tokens = static_cast<std::int32_t>(max_new);
+  options.temperature = 0.0;  // greedy, as pred.py (do_sample=False, num_beams=1)
+  options.seed = seed;
+  options.stop_tokens = {tokenizer.eos_id()};
+  std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
+  // Invalid UTF-8 (a cut multi-byte character) becomes U+FFFD, as a Python str would hold it.
+  std::string pred = py::encode_utf8(py::decode_utf8(tokenizer.decode(strip_special(generated, tokenizer))));
+  return {{"dataset", spec.name},
+          {"_id", row.id},
+          {"line", row.line},
+          {"pred", pred},
+          {"original_tokens", prompt.original_tokens},
+          {"prompt_tokens", prompt.ids.size()},
+          {"truncated", prompt.truncated},
+          {"window_cut", cut},
+          {"max_new_tokens", max_new},
+          {"generated_tokens", generated.size()}};
+}
 
+struct Item {  // one row of one dataset, in evaluation order
+  std::size_t dataset;
+  const Row* row;
+};
+
+}  // namespace
+
+CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
+  if (!configured_) throw Error("longbench: evaluate() before configure()");
   // Load everything first so a bad file fails before any generation.
   std::vector<std::vector<Row>> all_rows;
-  std::size_t total = 0, done = 0;
-  for (const auto& name : config_.datasets) {
-    all_rows.push_back(load_rows(config_.data_dir / (name + ".jsonl"), config_.limit));
-    total += all_rows.back().size();
-  }
-
-  nlohmann::json per_dataset = nlohmann::json::object();
-  double sum_scores = 0;
+  std::vector<Item> items;
+  std::vector<taskkit::Sample> samples;
+  std::vector<std::int64_t> budgets;
   for (std::size_t d = 0; d < config_.datasets.size(); ++d) {
     const DatasetSpec& spec = dataset(config_.datasets[d]);
-    const auto file = (config_.data_dir / (spec.name + ".jsonl")).string();
-    const std::int64_t budget = prompt_budget(config_, window, spec);
-    std::vector<double> scores;
-    std::vector<Prediction> predictions;
+    const auto file = config_.data_dir / (spec.name + ".jsonl");
+    all_rows.push_back(load_rows(file, config_.limit));
+    budgets.push_back(prompt_budget(config_, model.window(), spec));
+  }
+  std::vector<std::size_t> resumed(config_.datasets.size(), 0);
+  for (std::size_t d = 0; d < all_rows.size(); ++d) {
     std::set<std::string> ids_seen;
-    std::size_t truncated = 0, capped = 0, window_cut = 0, resumed = 0;
-
     for (const Row& row : all_rows[d]) {
       if (!ids_seen.insert(row.id).second)
-        throw Error(file + ":" + std::to_string(row.line) + ": field '_id' repeats '" + row.id +
-                    "' (ids must be unique)");
-      const std::string sample_id = spec.name + "/" + row.id;
-      std::optional<nlohmann::json> stored = context.samples ? context.samples->find(sample_id) : std::nullopt;
-      nlohmann::json record;
-      if (stored && stored->is_object() && stored->contains("pred") && (*stored)["pred"].is_string()) {
-        record = *stored;
-        ++resumed;
-      } else {
-        TruncatedPrompt prompt =
-            truncate_prompt(tokenizer, build_prompt(spec, row.context, row.input), static_cast<std::size_t>(budget));
-        std::int64_t max_new = spec.max_new_tokens;
-        bool cut = false;
-        auto prompt_len = static_cast<std::int64_t>(prompt.ids.size());
-        if (prompt_len >= window) {  // re-encoding grew the prompt past the window: cut the ids themselves
-          prompt.ids = keep_head_and_tail(prompt.ids, static_cast<std::size_t>(budget));
-          prompt_len = static_cast<std::int64_t>(prompt.ids.size());
-          cut = true;
-        }
-        if (prompt_len + max_new > window) max_new = window - prompt_len;
-        GenerationOptions options;
-        options.max_new_tokens = static_cast<std::int32_t>(max_new);
-        options.temperature = 0.0;  // greedy, as pred.py (do_sample=False, num_beams=1)
-        options.seed = context.seed;
-        options.stop_tokens = {tokenizer.eos_id()};
-        std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
-        // Invalid UTF-8 (a cut multi-byte character) becomes U+FFFD, as a Python str would hold it.
-        std::string pred = py::encode_utf8(py::decode_utf8(tokenizer.decode(strip_special(generated, tokenizer))));
-        record = {{"dataset", spec.name},
-                  {"_id", row.id},
-                  {"line", row.line},
-                  {"pred", pred},
-                  {"original_tokens", prompt.original_tokens},
-                  {"prompt_tokens", prompt.ids.size()},
-                  {"truncated", prompt.truncated},
-                  {"window_cut", cut},
-                  {"max_new_tokens", max_new},
-                  {"generated_tokens", generated.size()}};
-        result.tokens_processed += prompt.ids.size() + generated.size();
-      }
-      // Always scored here, so a resumed sample is scored by this version of the metric.
-      const std::string pred = record["pred"].get<std::string>();
-      const double s = score_sample(spec.metric, pred, row.answers);
-      record["score"] = s;
-      if (context.samples && !(stored && *stored == record)) context.samples->put(sample_id, record);
+        throw Error((config_.data_dir / (config_.datasets[d] + ".jsonl")).string() + ":" + std::to_string(row.line) +
+                    ": field '_id' repeats '" + row.id + "' (ids must be unique)");
+      items.push_back({d, &row});
+      samples.push_back({config_.datasets[d] + "/" + row.id, 1, config_.datasets[d]});
+    }
+  }
+  CellResult result;
+  // Always scored here, so a resumed sample is scored by this version of the metric.
+  auto scored = [&](std::size_t i, nlohmann::json record) {
+    const Item& item = items[i];
+    record["score"] = score_sample(dataset(config_.datasets[item.dataset]).metric, record["pred"].get<std::string>(),
+                                   item.row->answers);
+    return record;
+  };
+  auto reuse = [&](std::size_t i, const nlohmann::json& stored) -> std::optional<nlohmann::json> {
+    if (!stored.is_object() || !stored.contains("pred") || !stored["pred"].is_string()) return std::nullopt;
+    ++resumed[items[i].dataset];
+    return scored(i, stored);
+  };
+  auto compute = [&](std::size_t i, const std::function<void()>&) {
+    const Item& item = items[i];
+    nlohmann::json record =
+        predict(model, dataset(config_.datasets[item.dataset]), *item.row, budgets[item.dataset], context.seed);
+    result.tokens_processed +=
+        record["prompt_tokens"].get<std::uint64_t>() + record["generated_tokens"].get<std::uint64_t>();
+    return scored(i, std::move(record));
+  };
+  result.samples = taskkit::run_samples(context, samples, "rows", reuse, compute);
+  summarize(result, all_rows, budgets, resumed, model.window());
+  return result;
+}
+
+void LongBenchTask::summarize(CellResult& result, const std::vector<std::vector<Row>>& all_rows,
+                              const std::vector<std::int64_t>& budgets, const std::vector<std::size_t>& resumed,
+                              std::int64_t window) const {
+  nlohmann::json per_dataset = nlohmann::json::object();
+  double sum_scores = 0;
+  std::size_t next = 0;  // records are in dataset order
+  for (std::size_t d = 0; d < config_.datasets.size(); ++d) {
+    const DatasetSpec& spec = dataset(config_.datasets[d]);
+    std::vector<double> scores;
+    std::vector<Prediction> predictions;
+    std::size_t truncated = 0, capped = 0, window_cut = 0;
+    for (const Row& row : all_rows[d]) {
+      const nlohmann::json& record = result.samples[next++];
       truncated += record.value("truncated", false) ? 1 : 0;
       window_cut += record.value("window_cut", false) ? 1 : 0;
       capped += record.value("max_new_tokens", spec.max_new_tokens) < spec.max_new_tokens ? 1 : 0;
-      scores.push_back(s);
-      predictions.push_back({pred, row.answers, row.all_classes, row.length, row.line});
-      result.samples.push_back(record);
-      if (context.progress) context.progress->update(++done, total, spec.name);
+      scores.push_back(record["score"].get<double>());
+      predictions.push_back({record["pred"].get<std::string>(), row.answers, row.all_classes, row.length, row.line});
     }
-
     const double dataset_result = dataset_score(scores);
     result.metrics[spec.name] = dataset_result;
     sum_scores += dataset_result;
     per_dataset[spec.name] = {{"n", scores.size()},
                               {"metric", metric_name(spec.metric)},
                               {"max_new_tokens", spec.max_new_tokens},
-                              {"budget", budget},
+                              {"budget", budgets[d]},
                               {"truncated", truncated},
                               {"max_new_tokens_capped", capped},
                               {"window_cut", window_cut},
-                              {"resumed", resumed}};
+                              {"resumed", resumed[d]}};
     if (!config_.out_dir.empty()) write_predictions(config_.out_dir / (spec.name + ".jsonl"), predictions);
   }
   // The paper's EN average: the plain mean of the dataset scores (not LongBench's category mean).
@@ -251,7 +309,6 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
                     {"average", "avg_en = plain mean of the dataset scores"},
                     {"datasets", per_dataset},
                     {"config", resolved_}};
-  return result;
 }
 
 nlohmann::json LongBenchTask::score_predictions(const nlohmann::json& request) {

@@ -8,6 +8,7 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/lists.hpp"
+#include "e2llm/taskkit/sample_loop.hpp"
 #include "e2llm/util/sha256.hpp"
 #include "passkey_prompt.hpp"
 
@@ -15,13 +16,45 @@ namespace e2llm::passkey {
 
 namespace {
 constexpr const char* kVersion = "1.0.0";
+
+// Accuracy per backend and window (with the largest window that passes the threshold),
+// then depth x window per backend.
+std::vector<ReportView> report_views() {
+  ReportView accuracy;
+  accuracy.kind = ViewKind::window_curve;
+  accuracy.title = "Passkey retrieval";
+  accuracy.metric = "accuracy";
+  accuracy.quantity = "accuracy";
+  accuracy.note = "Accuracy (higher is better), rows = backends, columns = window W.";
+  accuracy.note_html = "";
+  accuracy.format = ValueFormat::percent;
+  accuracy.summary = WindowSummary::mean;
+  accuracy.pass_threshold = PasskeyConfig{}.threshold;
+  accuracy.threshold_key = "threshold";
+  ReportView by_depth;
+  by_depth.kind = ViewKind::grid;
+  by_depth.title = "Accuracy by depth";
+  by_depth.metric = "accuracy_by_depth";
+  by_depth.quantity = "accuracy";
+  by_depth.note_html = "";
+  by_depth.format = ValueFormat::percent;
+  by_depth.row_label = "depth";
+  return {accuracy, by_depth};
 }
 
+}  // namespace
+
 TaskInfo PasskeyTask::info() const {
-  return TaskInfo{"passkey",
-                  kVersion,
-                  "Passkey retrieval (Landmark-attention template): find a 1-50000 key hidden in filler text",
-                  {{"accuracy", true}, {"trials", true}}};
+  TaskInfo info{"passkey",
+                kVersion,
+                "Passkey retrieval (Landmark-attention template): find a 1-50000 key hidden in filler text",
+                {{"accuracy", true}, {"trials", true}}};
+  info.views = report_views();
+  return info;
+}
+
+std::optional<std::int64_t> PasskeyTask::planned_items(std::int64_t /*window*/) const {
+  return std::int64_t(config_.depths.size()) * config_.trials;
 }
 
 void PasskeyTask::configure(const nlohmann::json& config) {
@@ -67,6 +100,62 @@ std::string PasskeyTask::fingerprint() const {
   return util::sha256_hex(resolved.dump());
 }
 
+namespace {
+
+struct Trial {
+  std::string id;
+  double depth;
+  std::int64_t trial, key;
+};
+
+// One generation: the prompt with `t.key` at `t.depth`, greedy decoding, scored.
+nlohmann::json run_trial(LanguageModel& model, const Trial& t, std::int64_t window, std::int64_t target, bool add_bos,
+                         const GenerationOptions& options) {
+  const Tokenizer& tokenizer = model.tokenizer();
+  PasskeyPrompt prompt = build_prompt(tokenizer, t.key, t.depth, target, add_bos);
+  std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
+  std::string output = tokenizer.decode(generated);
+  auto answer = first_integer(output);
+  return nlohmann::json{{"id", t.id},
+                        {"window", window},
+                        {"depth", t.depth},
+                        {"trial", t.trial},
+                        {"key", t.key},
+                        {"prompt_tokens", prompt.ids.size()},
+                        {"key_token", prompt.key_token},
+                        {"filler_chars", {prompt.prefix_chars, prompt.suffix_chars}},
+                        {"generated_tokens", generated.size()},
+                        {"output", output},
+                        {"answer", answer ? nlohmann::json(*answer) : nlohmann::json(nullptr)},
+                        {"correct", is_correct(output, t.key)}};
+}
+
+// What the records add up to.
+struct Tally {
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_depth;  // depth -> (correct, trials)
+  std::int64_t correct = 0, total = 0, prompt_min = INT64_MAX, prompt_max = 0;
+  std::uint64_t tokens = 0;
+};
+
+Tally tally(const std::vector<Trial>& trials, const std::vector<nlohmann::json>& records) {
+  Tally t;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const bool ok = records[i].at("correct").get<bool>();
+    const auto prompt_tokens = records[i].at("prompt_tokens").get<std::int64_t>();
+    t.correct += ok;
+    ++t.total;
+    auto& [depth_correct, depth_trials] = t.by_depth[taskkit::format_fraction(trials[i].depth)];
+    depth_correct += ok;
+    ++depth_trials;
+    t.prompt_min = std::min(t.prompt_min, prompt_tokens);
+    t.prompt_max = std::max(t.prompt_max, prompt_tokens);
+    t.tokens += std::uint64_t(prompt_tokens) + records[i].at("generated_tokens").get<std::uint64_t>();
+  }
+  return t;
+}
+
+}  // namespace
+
 CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (!configured_) throw Error("passkey: evaluate() called before configure()");
   const std::int64_t window = context.window > 0 ? context.window : model.window();
@@ -74,71 +163,43 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (target + config_.max_new_tokens > window)
     throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
                                                    config_.max_new_tokens, window));
-  const Tokenizer& tokenizer = model.tokenizer();
-
   GenerationOptions options;
   options.max_new_tokens = config_.max_new_tokens;
   options.temperature = 0.0;  // greedy
-  options.stop_tokens = {tokenizer.eos_id()};
+  options.stop_tokens = {model.tokenizer().eos_id()};
 
-  CellResult result;
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_depth;  // depth -> (correct, trials)
-  std::int64_t correct = 0, total = 0, prompt_min = INT64_MAX, prompt_max = 0;
-  std::uint64_t tokens = 0;
-  const std::size_t planned = config_.depths.size() * std::size_t(config_.trials);
-  for (double depth : config_.depths) {
-    const std::string depth_name = taskkit::format_fraction(depth);
+  std::vector<Trial> trials;
+  std::vector<taskkit::Sample> samples;
+  for (double depth : config_.depths)
     for (std::int64_t trial = 0; trial < config_.trials; ++trial) {
-      const std::string id = fmt::format("window={}/depth={}/trial={}", window, depth_name, trial);
-      const std::int64_t key = draw_key(context.seed, window, depth, trial);
-      std::optional<nlohmann::json> record;
-      if (context.samples) record = context.samples->find(id);
-      if (record && record->value("key", std::int64_t(-1)) != key)
-        throw Error(
-            fmt::format("passkey: the stored record {} has key {}, this run draws {}: the sample store belongs "
-                        "to another seed or version (delete the cell to redo it)",
-                        id, record->value("key", std::int64_t(-1)), key));
-      if (!record) {
-        PasskeyPrompt prompt = build_prompt(tokenizer, key, depth, target, config_.add_bos);
-        std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
-        std::string output = tokenizer.decode(generated);
-        auto answer = first_integer(output);
-        record = nlohmann::json{{"id", id},
-                                {"window", window},
-                                {"depth", depth},
-                                {"trial", trial},
-                                {"key", key},
-                                {"prompt_tokens", prompt.ids.size()},
-                                {"key_token", prompt.key_token},
-                                {"filler_chars", {prompt.prefix_chars, prompt.suffix_chars}},
-                                {"generated_tokens", generated.size()},
-                                {"output", output},
-                                {"answer", answer ? nlohmann::json(*answer) : nlohmann::json(nullptr)},
-                                {"correct", is_correct(output, key)}};
-        if (context.samples) context.samples->put(id, *record);
-      }
-      const bool ok = record->at("correct").get<bool>();
-      const auto prompt_tokens = record->at("prompt_tokens").get<std::int64_t>();
-      correct += ok;
-      ++total;
-      by_depth[depth_name].first += ok;
-      by_depth[depth_name].second += 1;
-      prompt_min = std::min(prompt_min, prompt_tokens);
-      prompt_max = std::max(prompt_max, prompt_tokens);
-      tokens += std::uint64_t(prompt_tokens) + record->at("generated_tokens").get<std::uint64_t>();
-      result.samples.push_back(*record);
-      if (context.progress) context.progress->update(std::size_t(total), planned, "trials");
+      std::string id = fmt::format("window={}/depth={}/trial={}", window, taskkit::format_fraction(depth), trial);
+      trials.push_back({id, depth, trial, draw_key(context.seed, window, depth, trial)});
+      samples.push_back({id});
     }
-  }
-
-  const double accuracy = double(correct) / double(total);
+  auto reuse = [&](std::size_t i, const nlohmann::json& stored) -> std::optional<nlohmann::json> {
+    if (stored.value("key", std::int64_t(-1)) != trials[i].key)
+      throw Error(
+          fmt::format("passkey: the stored record {} has key {}, this run draws {}: the sample store belongs "
+                      "to another seed or version (delete the cell to redo it)",
+                      trials[i].id, stored.value("key", std::int64_t(-1)), trials[i].key));
+    return stored;
+  };
+  auto compute = [&](std::size_t i, const std::function<void()>&) {
+    return run_trial(model, trials[i], window, target, config_.add_bos, options);
+  };
+  CellResult result;
+  result.samples = taskkit::run_samples(context, samples, "trials", reuse, compute);
+  const Tally t = tally(trials, result.samples);
+  const double accuracy = double(t.correct) / double(t.total);
   nlohmann::json accuracy_by_depth = nlohmann::json::object();
   for (double depth : config_.depths) {
-    const auto& [c, n] = by_depth[taskkit::format_fraction(depth)];
+    const auto& [c, n] = t.by_depth.at(taskkit::format_fraction(depth));
     accuracy_by_depth[taskkit::format_fraction(depth)] = double(c) / double(n);
   }
-  result.metrics = {{"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", total}};
-  result.tokens_processed = tokens;
+  result.metrics = {{"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", t.total}};
+  result.tokens_processed = t.tokens;
+  const Tokenizer& tokenizer = model.tokenizer();
+  const std::int64_t prompt_min = t.prompt_min, prompt_max = t.prompt_max;
   result.details = {
       {"template",
        "landmark-attention passkey (docs/protocols.md §Passkey): lines joined with \\n; prefix and suffix cut from the "

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "e2llm/task.hpp"
@@ -31,6 +32,7 @@ class PasskeyTask final : public Task {
   void configure(const nlohmann::json& config) override;
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
+  std::optional<std::int64_t> planned_items(std::int64_t window) const override;
 
   const PasskeyConfig& config() const { return config_; }
   // The prompt size used at `window`.

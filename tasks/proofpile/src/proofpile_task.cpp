@@ -8,19 +8,45 @@
 #include "corpus_builder.hpp"
 #include "e2llm/config_reader.hpp"
 #include "e2llm/error.hpp"
+#include "e2llm/taskkit/sample_loop.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::proofpile {
 
 namespace {
 constexpr const char* kVersion = "1.0.0";
+
+// Perplexity per backend and window: a log-scale chart, the table, and the backends ranked
+// by geometric-mean perplexity over the extended windows.
+ReportView perplexity_view() {
+  ReportView v;
+  v.kind = ViewKind::window_curve;
+  v.title = "Perplexity vs window";
+  v.metric = "ppl";
+  v.higher_is_better = false;
+  v.quantity = "perplexity";
+  v.note = "Proof-Pile-style long-document perplexity (`ppl`, lower is better), rows = backends, columns = window W.";
+  v.note_html = "Long-document perplexity (<code>ppl</code>, lower is better).";
+  v.chart = ChartScale::log;
+  v.summary = WindowSummary::geometric_mean;
+  return v;
 }
+}  // namespace
 
 TaskInfo ProofPileTask::info() const {
-  return TaskInfo{"proofpile",
-                  kVersion,
-                  "Sliding-window perplexity on long Proof-Pile-style documents (Press et al. 2022; stride 256)",
-                  {{"ppl", false}, {"ppl_mean_doc", false}, {"documents", true}, {"tokens", true}}};
+  TaskInfo info{"proofpile",
+                kVersion,
+                "Sliding-window perplexity on long Proof-Pile-style documents (Press et al. 2022; stride 256)",
+                {{"ppl", false}, {"ppl_mean_doc", false}, {"documents", true}, {"tokens", true}}};
+  info.views = {perplexity_view()};
+  info.path_keys = {"data"};
+  return info;
+}
+
+std::optional<std::int64_t> ProofPileTask::planned_items(std::int64_t /*window*/) const {
+  // Documents; fewer when the data holds fewer that pass the min_tokens filter.
+  if (config_.max_documents > 0) return config_.max_documents;
+  return std::nullopt;
 }
 
 void ProofPileTask::configure(const nlohmann::json& config) {
@@ -101,6 +127,26 @@ const std::vector<std::int32_t>& ProofPileTask::tokens_of(std::size_t index, con
   return tokens_[index];
 }
 
+ProofPileTask::Selection ProofPileTask::select_documents(const Tokenizer& tokenizer) {
+  // In file order: long enough, up to max_documents.
+  const std::int64_t min_tokens = std::max<std::int64_t>(config_.min_tokens, 2);
+  Selection s;
+  for (std::size_t i = 0; i < documents_.size(); ++i) {
+    if (config_.max_documents > 0 && std::int64_t(s.documents.size()) >= config_.max_documents) break;
+    if (std::int64_t(tokens_of(i, tokenizer).size()) < min_tokens) {
+      ++s.filtered_short;
+      continue;
+    }
+    s.documents.push_back(i);
+  }
+  if (s.documents.empty())
+    throw Error(
+        fmt::format("proofpile: none of the {} documents in {} has at least {} tokens (lower min_tokens or "
+                    "use longer documents)",
+                    documents_.size(), config_.data.string(), min_tokens));
+  return s;
+}
+
 CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (!configured_) throw Error("proofpile: evaluate() called before configure()");
   if (!loaded_) {
@@ -115,93 +161,59 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
                                             "unscored (set stride <= the smallest window)",
                                             config_.stride, window));
   const Tokenizer& tokenizer = model.tokenizer();
+  const Selection selection = select_documents(tokenizer);
 
-  // Select documents in file order: long enough, up to max_documents.
-  const std::int64_t min_tokens = std::max<std::int64_t>(config_.min_tokens, 2);
-  std::vector<std::size_t> selected;
-  std::int64_t filtered_short = 0;
-  for (std::size_t i = 0; i < documents_.size(); ++i) {
-    if (config_.max_documents > 0 && std::int64_t(selected.size()) >= config_.max_documents) break;
-    if (std::int64_t(tokens_of(i, tokenizer).size()) < min_tokens) {
-      ++filtered_short;
-      continue;
-    }
-    selected.push_back(i);
+  // One sample per document; progress counts windows, the unit of model work.
+  std::vector<taskkit::Sample> samples;
+  std::vector<std::int64_t> used;  // the tokens of each document that are evaluated
+  for (std::size_t i : selection.documents) {
+    used.push_back(std::min<std::int64_t>(std::int64_t(tokens_of(i, tokenizer).size()), truncate));
+    samples.push_back({documents_[i].id, taskkit::plan_sliding_windows(used.back(), window, config_.stride).size()});
   }
-  if (selected.empty())
-    throw Error(
-        fmt::format("proofpile: none of the {} documents in {} has at least {} tokens (lower min_tokens or "
-                    "use longer documents)",
-                    documents_.size(), config_.data.string(), min_tokens));
-
-  // Progress counts windows, the unit of model work.
-  std::size_t total_windows = 0, done_windows = 0;
-  for (std::size_t i : selected) {
-    std::int64_t n = std::min<std::int64_t>(std::int64_t(tokens_of(i, tokenizer).size()), truncate);
-    total_windows += taskkit::plan_sliding_windows(n, window, config_.stride).size();
-  }
-
+  auto reuse = [&](std::size_t k, const nlohmann::json& stored) -> std::optional<nlohmann::json> {
+    if (stored.value("tokens_used", std::int64_t(-1)) != used[k])
+      throw Error(
+          fmt::format("proofpile: the stored record of {} scored {} tokens, this run would score {}: the "
+                      "sample store belongs to another configuration (delete the cell to redo it)",
+                      samples[k].id, stored.value("tokens_used", std::int64_t(-1)), used[k]));
+    return stored;
+  };
+  auto compute = [&](std::size_t k, const std::function<void()>& tick) {
+    return score_document(model, selection.documents[k], used[k], window, tick);
+  };
   CellResult result;
+  result.samples = taskkit::run_samples(context, samples, "windows", reuse, compute);
+  summarize(result, selection, window, truncate, tokenizer);
+  return result;
+}
+
+void ProofPileTask::summarize(CellResult& result, const Selection& selection, std::int64_t window,
+                              std::int64_t truncate, const Tokenizer& tokenizer) const {
   double nll_sum = 0.0, window_mean_sum = 0.0, doc_ppl_sum = 0.0;
   std::int64_t tokens_scored = 0, windows = 0;
   std::uint64_t tokens_forwarded = 0;
-  for (std::size_t i : selected) {
-    const Document& doc = documents_[i];
-    const auto& all = tokens_of(i, tokenizer);
-    const std::int64_t used = std::min<std::int64_t>(std::int64_t(all.size()), truncate);
-    std::optional<nlohmann::json> record;
-    if (context.samples) record = context.samples->find(doc.id);
-    if (record) {
-      if (record->value("tokens_used", std::int64_t(-1)) != used)
-        throw Error(
-            fmt::format("proofpile: the stored record of {} scored {} tokens, this run would score {}: the "
-                        "sample store belongs to another configuration (delete the cell to redo it)",
-                        doc.id, record->value("tokens_used", std::int64_t(-1)), used));
-      done_windows += std::size_t(record->at("windows").get<std::int64_t>());
-      if (context.progress) context.progress->update(done_windows, total_windows, "windows");
-    } else {
-      std::vector<std::int32_t> ids(all.begin(), all.begin() + used);
-      auto r = taskkit::sliding_window_perplexity(model, ids, window, config_.stride, config_.aggregation,
-                                                  [&](const taskkit::WindowRecord&) {
-                                                    ++done_windows;
-                                                    if (context.progress)
-                                                      context.progress->update(done_windows, total_windows, "windows");
-                                                  });
-      double mean_sum = 0.0;
-      for (const auto& w : r.per_window) mean_sum += w.mean_nll();
-      record = nlohmann::json{{"id", doc.id},
-                              {"meta", doc.meta},
-                              {"tokens_document", all.size()},
-                              {"tokens_used", used},
-                              {"tokens_scored", r.tokens_scored},
-                              {"tokens_forwarded", r.tokens_forwarded},
-                              {"windows", r.windows},
-                              {"nll_sum", r.nll_sum},
-                              {"window_mean_nll_sum", mean_sum},
-                              {"ppl", r.ppl}};
-      if (context.samples) context.samples->put(doc.id, *record);
-    }
-    nll_sum += record->at("nll_sum").get<double>();
-    window_mean_sum += record->at("window_mean_nll_sum").get<double>();
-    tokens_scored += record->at("tokens_scored").get<std::int64_t>();
-    windows += record->at("windows").get<std::int64_t>();
-    tokens_forwarded += record->at("tokens_forwarded").get<std::uint64_t>();
-    doc_ppl_sum += record->at("ppl").get<double>();
-    result.samples.push_back(*record);
+  for (const auto& record : result.samples) {
+    nll_sum += record.at("nll_sum").get<double>();
+    window_mean_sum += record.at("window_mean_nll_sum").get<double>();
+    tokens_scored += record.at("tokens_scored").get<std::int64_t>();
+    windows += record.at("windows").get<std::int64_t>();
+    tokens_forwarded += record.at("tokens_forwarded").get<std::uint64_t>();
+    doc_ppl_sum += record.at("ppl").get<double>();
   }
-
+  const std::int64_t filtered_short = selection.filtered_short;
   const double ppl = config_.aggregation == taskkit::Aggregation::TokenWeighted
                          ? std::exp(nll_sum / double(tokens_scored))
                          : std::exp(window_mean_sum / double(windows));
   result.metrics = {{"ppl", ppl},
-                    {"ppl_mean_doc", doc_ppl_sum / double(selected.size())},
-                    {"documents", selected.size()},
+                    {"ppl_mean_doc", doc_ppl_sum / double(selection.documents.size())},
+                    {"documents", selection.documents.size()},
                     {"tokens", tokens_scored}};
   result.tokens_processed = tokens_forwarded;
   result.details = {
       {"protocol",
-       "sliding window (Press et al. 2022): windows of up to W tokens every S tokens; each token scored "
-       "once, by the first window that reaches it; token 0 unscored"},
+       "sliding window (Press et al. 2022): windows of up to W tokens every S tokens, each starting no later "
+       "than one token before the previous one's end (S = W); each token scored once, by the first window "
+       "that holds it after its first token; token 0 unscored"},
       {"window", window},
       {"stride", config_.stride},
       {"truncate", truncate},
@@ -227,7 +239,27 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
         {"model_path", tokenizer.model_path()},
         {"vocab_size", tokenizer.vocab_size()},
         {"bos_id", tokenizer.bos_id()}}}};
-  return result;
+}
+
+nlohmann::json ProofPileTask::score_document(LanguageModel& model, std::size_t index, std::int64_t used,
+                                             std::int64_t window, const std::function<void()>& tick) {
+  const Document& doc = documents_[index];
+  const auto& all = tokens_of(index, model.tokenizer());
+  std::vector<std::int32_t> ids(all.begin(), all.begin() + used);
+  auto r = taskkit::sliding_window_perplexity(model, ids, window, config_.stride, config_.aggregation,
+                                              [&](const taskkit::WindowRecord&) { tick(); });
+  double mean_sum = 0.0;
+  for (const auto& w : r.per_window) mean_sum += w.mean_nll();
+  return {{"id", doc.id},
+          {"meta", doc.meta},
+          {"tokens_document", all.size()},
+          {"tokens_used", used},
+          {"tokens_scored", r.tokens_scored},
+          {"tokens_forwarded", r.tokens_forwarded},
+          {"windows", r.windows},
+          {"nll_sum", r.nll_sum},
+          {"window_mean_nll_sum", mean_sum},
+          {"ppl", r.ppl}};
 }
 
 nlohmann::json ProofPileTask::prepare_data(const nlohmann::json& request) {

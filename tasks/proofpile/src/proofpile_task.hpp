@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,7 @@ class ProofPileTask final : public Task {
   void configure(const nlohmann::json& config) override;
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
+  std::optional<std::int64_t> planned_items(std::int64_t window) const override;
   // {"out": DIR, "max_bytes", "seed", "eval_fraction", "packages"}; see corpus_builder.hpp.
   nlohmann::json prepare_data(const nlohmann::json& request) override;
 
@@ -47,6 +50,18 @@ class ProofPileTask final : public Task {
   nlohmann::json resolved_config() const;
   // The documents, tokenized with `tokenizer` (cached across windows of one run).
   const std::vector<std::int32_t>& tokens_of(std::size_t index, const Tokenizer& tokenizer);
+  struct Selection {
+    std::vector<std::size_t> documents;  // indices into documents_
+    std::int64_t filtered_short = 0;
+  };
+  Selection select_documents(const Tokenizer& tokenizer);
+  // A document's record: its first `used` tokens scored by sliding windows; `tick` after
+  // each window.
+  nlohmann::json score_document(LanguageModel& model, std::size_t index, std::int64_t used, std::int64_t window,
+                                const std::function<void()>& tick);
+  // The metrics and protocol facts of the documents' records.
+  void summarize(CellResult& result, const Selection& selection, std::int64_t window, std::int64_t truncate,
+                 const Tokenizer& tokenizer) const;
 
   ProofPileConfig config_;
   bool configured_ = false;

@@ -1,5 +1,11 @@
 // Test-only backend: no model; its numbers depend on its config and the window.
+//
+// Keys: tag (a name the fake model reports), scale (log p of every token is
+// -scale * log(window), so perplexity = window^scale), trains (pretend to train),
+// recall_tokens (generate() answers with the first number in the last N prompt tokens, else
+// "42"; 0 = always "42").
 #include <cmath>
+#include <filesystem>
 
 #include "e2llm/backend.hpp"
 #include "e2llm/config_reader.hpp"
@@ -9,14 +15,29 @@ namespace {
 
 class FakeModel : public e2llm::LanguageModel {
  public:
-  FakeModel(std::int64_t window, std::shared_ptr<const e2llm::Tokenizer> tok, std::string tag, double scale)
-      : window_(window), tok_(std::move(tok)), tag_(std::move(tag)), scale_(scale) {}
+  FakeModel(std::int64_t window, std::shared_ptr<const e2llm::Tokenizer> tok, std::string tag, double scale,
+            std::int64_t recall_tokens)
+      : window_(window), tok_(std::move(tok)), tag_(std::move(tag)), scale_(scale), recall_tokens_(recall_tokens) {}
   std::int64_t window() const override { return window_; }
   const e2llm::Tokenizer& tokenizer() const override { return *tok_; }
+  // Keeps the contract as strictly as the LibTorch model does.
   std::vector<float> token_logprobs(const std::vector<std::int32_t>& ids, std::size_t from) override {
+    if (std::int64_t(ids.size()) > window_)
+      throw e2llm::Error("token_logprobs: " + std::to_string(ids.size()) + " tokens exceed the window of " +
+                         std::to_string(window_));
+    if (from < 1) throw e2llm::Error("token_logprobs: score_from must be >= 1");
+    if (from >= ids.size()) return {};
     return std::vector<float>(ids.size() - from, static_cast<float>(-scale_ * std::log(double(window_))));
   }
-  std::vector<std::int32_t> generate(const std::vector<std::int32_t>&, const e2llm::GenerationOptions&) override {
+  std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt,
+                                     const e2llm::GenerationOptions&) override {
+    if (recall_tokens_ > 0) {
+      std::size_t keep = std::min(prompt.size(), std::size_t(recall_tokens_));
+      std::string tail = tok_->decode({prompt.end() - std::ptrdiff_t(keep), prompt.end()});
+      std::size_t start = tail.find_first_of("0123456789");
+      if (start != std::string::npos)
+        return tok_->encode(tail.substr(start, tail.find_first_not_of("0123456789", start) - start));
+    }
     return tok_->encode("42");
   }
   nlohmann::json describe() const override { return {{"tag", tag_}, {"window", window_}, {"scale", scale_}}; }
@@ -26,6 +47,7 @@ class FakeModel : public e2llm::LanguageModel {
   std::shared_ptr<const e2llm::Tokenizer> tok_;
   std::string tag_;
   double scale_;
+  std::int64_t recall_tokens_;
 };
 
 class FakeBackend : public e2llm::Backend {
@@ -36,6 +58,7 @@ class FakeBackend : public e2llm::Backend {
     tag_ = cfg.get<std::string>("tag", "x");
     scale_ = cfg.get<double>("scale", 1.0);
     trains_ = cfg.get<bool>("trains", false);
+    recall_tokens_ = cfg.get<std::int64_t>("recall_tokens", 0);
     cfg.finish();
   }
   nlohmann::json prepare(const e2llm::PrepareContext& ctx) override {
@@ -47,13 +70,14 @@ class FakeBackend : public e2llm::Backend {
     return record;
   }
   std::unique_ptr<e2llm::LanguageModel> open(std::int64_t window) override {
-    return std::make_unique<FakeModel>(window, tok_, tag_, scale_);
+    return std::make_unique<FakeModel>(window, tok_, tag_, scale_, recall_tokens_);
   }
 
  private:
   std::string tag_;
   double scale_ = 1;
   bool trains_ = false;
+  std::int64_t recall_tokens_ = 0;
   std::shared_ptr<const e2llm::Tokenizer> tok_;
 };
 

@@ -16,8 +16,11 @@ namespace {
 class FakeTask : public e2llm::Task {
  public:
   e2llm::TaskInfo info() const override {
-    return {"faketask", "0.0.1", "test task", {{"ppl", false}, {"accuracy", true}}};
+    e2llm::TaskInfo info{"faketask", "0.0.1", "test task", {{"ppl", false}, {"accuracy", true}}};
+    info.path_keys = {"out_dir"};
+    return info;
   }
+  std::optional<std::int64_t> planned_items(std::int64_t) const override { return samples_; }
   void configure(const nlohmann::json& section) override {
     e2llm::ConfigReader cfg(section);
     samples_ = cfg.get<int>("samples", 4);

@@ -18,7 +18,9 @@ TrainingBackend::TrainingBackend(std::string name, std::string description, Poli
       name_(name),
       default_policy_(default_policy),
       mode_(mode),
-      random_init_(default_random_init) {}
+      random_init_(default_random_init) {
+  declare_path_key("corpus");
+}
 
 TrainingBackend::~TrainingBackend() = default;
 

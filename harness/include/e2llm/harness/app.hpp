@@ -11,11 +11,18 @@
 
 namespace e2llm::harness {
 
+// Where plugins are searched, first match wins (README "Commands" says the same; a test
+// checks): --plugin-path, $E2LLM_PLUGIN_PATH, the config's [plugins] path, then the plugin
+// folder beside the executable (build/lib/e2llm/plugins/).
+std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::string>& command_line,
+                                                      const std::vector<std::filesystem::path>& config);
+
 struct AppContext {
-  std::vector<std::string> plugin_paths;  // --plugin-path (before $E2LLM_PLUGIN_PATH? no: after it)
+  std::vector<std::string> plugin_paths;  // --plugin-path, repeatable
   int exit_code = 0;
 
-  // Loads the plugins on first use; `extra` folders (from a config) are searched too.
+  // Loads the plugins on first use from plugin_search_path(plugin_paths, extra); `extra`
+  // are the config's [plugins] path folders.
   PluginRegistry& registry(const std::vector<std::filesystem::path>& extra = {});
 
  private:

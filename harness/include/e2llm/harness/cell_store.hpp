@@ -20,7 +20,7 @@ namespace e2llm::harness {
 
 // The cell file format. Bump the version on any change a reader must know about.
 inline constexpr const char* kCellSchema = "e2llm.cell";
-inline constexpr int kCellSchemaVersion = 1;
+inline constexpr int kCellSchemaVersion = 2;  // 2: task.views, peak_rss_bytes_cell
 // Bump when the key material changes shape: every cell is then recomputed.
 inline constexpr int kCellKeyVersion = 1;
 

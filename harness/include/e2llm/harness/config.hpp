@@ -24,6 +24,8 @@ class Config {
   const std::filesystem::path& path() const { return path_; }
   // The folder relative paths in the config are resolved against (the file's folder).
   std::filesystem::path base_dir() const;
+  // A path written in the config: relative ones are resolved against base_dir().
+  std::filesystem::path resolve(const std::string& path) const;
 
   // "FILE:LINE:COL" of a dotted key (or of its closest written parent), or "--set KEY".
   std::string where(const std::string& dotted_key) const;
@@ -40,6 +42,13 @@ class Config {
   std::filesystem::path path_;
   std::map<std::string, std::string> locations_;  // dotted key -> "FILE:LINE:COL" or "--set KEY"
 };
+
+// The one rule for paths inside a plugin's section (`e2llm sweep` and `e2llm train`): the
+// values of `path_keys` (dotted for nested keys, as the plugin's info() declares them) that
+// are relative paths, written as a string or as a list of strings, are resolved against
+// `base_dir`. Everything else is returned as written.
+nlohmann::json resolve_path_keys(const nlohmann::json& section, const std::vector<std::string>& path_keys,
+                                 const std::filesystem::path& base_dir);
 
 // Checks the top-level schema the harness itself owns (sections and their keys), with
 // "did you mean" for unknown keys. Plugin sections are checked by the plugins.

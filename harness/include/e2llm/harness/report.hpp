@@ -1,14 +1,19 @@
 // `e2llm report RUN_DIR`: one model of a run's results (read from its cell files) and
 // printers for it (markdown, HTML, JSON), as llama-bench prints one result set many ways.
+// The harness knows no task: each task's cells carry the views it declared
+// (e2llm/report_view.hpp), and the printers render those.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "e2llm/report_view.hpp"
 
 namespace e2llm::harness {
 
@@ -37,26 +42,26 @@ struct ExtendedSummary {
   std::size_t rank = 0;  // 1 + how many backends did strictly better (ties share a rank)
 };
 
-struct PerplexityView {  // one per proofpile task label
-  std::string task_label, metric = "ppl";
-  ValueTable table;  // backends x windows
-  std::vector<ExtendedSummary> extended;  // geometric mean ppl over W > L, best (lowest) first
+// One view a task declared (e2llm/report_view.hpp), filled from the task's cells.
+struct ViewData {
+  ReportView spec;
+  bool percent = false;  // ValueFormat::percent values are 0..100 (else fractions 0..1)
+  // window_curve: backends x windows, the ranking over W > L (best first), and the largest
+  // window each backend passes the threshold at (a fraction for percent views).
+  ValueTable table;
+  std::vector<ExtendedSummary> extended;
+  std::optional<double> threshold;
+  std::vector<std::pair<std::string, std::optional<std::int64_t>>> max_window_passing;
+  // grid: rows x windows per backend (sweep order).
+  std::vector<std::pair<std::string, ValueTable>> by_backend;
+  // dataset_table: rows x backends per window (ascending).
+  std::vector<std::pair<std::int64_t, ValueTable>> by_window;
 };
 
-struct PasskeyView {  // one per passkey task label
-  std::string task_label;
-  bool percent = false;  // values are 0..100 rather than 0..1
-  double threshold = 0.9;  // a fraction: --passkey-threshold, else the task's own "threshold"
-  ValueTable accuracy;   // backends x windows
-  std::map<std::string, ValueTable> by_depth;  // backend -> depths x windows
-  std::map<std::string, std::optional<std::int64_t>> max_window_passing;  // at threshold
-  std::vector<ExtendedSummary> extended;  // mean accuracy over W > L, best (highest) first
-};
-
-struct LongBenchView {  // one per (longbench task label, window)
-  std::string task_label;
-  std::int64_t window = 0;
-  ValueTable table;  // datasets (+ avg_en) x backends
+// The views of one task label, in the task's order.
+struct TaskSection {
+  std::string task_label, task_plugin;
+  std::vector<ViewData> views;
 };
 
 struct GenericView {  // every task: its headline metric, backends x windows
@@ -76,14 +81,18 @@ struct CellSummary {
   std::string file, key, backend, task, task_plugin;
   std::int64_t window = 0;
   double g = 0, tokens_per_s = 0, wall_s = 0;
-  std::int64_t peak_rss_bytes = 0;
+  std::int64_t peak_rss_bytes = 0;                  // the sweep process's lifetime peak when the cell ended
+  std::optional<std::int64_t> peak_rss_bytes_cell;  // the process's peak while this cell ran
+  bool peak_rss_cell_reset = false;                 // false: an upper bound (the mark was not reset)
   std::string git_revision;
 };
 
 struct ReportOptions {
-  // A fraction; compared with percent values x100. Unset: the passkey task's own
-  // "threshold" config key, else 0.9.
-  std::optional<double> passkey_threshold;
+  // Overrides the pass threshold of every view that has one (a fraction for percent views).
+  std::optional<double> threshold;
+  // The views of a task plugin, for cells written before cells recorded their task's views
+  // (cell schema 1). Unset or empty: such a task shows only its headline metric.
+  std::function<std::vector<ReportView>(const std::string& task_plugin)> views_of_plugin;
 };
 
 struct ReportModel {
@@ -93,9 +102,7 @@ struct ReportModel {
   std::vector<std::string> backends;  // labels, in the sweep's order
   std::vector<std::int64_t> windows;
   std::vector<CellSummary> cells;
-  std::vector<PerplexityView> perplexity;
-  std::vector<PasskeyView> passkey;
-  std::vector<LongBenchView> longbench;
+  std::vector<TaskSection> sections;  // charted curves, curves, grids, dataset tables; ties in the sweep's task order
   std::vector<GenericView> headline;
   std::vector<CostRow> cost;
   ReportOptions options;
@@ -121,20 +128,7 @@ std::vector<std::filesystem::path> write_report(const ReportModel& model);
 // & < > " ' -> entities: for every string from data placed in HTML (text or attribute).
 std::string html_escape(const std::string& text);
 
-// The paper's reference numbers (docs/methods.md §Reference numbers), in one place.
-struct PaperReference {
-  std::string model;  // e.g. "Llama2-7B-chat-4k"
-  std::string source;
-  std::vector<std::pair<std::string, double>> longbench;  // dataset -> score (0..100)
-};
-const std::vector<PaperReference>& paper_reference();
-// The paper's score for `dataset` as the report prints it ("—" when it has none); for
-// "avg_en" the plain mean of its dataset scores (computed here, not printed in the paper).
-std::string paper_longbench_cell(const PaperReference& reference, const std::string& dataset);
-
 // Now, UTC, ISO 8601 with seconds ("2026-11-22T05:53:52Z"): cell and report timestamps.
 std::string now_iso();
-// The English LongBench datasets in the paper's column order (the names the task uses).
-const std::vector<std::string>& longbench_dataset_order();
 
 }  // namespace e2llm::harness

@@ -20,8 +20,8 @@ struct PluginSection {
   std::string label;
   std::string plugin;
   std::string section;               // "backends.<label>", for located errors
-  nlohmann::json config_as_written;  // without "plugin"; part of the cell key (portable)
-  nlohmann::json config;             // path-like keys resolved; what configure() gets
+  nlohmann::json config_as_written;  // without "plugin"; part of the cell key (portable). The
+                                     // plugin's declared path keys are resolved when it is loaded.
 };
 
 struct SweepSpec {
@@ -44,11 +44,6 @@ struct SweepSpec {
   std::vector<PluginSection> tasks;
   std::vector<std::int64_t> windows;
 };
-
-// Path-like keys of plugin sections that are resolved against the config file's folder
-// before configure() sees them (at any depth, when a relative string): the one rule.
-const std::vector<std::string>& resolved_plugin_keys();
-nlohmann::json resolve_plugin_paths(const nlohmann::json& section, const std::filesystem::path& base_dir);
 
 // Checks the config (located errors) and resolves paths. `out_override` is --out.
 SweepSpec parse_sweep_spec(const Config& config, const std::optional<std::filesystem::path>& out_override = {});

@@ -63,6 +63,8 @@ class RopeScalingBackend : public Backend {
   std::string device_setting(const PrepareContext& context) const { return context.device.empty() ? device_ : context.device; }
   const std::string& attention_setting() const { return attention_; }
   std::shared_ptr<const Tokenizer> tokenizer() const { return tokenizer_; }
+  // A subclass's config key holding a path (BackendInfo::path_keys), e.g. "corpus".
+  void declare_path_key(std::string key) { info_.path_keys.push_back(std::move(key)); }
 
  private:
   BackendInfo info_;

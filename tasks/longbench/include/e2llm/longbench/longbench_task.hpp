@@ -17,10 +17,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "e2llm/longbench/datasets.hpp"
+#include "e2llm/longbench/loader.hpp"
 #include "e2llm/task.hpp"
 
 namespace e2llm::longbench {
@@ -49,16 +51,24 @@ class LongBenchTask : public Task {
   void configure(const nlohmann::json& config) override;
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
+  // Rows: min(limit, rows) of every dataset file, counted at configure().
+  std::optional<std::int64_t> planned_items(std::int64_t window) const override;
   // {"dataset", "file", "per_sample"?} -> {"dataset", "metric", "n", "score", "per_sample"?}
   nlohmann::json score_predictions(const nlohmann::json& request) override;
 
   const TaskConfig& config() const { return config_; }
 
  private:
+  // The metrics (per dataset, avg_en), the prediction files and the protocol facts.
+  void summarize(CellResult& result, const std::vector<std::vector<Row>>& all_rows,
+                 const std::vector<std::int64_t>& budgets, const std::vector<std::size_t>& resumed,
+                 std::int64_t window) const;
+
   bool configured_ = false;
   TaskConfig config_;
   nlohmann::json resolved_;  // the resolved config, as recorded and hashed
   std::string fingerprint_;
+  std::int64_t planned_rows_ = 0;
 };
 
 }  // namespace e2llm::longbench

@@ -16,8 +16,6 @@ class SeededRng {
   std::uint64_t next_u64();
   // Uniform in [lo, hi] (inclusive) by rejection, so no value is favoured. Requires lo <= hi.
   std::int64_t uniform_int(std::int64_t lo, std::int64_t hi);
-  // Uniform in [0, 1) with 53 random bits.
-  double uniform_real();
 
  private:
   std::uint64_t state_;

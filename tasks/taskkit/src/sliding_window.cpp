@@ -35,16 +35,17 @@ std::vector<WindowRecord> plan_sliding_windows(std::int64_t n, std::int64_t wind
                     stride, window));
   std::vector<WindowRecord> plan;
   std::int64_t previous_end = 0;
-  for (std::int64_t begin = 0; begin < n; begin += stride) {
+  for (std::int64_t k = 0; plan.empty() || previous_end < n; ++k) {
     WindowRecord w;
-    w.begin = begin;
-    w.end = std::min(begin + window, n);
+    // Window k starts at k*S, but no later than one token before the previous window's end:
+    // its first scored token needs context inside the window (when S = W it would have none).
+    w.begin = plan.empty() ? 0 : std::min(k * stride, previous_end - 1);
+    w.end = std::min(w.begin + window, n);
     // Token 0 has no context; later windows start scoring where the previous one stopped.
-    w.score_begin = std::max<std::int64_t>(previous_end, 1);
+    w.score_begin = std::max(previous_end, w.begin + 1);
     w.tokens_scored = w.end - w.score_begin;
     plan.push_back(w);
     previous_end = w.end;
-    if (w.end == n) break;
   }
   return plan;
 }

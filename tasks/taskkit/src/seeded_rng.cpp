@@ -25,10 +25,6 @@ std::int64_t SeededRng::uniform_int(std::int64_t lo, std::int64_t hi) {
   return std::int64_t(std::uint64_t(lo) + x % range);
 }
 
-double SeededRng::uniform_real() {
-  return double(next_u64() >> 11) * 0x1.0p-53;
-}
-
 std::uint64_t derive_seed(std::uint64_t base_seed, std::string_view tag) {
   util::Sha256 h;
   h.update(std::to_string(base_seed));

@@ -1,10 +1,15 @@
 // Sliding-window perplexity of one token sequence (docs/protocols.md §Perplexity; Press et al. 2022,
 // "Train Short, Test Long", and the Hugging Face "Perplexity of fixed-length models" guide).
 //
-// Windows of up to `window` tokens start every `stride` tokens (0, S, 2S, ...) until one
-// reaches the end of the sequence. Each window scores only the tokens no earlier window
+// Windows of up to W = `window` tokens start every S = `stride` tokens (0, S, 2S, ...) until
+// one reaches the end of the sequence. Each window scores only the tokens no earlier window
 // scored; the first window scores all of its tokens except token 0, which has no context.
 // So every token 1..n-1 is scored exactly once, with as much context as the window allows.
+// A window's first token has no context inside it, so a window never starts later than one
+// token before the previous window's end: begin_k = min(k*S, end_{k-1} - 1), end_k =
+// min(begin_k + W, n), scored [max(end_{k-1}, begin_k + 1), end_k). For S < W that is the
+// plain k*S; for S = W (non-overlapping windows) window k starts at end_{k-1} - 1 and
+// scores W - 1 new tokens, each with at least one token of context.
 #pragma once
 
 #include <cstdint>

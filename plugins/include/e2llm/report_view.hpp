@@ -1,0 +1,81 @@
+// How a task's results appear in `e2llm report`. A task lists its views in TaskInfo::views;
+// the sweep copies them into every cell it writes ("task.views"), and the report renders
+// them from the cells without knowing the task. docs/adding-a-plugin.md shows examples.
+//
+// Every text here is plain text unless said otherwise; the report escapes it for HTML
+// and Markdown.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace e2llm {
+
+enum class ViewKind {
+  // metrics[metric] is a number: one table backends x windows, optionally a line chart,
+  // a ranking over the windows W > L and "the largest window that passes a threshold".
+  window_curve,
+  // metrics[metric] is an object {row name: number} (e.g. {"0.25": 0.8, "0.5": 1.0}): one
+  // heatmap rows x windows per backend. Rows sort numerically when every name is a number.
+  grid,
+  // Every numeric entry of the cell's metrics is a row (e.g. one score per dataset): one
+  // table rows x backends per window, with optional reference columns (published numbers).
+  // `metric` is the summary row, shown last.
+  dataset_table,
+};
+
+enum class ValueFormat {
+  number,   // two decimals; scientific notation from 1e5
+  percent,  // a fraction 0..1 shown as "12.5%" (values above 1 are taken as 0..100)
+};
+
+enum class WindowSummary { none, mean, geometric_mean };
+
+enum class ChartScale { none, linear, log };
+
+// A published number beside ours. `footnote` (optional) is printed under the Markdown table.
+struct ReferenceValue {
+  std::string row;
+  double value = 0;
+  int decimals = 1;
+  std::string footnote;
+};
+
+struct ReferenceColumn {
+  std::string label;   // e.g. the model the numbers are for
+  std::string tag;     // a short mark that these are not ours, e.g. "paper"
+  std::string source;  // where the numbers come from
+  std::vector<ReferenceValue> values;
+};
+
+struct ReportView {
+  ViewKind kind = ViewKind::window_curve;
+  std::string title;             // section heading, e.g. "Perplexity vs window"
+  std::string metric;            // the headline metric of the view (a key of the cell's metrics)
+  bool higher_is_better = true;  // the direction of `metric` (rankings, thresholds, heat colours)
+  std::string quantity;          // the value in words, e.g. "perplexity" (axis, ranking, threshold)
+  std::string note;              // Markdown paragraph under the heading (`code`, *emphasis*); may be empty
+  // The note for HTML: text with no markup but <code>, <em>, <strong>, <small> and <br>
+  // (anything else is escaped). Unset: `note` converted. Empty: no note in HTML.
+  std::optional<std::string> note_html;
+  ValueFormat format = ValueFormat::number;
+
+  // window_curve
+  ChartScale chart = ChartScale::none;
+  WindowSummary summary = WindowSummary::none;  // ranks the backends over the windows W > L
+  // "Largest window whose value stays at or above (higher_is_better) / below the threshold";
+  // `report --threshold X` overrides it, and so does the task config key `threshold_key`
+  // when a cell's config sets it. A fraction for ValueFormat::percent.
+  std::optional<double> pass_threshold;
+  std::string threshold_key;
+
+  // grid and dataset_table: the heading of the row names, e.g. "depth", "dataset".
+  std::string row_label;
+
+  // dataset_table
+  std::vector<std::string> row_order;  // these rows first, in this order; others after them
+  std::vector<ReferenceColumn> references;
+};
+
+}  // namespace e2llm
