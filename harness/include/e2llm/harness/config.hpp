@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "e2llm/error.hpp"
@@ -40,6 +41,10 @@ class Config {
   std::filesystem::path path_;
   std::map<std::string, std::string> locations_;  // dotted key -> "FILE:LINE:COL" or "--set KEY"
 };
+
+// Text from a config or a --set item made safe for a one-line message: control bytes
+// (a newline in a quoted key, an escape sequence) become \xNN.
+std::string printable(std::string_view text);
 
 // Checks the top-level schema the harness itself owns (sections and their keys), with
 // "did you mean" for unknown keys. Plugin sections are checked by the plugins.
