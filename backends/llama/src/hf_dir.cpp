@@ -3,11 +3,14 @@
 // (rotate_half) RoPE layout.
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include <algorithm>
 #include <set>
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
 #include "e2llm/util/files.hpp"
+#include "mapped_file.hpp"
 
 namespace e2llm::llama {
 namespace {
@@ -35,8 +38,8 @@ const char* torch_dtype_name(DType d) {
 // Shard file names must stay inside the directory.
 void check_shard_name(const std::string& name, const std::string& file) {
   if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name == "." ||
-      name == "..")
-    throw Error(fmt::format("{}: weight_map names an invalid shard file '{}'", file, name));
+      name == ".." || std::any_of(name.begin(), name.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+    throw Error(fmt::format("{}: weight_map names an invalid shard file '{}'", file, detail::printable(name)));
 }
 
 bool is_weight_file(const std::string& name) {
@@ -153,7 +156,8 @@ Checkpoint load_hf_dir(const fs::path& dir) {
       throw Error(fmt::format("{}: no weight_map object", ifile));
     std::map<std::string, std::vector<std::string>> by_file;
     for (const auto& [name, f] : index["weight_map"].items()) {
-      if (!f.is_string()) throw Error(fmt::format("{}: weight_map.{} is not a file name", ifile, name));
+      if (!f.is_string())
+        throw Error(fmt::format("{}: weight_map.{} is not a file name", ifile, detail::printable(name)));
       check_shard_name(f.get<std::string>(), ifile);
       by_file[f.get<std::string>()].push_back(name);
     }
@@ -162,7 +166,8 @@ Checkpoint load_hf_dir(const fs::path& dir) {
       for (const auto& name : names) {
         auto it = shard.find(name);
         if (it == shard.end())
-          throw Error(fmt::format("{}: weight_map puts '{}' in {} but that file does not hold it", ifile, name, f));
+          throw Error(fmt::format("{}: weight_map puts '{}' in {} but that file does not hold it", ifile,
+                                  detail::printable(name), f));
         all.emplace(name, it->second);
       }
     }
