@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
 #include <set>
 
 #include "e2llm/error.hpp"
@@ -68,13 +71,26 @@ void save_vocab(const Vocabulary& v, const fs::path& path) {
 Vocabulary load_vocab(const fs::path& path, int64_t vocab_size) {
   const std::string file = path.string();
   Vocabulary v;
+  // get<int32_t>() and get<float>() would cast an out-of-range number such as 1e300
+  // (undefined behavior): each number is checked first.
+  auto bad_number = [&](const char* key, const nlohmann::json& x) {
+    throw Error(fmt::format("{}: invalid vocabulary file ({} holds {}, out of range)", file, key, x.dump()));
+  };
+  auto int32_of = [&](const char* key, const nlohmann::json& x) {
+    if (!x.is_number_integer() || x.get<int64_t>() < INT32_MIN || x.get<int64_t>() > INT32_MAX) bad_number(key, x);
+    return static_cast<int32_t>(x.get<int64_t>());
+  };
+  auto float_of = [&](const char* key, const nlohmann::json& x) {
+    if (!x.is_number() || !(std::abs(x.get<double>()) <= FLT_MAX)) bad_number(key, x);
+    return static_cast<float>(x.get<double>());
+  };
   try {
     const auto j = nlohmann::json::parse(util::read_file(path));
     v.tokens = j.at("tokens").get<std::vector<std::string>>();
-    v.scores = j.at("scores").get<std::vector<float>>();
-    v.types = j.at("types").get<std::vector<int32_t>>();
-    v.bos = j.at("bos").get<int32_t>();
-    v.eos = j.at("eos").get<int32_t>();
+    for (const auto& x : j.at("scores").get<std::vector<nlohmann::json>>()) v.scores.push_back(float_of("scores", x));
+    for (const auto& x : j.at("types").get<std::vector<nlohmann::json>>()) v.types.push_back(int32_of("types", x));
+    v.bos = int32_of("bos", j.at("bos"));
+    v.eos = int32_of("eos", j.at("eos"));
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("{}: invalid vocabulary file ({})", file, e.what()));
   }
