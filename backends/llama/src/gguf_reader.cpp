@@ -145,7 +145,7 @@ Value read_value(Cursor& c, Type type) {
   const auto [element_type, count] = read_array_header(c);
   v.element_type = element_type;
   if (element_type == Type::Array) {
-    for (uint64_t i = 0; i < count; ++i) skip_array(c, 2);
+    for (uint64_t i = 0; i < count; ++i) skip_array(c, 1);
     return v;
   }
   v.elements.reserve(static_cast<size_t>(count));
