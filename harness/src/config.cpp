@@ -1,7 +1,7 @@
 #include "e2llm/harness/config.hpp"
 
-#include <sstream>
 #include <toml++/toml.h>
+#include <sstream>
 
 #include "e2llm/config_reader.hpp"
 #include "e2llm/util/files.hpp"
@@ -51,14 +51,14 @@ toml::table parse_toml(const std::string& text, const std::string& shown) {
   try {
     return toml::parse(text, shown);
   } catch (const toml::parse_error& e) {
-    throw Error(location(shown, e.source()) + ": invalid TOML: " + std::string(e.description()));
+    throw Error(location(shown, e.source()) + ": invalid TOML: " + printable(e.description()));
   }
 }
 
 void apply_override(nlohmann::json& root, std::map<std::string, std::string>& locations, const std::string& item) {
   auto eq = item.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw Error("--set " + item + ": expected KEY=VALUE, e.g. --set sweep.windows=[512,1024]");
+    throw Error("--set " + printable(item) + ": expected KEY=VALUE, e.g. --set sweep.windows=[512,1024]");
   std::string key = item.substr(0, eq), text = item.substr(eq + 1);
   nlohmann::json value;
   try {
@@ -73,23 +73,40 @@ void apply_override(nlohmann::json& root, std::map<std::string, std::string>& lo
   while (true) {
     std::size_t dot = key.find('.', start);
     std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (part.empty()) throw Error("--set " + item + ": empty key part in '" + key + "'");
+    if (part.empty()) throw Error("--set " + printable(item) + ": empty key part in '" + printable(key) + "'");
     if (dot == std::string::npos) {
       (*node)[part] = value;
       break;
     }
     nlohmann::json& next = (*node)[part];
     if (next.is_null()) next = nlohmann::json::object();
-    if (!next.is_object()) throw Error("--set " + item + ": '" + key.substr(0, dot) + "' is not a table");
+    if (!next.is_object())
+      throw Error("--set " + printable(item) + ": '" + printable(key.substr(0, dot)) + "' is not a table");
     node = &next;
     start = dot + 1;
   }
-  locations[key] = "--set " + key;
+  locations[key] = "--set " + printable(key);
 }
 
 }  // namespace
 
-Config Config::from_string(const std::string& text, const std::string& shown, const std::vector<std::string>& overrides) {
+std::string printable(std::string_view text) {
+  static const char* const hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char ch : text) {
+    if (ch >= 0x20) {
+      out += static_cast<char>(ch);
+    } else {
+      out += "\\x";
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
+
+Config Config::from_string(const std::string& text, const std::string& shown,
+                           const std::vector<std::string>& overrides) {
   Config c;
   c.path_ = shown;
   toml::table table = parse_toml(text, shown);
@@ -164,7 +181,7 @@ std::string Config::where(const std::string& dotted_key) const {
 }
 
 Error Config::error_at(const std::string& dotted_key, const std::string& message) const {
-  return Error(where(dotted_key) + ": " + dotted_key + ": " + message);
+  return Error(where(dotted_key) + ": " + printable(dotted_key) + ": " + message);
 }
 
 void Config::rethrow(const ConfigError& e, const std::string& section) const {

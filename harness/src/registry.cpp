@@ -1,5 +1,8 @@
 #include "e2llm/harness/registry.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,7 +24,7 @@ struct PluginRegistry::Loaded {
 fs::path executable_dir() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path() : self.parent_path();
+  return ec ? fs::path() : self.parent_path();  // unknown: never guess the working directory
 }
 
 std::vector<fs::path> PluginRegistry::default_folders(const std::vector<fs::path>& extra) {
@@ -32,16 +35,71 @@ std::vector<fs::path> PluginRegistry::default_folders(const std::vector<fs::path
     while (start <= list.size()) {
       std::size_t end = list.find(':', start);
       if (end == std::string::npos) end = list.size();
-      if (end > start) folders.emplace_back(list.substr(start, end - start));
+      // An empty entry ("a::b", a trailing ':') means the working directory in PATH and
+      // LD_LIBRARY_PATH; here it means nothing. A relative entry would follow whatever
+      // folder e2llm is started in, so it is refused.
+      const fs::path entry = list.substr(start, end - start);
+      if (!entry.empty() && entry.is_relative())
+        throw Error("E2LLM_PLUGIN_PATH entry '" + entry.string() +
+                    "' is relative: it would load plugins from wherever e2llm is started; list absolute folders");
+      if (!entry.empty()) folders.push_back(entry);
       start = end + 1;
     }
   }
   folders.insert(folders.end(), extra.begin(), extra.end());
-  folders.push_back(executable_dir() / ".." / "lib" / "e2llm" / "plugins");
+  const fs::path exe = executable_dir();
+  if (!exe.empty()) folders.push_back(exe / ".." / "lib" / "e2llm" / "plugins");
   return folders;
 }
 
-static std::vector<fs::path> libraries_in(const fs::path& entry) {
+namespace {
+
+// ---- who may write a plugin --------------------------------------------------------------
+// A plugin runs with the user's rights, so nobody else may be able to change it: not the
+// library, not the folder it is listed in (a new *.so there is loaded too), not a folder
+// above them (it could swap the folder). Writable by others means world-writable, or
+// group-writable by a group other than the owner's own user-private group (Debian's
+// umask 002 makes files g+w for that group, which holds nobody else). A folder above with
+// the sticky bit (/tmp) is fine: others cannot rename or replace what is not theirs there.
+
+bool is_user_private_group(uid_t uid, gid_t gid) {
+  const struct passwd* pw = ::getpwuid(uid);
+  if (pw == nullptr || pw->pw_gid != gid) return false;
+  const std::string user = pw->pw_name;
+  const struct group* gr = ::getgrgid(gid);
+  return gr != nullptr && user == gr->gr_name && (gr->gr_mem == nullptr || gr->gr_mem[0] == nullptr);
+}
+
+// Why `path` (following symlinks: a link is judged by its target) is writable by others,
+// or "" when it is not. `is_ancestor`: a folder above the plugin, where a sticky bit is enough.
+std::string writable_by_others(const fs::path& path, bool is_ancestor) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";  // missing: nothing is loaded from it
+  if (is_ancestor && (st.st_mode & S_ISVTX)) return "";
+  if (st.st_mode & S_IWOTH) return "is writable by everyone; chmod o-w " + path.string();
+  if ((st.st_mode & S_IWGRP) && !is_user_private_group(st.st_uid, st.st_gid))
+    return "is writable by its group (gid " + std::to_string(st.st_gid) + "); chmod g-w " + path.string();
+  return "";
+}
+
+// `listed` (absolute) and every folder above it: first with symlinks resolved (a message
+// names the real file), then as written (a folder holding a link could swap the link).
+void check_not_writable_by_others(const fs::path& listed, const fs::path& library) {
+  std::error_code ec;
+  const fs::path real = fs::canonical(listed, ec);
+  for (const fs::path& p : {ec ? listed : real, listed}) {
+    bool is_ancestor = false;
+    for (fs::path q = p; !q.empty(); q = q.parent_path(), is_ancestor = true) {
+      std::string why = writable_by_others(q, is_ancestor);
+      if (!why.empty())
+        throw Error("refusing plugin " + library.string() + ": " + (q == p ? "" : "the folder ") + q.string() + " " +
+                    why);
+      if (q == q.root_path()) break;
+    }
+  }
+}
+
+std::vector<fs::path> libraries_in(const fs::path& entry) {
   std::error_code ec;
   if (fs::is_regular_file(entry, ec)) return {entry};
   if (!fs::is_directory(entry, ec)) return {};
@@ -52,13 +110,22 @@ static std::vector<fs::path> libraries_in(const fs::path& entry) {
   return found;
 }
 
+}  // namespace
+
 PluginRegistry::PluginRegistry(const std::vector<fs::path>& folders) : folders_(folders) {
   // SentencePiece must not see LibTorch's protobuf (docs/pitfalls.md §SentencePiece and LibTorch): every plugin is
   // loaded RTLD_LOCAL|RTLD_DEEPBIND. Sanitizer runtimes refuse DEEPBIND; they can opt out.
   auto mode = boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now;
   if (!std::getenv("E2LLM_NO_DEEPBIND")) mode = mode | boost::dll::load_mode::rtld_deepbind;
-  for (const auto& folder : folders) {
+  for (const auto& listed : folders) {
+    // Absolute before anything is listed or loaded: Boost.DLL turns a bare file name into
+    // "./name" and dlopen() resolves any relative path against the working directory.
+    std::error_code ec;
+    const fs::path folder = fs::absolute(listed, ec);
+    if (ec) throw Error("cannot resolve plugin path " + listed.string() + ": " + ec.message());
     for (const auto& path : libraries_in(folder)) {
+      check_not_writable_by_others(folder, path);
+      if (path != folder) check_not_writable_by_others(path, path);
       auto loaded = std::make_shared<Loaded>();
       try {
         loaded->library.load(path.string(), mode);
@@ -68,7 +135,7 @@ PluginRegistry::PluginRegistry(const std::vector<fs::path>& folders) : folders_(
       }
       if (!loaded->library.has(E2LLM_PLUGIN_ENTRY_POINT_NAME))
         throw Error(path.string() + " is not an e2llm plugin (it exports no " E2LLM_PLUGIN_ENTRY_POINT_NAME
-                    "); remove it from the plugin path");
+                                    "); remove it from the plugin path");
       auto entry = loaded->library.get<const PluginDescriptor*()>(E2LLM_PLUGIN_ENTRY_POINT_NAME);
       const PluginDescriptor* d = entry();
       if (d == nullptr) throw Error(path.string() + ": plugin entry point returned no descriptor");
@@ -79,7 +146,8 @@ PluginRegistry::PluginRegistry(const std::vector<fs::path>& folders) : folders_(
       std::string kind = d->kind ? d->kind : "", name = d->name ? d->name : "";
       if (kind != "tokenizer" && kind != "backend" && kind != "task")
         throw Error(path.string() + ": unknown plugin kind '" + kind + "' (expected tokenizer, backend or task)");
-      if (name.empty() || d->create == nullptr) throw Error(path.string() + ": plugin descriptor has no name or factory");
+      if (name.empty() || d->create == nullptr)
+        throw Error(path.string() + ": plugin descriptor has no name or factory");
       bool shadowed = std::any_of(records_.begin(), records_.end(),
                                   [&](const PluginRecord& r) { return r.kind == kind && r.name == name; });
       if (shadowed) continue;  // an earlier folder wins (E2LLM_PLUGIN_PATH before the built-in folder)

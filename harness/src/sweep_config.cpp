@@ -17,8 +17,8 @@ const nlohmann::json& section_or_empty(const nlohmann::json& root, const std::st
   return it == root.end() ? empty : *it;
 }
 
-std::string get_string(const Config& c, const nlohmann::json& table, const std::string& section,
-                       const std::string& key, const std::string& fallback, bool required = false) {
+std::string get_string(const Config& c, const nlohmann::json& table, const std::string& section, const std::string& key,
+                       const std::string& fallback, bool required = false) {
   auto it = table.find(key);
   if (it == table.end()) {
     if (required) throw c.error_at(section, "needs '" + key + "'");
@@ -77,11 +77,11 @@ std::vector<PluginSection> filter(const Config& c, std::vector<PluginSection> al
     auto found = std::find_if(all.begin(), all.end(), [&](const PluginSection& s) { return s.label == label; });
     if (found == all.end()) {
       std::string hint = closest_match(label, labels);
-      throw c.error_at(where, "no [" + group + "." + label + "] section" +
-                                  (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      throw c.error_at(where, "no [" + group + "." + printable(label) + "] section" +
+                                  (hint.empty() ? "" : "; did you mean '" + printable(hint) + "'?"));
     }
     if (std::any_of(kept.begin(), kept.end(), [&](const PluginSection& s) { return s.label == label; }))
-      throw c.error_at(where, "lists '" + label + "' twice");
+      throw c.error_at(where, "lists '" + printable(label) + "' twice");
     kept.push_back(*found);
   }
   return kept;
@@ -132,12 +132,14 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
   if (!root.contains("base")) throw c.error_at("base", "the config needs a [base] section (source, path, window)");
   s.base_source = get_string(c, base, "base", "source", "", true);
   if (s.base_source != "gguf" && s.base_source != "hf" && s.base_source != "pretrain")
-    throw c.error_at("base.source", "must be \"gguf\", \"hf\" or \"pretrain\", not \"" + s.base_source + "\"");
+    throw c.error_at("base.source",
+                     "must be \"gguf\", \"hf\" or \"pretrain\", not \"" + printable(s.base_source) + "\"");
   s.original_window = get_int(c, base, "base", "window", 0, 1, true);
   if (s.base_source == "pretrain") {
     if (base.contains("path")) throw c.error_at("base.path", "is not used with source = \"pretrain\"; remove it");
     if (!base.contains("pretrain") || !base["pretrain"].is_object())
-      throw c.error_at("base", "source = \"pretrain\" needs a [base.pretrain] table (plugin = \"<trainer backend>\", ...)");
+      throw c.error_at("base",
+                       "source = \"pretrain\" needs a [base.pretrain] table (plugin = \"<trainer backend>\", ...)");
     PluginSection p;
     p.label = "base.pretrain";
     p.section = "base.pretrain";
@@ -158,7 +160,8 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
 
   auto windows = sweep.find("windows");
   if (windows == sweep.end()) throw c.error_at("sweep", "needs 'windows' (e.g. windows = [512, 1024, 2048])");
-  if (!windows->is_array() || windows->empty()) throw c.error_at("sweep.windows", "expected a non-empty array of window sizes");
+  if (!windows->is_array() || windows->empty())
+    throw c.error_at("sweep.windows", "expected a non-empty array of window sizes");
   std::set<std::int64_t> seen;
   for (std::size_t i = 0; i < windows->size(); ++i) {
     const auto& w = (*windows)[i];

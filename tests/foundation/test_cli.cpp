@@ -22,7 +22,9 @@ fs::path scratch(const std::string& name) {
   return dir;
 }
 
-int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+int lines(const std::string& s) {
+  return int(std::count(s.begin(), s.end(), '\n'));
+}
 }  // namespace
 
 TEST(Cli, HelpVersionAndUsageErrors) {
@@ -57,6 +59,23 @@ TEST(Cli, APluginPathEntryThatIsNotAPluginFailsWithOneLine) {
   EXPECT_NE(ok.out.find("registry-probe"), std::string::npos);
 }
 
+TEST(Cli, AnUntrustedPluginFolderFailsWithOneLineNamingIt) {
+  auto dir = scratch("untrusted");
+  fs::copy_file(kProbes + "/good_task/libtest_plugin_good_task.so", dir / "libprobe.so");
+  fs::permissions(dir, fs::perms(0777));
+  auto r = run_command(kExe + " --plugin-path " + quote(dir.string()) + " plugins");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "e2llm: error: refusing plugin " + (dir / "libprobe.so").string() + ": " + dir.string() +
+                       " is writable by everyone; chmod o-w " + dir.string() + "\n");
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  auto relative = run_command("E2LLM_PLUGIN_PATH=plugins " + kExe + " plugins");
+  EXPECT_EQ(relative.exit_code, 1);
+  EXPECT_EQ(lines(relative.err), 1) << relative.err;
+  fs::permissions(dir, fs::perms(0755));
+  EXPECT_EQ(run_command(kExe + " --plugin-path " + quote(dir.string()) + " plugins").exit_code, 0);
+  fs::remove_all(dir);
+}
+
 TEST(Cli, ConfigShowResolvesOverridesAndLocatesErrors) {
   auto dir = scratch("config");
   e2llm::util::write_file_atomic(dir / "c.toml", "[run]\nname = \"demo\"\n[sweep]\nwindows = [512]\n");
@@ -79,7 +98,8 @@ TEST(Cli, ConfigShowResolvesOverridesAndLocatesErrors) {
 TEST(Cli, TokenizerTrainWritesNothingOnBadInput) {
   auto dir = scratch("tok");
   auto out = dir / "t.model";
-  auto r = run_command(kExe + " tokenizer train --input /nonexistent.txt --vocab-size 100 --out " + quote(out.string()));
+  auto r =
+      run_command(kExe + " tokenizer train --input /nonexistent.txt --vocab-size 100 --out " + quote(out.string()));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "e2llm: error: tokenizer train: input /nonexistent.txt does not exist\n");
   EXPECT_TRUE(fs::is_empty(dir));

@@ -10,6 +10,7 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/util/sha256.hpp"
+#include "mapped_file.hpp"
 
 namespace e2llm::llama {
 
@@ -116,6 +117,11 @@ std::map<std::string, std::vector<int64_t>> expected_shapes(const ModelConfig& c
 }  // namespace
 
 void validate_tensors(const Checkpoint& ck) {
+  // Each layer has 9 tensors: more layers than tensors is refused before millions of
+  // expected names are listed for a corrupted layer count.
+  if (ck.config.n_layers > static_cast<int64_t>(ck.tensors.size()))
+    throw Error(fmt::format("{}: the config says {} layers but the checkpoint holds only {} tensors", ck.source,
+                            ck.config.n_layers, ck.tensors.size()));
   const auto expected = expected_shapes(ck.config);
   for (const auto& [name, shape] : expected) {
     auto it = ck.tensors.find(name);
@@ -130,8 +136,8 @@ void validate_tensors(const Checkpoint& ck) {
   }
   for (const auto& [name, t] : ck.tensors)
     if (!expected.count(name))
-      throw Error(
-          fmt::format("{}: unexpected tensor '{}' (not part of a llama model with this config)", ck.source, name));
+      throw Error(fmt::format("{}: unexpected tensor '{}' (not part of a llama model with this config)", ck.source,
+                              detail::printable(name)));
 }
 
 std::string compute_fingerprint(const std::map<std::string, TensorView>& tensors) {

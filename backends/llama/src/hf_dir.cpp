@@ -3,11 +3,17 @@
 // (rotate_half) RoPE layout.
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
 #include <set>
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
 #include "e2llm/util/files.hpp"
+#include "mapped_file.hpp"
 
 namespace e2llm::llama {
 namespace {
@@ -35,8 +41,8 @@ const char* torch_dtype_name(DType d) {
 // Shard file names must stay inside the directory.
 void check_shard_name(const std::string& name, const std::string& file) {
   if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name == "." ||
-      name == "..")
-    throw Error(fmt::format("{}: weight_map names an invalid shard file '{}'", file, name));
+      name == ".." || std::any_of(name.begin(), name.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+    throw Error(fmt::format("{}: weight_map names an invalid shard file '{}'", file, detail::printable(name)));
 }
 
 bool is_weight_file(const std::string& name) {
@@ -65,13 +71,26 @@ void save_vocab(const Vocabulary& v, const fs::path& path) {
 Vocabulary load_vocab(const fs::path& path, int64_t vocab_size) {
   const std::string file = path.string();
   Vocabulary v;
+  // get<int32_t>() and get<float>() would cast an out-of-range number such as 1e300
+  // (undefined behavior): each number is checked first.
+  auto bad_number = [&](const char* key, const nlohmann::json& x) {
+    throw Error(fmt::format("{}: invalid vocabulary file ({} holds {}, out of range)", file, key, x.dump()));
+  };
+  auto int32_of = [&](const char* key, const nlohmann::json& x) {
+    if (!x.is_number_integer() || x.get<int64_t>() < INT32_MIN || x.get<int64_t>() > INT32_MAX) bad_number(key, x);
+    return static_cast<int32_t>(x.get<int64_t>());
+  };
+  auto float_of = [&](const char* key, const nlohmann::json& x) {
+    if (!x.is_number() || !(std::abs(x.get<double>()) <= FLT_MAX)) bad_number(key, x);
+    return static_cast<float>(x.get<double>());
+  };
   try {
     const auto j = nlohmann::json::parse(util::read_file(path));
     v.tokens = j.at("tokens").get<std::vector<std::string>>();
-    v.scores = j.at("scores").get<std::vector<float>>();
-    v.types = j.at("types").get<std::vector<int32_t>>();
-    v.bos = j.at("bos").get<int32_t>();
-    v.eos = j.at("eos").get<int32_t>();
+    for (const auto& x : j.at("scores").get<std::vector<nlohmann::json>>()) v.scores.push_back(float_of("scores", x));
+    for (const auto& x : j.at("types").get<std::vector<nlohmann::json>>()) v.types.push_back(int32_of("types", x));
+    v.bos = int32_of("bos", j.at("bos"));
+    v.eos = int32_of("eos", j.at("eos"));
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("{}: invalid vocabulary file ({})", file, e.what()));
   }
@@ -153,7 +172,8 @@ Checkpoint load_hf_dir(const fs::path& dir) {
       throw Error(fmt::format("{}: no weight_map object", ifile));
     std::map<std::string, std::vector<std::string>> by_file;
     for (const auto& [name, f] : index["weight_map"].items()) {
-      if (!f.is_string()) throw Error(fmt::format("{}: weight_map.{} is not a file name", ifile, name));
+      if (!f.is_string())
+        throw Error(fmt::format("{}: weight_map.{} is not a file name", ifile, detail::printable(name)));
       check_shard_name(f.get<std::string>(), ifile);
       by_file[f.get<std::string>()].push_back(name);
     }
@@ -162,7 +182,8 @@ Checkpoint load_hf_dir(const fs::path& dir) {
       for (const auto& name : names) {
         auto it = shard.find(name);
         if (it == shard.end())
-          throw Error(fmt::format("{}: weight_map puts '{}' in {} but that file does not hold it", ifile, name, f));
+          throw Error(fmt::format("{}: weight_map puts '{}' in {} but that file does not hold it", ifile,
+                                  detail::printable(name), f));
         all.emplace(name, it->second);
       }
     }

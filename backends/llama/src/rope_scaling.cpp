@@ -62,6 +62,13 @@ double number_field(const nlohmann::json& obj, const char* key, const std::strin
   return v.get<double>();
 }
 
+// An integer field; nlohmann's get<int64_t>() would cast a float like 1e300 (undefined behavior).
+int64_t integer_field(const nlohmann::json& obj, const char* key, const std::string& where) {
+  const auto& v = obj.at(key);
+  if (!v.is_number_integer())
+    throw Error(fmt::format("config field {}.{} must be an integer, got {}", where, key, v.dump()));
+  return v.get<int64_t>();
+}
 bool has_value(const nlohmann::json& obj, const char* key) {
   return obj.is_object() && obj.contains(key) && !obj.at(key).is_null();
 }
@@ -108,7 +115,7 @@ RopeType parse_rope_type(const std::string& name) {
     for (const char* a : t.aliases)
       if (name == a) return t.type;
   }
-  throw Error(fmt::format("unknown RoPE type '{}': valid names are {}", name, rope_type_names()));
+  throw Error(fmt::format("unknown RoPE type {:?}: valid names are {}", name, rope_type_names()));
 }
 
 std::string RopeConfig::to_string() const {
@@ -242,24 +249,27 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
       c.base = number_field(hf, "rope_theta", "config");
 
     if (has_value(hf, "head_dim")) {
-      c.head_dim = hf.at("head_dim").get<int64_t>();
+      c.head_dim = integer_field(hf, "head_dim", "config");
     } else {
       if (!has_value(hf, "hidden_size") || !has_value(hf, "num_attention_heads"))
         throw Error("config needs head_dim or hidden_size and num_attention_heads");
-      const auto hidden = hf.at("hidden_size").get<int64_t>();
-      const auto heads = hf.at("num_attention_heads").get<int64_t>();
+      const auto hidden = integer_field(hf, "hidden_size", "config");
+      const auto heads = integer_field(hf, "num_attention_heads", "config");
       if (heads <= 0 || hidden % heads != 0)
         throw Error(
             fmt::format("config field hidden_size ({}) is not a multiple of num_attention_heads ({})", hidden, heads));
       c.head_dim = hidden / heads;
     }
     const nlohmann::json& prf_src = has_value(params, "partial_rotary_factor") ? params : hf;
-    if (has_value(prf_src, "partial_rotary_factor"))
-      c.head_dim =
-          static_cast<int64_t>(static_cast<double>(c.head_dim) * prf_src.at("partial_rotary_factor").get<double>());
+    if (has_value(prf_src, "partial_rotary_factor")) {
+      const double prf = number_field(prf_src, "partial_rotary_factor", "config");
+      if (!(prf > 0.0 && prf <= 1.0))
+        throw Error(fmt::format("config field partial_rotary_factor must be in (0, 1], got {}", prf));
+      c.head_dim = static_cast<int64_t>(static_cast<double>(c.head_dim) * prf);
+    }
 
     if (!has_value(hf, "max_position_embeddings")) throw Error("config field max_position_embeddings is missing");
-    c.original_max_position = hf.at("max_position_embeddings").get<int64_t>();
+    c.original_max_position = integer_field(hf, "max_position_embeddings", "config");
 
     if (params.is_null()) return c;
     std::string type_field = "rope_type";
@@ -274,7 +284,7 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
     if (c.type == RopeType::Default) return c;
 
     if (has_value(params, "original_max_position_embeddings"))
-      c.original_max_position = params.at("original_max_position_embeddings").get<int64_t>();
+      c.original_max_position = integer_field(params, "original_max_position_embeddings", where);
     if (has_value(params, "factor")) {
       // An explicit factor wins even when it differs from max_position / original (as in
       // current transformers; some older releases recomputed it for YaRN).
@@ -282,7 +292,7 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
     } else if (c.type == RopeType::Yarn && has_value(params, "original_max_position_embeddings") &&
                c.original_max_position > 0) {
       // transformers: YaRN without a factor takes post-/pre-extension window ratio.
-      c.factor = static_cast<double>(hf.at("max_position_embeddings").get<int64_t>()) /
+      c.factor = static_cast<double>(integer_field(hf, "max_position_embeddings", "config")) /
                  static_cast<double>(c.original_max_position);
     } else {
       throw Error(fmt::format("config field {}.factor is missing (needed by rope type {})", where, type_name));

@@ -59,8 +59,8 @@ std::map<std::string, TensorView> read_safetensors(const std::filesystem::path& 
       }
       continue;
     }
-    auto bad = [&](const std::string& why) {
-      throw Error(fmt::format("{}: corrupted safetensors file: tensor '{}' {}", file, detail::printable(name), why));
+    auto bad = [&, &tensor = name](const std::string& why) {  // C++17 lambdas cannot capture a binding itself
+      throw Error(fmt::format("{}: corrupted safetensors file: tensor '{}' {}", file, detail::printable(tensor), why));
     };
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
       bad("needs dtype, shape and data_offsets");

@@ -71,7 +71,7 @@ void for_each_jsonl(const fs::path& path, const std::function<void(const nlohman
     nlohmann::json row;
     try {
       row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       std::string what = e.what();
       auto cut = what.find("parse error");
       throw Error(path.string() + ":" + std::to_string(number) + ": invalid JSON (" +
@@ -122,7 +122,7 @@ std::vector<nlohmann::json> read_jsonl_tolerant(const fs::path& path) {
     if (line.empty()) continue;
     try {
       rows.push_back(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {
       // A corrupt line can only be a torn write; the record is recomputed.
     }
   }

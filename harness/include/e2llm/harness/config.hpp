@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "e2llm/error.hpp"
@@ -49,6 +50,10 @@ class Config {
 // `base_dir`. Everything else is returned as written.
 nlohmann::json resolve_path_keys(const nlohmann::json& section, const std::vector<std::string>& path_keys,
                                  const std::filesystem::path& base_dir);
+
+// Text from a config or a --set item made safe for a one-line message: control bytes
+// (a newline in a quoted key, an escape sequence) become \xNN.
+std::string printable(std::string_view text);
 
 // Checks the top-level schema the harness itself owns (sections and their keys), with
 // "did you mean" for unknown keys. Plugin sections are checked by the plugins.

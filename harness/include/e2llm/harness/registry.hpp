@@ -22,13 +22,17 @@ struct PluginRecord {
 
 class PluginRegistry {
  public:
-  // Loads every *.so in `folders` (in order; an entry may also name one library file).
+  // Loads every *.so in `folders` (in order; an entry may also name one library file). A
+  // relative entry is made absolute first, against the working directory of this moment.
   // A file that is not an e2llm plugin, or one built for another ABI, is an e2llm::Error
-  // naming the file. A later plugin with the same kind and name as an earlier one is skipped.
+  // naming the file; so is a library, or a folder holding or above it, that others can
+  // write (docs/reliability.md). A later plugin with the same kind and name as an earlier
+  // one is skipped.
   explicit PluginRegistry(const std::vector<std::filesystem::path>& folders);
 
-  // The folders searched by default: $E2LLM_PLUGIN_PATH (':'-separated), then `extra`
-  // (e.g. from the config), then the plugin folder beside the executable.
+  // The folders searched by default: $E2LLM_PLUGIN_PATH (':'-separated absolute folders;
+  // empty entries mean nothing, a relative one is an e2llm::Error), then `extra` (e.g. from
+  // the config), then the plugin folder beside the executable.
   static std::vector<std::filesystem::path> default_folders(const std::vector<std::filesystem::path>& extra = {});
 
   const std::vector<PluginRecord>& plugins() const { return records_; }
@@ -50,7 +54,8 @@ class PluginRegistry {
   std::vector<std::shared_ptr<Loaded>> loaded_;
 };
 
-// The folder of the running executable (for finding plugins and configs beside it).
+// The folder of the running executable (for finding plugins and configs beside it), or an
+// empty path when the system cannot say (never the working directory).
 std::filesystem::path executable_dir();
 
 }  // namespace e2llm::harness

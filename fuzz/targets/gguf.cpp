@@ -1,0 +1,19 @@
+// GGUF model files (`e2llm convert`, `[base] source = "gguf"`): the format reader, then the
+// llama interpretation, then what the model loader does next with an accepted file.
+#include "e2llm/llama/gguf_reader.hpp"
+#include "fuzz_support.hpp"
+
+namespace e2llm::fuzz {
+
+bool one_input(const uint8_t* data, size_t size) {
+  const std::string name = "fuzz-input.gguf";
+  return expect_contract(
+      [&] {
+        const llama::Checkpoint ck = llama::checkpoint_from_gguf(llama::gguf::read(data, size, name, nullptr));
+        const llama::Checkpoint half = llama::with_rope_layout(ck, "half");
+        for (const auto& [tensor, view] : half.tensors) (void)llama::to_f32(view);
+      },
+      {name});
+}
+
+}  // namespace e2llm::fuzz
