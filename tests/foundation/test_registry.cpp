@@ -135,6 +135,7 @@ TEST(Registry, TheReadmesPluginSearchOrderIsTheCodes) {
     code_order.push_back(name);
   }
   EXPECT_EQ(code_order, readme_order) << sentence;
+}
 
 // ---- plugins load only from the listed folders, and only when nobody else can write them ----
 
