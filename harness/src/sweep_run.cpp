@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -157,7 +158,12 @@ class SweepRunner {
     }
     out.info = out.plugin->info();
     out.config = with_paths(t, out.info.path_keys);
-    located(c_, t.section, "task '" + t.label + "'", [&] { out.plugin->configure(out.config); });
+    located(c_, t.section, "task '" + t.label + "'", [&] {
+      out.plugin->configure(out.config);
+      SweepInfo sweep{s_.windows, s_.original_window};
+      std::sort(sweep.windows.begin(), sweep.windows.end());
+      out.plugin->set_sweep(sweep);
+    });
     out.fingerprint = out.plugin->fingerprint();
     return out;
   }

@@ -219,6 +219,62 @@ TEST(ProofPileTask, StrideEqualToTheWindowScoresEveryToken) {
   for (const auto& call : model.calls) EXPECT_GE(call.score_from, 1u);
 }
 
+// Fixed text (the default in a sweep): every window scores the same first N tokens of each
+// document, N = the sweep's largest window, so columns compare the same text.
+TEST(ProofPileTask, FixedTextScoresTheSameTokensAtEveryWindow) {
+  fs::path dir = scratch("fixed_text");
+  write_corpus(dir, {std::string(500, 'a'), std::string(150, 'b')});
+  ProofPileTask task;
+  task.configure({{"data", dir.string()}, {"stride", 32}, {"max_documents", 0}});
+  task.set_sweep({{64, 128, 256}, 64});
+  std::map<std::int64_t, std::int64_t> tokens;
+  for (std::int64_t w : {64, 128, 256}) {
+    fakes::ContextProbeModel model(w);
+    EvalContext ctx;
+    ctx.window = w;
+    CellResult r = task.evaluate(model, ctx);
+    EXPECT_EQ(r.details["truncate"], 256);
+    EXPECT_EQ(r.details["truncation"], "fixed");
+    tokens[w] = r.metrics["tokens"].get<std::int64_t>();
+    for (const auto& call : model.calls) EXPECT_LE(std::int64_t(call.length), w);
+  }
+  EXPECT_EQ(tokens[64], (256 - 1) + (151 - 1));  // both documents' first 256 tokens (BOS included)
+  EXPECT_EQ(tokens[128], tokens[64]);
+  EXPECT_EQ(tokens[256], tokens[64]);
+
+  // The largest window decides the text, so it is part of the fingerprint.
+  ProofPileTask other;
+  other.configure({{"data", dir.string()}, {"stride", 32}, {"max_documents", 0}});
+  other.set_sweep({{64, 128, 512}, 64});
+  EXPECT_NE(other.fingerprint(), task.fingerprint());
+
+  // "per_window" keeps the old protocol: the first W tokens at window W.
+  ProofPileTask per;
+  per.configure({{"data", dir.string()}, {"stride", 32}, {"max_documents", 0}, {"truncation", "per_window"}});
+  per.set_sweep({{64, 128, 256}, 64});
+  fakes::ContextProbeModel model(64);
+  EvalContext ctx;
+  ctx.window = 64;
+  EXPECT_EQ(per.evaluate(model, ctx).metrics["tokens"], 2 * 63);
+}
+
+TEST(ProofPileTask, TruncateBelowTheLargestWindowNamesBothNumbers) {
+  fs::path dir = scratch("fixed_small");
+  write_corpus(dir, {std::string(100, 'a')});
+  ProofPileTask task;
+  task.configure({{"data", dir.string()}, {"truncate", 300}});
+  try {
+    task.set_sweep({{256, 512}, 256});
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "truncate");
+    EXPECT_NE(std::string(e.what()).find("300"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("512"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(config_error_of({{"data", dir.string()}, {"truncation", "per_window"}, {"truncate", 512}}).rfind("truncate:", 0), 0u);
+  EXPECT_EQ(config_error_of({{"data", dir.string()}, {"truncation", "window"}}).rfind("truncation:", 0), 0u);
+}
+
 TEST(ProofPileDebianCopyright, LastMatchingParagraphWins) {
   const std::string text =
       "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"

@@ -57,11 +57,22 @@ struct CellResult {
   nlohmann::json details = nlohmann::json::object();  // protocol facts (truncation, ...)
 };
 
+// The sweep a task runs in, for protocols that depend on more than the evaluated window.
+struct SweepInfo {
+  std::vector<std::int64_t> windows;  // every window of the sweep, ascending
+  std::int64_t original_window = 0;   // L of the base model
+};
+
 class Task : public Plugin {
  public:
   virtual TaskInfo info() const = 0;
   // The task's config section (TOML converted to JSON); throws ConfigError(field, ...).
   virtual void configure(const nlohmann::json& config) = 0;
+  // Called by a sweep after configure() and before fingerprint(), with the sweep's windows
+  // (e.g. perplexity over text as long as the largest window, the same text at every W: the
+  // fingerprint must then include what the windows decided). Throws ConfigError(field, ...)
+  // when the config does not fit the sweep. Outside a sweep it is not called.
+  virtual void set_sweep(const SweepInfo& /*sweep*/) {}
   // Hash of the resolved config and the data it reads: part of every cell key.
   virtual std::string fingerprint() const = 0;
   virtual CellResult evaluate(LanguageModel& model, EvalContext& context) = 0;

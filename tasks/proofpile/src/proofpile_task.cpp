@@ -25,8 +25,16 @@ ReportView perplexity_view() {
   v.metric = "ppl";
   v.higher_is_better = false;
   v.quantity = "perplexity";
-  v.note = "Proof-Pile-style long-document perplexity (`ppl`, lower is better), rows = backends, columns = window W.";
-  v.note_html = "Long-document perplexity (<code>ppl</code>, lower is better).";
+  v.note =
+      "Proof-Pile-style long-document perplexity (`ppl`, lower is better), rows = backends, columns = window W. "
+      "Unless a cell says `truncation: per_window`, every column scores the same text, the first N tokens of each "
+      "document (N = the sweep's largest window unless set), with windows of W tokens sliding over it: a method that "
+      "uses more context has a falling row.";
+  v.note_html =
+      "Long-document perplexity (<code>ppl</code>, lower is better). Unless a cell says <code>truncation: "
+      "per_window</code>, every column scores the same text (the first N tokens of each document, N = the sweep's "
+      "largest window unless set) with windows of W tokens sliding over it: a method that uses more context has a "
+      "falling row.";
   v.chart = ChartScale::log;
   v.summary = WindowSummary::geometric_mean;
   return v;
@@ -55,6 +63,11 @@ void ProofPileTask::configure(const nlohmann::json& config) {
   c.data = cfg.require<std::string>("data");
   c.max_documents = cfg.get<std::int64_t>("max_documents", c.max_documents);
   c.min_tokens = cfg.get<std::int64_t>("min_tokens", c.min_tokens);
+  const std::string truncation = cfg.get<std::string>("truncation", "fixed");
+  if (truncation != "fixed" && truncation != "per_window")
+    throw ConfigError("truncation", "must be \"fixed\" (every window scores the same first N tokens) or \"per_window\" "
+                                    "(the first W tokens at window W), not \"" + truncation + "\"");
+  c.fixed_text = truncation == "fixed";
   c.truncate = cfg.get<std::int64_t>("truncate", c.truncate);
   c.stride = cfg.get<std::int64_t>("stride", c.stride);
   std::string aggregation = cfg.get<std::string>("aggregation", "token_weighted");
@@ -63,7 +76,9 @@ void ProofPileTask::configure(const nlohmann::json& config) {
 
   if (c.max_documents < 0) throw ConfigError("max_documents", "must be >= 0 (0 = all documents)");
   if (c.min_tokens < 0) throw ConfigError("min_tokens", "must be >= 0 (0 = no filter)");
-  if (c.truncate < 0) throw ConfigError("truncate", "must be >= 0 (0 = the evaluated window)");
+  if (c.truncate < 0) throw ConfigError("truncate", "must be >= 0 (0 = the sweep's largest window)");
+  if (!c.fixed_text && c.truncate > 0)
+    throw ConfigError("truncate", "is used with truncation = \"fixed\" only; with \"per_window\" each window W keeps W tokens");
   if (c.truncate == 1) throw ConfigError("truncate", "must be 0 or >= 2 (one token has nothing to score)");
   if (c.stride < 1) throw ConfigError("stride", "must be >= 1");
   try {
@@ -86,6 +101,21 @@ void ProofPileTask::configure(const nlohmann::json& config) {
   tokens_fingerprint_.clear();
 }
 
+void ProofPileTask::set_sweep(const SweepInfo& sweep) {
+  if (!configured_) throw Error("proofpile: set_sweep() called before configure()");
+  config_.sweep_max_window = sweep.windows.empty() ? 0 : *std::max_element(sweep.windows.begin(), sweep.windows.end());
+  if (config_.fixed_text && config_.truncate > 0 && config_.truncate < config_.sweep_max_window)
+    throw ConfigError("truncate", fmt::format("truncate = {} is smaller than the sweep's largest window {}: every window "
+                                              "must score the same text; set truncate >= {} or leave it out",
+                                              config_.truncate, config_.sweep_max_window, config_.sweep_max_window));
+}
+
+std::int64_t ProofPileTask::text_length(std::int64_t window) const {
+  if (!config_.fixed_text) return window;
+  if (config_.truncate > 0) return config_.truncate;
+  return config_.sweep_max_window > 0 ? config_.sweep_max_window : window;
+}
+
 nlohmann::json ProofPileTask::resolved_config() const {
   // No absolute paths: moving the data folder keeps the fingerprint; changing it does not.
   return {{"task", "proofpile"},
@@ -99,7 +129,8 @@ nlohmann::json ProofPileTask::resolved_config() const {
           {"data_sha256", data_sha256_},
           {"max_documents", config_.max_documents},
           {"min_tokens", config_.min_tokens},
-          {"truncate", config_.truncate},
+          {"truncation", config_.fixed_text ? "fixed" : "per_window"},
+          {"truncate", config_.fixed_text ? text_length(0) : 0},
           {"stride", config_.stride},
           {"aggregation", taskkit::aggregation_name(config_.aggregation)},
           {"add_bos", config_.add_bos}};
@@ -155,7 +186,7 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
     tokens_fingerprint_.clear();
   }
   const std::int64_t window = context.window > 0 ? context.window : model.window();
-  const std::int64_t truncate = config_.truncate > 0 ? config_.truncate : window;
+  const std::int64_t truncate = text_length(window);
   if (config_.stride > window)
     throw ConfigError("stride", fmt::format("stride {} is larger than the evaluated window {}; tokens would go "
                                             "unscored (set stride <= the smallest window)",
@@ -217,9 +248,11 @@ void ProofPileTask::summarize(CellResult& result, const Selection& selection, st
       {"window", window},
       {"stride", config_.stride},
       {"truncate", truncate},
-      {"truncate_rule", config_.truncate > 0 ? "first N tokens of each document (BOS included)"
-                                             : "first W tokens of each document (BOS included); truncate = 0 means "
-                                               "the evaluated window"},
+      {"truncation", config_.fixed_text ? "fixed" : "per_window"},
+      {"truncate_rule", config_.fixed_text
+                            ? "fixed text: the first N tokens of each document (BOS included) at every window, N = "
+                              "truncate or the sweep's largest window"
+                            : "per window: the first W tokens of each document (BOS included) at window W"},
       {"aggregation", taskkit::aggregation_name(config_.aggregation)},
       {"ppl_rule", config_.aggregation == taskkit::Aggregation::TokenWeighted
                        ? "exp(sum of NLL / number of scored tokens) over all documents"

@@ -5,7 +5,13 @@
 //   max_documents 128 (the paper's count); 0 = every document that passes the filter
 //   min_tokens    0 = no filter; documents with fewer tokens (BOS included) are skipped
 //                 (the paper used 65536)
-//   truncate      0 = the evaluated window; else each document keeps its first N tokens
+//   truncation    "fixed" (default): every window scores the same text, each document's
+//                 first N tokens, N = truncate or, when 0, the sweep's largest window (PI's
+//                 protocol: a method that uses more context shows a falling curve);
+//                 "per_window": each document's first W tokens at window W (YaRN's
+//                 --truncate code path; the scored text changes with W)
+//   truncate      N for "fixed" (>= the sweep's largest window); 0 = the largest window
+//                 (outside a sweep: the evaluated window)
 //   stride        256 (the paper's S)
 //   aggregation   "token_weighted" (default) | "mean_of_window_means" (YaRN's eval code)
 //   add_bos       true: prepend the tokenizer's BOS (as Hugging Face tokenizers do)
@@ -28,7 +34,9 @@ struct ProofPileConfig {
   std::filesystem::path data;
   std::int64_t max_documents = 128;
   std::int64_t min_tokens = 0;
+  bool fixed_text = true;           // truncation = "fixed" | "per_window"
   std::int64_t truncate = 0;
+  std::int64_t sweep_max_window = 0;  // from set_sweep(); 0 outside a sweep
   std::int64_t stride = 256;
   taskkit::Aggregation aggregation = taskkit::Aggregation::TokenWeighted;
   bool add_bos = true;
@@ -38,6 +46,8 @@ class ProofPileTask final : public Task {
  public:
   TaskInfo info() const override;
   void configure(const nlohmann::json& config) override;
+  // Fixed text: N = truncate or the largest window; refuses truncate < the largest window.
+  void set_sweep(const SweepInfo& sweep) override;
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
   std::optional<std::int64_t> planned_items(std::int64_t window) const override;
@@ -48,6 +58,8 @@ class ProofPileTask final : public Task {
 
  private:
   nlohmann::json resolved_config() const;
+  // The tokens each document keeps at `window` (before min(len, N)).
+  std::int64_t text_length(std::int64_t window) const;
   // The documents, tokenized with `tokenizer` (cached across windows of one run).
   const std::vector<std::int32_t>& tokens_of(std::size_t index, const Tokenizer& tokenizer);
   struct Selection {
