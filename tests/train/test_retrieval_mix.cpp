@@ -107,7 +107,7 @@ TEST(RetrievalMix, TrainSplitGetsTheConfiguredShare) {
   }
   DataOptions o;
   o.corpus = {dir / "c.jsonl"};
-  o.seq_len = 128;
+  o.seq_len = 256;
   o.cache_dir = dir / "cache";
   const auto plain = load_or_build_dataset(o, *tokenizer().tok);
   o.retrieval_fraction = 0.25;
@@ -118,7 +118,7 @@ TEST(RetrievalMix, TrainSplitGetsTheConfiguredShare) {
   EXPECT_EQ(mixed.train.size(), corpus_rows + retrieval_rows_for(0.25, corpus_rows));
   EXPECT_EQ(retrieval_rows_for(0.25, 30), 10);  // 10 of 40 rows
   EXPECT_EQ(mixed.val.size(), plain.val.size());  // validation stays corpus-only
-  std::vector<int64_t> ids(129);
+  std::vector<int64_t> ids(257);
   mixed.train.read(mixed.train.size() - 1, ids.data());
   std::vector<int32_t> ids32(ids.begin(), ids.end());
   const std::string text = tokenizer().tok->decode(ids32);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -58,6 +59,19 @@ fs::path training_dir(const std::string& name) {
   return {};
 }
 
+// The step of the newest complete checkpoint in `run` (0 when none).
+int newest_checkpoint(const fs::path& run) {
+  int newest = 0;
+  if (run.empty() || !fs::is_directory(run / "checkpoints")) return 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(run / "checkpoints", ec), end; !ec && it != end; it.increment(ec)) {
+    const auto n = it->path().filename().string();
+    if (n.rfind("step-", 0) == 0 && fs::exists(it->path() / "trainer_state.json", ec))
+      newest = std::max(newest, std::atoi(n.c_str() + 5));
+  }
+  return newest;
+}
+
 bool has_partial_write(const fs::path& run) {
   for (const fs::path& dir : {run, run / "checkpoints"}) {
     if (!fs::is_directory(dir)) continue;
@@ -102,15 +116,28 @@ TEST(TrainFaults, KillsAtRandomMomentsAndDuringCheckpointWritesThenResume) {
   const auto reference = run_command(std::string(E2LLM_EXE) + " train " + quote(write_config("reference", steps).string()));
   ASSERT_EQ(reference.exit_code, 0) << reference.err;
 
+  // The moments are drawn in training progress, not wall time, so that a faster or slower
+  // machine kills at the same places: a random step a few steps past the previous kill, then a
+  // random few milliseconds into the next step (mid-step, mid-write or between the two).
   const fs::path cfg = write_config("faulty", steps);
-  std::mt19937 rng(20261130);  // fixed seed: the same delays every run
-  int random_kills = 0, checkpoint_kills = 0;
+  std::mt19937 rng(20261130);  // fixed seed: the same moments every run
+  int random_kills = 0, checkpoint_kills = 0, target = 0;
   for (int attempt = 0; attempt < 30 && (random_kills < 3 || checkpoint_kills < 3); ++attempt) {
     const pid_t pid = start_training(cfg);
     if (random_kills < 3) {
-      const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 2500)(rng));
-      const auto t0 = std::chrono::steady_clock::now();
-      random_kills += kill_when(pid, [&] { return std::chrono::steady_clock::now() - t0 >= delay; }, delay * 2);
+      target += std::uniform_int_distribution<int>(4, 25)(rng);
+      const auto extra = std::chrono::microseconds(std::uniform_int_distribution<int>(0, 8000)(rng));
+      std::chrono::steady_clock::time_point reached{};
+      random_kills += kill_when(
+          pid,
+          [&] {
+            if (reached == std::chrono::steady_clock::time_point{}) {
+              if (newest_checkpoint(training_dir("faulty")) < target) return false;
+              reached = std::chrono::steady_clock::now();
+            }
+            return std::chrono::steady_clock::now() - reached >= extra;
+          },
+          std::chrono::seconds(60));
     } else {
       // The moment a checkpoint folder is being written (a .tmp- folder exists) — after at
       // least one complete checkpoint, so that resume has something to resume from.
@@ -119,15 +146,13 @@ TEST(TrainFaults, KillsAtRandomMomentsAndDuringCheckpointWritesThenResume) {
           [&] {
             const fs::path run = training_dir("faulty");
             if (run.empty() || !fs::is_directory(run / "checkpoints")) return false;
-            bool writing = false, complete = false;
-            for (const auto& e : fs::directory_iterator(run / "checkpoints")) {
-              const auto n = e.path().filename().string();
-              writing = writing || n.rfind(".tmp-", 0) == 0;
-              complete = complete || (n.rfind("step-", 0) == 0 && fs::exists(e.path() / "trainer_state.json"));
-            }
-            return writing && complete;
+            bool writing = false;
+            std::error_code ec;
+            for (fs::directory_iterator it(run / "checkpoints", ec), end; !ec && it != end; it.increment(ec))
+              writing = writing || it->path().filename().string().rfind(".tmp-", 0) == 0;
+            return writing && newest_checkpoint(run) > 0;
           },
-          std::chrono::seconds(20));
+          std::chrono::seconds(60));
     }
     ASSERT_TRUE(training_dir("faulty").empty() || !fs::exists(training_dir("faulty") / "result.json"))
         << "the run finished before the faults were injected; raise `steps`";

@@ -28,10 +28,11 @@ std::string word_key(RowRng& rng) {
   return k;
 }
 
-// "key abcd is 12345." lines among filler sentences, then the question and its answer; the
-// number of lines grows with the filler room.
+// "key abcd is 12345." lines among filler sentences, then questions about up to four of the
+// keys, each followed by its answer: dense copying signal (every answer is a 5-digit string
+// found only earlier in the document). More filler room holds more lines.
 std::string key_value_text(RowRng& rng, size_t filler_chars, std::string* answer) {
-  const size_t pairs = std::clamp<size_t>(filler_chars / 120 + 1, 1, 8);
+  const size_t pairs = std::clamp<size_t>(filler_chars / 60 + 1, 1, 10);
   std::vector<std::string> keys, values;
   while (keys.size() < pairs) {
     std::string k = word_key(rng);
@@ -39,7 +40,10 @@ std::string key_value_text(RowRng& rng, size_t filler_chars, std::string* answer
     keys.push_back(k);
     values.push_back(std::to_string(rng.uniform(10000, 99999)));
   }
-  const size_t asked = static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(pairs) - 1));
+  std::vector<size_t> order(pairs);
+  for (size_t i = 0; i < pairs; ++i) order[i] = i;
+  for (size_t i = pairs - 1; i > 0; --i) std::swap(order[i], order[static_cast<size_t>(rng.uniform(0, int64_t(i)))]);
+  const size_t asked = std::min<size_t>(pairs, 4);
   const std::string filler = passkey::filler_prefix(filler_chars);
   std::string text = "Remember the value of every key below.\n";
   size_t cut = 0;
@@ -48,9 +52,12 @@ std::string key_value_text(RowRng& rng, size_t filler_chars, std::string* answer
     text += filler.substr(cut, next - cut) + "\nkey " + keys[i] + " is " + values[i] + ".\n";
     cut = next;
   }
-  text += filler.substr(cut) + "\nWhat is the value of key " + keys[asked] + "? The value of key " + keys[asked] +
-          " is " + values[asked] + ".";
-  *answer = values[asked];
+  text += filler.substr(cut);
+  for (size_t q = 0; q < asked; ++q) {
+    const size_t k = order[q];
+    text += "\nWhat is the value of key " + keys[k] + "? The value of key " + keys[k] + " is " + values[k] + ".";
+  }
+  *answer = values[order[asked - 1]];
   return text;
 }
 

@@ -3,12 +3,12 @@
 // reads 0% for every method at every window and says nothing). Two kinds, drawn per row:
 //   passkey: the Landmark-attention passkey text (the probe's own template, docs/protocols.md
 //            §Passkey) with the key at a random depth, followed by its answer;
-//   key-value: short "key xxxx is NNNNN." lines hidden in filler, then a question about one
-//            key and its answer.
+//   key-value: "key xxxx is NNNNN." lines hidden in filler, then questions about up to four
+//            of the keys, each with its answer (dense copying signal).
 // Each synthetic row of R + 1 tokens ends with one such document of random length (at most
 // the row), after corpus tokens; every draw is counter-based on (seed, row), so a row is the
-// same wherever and whenever it is made (rows are made when read, not stored). Keys come from their own seed domain: held-out probe
-// prompts (the passkey task's seeded keys, depths and lengths) are not reproduced (tested).
+// same wherever and whenever it is made (rows are made when read, not stored). Keys come from their own seed domain:
+// held-out probe prompts (the passkey task's seeded keys, depths and lengths) are not reproduced (tested).
 #pragma once
 
 #include <cstdint>
