@@ -7,7 +7,7 @@ add_library(e2llm_train_data STATIC
   ${CMAKE_CURRENT_LIST_DIR}/src/train/retrieval_mix.cpp)
 target_include_directories(e2llm_train_data PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include)
 # The retrieval mix writes the passkey probe's own template (one place for that text).
-target_link_libraries(e2llm_train_data PUBLIC e2llm_contract PRIVATE e2llm_util e2llm_passkey_core)
+target_link_libraries(e2llm_train_data PUBLIC e2llm_contract e2llm_util PRIVATE e2llm_passkey_core)
 
 target_sources(e2llm_llama PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/src/train/trainer.cpp

@@ -1,15 +1,16 @@
 #include "e2llm/taskkit/seeded_rng.hpp"
 
 #include "e2llm/error.hpp"
+#include "e2llm/util/mix64.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::taskkit {
 
+// splitmix64: a Weyl sequence (state advanced by the golden gamma) through the mixer.
 std::uint64_t SeededRng::next_u64() {
-  std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  const std::uint64_t x = state_;
+  state_ += util::kGoldenGamma;
+  return util::mix64(x);
 }
 
 std::int64_t SeededRng::uniform_int(std::int64_t lo, std::int64_t hi) {

@@ -6,13 +6,6 @@
 
 namespace e2llm::llama::train {
 
-uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 namespace {
 // A small counter-based stream: the same numbers on every platform and standard library
 // (std::uniform_int_distribution is implementation-defined).

@@ -10,9 +10,11 @@
 #pragma once
 
 #include <cstdint>
+
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+#include "e2llm/util/mix64.hpp"
 
 namespace e2llm::llama::train {
 
@@ -64,7 +66,7 @@ class PositionPolicy {
 const char* policy_name(PolicyKind kind);     // "plain" | "pi" | "e2llm"
 PolicyKind parse_policy(const std::string& name);  // throws e2llm::Error listing the names
 
-// splitmix64: a counter-based mixer for per-sample seeds.
-uint64_t mix64(uint64_t x);
+// The project's one 64-bit mixer (e2llm/util/mix64.hpp), for per-sample seeds.
+using util::mix64;
 
 }  // namespace e2llm::llama::train
