@@ -375,6 +375,18 @@ TEST(longbench_task, ConfigErrorsNameTheField) {
   what = config_error(missing);
   EXPECT_EQ(what.rfind("data_dir: ", 0), 0u) << what;
   EXPECT_NE(what.find("narrativeqa.jsonl"), std::string::npos) << what;
+  // The error lists what the folder does hold, so a wrong data_dir is seen at once.
+  std::vector<std::string> found;
+  for (const auto& e : fs::directory_iterator(kRows))
+    if (e.path().extension() == ".jsonl") found.push_back(e.path().filename().string());
+  ASSERT_FALSE(found.empty());
+  for (const auto& f : found) EXPECT_NE(what.find(f), std::string::npos) << f << " missing from: " << what;
+  nlohmann::json empty_dir = base_config();
+  empty_dir["data_dir"] = temp_dir("empty").string();
+  fs::create_directories(temp_dir("empty"));
+  EXPECT_NE(config_error(empty_dir).find("found no .jsonl files"), std::string::npos) << config_error(empty_dir);
+  empty_dir["data_dir"] = (temp_dir("absent") / "nowhere").string();
+  EXPECT_NE(config_error(empty_dir).find("found no such folder"), std::string::npos) << config_error(empty_dir);
 
   EXPECT_EQ(config_error(nlohmann::json::object()).rfind("data_dir: ", 0), 0u);
   nlohmann::json rule = base_config();

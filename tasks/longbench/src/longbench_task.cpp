@@ -51,6 +51,21 @@ std::size_t count_rows(const std::filesystem::path& file) {
   return rows;
 }
 
+// "a.jsonl, b.jsonl" (sorted), "no .jsonl files" or "no such folder": for the error that
+// names a missing dataset.
+std::string jsonl_files_in(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return "no such folder";
+  std::vector<std::string> names;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".jsonl") names.push_back(it->path().filename().string());
+  if (names.empty()) return "no .jsonl files";
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 }  // namespace
 
 std::string budget_rule_name(BudgetRule rule) {
@@ -140,8 +155,9 @@ void LongBenchTask::configure(const nlohmann::json& section) {
   for (const auto& name : c.datasets) {
     auto file = c.data_dir / (name + ".jsonl");
     if (!std::filesystem::is_regular_file(file))
-      throw ConfigError("data_dir", "has no " + name + ".jsonl (looked for " + file.string() +
-                                        "); put the LongBench v1 file there or drop '" + name + "' from datasets");
+      throw ConfigError("data_dir", "has no " + name + ".jsonl (looked for " + file.string() + "; found " +
+                                        jsonl_files_in(c.data_dir) + "); put the LongBench v1 file there or drop '" +
+                                        name + "' from datasets");
     data[name] = util::sha256_file(file);
   }
   planned_rows_ = 0;
