@@ -168,6 +168,23 @@ TEST(HfDir, ScaledRopeRoundTrip) {
   EXPECT_EQ(hf.config.max_position, 2048);
 }
 
+// transformers' dynamic NTK grows from max_position_embeddings and ignores
+// original_max_position_embeddings (docs/interop.md): the saved L goes there.
+TEST(HfDir, DynamicNtkSavesItsOriginalWindowAsMaxPosition) {
+  TempDir dir;
+  Checkpoint ck = load_gguf(stories_gguf());
+  ck.config.max_position = 2048;
+  ck.config.rope.type = RopeType::DynamicNtk;
+  ck.config.rope.factor = 4;
+  ck.config.rope.original_max_position = 512;
+  save_hf_dir(ck, dir.path());
+  const auto cfg = nlohmann::json::parse(e2llm::util::read_file(dir / "config.json"));
+  EXPECT_EQ(cfg["rope_scaling"]["rope_type"], "dynamic");
+  EXPECT_FALSE(cfg["rope_scaling"].contains("original_max_position_embeddings"));
+  EXPECT_EQ(cfg["max_position_embeddings"], 512);
+  EXPECT_EQ(load_hf_dir(dir.path()).config.rope, ck.config.rope);
+}
+
 TEST(HfDir, ShardedSaveAndLoad) {
   TempDir dir;
   const Checkpoint gguf = load_gguf(stories_gguf());

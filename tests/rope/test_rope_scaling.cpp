@@ -247,6 +247,25 @@ TEST(RopeHf, ErrorsNameTheField) {
   EXPECT_THROW(rope_config_from_hf(hf), e2llm::Error);
 }
 
+// Where transformers takes L from (docs/interop.md): dynamic NTK only from
+// max_position_embeddings; YaRN from a top-level original_max_position_embeddings first.
+TEST(RopeHf, OriginalWindowAsTransformersReadsIt) {
+  nlohmann::json hf = {
+      {"hidden_size", 4096},
+      {"num_attention_heads", 32},
+      {"max_position_embeddings", 8192},
+      {"rope_scaling", {{"rope_type", "dynamic"}, {"factor", 2.0}, {"original_max_position_embeddings", 4096}}}};
+  EXPECT_EQ(rope_config_from_hf(hf).original_max_position, 8192);
+  hf["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 2.0}, {"original_max_position_embeddings", 4096}};
+  EXPECT_EQ(rope_config_from_hf(hf).original_max_position, 4096);
+  hf["original_max_position_embeddings"] = 2048;
+  EXPECT_EQ(rope_config_from_hf(hf).original_max_position, 2048);
+  hf["rope_scaling"].erase("factor");  // then the factor is max_position_embeddings / that L
+  EXPECT_DOUBLE_EQ(rope_config_from_hf(hf).factor, 4.0);
+  hf["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}, {"original_max_position_embeddings", 4096}};
+  EXPECT_EQ(rope_config_from_hf(hf).original_max_position, 4096);  // linear: only L for e2llm
+}
+
 TEST(RopeHf, RoundTrip) {
   for (auto t : {RopeType::Default, RopeType::Linear, RopeType::Ntk, RopeType::DynamicNtk, RopeType::Yarn}) {
     auto c = llama2(t, t == RopeType::Default ? 1.0 : 8.0);

@@ -243,6 +243,8 @@ void save_hf_dir(const Checkpoint& input, const fs::path& dir, int64_t max_shard
                        {"torch_dtype", torch_dtype_name(embed.dtype)},
                        {"e2llm", c.extra}};
   hf["rope_scaling"] = rope_config_to_hf(c.rope);
+  // transformers' dynamic NTK grows from max_position_embeddings: it holds L (docs/interop.md).
+  if (c.rope.type == RopeType::DynamicNtk) hf["max_position_embeddings"] = c.rope.original_max_position;
 
   // Shards: tensors in name order, a new shard when the next tensor would overflow it.
   std::vector<std::map<std::string, TensorView>> shards(1);

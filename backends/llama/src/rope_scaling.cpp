@@ -283,13 +283,22 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
     }
     if (c.type == RopeType::Default) return c;
 
-    if (has_value(params, "original_max_position_embeddings"))
-      c.original_max_position = integer_field(params, "original_max_position_embeddings", where);
+    // L as transformers reads it (docs/interop.md): dynamic NTK always grows from
+    // max_position_embeddings and ignores original_max_position_embeddings; YaRN takes a
+    // top-level original_max_position_embeddings (Phi-3 style) before the one in the dict.
+    if (c.type != RopeType::DynamicNtk) {
+      if (c.type == RopeType::Yarn && has_value(hf, "original_max_position_embeddings"))
+        c.original_max_position = integer_field(hf, "original_max_position_embeddings", "config");
+      else if (has_value(params, "original_max_position_embeddings"))
+        c.original_max_position = integer_field(params, "original_max_position_embeddings", where);
+    }
     if (has_value(params, "factor")) {
       // An explicit factor wins even when it differs from max_position / original (as in
       // current transformers; some older releases recomputed it for YaRN).
       c.factor = number_field(params, "factor", where);
-    } else if (c.type == RopeType::Yarn && has_value(params, "original_max_position_embeddings") &&
+    } else if (c.type == RopeType::Yarn &&
+               (has_value(params, "original_max_position_embeddings") ||
+                has_value(hf, "original_max_position_embeddings")) &&
                c.original_max_position > 0) {
       // transformers: YaRN without a factor takes post-/pre-extension window ratio.
       c.factor = static_cast<double>(integer_field(hf, "max_position_embeddings", "config")) /
@@ -324,10 +333,10 @@ nlohmann::json rope_config_to_hf(const RopeConfig& c) {
   if (c.type == RopeType::Default) return nullptr;
   const auto& info = rope_type_info(c.type);
   const char* name = info.hf_name ? info.hf_name : info.name;  // see rope_types()
-  nlohmann::json j = {{"rope_type", name},
-                      {"type", name},
-                      {"factor", c.factor},
-                      {"original_max_position_embeddings", c.original_max_position}};
+  nlohmann::json j = {{"rope_type", name}, {"type", name}, {"factor", c.factor}};
+  // transformers' dynamic NTK takes L from max_position_embeddings (save_hf_dir writes L
+  // there); the others carry it here (linear only for e2llm, which reads L from it).
+  if (c.type != RopeType::DynamicNtk) j["original_max_position_embeddings"] = c.original_max_position;
   if (c.type == RopeType::Yarn) {
     j["beta_fast"] = c.beta_fast;
     j["beta_slow"] = c.beta_slow;

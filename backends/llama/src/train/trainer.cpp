@@ -192,6 +192,7 @@ class Trainer {
   void save_checkpoint(int64_t step, double loss);
   void load_state(const fs::path& dir);
   void save_model_dir(const fs::path& dir, int64_t step);
+  RopeConfig served_rope(RopeConfig rope) const;
   double eval_loss();
   void log(int64_t step, double loss, double lr, double ms, double grad_norm, double val = NAN);
   nlohmann::json device_record() const;
@@ -317,6 +318,22 @@ nlohmann::json Trainer::device_record() const {
   return j;
 }
 
+// The RoPE config.json carries, so that transformers serves the model as the harness does
+// (docs/interop.md): PI fine-tuning trained one scale g, so `linear` g over L; pretraining
+// and E²-LLM leave plain RoPE (an E²-LLM model serves each window W with its own g = W/L,
+// chosen when the harness opens it). Training itself always rotates with plain RoPE angles.
+RopeConfig Trainer::served_rope(RopeConfig rope) const {
+  rope.type = RopeType::Default;
+  rope.factor = 1.0;
+  rope.attention_factor.reset();
+  if (o_.policy.original_window > 0) rope.original_max_position = o_.policy.original_window;
+  if (o_.policy.kind == PolicyKind::Pi && o_.policy.g_fixed > 1.0) {
+    rope.type = RopeType::Linear;
+    rope.factor = o_.policy.g_fixed;
+  }
+  return rope;
+}
+
 void Trainer::save_model_dir(const fs::path& dir, int64_t step) {
   Checkpoint ck = to_checkpoint(*model_);
   nlohmann::json extra = o_.method;
@@ -338,6 +355,10 @@ void Trainer::save_model_dir(const fs::path& dir, int64_t step) {
                       {"data", data_.hash}};
   extra["policy"] = o_.policy.to_json();
   ck.config.extra = extra;
+  ck.config.rope = served_rope(ck.config.rope);
+  // max_position_embeddings: L for plain RoPE (read back as the original window), W = R for PI.
+  ck.config.max_position =
+      ck.config.rope.type == RopeType::Linear ? o_.data.seq_len : ck.config.rope.original_max_position;
   save_hf_dir(ck, dir);
 }
 
