@@ -62,8 +62,8 @@ double relative(double a, double b) {
   return std::abs(a - b) / std::max(std::abs(b), 1e-300);
 }
 
-// Plain TinyStories-like text: ASCII, single spaces, no digits (docs/pitfalls.md has the
-// tokenizer's rules; the oracle implements SentencePiece BPE for exactly this kind of text).
+// Plain TinyStories-like text: ASCII, single spaces, no digits (SentencePiece treats runs
+// of spaces and digits specially; the oracle implements its BPE for exactly this kind of text).
 const char* kStory =
     "Once upon a time, there was a little girl named Lily. She liked to play with her ball in the garden. "
     "One day, her mom said, \"Lily, it is time to eat.\" Lily ran inside and ate her food. Then she went back "
