@@ -38,7 +38,14 @@ void install(CLI::App& app, AppContext& context) {
     if (room <= 0) throw Error("the prompt (" + std::to_string(prompt.size()) + " tokens) fills the window; raise --window");
     gen.max_new_tokens = std::int32_t(std::min<std::int64_t>(gen.max_new_tokens, room));
     auto out = o.model->generate(prompt, gen);
-    fmt::print("{}{}\n", a->prompt, o.tokenizer->decode(out));
+    // The continuation decoded as part of the whole text: decoding it alone would drop the
+    // space its first token starts with ("to the" + "▁park" printed "to thepark").
+    std::vector<std::int32_t> all = body;
+    all.insert(all.end(), out.begin(), out.end());
+    const std::string head = o.tokenizer->decode(body), whole = o.tokenizer->decode(all);
+    const std::string continuation =
+        whole.compare(0, head.size(), head) == 0 ? whole.substr(head.size()) : o.tokenizer->decode(out);
+    fmt::print("{}{}\n", a->prompt, continuation);
   });
 }
 

@@ -1,8 +1,10 @@
 // e2llm rope: the inv_freq and attention factor a RoPE configuration produces (JSON).
 #include <fmt/core.h>
 
+#include "e2llm/error.hpp"
 #include "e2llm/harness/app.hpp"
 #include "e2llm/llama/rope_scaling.hpp"
+#include "model_args.hpp"
 
 namespace e2llm::harness {
 namespace {
@@ -16,7 +18,7 @@ void install(CLI::App& app, AppContext&) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("rope", "Print the RoPE frequencies of a scaling method as JSON");
-  cmd->add_option("--type", a->type, llama::rope_type_names())->capture_default_str();
+  cmd->add_option("--type", a->type, llama::rope_type_names())->capture_default_str()->check(rope_type_validator());
   cmd->add_option("--factor", a->factor, "Scale factor s")->capture_default_str();
   cmd->add_option("--head-dim", a->head_dim, "Head dimension d")->capture_default_str();
   cmd->add_option("--base", a->base, "RoPE base b")->capture_default_str();
@@ -35,7 +37,13 @@ void install(CLI::App& app, AppContext&) {
     if (a->beta_fast) c.beta_fast = *a->beta_fast;
     if (a->beta_slow) c.beta_slow = *a->beta_slow;
     c.attention_factor = a->attention_factor;
-    fmt::print("{}\n", llama::rope_cli(c, a->seq_len).dump());
+    nlohmann::json out;
+    try {
+      out = llama::rope_cli(c, a->seq_len);
+    } catch (const Error& e) {  // every input is an option: a bad value is a usage error
+      throw CLI::ValidationError("rope", e.what());
+    }
+    fmt::print("{}\n", out.dump());
   });
 }
 

@@ -8,10 +8,25 @@
 
 namespace e2llm::harness {
 
+CLI::Validator rope_type_validator() {
+  return CLI::Validator(
+      [](std::string& name) {
+        try {
+          llama::parse_rope_type(name);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      },
+      "RoPE type");
+}
+
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--model", a.model, "Model: .gguf file or Hugging Face directory")->required();
   cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece .model, tokenizer.json or a folder holding one")->required();
-  cmd->add_option("--rope-type", a.rope_type, llama::rope_type_names())->capture_default_str();
+  cmd->add_option("--rope-type", a.rope_type, llama::rope_type_names())
+      ->capture_default_str()
+      ->check(rope_type_validator());
   cmd->add_option("--rope-factor", a.rope_factor, "Scale s (default: g = ceil(W / L) for W > L)")
       ->check(CLI::Range(1.0, 1e9));
   cmd->add_option("--threads", a.threads, "Threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);

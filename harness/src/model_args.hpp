@@ -23,6 +23,9 @@ struct ModelArgs {
   std::int64_t original_window = 0;
 };
 
+// Refuses an unknown RoPE type while parsing (a usage error, exit 2).
+CLI::Validator rope_type_validator();
+
 void add_model_options(CLI::App* cmd, ModelArgs& args);
 
 struct OpenedModel {

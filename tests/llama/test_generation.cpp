@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 
+#include "../support/language_model_conformance.hpp"
 #include "e2llm/backend.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
@@ -50,6 +51,24 @@ std::string decode(const Vocabulary& vocab, const std::vector<int32_t>& ids) {
   if (!out.empty() && out[0] == ' ') out.erase(0, 1);
   return out;
 }
+
+// The GGUF's own vocabulary as a Tokenizer (ids and decoding; the suite needs no encoding).
+class GgufVocabTokenizer final : public e2llm::Tokenizer {
+ public:
+  explicit GgufVocabTokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {}
+  void load(const std::string&) override {}
+  void train(const e2llm::TokenizerTrainOptions&) override {}
+  std::vector<std::int32_t> encode(std::string_view) const override { throw e2llm::Error("not needed here"); }
+  std::string decode(const std::vector<std::int32_t>& ids) const override { return ::decode(vocab_, ids); }
+  std::int32_t bos_id() const override { return vocab_.bos; }
+  std::int32_t eos_id() const override { return vocab_.eos; }
+  std::int32_t vocab_size() const override { return std::int32_t(vocab_.tokens.size()); }
+  std::string fingerprint() const override { return "gguf-vocab"; }
+  std::string model_path() const override { return ""; }
+
+ private:
+  Vocabulary vocab_;
+};
 
 // Greedy decoding without a cache: a full forward over the whole sequence at every step.
 std::vector<int32_t> greedy_by_recomputation(LlamaModel& m, std::vector<int32_t> seq, const RopeFrequencies& f,
@@ -397,4 +416,22 @@ TEST(BackendsByValue, E2llmServedAtWEqualsLinearScalingByWOverL) {
             2e-4);
   p.backend.reset();
   fs::remove_all(dir);
+}
+
+// The LanguageModel contract on the LibTorch model itself (the suite every test double
+// passes too): plain RoPE and PI, with the stories260K vocabulary's stop tokens.
+TEST(Generation, TorchLanguageModelKeepsTheLanguageModelContract) {
+  auto model = stories_model();
+  ASSERT_TRUE(model->vocab.has_value());
+  auto tokenizer = std::make_shared<GgufVocabTokenizer>(*model->vocab);
+  RopeConfig pi = model->config().rope;
+  pi.type = RopeType::Linear;
+  pi.factor = 2.0;
+  for (const RopeConfig& rope : {model->config().rope, pi}) {
+    SCOPED_TRACE(rope_type_name(rope.type));
+    TorchLanguageModel lm(model, rope, 64, tokenizer);
+    e2llm::GenerationOptions options;
+    options.stop_tokens = {tokenizer->bos_id(), tokenizer->eos_id()};
+    e2llm::testing::expect_language_model_contract(lm, {}, options);
+  }
 }

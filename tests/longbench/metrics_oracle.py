@@ -11,6 +11,10 @@ pairs. The scores are computed at the call depth of LongBench's eval.py (<module
 -> metric), because the `rouge` package recurses and Python's recursion limit then decides
 when a very long sentence scores 0.
   metrics_oracle.py OUT [--pairs N]
+
+  metrics_oracle.py --prefix-score ROWS.jsonl METRIC NBYTES
+prints LongBench's dataset score (round(100 * mean, 2)) of a "model" that answers each row
+with the first NBYTES bytes of its first answer, scored against all its answers (max).
 """
 import json
 import random
@@ -111,7 +115,23 @@ def scorer(cases):
     return results
 
 
-if __name__ == "__main__":
+def prefix_score(rows_file, metric, nbytes):
+    scores = []
+    for line in open(rows_file, encoding="utf-8"):
+        answers = json.loads(line)["answers"]
+        pred = answers[0].encode("utf-8")[:nbytes].decode("utf-8")  # fails on a cut character
+        scores.append(max(scorer_for(metric, pred, gold) for gold in answers))
+    return round(100 * sum(scores) / len(scores), 2)
+
+
+def scorer_for(metric, pred, gold):
+    return {"qa_f1": qa_f1_score, "rouge": rouge_score}[metric](pred, gold)
+
+
+if __name__ == "__main__" and "--prefix-score" in sys.argv:
+    at = sys.argv.index("--prefix-score")
+    print(json.dumps(prefix_score(sys.argv[at + 1], sys.argv[at + 2], int(sys.argv[at + 3]))))
+elif __name__ == "__main__":
     count = int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 20000
     results = scorer(pairs(seed=14, count=count))
     with open(sys.argv[1], "w", encoding="utf-8") as f:

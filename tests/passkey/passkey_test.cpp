@@ -1,11 +1,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/dll/shared_library.hpp>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <regex>
 
+#include "../support/language_model_conformance.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/plugin.hpp"
 #include "passkey_prompt.hpp"
@@ -96,9 +98,13 @@ class ReadingModel final : public LanguageModel {
   ReadingModel(const Tokenizer& tokenizer, std::int64_t window) : tokenizer_(tokenizer), window_(window) {}
   std::int64_t window() const override { return window_; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
-  std::vector<float> token_logprobs(const std::vector<std::int32_t>&, std::size_t) override { return {}; }
+  std::vector<float> token_logprobs(const std::vector<std::int32_t>& ids, std::size_t score_from) override {
+    e2llm::testing::check_token_logprobs_args(window_, tokenizer_.vocab_size(), ids, score_from);
+    return std::vector<float>(score_from < ids.size() ? ids.size() - score_from : 0,
+                              -std::log(float(tokenizer_.vocab_size())));
+  }
   std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt, const GenerationOptions& o) override {
-    EXPECT_LE(std::int64_t(prompt.size()) + o.max_new_tokens, window_);
+    e2llm::testing::check_generate_args(window_, tokenizer_.vocab_size(), prompt, o);
     EXPECT_EQ(o.temperature, 0.0);
     ++calls;
     std::string text = tokenizer_.decode(prompt);
@@ -288,4 +294,13 @@ TEST(PasskeyPlugin, TaskPluginsLoadAndDescribeThemselves) {
     EXPECT_EQ(task->info().name, name);
     EXPECT_THROW(task->configure({{"no_such_key", 1}}), ConfigError);
   }
+}
+
+// The test double keeps the LanguageModel contract as strictly as the LibTorch model.
+TEST(PasskeyTask, ReadingModelKeepsTheLanguageModelContract) {
+  WordTokenizer tok;
+  ReadingModel model(tok, 64);
+  auto prompt = tok.encode("The pass key is 31337. Remember it. What is the pass key?");
+  prompt.insert(prompt.begin(), tok.bos_id());
+  e2llm::testing::expect_language_model_contract(model, prompt);
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/language_model_checks.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/language_model.hpp"
 #include "e2llm/tokenizer.hpp"
@@ -45,19 +46,19 @@ class ContextProbeModel final : public LanguageModel {
   explicit ContextProbeModel(std::int64_t window) : window_(window) {}
   std::int64_t window() const override { return window_; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
-  // Keeps the contract as strictly as the LibTorch model: at most window() tokens, and
-  // token 0 of a call has no context, so it cannot be scored.
+  // Keeps the contract as strictly as the LibTorch model (tests/support/language_model_checks.hpp):
+  // at most window() tokens, ids in the vocabulary, and token 0 of a call has no context.
   std::vector<float> token_logprobs(const std::vector<std::int32_t>& ids, std::size_t score_from) override {
-    if (std::int64_t(ids.size()) > window_)
-      throw Error("token_logprobs: " + std::to_string(ids.size()) + " tokens exceed the window of " +
-                  std::to_string(window_));
-    if (score_from < 1) throw Error("token_logprobs: score_from must be >= 1");
+    testing::check_token_logprobs_args(window_, tokenizer_.vocab_size(), ids, score_from);
     calls.push_back({ids.size(), score_from});
     std::vector<float> out;
     for (std::size_t j = score_from; j < ids.size(); ++j) out.push_back(float(fake_logprob(ids[j], j)));
     return out;
   }
-  std::vector<std::int32_t> generate(const std::vector<std::int32_t>&, const GenerationOptions&) override { return {}; }
+  std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt, const GenerationOptions& o) override {
+    testing::check_generate_args(window_, tokenizer_.vocab_size(), prompt, o);
+    return {};
+  }
   nlohmann::json describe() const override { return {{"model", "context-probe"}}; }
 
   struct Call {

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
 
+#include "../support/language_model_conformance.hpp"
 #include "corpus_builder.hpp"
 #include "debian_copyright.hpp"
 #include "documents.hpp"
@@ -139,11 +141,18 @@ TEST(ProofPileTask, EvaluatesFiltersTruncatesAndResumes) {
   EXPECT_EQ(r.samples[1]["id"], "eval.jsonl:3");
   EXPECT_EQ(progress.last_done, progress.last_total);
 
-  // Token-weighted overall ppl from the two documents' records.
-  double nll = r.samples[0]["nll_sum"].get<double>() + r.samples[1]["nll_sum"].get<double>();
-  EXPECT_NEAR(r.metrics["ppl"].get<double>(), std::exp(nll / 62.0), 1e-9);
-  EXPECT_NEAR(r.metrics["ppl_mean_doc"].get<double>(),
-              (r.samples[0]["ppl"].get<double>() + r.samples[1]["ppl"].get<double>()) / 2.0, 1e-9);
+  // Closed form from the fake model: one window per document, token j (j = 1..31) scored
+  // with j tokens of context, -log p = 0.001 * id + 1 / (j + 1); 'a' is id 100, 'b' id 101.
+  auto document_nll = [](int id) {
+    double sum = 0;
+    for (int j = 1; j <= 31; ++j) sum += double(float(0.001 * id + 1.0 / (j + 1)));
+    return sum;
+  };
+  const double nll_a = document_nll(100), nll_b = document_nll(101);
+  EXPECT_NEAR(r.samples[0]["nll_sum"].get<double>(), nll_a, 1e-6);
+  EXPECT_NEAR(r.samples[1]["nll_sum"].get<double>(), nll_b, 1e-6);
+  EXPECT_NEAR(r.metrics["ppl"].get<double>(), std::exp((nll_a + nll_b) / 62.0), 1e-6);
+  EXPECT_NEAR(r.metrics["ppl_mean_doc"].get<double>(), (std::exp(nll_a / 31) + std::exp(nll_b / 31)) / 2.0, 1e-6);
   EXPECT_EQ(r.details["tokenizer"]["fingerprint"], "byte-tokenizer");
   EXPECT_EQ(r.details["aggregation"], "token_weighted");
 
@@ -174,7 +183,18 @@ TEST(ProofPileTask, ExplicitTruncateLongerThanTheWindowSlides) {
   EXPECT_EQ(r.details["aggregation"], "mean_of_window_means");
   // Windows start at 0, 16, 32, 48, 64, 80 (80 + 32 >= 100 ends the loop).
   EXPECT_EQ(r.samples[0]["windows"], 6);
-  EXPECT_NEAR(r.metrics["ppl"].get<double>(), std::exp(r.samples[0]["window_mean_nll_sum"].get<double>() / 6.0), 1e-9);
+  // Mean of window means from the protocol and the fake's closed form ('x' is id 123): window
+  // k starts at b = 16k, scores [max(end_{k-1}, 1), min(b + 32, 100)), token t with t - b
+  // tokens of context.
+  double sum_of_means = 0;
+  for (int b = 0, prev_end = 0; prev_end < 100; b += 16) {
+    const int end = std::min(b + 32, 100);
+    double nll = 0;
+    for (int t = std::max(prev_end, 1); t < end; ++t) nll += 0.123 + 1.0 / (t - b + 1);
+    sum_of_means += nll / (end - std::max(prev_end, 1));
+    prev_end = end;
+  }
+  EXPECT_NEAR(r.metrics["ppl"].get<double>(), std::exp(sum_of_means / 6.0), 1e-6);
 }
 
 TEST(ProofPileTask, FingerprintFollowsConfigAndData) {
@@ -316,4 +336,10 @@ TEST(ProofPileCorpusRequest, UnknownPackageAndKeysAreErrors) {
   EXPECT_THROW(parse_corpus_request(nlohmann::json::object()), ConfigError);  // out is required
   auto r = parse_corpus_request({{"out", "x"}});
   EXPECT_EQ(r.packages.size(), 3u);
+}
+
+// The test double keeps the LanguageModel contract as strictly as the LibTorch model.
+TEST(ProofPileTask, ContextProbeModelKeepsTheLanguageModelContract) {
+  fakes::ContextProbeModel model(32);
+  e2llm::testing::expect_language_model_contract(model);
 }

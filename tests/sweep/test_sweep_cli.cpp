@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include "../support/language_model_conformance.hpp"
+#include "e2llm/harness/registry.hpp"
 #include "e2llm/util/files.hpp"
 
 namespace fs = std::filesystem;
@@ -475,4 +477,27 @@ windows = [512, 1024, 2048]
   EXPECT_NE(html.find("aria-label=\"hit rate vs window, grid\""), std::string::npos);     // the linear chart
   EXPECT_NE(html.find(">hit rate</text>"), std::string::npos);
   EXPECT_NE(html.find("<li>a: 1024</li>"), std::string::npos);
+}
+
+// The sweep tests' fake backend opens models that keep the LanguageModel contract as
+// strictly as the LibTorch model.
+TEST(SweepCli, FakeBackendModelsKeepTheLanguageModelContract) {
+  e2llm::harness::PluginRegistry registry({SWEEP_TEST_PLUGIN_DIR});
+  auto tokenizer = registry.make_tokenizer("faketok");
+  const fs::path model_file = fs::temp_directory_path() / ("e2llm-faketok-" + std::to_string(::getpid()));
+  e2llm::util::write_file_atomic(model_file, "fake tokenizer model\n");
+  tokenizer->load(model_file.string());
+  for (json config : {json{{"scale", 0.5}}, json{{"recall_tokens", 8}}}) {
+    auto backend = registry.make_backend("fakebackend");
+    backend->configure(config);
+    e2llm::PrepareContext context;
+    context.tokenizer = tokenizer;
+    context.cache_dir = fs::temp_directory_path();
+    backend->prepare(context);
+    auto model = backend->open(64);
+    std::vector<std::int32_t> prompt{tokenizer->bos_id()};
+    for (auto id : tokenizer->encode("the key is 12345")) prompt.push_back(id);
+    e2llm::testing::expect_language_model_contract(*model, prompt);
+  }
+  fs::remove(model_file);
 }

@@ -55,8 +55,12 @@ def main():
         full = model.generate(torch.tensor([prompt_ids]), max_new_tokens=8, do_sample=False, eos_token_id=[bos, eos],
                               pad_token_id=eos)[0].tolist()
     new = full[len(prompt_ids):]
+    # The continuation as part of the whole text, so the space its first token carries stays.
+    head = tok.decode(prompt_ids[1:], skip_special_tokens=True)
+    whole = tok.decode(prompt_ids[1:] + new, skip_special_tokens=True)
+    continuation = whole[len(head):] if whole.startswith(head) else tok.decode(new, skip_special_tokens=True)
     reference = {"ppl": math.exp(nll / (len(ids) - 1)), "tokens": len(ids) - 1, "window": WINDOW, "prompt": PROMPT,
-                 "generated": PROMPT + tok.decode(new, skip_special_tokens=True), "new_ids": new}
+                 "generated": PROMPT + continuation, "new_ids": new}
     with open(os.path.join(out, "reference.json"), "w", encoding="utf-8") as f:
         json.dump(reference, f, ensure_ascii=False)
 

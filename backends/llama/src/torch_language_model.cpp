@@ -6,6 +6,17 @@
 #include "e2llm/llama/device_torch.hpp"
 
 namespace e2llm::llama {
+namespace {
+
+// An id outside the vocabulary would index past the embedding table: refuse it by name.
+void check_ids(const char* what, const std::vector<int32_t>& ids, int64_t vocab_size) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab_size)
+      throw Error(std::string(what) + ": token " + std::to_string(i) + " has id " + std::to_string(ids[i]) +
+                  ", outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
+}
+
+}  // namespace
 
 TorchLanguageModel::TorchLanguageModel(std::shared_ptr<LlamaModel> model, RopeConfig rope, int64_t window,
                                        std::shared_ptr<const Tokenizer> tokenizer, nlohmann::json extra)
@@ -29,6 +40,7 @@ std::vector<float> TorchLanguageModel::token_logprobs(const std::vector<int32_t>
   if (T > window_)
     throw Error("token_logprobs: " + std::to_string(T) + " tokens exceed the window of " + std::to_string(window_));
   if (score_from < 1) throw Error("token_logprobs: score_from must be >= 1");
+  check_ids("token_logprobs", ids, model_->config().vocab_size);
   if (score_from >= ids.size()) return {};
   torch::NoGradGuard no_grad;
   std::vector<int64_t> ids64(ids.begin(), ids.end());
@@ -50,7 +62,11 @@ std::vector<float> TorchLanguageModel::token_logprobs(const std::vector<int32_t>
 
 std::vector<int32_t> TorchLanguageModel::generate(const std::vector<int32_t>& prompt,
                                                   const GenerationOptions& options) {
-  const int64_t total = static_cast<int64_t>(prompt.size()) + std::max(options.max_new_tokens, 0);
+  if (options.max_new_tokens < 0)
+    throw Error("generate: max_new_tokens must be >= 0, got " + std::to_string(options.max_new_tokens));
+  if (prompt.empty()) throw Error("generate: the prompt is empty (start with the BOS token)");
+  check_ids("generate", prompt, model_->config().vocab_size);
+  const int64_t total = static_cast<int64_t>(prompt.size()) + options.max_new_tokens;
   if (total > window_)
     throw Error("generate: prompt (" + std::to_string(prompt.size()) + ") + max_new_tokens (" +
                 std::to_string(options.max_new_tokens) + ") exceed the window of " + std::to_string(window_));

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "../../support/language_model_checks.hpp"
 #include "e2llm/backend.hpp"
 #include "e2llm/config_reader.hpp"
 #include "e2llm/plugin.hpp"
@@ -20,25 +21,25 @@ class FakeModel : public e2llm::LanguageModel {
       : window_(window), tok_(std::move(tok)), tag_(std::move(tag)), scale_(scale), recall_tokens_(recall_tokens) {}
   std::int64_t window() const override { return window_; }
   const e2llm::Tokenizer& tokenizer() const override { return *tok_; }
-  // Keeps the contract as strictly as the LibTorch model does.
+  // Keeps the contract as strictly as the LibTorch model does (tests/support/language_model_checks.hpp).
   std::vector<float> token_logprobs(const std::vector<std::int32_t>& ids, std::size_t from) override {
-    if (std::int64_t(ids.size()) > window_)
-      throw e2llm::Error("token_logprobs: " + std::to_string(ids.size()) + " tokens exceed the window of " +
-                         std::to_string(window_));
-    if (from < 1) throw e2llm::Error("token_logprobs: score_from must be >= 1");
+    e2llm::testing::check_token_logprobs_args(window_, tok_->vocab_size(), ids, from);
     if (from >= ids.size()) return {};
     return std::vector<float>(ids.size() - from, static_cast<float>(-scale_ * std::log(double(window_))));
   }
   std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt,
-                                     const e2llm::GenerationOptions&) override {
+                                     const e2llm::GenerationOptions& options) override {
+    e2llm::testing::check_generate_args(window_, tok_->vocab_size(), prompt, options);
+    std::vector<std::int32_t> out = tok_->encode("42");
     if (recall_tokens_ > 0) {
       std::size_t keep = std::min(prompt.size(), std::size_t(recall_tokens_));
       std::string tail = tok_->decode({prompt.end() - std::ptrdiff_t(keep), prompt.end()});
       std::size_t start = tail.find_first_of("0123456789");
       if (start != std::string::npos)
-        return tok_->encode(tail.substr(start, tail.find_first_not_of("0123456789", start) - start));
+        out = tok_->encode(tail.substr(start, tail.find_first_not_of("0123456789", start) - start));
     }
-    return tok_->encode("42");
+    out.resize(std::min(out.size(), std::size_t(options.max_new_tokens)));
+    return out;
   }
   nlohmann::json describe() const override { return {{"tag", tag_}, {"window", window_}, {"scale", scale_}}; }
 

@@ -1,0 +1,293 @@
+// Every e2llm subcommand that computes something, run through the built binary and checked
+// against a value from outside the code: a float64 numpy LLaMA written from the GGUF
+// tensors (oracle.py), transformers (RoPE formulas, reading a converted checkpoint back),
+// the published stories260K sample, the official LongBench scores, and the corpus rules of
+// docs/data-proofpile.md recomputed in Python. Usage errors: exit 2 and one line.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "../support/run_command.hpp"
+#include "e2llm/util/files.hpp"
+#include "e2llm/util/sha256.hpp"
+
+namespace fs = std::filesystem;
+using e2llm::testing::quote;
+using e2llm::testing::run_command;
+using nlohmann::json;
+
+namespace {
+
+const fs::path kSource = E2LLM_SOURCE_DIR;
+const fs::path kModels = fs::path(E2LLM_SHARED_DATA) / "models";
+const fs::path kGguf = kModels / "stories260K.gguf";
+const fs::path kTok = kModels / "tok512.model";
+const fs::path kPredictions = fs::path(E2LLM_SHARED_DATA) / "longbench" / "predictions";
+const std::string kExe = E2LLM_EXE;
+
+// A folder per test process, removed at exit (ctest runs tests in parallel processes).
+struct Scratch {
+  fs::path path;
+  explicit Scratch(const std::string& name)
+      : path(fs::path(E2LLM_BINARY_DIR) / "tests" / "cli" / (name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~Scratch() { fs::remove_all(path); }
+};
+
+std::string oracle(const std::string& args) {
+  const std::string command = quote((kSource / ".venv/bin/python").string()) + " " +
+                              quote((kSource / "tests/cli/oracle.py").string()) + " " + args;
+  auto r = run_command(command);
+  EXPECT_EQ(r.exit_code, 0) << command << "\n" << r.err;
+  return r.out;
+}
+
+std::string model_args() {
+  return " --model " + quote(kGguf.string()) + " --tokenizer " + quote(kTok.string());
+}
+
+int lines(const std::string& s) {
+  return int(std::count(s.begin(), s.end(), '\n'));
+}
+
+double relative(double a, double b) {
+  return std::abs(a - b) / std::max(std::abs(b), 1e-300);
+}
+
+// Plain TinyStories-like text: ASCII, single spaces, no digits (SentencePiece treats runs
+// of spaces and digits specially; the oracle implements its BPE for exactly this kind of text).
+const char* kStory =
+    "Once upon a time, there was a little girl named Lily. She liked to play with her ball in the garden. "
+    "One day, her mom said, \"Lily, it is time to eat.\" Lily ran inside and ate her food. Then she went back "
+    "out to play with her friend Tom. They had a lot of fun together in the sun.";
+
+}  // namespace
+
+TEST(CliOracle, TokenizerEncodeEqualsSentencePieceBpeFromTheGgufVocabulary) {
+  Scratch dir("encode");
+  e2llm::util::write_file_atomic(dir.path / "story.txt", kStory);
+  const auto expected =
+      json::parse(oracle("encode " + quote(kGguf.string()) + " " + quote((dir.path / "story.txt").string())));
+  auto r = run_command(kExe + " tokenizer encode --model " + quote(kTok.string()) + " " + quote(kStory));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string want;
+  for (const auto& id : expected) want += (want.empty() ? "" : " ") + std::to_string(id.get<int>());
+  EXPECT_EQ(r.out, want + "\n");
+}
+
+// Sliding-window perplexity (docs/protocols.md) at strides 1, a prime, W/2, W-1 and W; the
+// 103-token text leaves a last window shorter than W at every stride but 1. The oracle runs
+// its own window loop over its own float64 forward; float32 in the binary is within 1e-5.
+TEST(CliOracle, PerplexityEqualsTheNumpyLlamaAtEveryStride) {
+  Scratch dir("ppl");
+  const fs::path text = dir.path / "story.txt";
+  e2llm::util::write_file_atomic(text, kStory);
+  const int window = 32;
+  const std::vector<int> strides = {1, 7, 16, 31, 32};
+  std::string list;
+  for (int s : strides) list += " " + std::to_string(s);
+  const auto expected = json::parse(
+      oracle("perplexity " + quote(kGguf.string()) + " " + quote(text.string()) + " " + std::to_string(window) + list));
+  const int n = expected["n"].get<int>();
+  ASSERT_EQ(n, 103) << "the text's token count changed: the strides no longer cover the cases named above";
+  for (std::size_t i = 0; i < strides.size(); ++i) {
+    const auto& want = expected["results"][i];
+    for (std::string aggregation : {"token_weighted", "mean_of_window_means"}) {
+      if (aggregation != "token_weighted" && strides[i] != 16) continue;
+      auto r = run_command(kExe + " perplexity" + model_args() + " --input " + quote(text.string()) + " --window " +
+                           std::to_string(window) + " --stride " + std::to_string(strides[i]) + " --aggregation " +
+                           aggregation + " --threads 1");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const auto got = json::parse(r.out);
+      SCOPED_TRACE("stride " + std::to_string(strides[i]) + ", " + aggregation);
+      EXPECT_EQ(got["tokens"].get<int>(), n - 1);
+      EXPECT_EQ(got["tokens"].get<int>(), want["tokens"].get<int>());
+      EXPECT_EQ(got["windows"].get<int>(), want["windows"].get<int>());
+      EXPECT_LT(relative(got["nll_sum"].get<double>(), want["nll_sum"].get<double>()), 1e-4);
+      const double ppl =
+          aggregation == "token_weighted" ? want["ppl"].get<double>() : want["ppl_mean_of_window_means"].get<double>();
+      EXPECT_LT(relative(got["ppl"].get<double>(), ppl), 1e-4) << got["ppl"] << " vs " << ppl;
+    }
+  }
+  // Closed form for the window count when S < W: ceil((n - W) / S) + 1 (n > W). S = W scores
+  // like S = W - 1 (a window never starts where the previous one ended).
+  for (std::size_t i = 0; i + 1 < strides.size(); ++i)
+    EXPECT_EQ(expected["results"][i]["windows"].get<int>(), (n - window + strides[i] - 1) / strides[i] + 1);
+  EXPECT_EQ(expected["results"][4]["nll_sum"], expected["results"][3]["nll_sum"]);
+}
+
+// llama2.c's README publishes stories260K's greedy sample from BOS (karpathy/llama2.c,
+// "stories260K"); its first two paragraphs, verbatim.
+TEST(CliOracle, GenerateFromBosPrintsThePublishedSample) {
+  auto r = run_command(kExe + " generate" + model_args() + " --max-new-tokens 256 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string published =
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw "
+      "a big, red ball. She wanted to play with it, but it was too high.\nLily's mom said, \"Lily, let's go to the "
+      "park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't find "
+      "it.\"\n";
+  EXPECT_EQ(r.out.substr(0, published.size()), published) << r.out;
+}
+
+TEST(CliOracle, GenerateAfterAPromptEqualsNumpyGreedy) {
+  const std::string prompt = "Tom and his dog went to the";
+  const std::string expected = oracle("generate " + quote(kGguf.string()) + " " + quote(prompt) + " 20");
+  auto r = run_command(kExe + " generate" + model_args() + " --prompt " + quote(prompt) +
+                       " --max-new-tokens 20 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, expected);
+}
+
+// GGUF -> HF: transformers loads the folder, every tensor equals the GGUF's (Q and K
+// un-permuted from llama.cpp's layout by the oracle's own reshape), and the logits of a
+// sentence equal the numpy model's.
+TEST(CliOracle, ConvertWritesAFolderTransformersReadsBackExactly) {
+  Scratch dir("convert");
+  const fs::path out = dir.path / "hf";
+  auto r = run_command(kExe + " convert " + quote(kGguf.string()) + " " + quote(out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto check = json::parse(oracle("convert " + quote(kGguf.string()) + " " + quote(out.string())));
+  EXPECT_TRUE(check["missing"].empty()) << check["missing"];
+  EXPECT_EQ(check["tensors_checked"].get<int>(), 3 + 5 * 9);   // embed, norm, head + 5 layers x 9
+  EXPECT_EQ(check["tensor_max_abs_diff"].get<double>(), 0.0);  // F32 in, F32 out: bit for bit
+  EXPECT_LT(check["logits_max_abs_diff"].get<double>(), 1e-4 * check["logits_max_abs"].get<double>());
+  const auto& config = check["config"];
+  EXPECT_EQ(config["hidden_size"], 64);
+  EXPECT_EQ(config["num_hidden_layers"], 5);
+  EXPECT_EQ(config["num_attention_heads"], 8);
+  EXPECT_EQ(config["num_key_value_heads"], 4);
+  EXPECT_EQ(config["intermediate_size"], 172);
+  EXPECT_EQ(config["vocab_size"], 512);
+}
+
+// `e2llm rope` against transformers' ROPE_INIT_FUNCTIONS (float32 there: 1e-6 relative).
+TEST(CliOracle, RopeEqualsTransformersRopeInitFunctions) {
+  struct Case {
+    std::string type;
+    double factor;
+    int head_dim, original, seq_len;
+  };
+  const std::vector<Case> cases = {{"default", 1.0, 64, 2048, 0},  {"linear", 4.0, 128, 4096, 0},
+                                   {"linear", 2.5, 64, 512, 0},    {"dynamic", 4.0, 128, 4096, 10000},
+                                   {"dynamic", 2.0, 64, 512, 700}, {"yarn", 8.0, 128, 4096, 0},
+                                   {"yarn", 16.0, 64, 2048, 0}};
+  std::string oracle_args;
+  for (const auto& c : cases)
+    oracle_args += " " + c.type + "," + std::to_string(c.factor) + "," + std::to_string(c.head_dim) + ",10000," +
+                   std::to_string(c.original) + "," + std::to_string(c.seq_len);
+  const auto wants = json::parse(oracle("rope" + oracle_args));  // one Python start for all cases
+  ASSERT_EQ(wants.size(), cases.size());
+  for (std::size_t k = 0; k < cases.size(); ++k) {
+    const auto& c = cases[k];
+    SCOPED_TRACE(c.type + " factor " + std::to_string(c.factor) + " d " + std::to_string(c.head_dim));
+    std::string args = " --type " + c.type + " --factor " + std::to_string(c.factor) + " --head-dim " +
+                       std::to_string(c.head_dim) + " --base 10000 --original-max-position " +
+                       std::to_string(c.original);
+    if (c.seq_len > 0) args += " --seq-len " + std::to_string(c.seq_len);
+    auto r = run_command(kExe + " rope" + args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto got = json::parse(r.out);
+    const auto& want = wants[k];
+    const auto g = got["inv_freq"].get<std::vector<double>>(), w = want["inv_freq"].get<std::vector<double>>();
+    ASSERT_EQ(g.size(), std::size_t(c.head_dim / 2));
+    ASSERT_EQ(g.size(), w.size());
+    for (std::size_t i = 0; i < g.size(); ++i) EXPECT_LT(relative(g[i], w[i]), 1e-6) << "inv_freq[" << i << "]";
+    EXPECT_LT(relative(got["attention_factor"].get<double>(), want["attention_factor"].get<double>()), 1e-9);
+  }
+}
+
+// The official LongBench metrics.py scores of the shared prediction files (its README says
+// how they were made): the file score exactly, every row to 1e-9.
+TEST(CliOracle, ScoreLongBenchReproducesTheOfficialScores) {
+  const auto official = json::parse(e2llm::util::read_file(kPredictions / "official_scores.json"));
+  for (std::string name : {"qasper", "gov_report"}) {
+    SCOPED_TRACE(name);
+    auto r = run_command(kExe + " score longbench --dataset " + name + " " +
+                         quote((kPredictions / (name + ".jsonl")).string()) + " --per-sample");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto got = json::parse(r.out);
+    EXPECT_EQ(got["score"].get<double>(), official[name]["score"].get<double>());
+    EXPECT_EQ(got["n"].get<int>(), official[name]["n"].get<int>());
+    EXPECT_EQ(got["metric"].get<std::string>(), official[name]["metric"].get<std::string>());
+    std::ifstream rows(kPredictions / (name + ".scores.jsonl"));
+    std::string line;
+    std::size_t i = 0;
+    while (std::getline(rows, line)) {
+      const auto row = json::parse(line);
+      ASSERT_LT(i, got["per_sample"].size());
+      EXPECT_NEAR(got["per_sample"][i].get<double>(), row["score"].get<double>(), 1e-9) << "row " << row["line"];
+      ++i;
+    }
+    EXPECT_EQ(i, got["per_sample"].size());
+  }
+}
+
+// `e2llm data proofpile` on three tiny stand-in packages (an `apt-get` on PATH that copies
+// .debs the oracle built): the rows written are exactly those the documented selection,
+// split and licence rules give, recomputed in Python.
+TEST(CliOracle, DataProofpileWritesTheDocumentedRows) {
+  Scratch dir("data");
+  oracle("data-debs " + quote((dir.path / "debs").string()));
+  const fs::path out = dir.path / "corpus";
+  const std::string seed = "5", max_bytes = "700";
+  auto r =
+      run_command("PATH=" + quote((dir.path / "debs/bin").string()) + ":\"$PATH\" " + kExe + " data proofpile --out " +
+                  quote(out.string()) + " --seed " + seed + " --max-bytes " + max_bytes);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto want = json::parse(oracle("data-expect " + seed + " " + max_bytes + " 0.1"));
+  for (std::string split : {"train", "eval"}) {
+    std::ifstream in(out / (split + ".jsonl"));
+    std::string line;
+    json rows = json::array();
+    while (std::getline(in, line)) rows.push_back(json::parse(line));
+    EXPECT_EQ(rows, want[split]) << split;
+  }
+  // The input exercises every rule: both splits, a file left out by max_bytes, a file that
+  // is not UTF-8, and a DEP-5 paragraph that overrides `Files: *` (hol-light's GPL-3 file).
+  EXPECT_FALSE(want["train"].empty());
+  EXPECT_FALSE(want["eval"].empty());
+  EXPECT_LT(want["bytes"].get<int>(), 700);
+  EXPECT_EQ(want["skipped_not_utf8"].get<int>(), 1);
+  EXPECT_NE(want.dump().find("\"GPL-3\""), std::string::npos);
+  const auto manifest = json::parse(e2llm::util::read_file(out / "MANIFEST.json"));
+  EXPECT_EQ(manifest["bytes"], want["bytes"]);
+  int skipped = 0;
+  for (const auto& p : manifest["packages"]) skipped += p["skipped_not_utf8"].get<int>();
+  EXPECT_EQ(skipped, want["skipped_not_utf8"].get<int>());
+  EXPECT_EQ(manifest["files"]["eval.jsonl"]["sha256"], e2llm::util::sha256_file(out / "eval.jsonl"));
+  EXPECT_FALSE(fs::exists(dir.path / "corpus.tmp"));
+}
+
+// Usage errors: exit 2, one line on stderr, nothing on stdout, through the binary.
+// `generate --max-new-tokens -3` once reached the model (a shipped defect).
+TEST(CliOracle, UsageErrorsExitTwoWithOneLine) {
+  const std::vector<std::string> bad = {
+      " generate" + model_args() + " --max-new-tokens -3",
+      " generate" + model_args() + " --max-new-tokens 0",
+      " generate" + model_args() + " --top-p 0",
+      " perplexity" + model_args() + " --input " + quote(kGguf.string()) + " --window 32 --stride 0",
+      " perplexity" + model_args() + " --input " + quote(kGguf.string()) + " --window 1",
+      " perplexity" + model_args() + " --input " + quote(kGguf.string()) + " --window 32 --aggregation mean",
+      " perplexity" + model_args() + " --input " + quote(kGguf.string()) + " --window 32 --rope-type bogus",
+      " rope --type no-such-rope",
+      " rope --type linear --factor 0.5",
+      " rope --head-dim 7",
+      " score longbench",
+      " convert " + quote(kGguf.string()),
+      " data proofpile",
+  };
+  for (const auto& args : bad) {
+    auto r = run_command(kExe + args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << args << "\n" << r.err;
+    EXPECT_TRUE(r.out.empty()) << args << "\n" << r.out;
+  }
+}
