@@ -1,0 +1,230 @@
+#include "kv_task.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <map>
+
+#include "e2llm/config_reader.hpp"
+#include "e2llm/error.hpp"
+#include "e2llm/taskkit/lists.hpp"
+#include "e2llm/taskkit/sample_loop.hpp"
+#include "e2llm/util/sha256.hpp"
+
+namespace e2llm::kv_retrieval {
+
+namespace {
+
+// Accuracy per backend and window, then depth x window per backend.
+std::vector<ReportView> report_views() {
+  ReportView accuracy;
+  accuracy.kind = ViewKind::window_curve;
+  accuracy.title = "Key-value retrieval";
+  accuracy.metric = "accuracy";
+  accuracy.quantity = "accuracy";
+  accuracy.note =
+      "Exact-match accuracy (higher is better) of the value asked for in a JSON object of random hex keys and "
+      "values that fills the window; rows = backends, columns = window W.";
+  accuracy.format = ValueFormat::percent;
+  accuracy.summary = WindowSummary::mean;
+  accuracy.pass_threshold = KvConfig{}.threshold;
+  accuracy.threshold_key = "threshold";
+  ReportView by_depth;
+  by_depth.kind = ViewKind::grid;
+  by_depth.title = "Key-value accuracy by depth";
+  by_depth.metric = "accuracy_by_depth";
+  by_depth.quantity = "accuracy";
+  by_depth.note = "Depth of the asked pair in the object (0 = first pair, 1 = last) x window W.";
+  by_depth.format = ValueFormat::percent;
+  by_depth.row_label = "depth";
+  return {accuracy, by_depth};
+}
+
+struct Trial {
+  std::string id;
+  double depth;
+  std::int64_t trial;
+  std::uint64_t seed;
+};
+
+}  // namespace
+
+TaskInfo KvRetrievalTask::info() const {
+  TaskInfo info{kName,
+                kVersion,
+                "Key-value retrieval: the value of one key in a JSON object that fills the window",
+                {{"accuracy", true}, {"trials", true}}};
+  info.views = report_views();
+  return info;
+}
+
+std::optional<std::int64_t> KvRetrievalTask::planned_items(std::int64_t /*window*/) const {
+  return std::int64_t(config_.depths.size()) * config_.trials;
+}
+
+void KvRetrievalTask::configure(const nlohmann::json& config) {
+  ConfigReader cfg(config);
+  KvConfig c;
+  if (cfg.has("depths")) c.depths = taskkit::number_list(config.at("depths"), "depths");
+  c.trials = cfg.get<std::int64_t>("trials", c.trials);
+  c.shape.key_chars = cfg.get<int>("key_chars", c.shape.key_chars);
+  c.shape.value_chars = cfg.get<int>("value_chars", c.shape.value_chars);
+  c.max_new_tokens = cfg.get<std::int32_t>("max_new_tokens", c.max_new_tokens);
+  c.target_tokens = cfg.get<std::int64_t>("target_tokens", c.target_tokens);
+  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  c.threshold = cfg.get<double>("threshold", c.threshold);
+  cfg.finish();
+  if (c.depths.empty()) throw ConfigError("depths", "is empty");
+  for (double d : c.depths)
+    if (!(d >= 0.0 && d <= 1.0)) throw ConfigError("depths", fmt::format("depth {} is not in [0, 1]", d));
+  std::vector<std::string> names;
+  for (double d : c.depths) names.push_back(taskkit::format_fraction(d));
+  std::sort(names.begin(), names.end());
+  if (std::adjacent_find(names.begin(), names.end()) != names.end()) throw ConfigError("depths", "lists a depth twice");
+  if (c.trials < 1) throw ConfigError("trials", "must be >= 1");
+  for (auto [field, chars] : {std::pair{"key_chars", c.shape.key_chars}, {"value_chars", c.shape.value_chars}})
+    if (chars < kMinChars || chars > kMaxChars)
+      throw ConfigError(field, fmt::format("must be in [{}, {}]", kMinChars, kMaxChars));
+  if (c.max_new_tokens < 1) throw ConfigError("max_new_tokens", "must be >= 1");
+  if (c.target_tokens < 0) throw ConfigError("target_tokens", "must be >= 0 (0 = window - max_new_tokens)");
+  if (!(c.threshold >= 0.0 && c.threshold <= 1.0)) throw ConfigError("threshold", "must be in [0, 1]");
+  config_ = c;
+  configured_ = true;
+}
+
+std::int64_t KvRetrievalTask::target_tokens_for(std::int64_t window) const {
+  return config_.target_tokens > 0 ? config_.target_tokens : window - config_.max_new_tokens;
+}
+
+std::string KvRetrievalTask::fingerprint() const {
+  if (!configured_) throw Error("kv-retrieval: fingerprint() called before configure()");
+  const std::vector<Pair> example{{"k", "v"}};
+  nlohmann::json resolved = {{"task", kName},
+                             {"version", kVersion},
+                             {"template", prompt_text(example, 1, 0)},
+                             {"depths", config_.depths},
+                             {"trials", config_.trials},
+                             {"key_chars", config_.shape.key_chars},
+                             {"value_chars", config_.shape.value_chars},
+                             {"max_new_tokens", config_.max_new_tokens},
+                             {"target_tokens", config_.target_tokens},
+                             {"add_bos", config_.add_bos},
+                             {"threshold", config_.threshold}};
+  return util::sha256_hex(resolved.dump());
+}
+
+CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context) {
+  if (!configured_) throw Error("kv-retrieval: evaluate() called before configure()");
+  const std::int64_t window = context.window > 0 ? context.window : model.window();
+  const std::int64_t target = target_tokens_for(window);
+  if (target + config_.max_new_tokens > window)
+    throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
+                                                   config_.max_new_tokens, window));
+  GenerationOptions options;
+  options.max_new_tokens = config_.max_new_tokens;
+  options.temperature = 0.0;  // greedy
+  options.stop_tokens = {model.tokenizer().eos_id()};
+
+  std::vector<Trial> trials;
+  std::vector<taskkit::Sample> samples;
+  for (double depth : config_.depths)
+    for (std::int64_t t = 0; t < config_.trials; ++t) {
+      std::string id = fmt::format("window={}/depth={}/trial={}", window, taskkit::format_fraction(depth), t);
+      trials.push_back({id, depth, t, trial_seed(context.seed, window, depth, t)});
+      samples.push_back({id});
+    }
+  const Tokenizer& tokenizer = model.tokenizer();
+  auto reuse = [&](std::size_t i, const nlohmann::json& stored) -> std::optional<nlohmann::json> {
+    const auto stream_seed = stored.value("trial_seed", std::uint64_t(0));
+    if (stream_seed != trials[i].seed)
+      throw Error(
+          fmt::format("kv-retrieval: the stored record {} was drawn from trial seed {}, this run draws {}: the "
+                      "sample store belongs to another seed or version (delete the cell to redo it)",
+                      trials[i].id, stream_seed, trials[i].seed));
+    nlohmann::json record = stored;  // scored again by the current rule
+    record["correct"] = is_correct(stored.at("output").get<std::string>(), stored.at("value").get<std::string>());
+    return record;
+  };
+  auto compute = [&](std::size_t i, const std::function<void()>&) {
+    const Trial& t = trials[i];
+    KvPrompt prompt = build_prompt(tokenizer, t.seed, t.depth, target, config_.add_bos, config_.shape);
+    const Pair& asked = prompt.pairs[prompt.asked];
+    std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
+    std::string output = tokenizer.decode(generated);
+    auto answer = first_run(output);
+    return nlohmann::json{{"id", t.id},
+                          {"window", window},
+                          {"depth", t.depth},
+                          {"trial", t.trial},
+                          {"trial_seed", t.seed},
+                          {"pairs", prompt.pairs.size()},
+                          {"asked_index", prompt.asked},
+                          {"key", asked.key},
+                          {"value", asked.value},
+                          {"prompt_tokens", prompt.ids.size()},
+                          {"generated_tokens", generated.size()},
+                          {"output", output},
+                          {"answer", answer ? nlohmann::json(*answer) : nlohmann::json(nullptr)},
+                          {"correct", is_correct(output, asked.value)}};
+  };
+  CellResult result;
+  result.samples = taskkit::run_samples(context, samples, "trials", reuse, compute);
+
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_depth;  // depth -> (correct, trials)
+  std::int64_t correct = 0, prompt_min = INT64_MAX, prompt_max = 0, pairs_min = INT64_MAX, pairs_max = 0;
+  std::uint64_t tokens = 0;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const auto& r = result.samples[i];
+    const bool ok = r.at("correct").get<bool>();
+    correct += ok;
+    auto& [c, n] = by_depth[taskkit::format_fraction(trials[i].depth)];
+    c += ok;
+    ++n;
+    const auto prompt_tokens = r.at("prompt_tokens").get<std::int64_t>();
+    const auto pairs = r.at("pairs").get<std::int64_t>();
+    prompt_min = std::min(prompt_min, prompt_tokens);
+    prompt_max = std::max(prompt_max, prompt_tokens);
+    pairs_min = std::min(pairs_min, pairs);
+    pairs_max = std::max(pairs_max, pairs);
+    tokens += std::uint64_t(prompt_tokens) + r.at("generated_tokens").get<std::uint64_t>();
+  }
+  nlohmann::json accuracy_by_depth = nlohmann::json::object();
+  for (const auto& [depth, cn] : by_depth) accuracy_by_depth[depth] = double(cn.first) / double(cn.second);
+  const double accuracy = double(correct) / double(trials.size());
+  result.metrics = {
+      {"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", std::int64_t(trials.size())}};
+  result.tokens_processed = tokens;
+  result.details = {
+      {"template",
+       "instruction, a JSON object of n random lowercase hex pairs on one line, then Key: \"k\" and Value: "
+       "(docs/protocols.md §Key-value retrieval)"},
+      {"window", window},
+      {"target_tokens", target},
+      {"target_rule", config_.target_tokens > 0 ? "explicit" : "window - max_new_tokens (BOS included)"},
+      {"prompt_tokens_min", prompt_min},
+      {"prompt_tokens_max", prompt_max},
+      {"pairs_min", pairs_min},
+      {"pairs_max", pairs_max},
+      {"depths", config_.depths},
+      {"trials_per_depth", config_.trials},
+      {"key_chars", config_.shape.key_chars},
+      {"value_chars", config_.shape.value_chars},
+      {"max_new_tokens", config_.max_new_tokens},
+      {"decoding", "greedy, stops at EOS"},
+      {"scoring", "the first run of ASCII letters and digits in the decoded output, lowercased, equals the value"},
+      {"depth_rule", "asked pair = round(depth * (n - 1)) of the n pairs"},
+      {"seed_rule",
+       "pairs drawn by SplitMix64 seeded with derive_seed(seed, \"kv-retrieval/window=W/depth=D/trial=T\")"},
+      {"seed", context.seed},
+      {"threshold", config_.threshold},
+      {"passes_threshold", accuracy >= config_.threshold},
+      {"add_bos", config_.add_bos},
+      {"tokenizer",
+       {{"fingerprint", tokenizer.fingerprint()},
+        {"model_path", tokenizer.model_path()},
+        {"vocab_size", tokenizer.vocab_size()}}}};
+  return result;
+}
+
+}  // namespace e2llm::kv_retrieval

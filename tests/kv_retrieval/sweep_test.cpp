@@ -1,0 +1,89 @@
+// End to end: the real `e2llm` binary sweeps the kv-retrieval task with the real stories260K
+// model (backends none and pi, W = L/2 .. 2L) and `e2llm report` renders the task's curve
+// and its depth x window grid from the cells alone.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <string>
+
+#include "../support/run_command.hpp"
+#include "e2llm/util/files.hpp"
+
+namespace fs = std::filesystem;
+using e2llm::testing::quote;
+using e2llm::testing::run_command;
+using nlohmann::json;
+
+TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
+  const fs::path shared = fs::path(E2LLM_SHARED_DATA) / "models";
+  ASSERT_TRUE(fs::exists(shared / "stories260K.gguf")) << shared;
+  const fs::path dir = fs::temp_directory_path() / ("e2llm_kv_sweep_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string config =
+      "[run]\nname = \"kv\"\nseed = 5\nthreads = 1\n\n"
+      "[tokenizer]\nmodel = \"" +
+      (shared / "tok512.model").string() +
+      "\"\n\n"
+      "[base]\nsource = \"gguf\"\npath = \"" +
+      (shared / "stories260K.gguf").string() +
+      "\"\nwindow = 512\n\n"
+      "[backends.none]\n\n[backends.pi]\n\n"
+      "[tasks.kv]\nplugin = \"kv-retrieval\"\ndepths = [0, 0.5, 1]\ntrials = 1\n\n"
+      "[sweep]\nwindows = [256, 512, 1024]\n";
+  e2llm::util::write_file_atomic(dir / "kv.toml", config);
+  const fs::path out = dir / "run";
+  auto sweep =
+      run_command(quote(E2LLM_EXE) + " sweep " + quote((dir / "kv.toml").string()) + " --out " + quote(out.string()));
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.out << sweep.err;
+
+  // Six cells (2 backends x 3 windows), each with the planned 3 trials.
+  std::set<std::pair<std::string, std::int64_t>> seen;
+  for (const auto& e : fs::directory_iterator(out / "cells")) {
+    if (!std::regex_match(e.path().filename().string(), std::regex("[0-9a-f]{16}\\.json"))) continue;
+    const json cell = json::parse(e2llm::util::read_file(e.path()));
+    const std::int64_t window = cell.at("window").get<std::int64_t>();
+    seen.insert({cell.at("backend").at("label").get<std::string>(), window});
+    EXPECT_EQ(cell.at("task").at("plugin"), "kv-retrieval");
+    const json& m = cell.at("metrics");
+    EXPECT_EQ(m.at("trials"), 3);
+    const double accuracy = m.at("accuracy").get<double>();
+    EXPECT_GE(accuracy, 0.0);
+    EXPECT_LE(accuracy, 1.0);
+    const json& by_depth = m.at("accuracy_by_depth");
+    EXPECT_EQ(by_depth.size(), 3u);
+    double sum = 0;
+    for (const char* d : {"0", "0.5", "1"}) sum += by_depth.at(d).get<double>();
+    EXPECT_NEAR(sum / 3.0, accuracy, 1e-12);  // one trial per depth
+    ASSERT_EQ(cell.at("samples").at("count"), 3);
+    const auto records = e2llm::util::read_jsonl_tolerant(out / "cells" / cell.at("samples").at("records_file"));
+    ASSERT_EQ(records.size(), 3u);
+    for (const json& s : records) {
+      EXPECT_LE(s.at("prompt_tokens").get<std::int64_t>(), window - 16);
+      EXPECT_GE(s.at("prompt_tokens").get<std::int64_t>(), window - 16 - 25);  // fills the window
+      EXPECT_EQ(s.at("correct").get<bool>(), s.at("answer") == s.at("value"));
+    }
+  }
+  EXPECT_EQ(seen.size(), 6u);
+
+  auto report = run_command(quote(E2LLM_EXE) + " report " + quote(out.string()));
+  ASSERT_EQ(report.exit_code, 0) << report.out << report.err;
+  const std::string md = e2llm::util::read_file(out / "leaderboard.md");
+  EXPECT_NE(md.find("## Key-value retrieval — kv"), std::string::npos) << md;
+  for (const char* backend : {"none", "pi"}) {
+    const std::string heading = std::string("### Key-value accuracy by depth — ") + backend;
+    const auto at = md.find(heading);
+    ASSERT_NE(at, std::string::npos) << md;
+    const std::string section = md.substr(at, md.find("\n#", at + 1) - at);
+    EXPECT_NE(section.find("| depth | 256"), std::string::npos) << section;
+    for (const char* row : {"\n| 0 |", "\n| 0.5 |", "\n| 1 |"})
+      EXPECT_NE(section.find(row), std::string::npos) << section;
+  }
+  const std::string html = e2llm::util::read_file(out / "leaderboard.html");
+  EXPECT_NE(html.find("Key-value accuracy by depth"), std::string::npos);
+  fs::remove_all(dir);
+}
