@@ -255,6 +255,15 @@ const fs::path& reference_of(const fs::path& cfg) {
   return done[cfg.string()] = out;
 }
 
+// The scratch folder goes when every test passed (kept to look at otherwise).
+class RemoveWorkOnSuccess : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (!::testing::UnitTest::GetInstance()->Failed()) fs::remove_all(work());
+  }
+};
+const auto* const remove_work = ::testing::AddGlobalTestEnvironment(new RemoveWorkOnSuccess);
+
 }  // namespace
 
 TEST(SweepFaults, KilledAtRandomMomentsResumesAndNeverRewritesAFinishedCell) {
