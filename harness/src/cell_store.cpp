@@ -67,8 +67,8 @@ void CellStore::write_finished(const std::string& key, const nlohmann::json& cel
                                const std::vector<nlohmann::json>& records) const {
   std::string lines;
   for (const auto& r : records) lines += r.dump() + "\n";
-  util::write_file_atomic(records_path(key), lines);
-  util::write_file_atomic(cell_path(key), cell.dump(2) + "\n");
+  // Both files or neither (the cell file last: its presence marks the cell finished).
+  util::write_files_atomic({{records_path(key), std::move(lines)}, {cell_path(key), cell.dump(2) + "\n"}});
   std::error_code ec;
   fs::remove(journal_path(key), ec);  // the records file now holds the samples
 }

@@ -409,13 +409,15 @@ json render_summary_json(const ReportModel& m) {
 }
 
 std::vector<std::filesystem::path> write_report(const ReportModel& m) {
-  // Render everything first: a failure leaves the previous report untouched.
+  // Render everything first, then write the three files as one step: a failure (a render
+  // error, a full disk, a file-size limit) leaves the previous report whole, never a new
+  // leaderboard.md beside an old leaderboard.html.
   std::string markdown = render_markdown(m), html = render_html(m), summary = render_summary_json(m).dump(2) + "\n";
   std::vector<std::filesystem::path> paths = {m.run_dir / "leaderboard.md", m.run_dir / "leaderboard.html",
                                               m.run_dir / "summary.json"};
-  util::write_file_atomic(paths[0], markdown);
-  util::write_file_atomic(paths[1], html);
-  util::write_file_atomic(paths[2], summary);
+  util::remove_stale_temp_files(m.run_dir, /*recursive=*/false);  // left by a report or sweep killed mid-write
+  util::write_files_atomic(
+      {{paths[0], std::move(markdown)}, {paths[1], std::move(html)}, {paths[2], std::move(summary)}});
   return paths;
 }
 

@@ -102,7 +102,12 @@ class SweepRunner {
       setenv("E2LLM_THREADS", std::to_string(s_.threads).c_str(), 0);
     }
     load_plugins();
-    if (!options_.dry_run) write_sweep_json();
+    if (!options_.dry_run) {
+      // Temp files of a sweep killed mid-write (cells, records, records of prepare, the
+      // backends' caches); a live process's are kept.
+      util::remove_stale_temp_files(s_.out, /*recursive=*/true);
+      write_sweep_json();
+    }
     resolve_base();
     prepare_backends();
     plan();
@@ -312,9 +317,19 @@ class SweepRunner {
           if (backends_[bi].saved) {
             cell.key = cell_key(key_material(backends_[bi], tasks_[ti], w));
             cell.done = store_.find_finished(cell.key).has_value();
+            if (cell.done && !options_.dry_run) tidy_finished(cell.key);
           }
           cells_.push_back(std::move(cell));
         }
+  }
+
+  // A process killed after a cell's file was written, before it dropped the cell's journal
+  // and lock, leaves both behind: the journal is no longer needed and a lock nobody holds is
+  // released (taking it over and dropping it unlinks the file).
+  void tidy_finished(const std::string& key) {
+    std::error_code ec;
+    fs::remove(store_.journal_path(key), ec);
+    if (fs::exists(store_.lock_path(key), ec)) CellLock::try_acquire(store_.lock_path(key));
   }
 
   std::string label(const PlannedCell& cell) const {

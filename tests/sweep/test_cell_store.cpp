@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "../support/run_command.hpp"
+#include "e2llm/error.hpp"
 #include "e2llm/harness/cell_store.hpp"
 #include "e2llm/util/files.hpp"
 #include "e2llm/util/sha256.hpp"
@@ -198,4 +199,45 @@ TEST(CellLock, ALiveOwnerInAnotherProcessKeepsIt_UntilSigkill) {
   auto taken = CellLock::try_acquire(lock);  // the lock file is still there, its owner is gone
   ASSERT_TRUE(taken);
   EXPECT_TRUE(taken->took_over());
+}
+
+// Several files as one step: when one cannot be written, none is changed and no temp file
+// stays.
+TEST(WriteFilesAtomic, AFailedFileLeavesEveryFileAsItWas) {
+  const fs::path dir = fs::temp_directory_path() / ("e2llm_write_files_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  e2llm::util::write_file_atomic(dir / "a.json", "old a");
+  e2llm::util::write_file_atomic(dir / "blocker", "a file where a folder is needed");
+  EXPECT_THROW(e2llm::util::write_files_atomic({{dir / "a.json", "new a"}, {dir / "blocker" / "b.json", "new b"}}),
+               e2llm::Error);
+  EXPECT_EQ(e2llm::util::read_file(dir / "a.json"), "old a");
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+  e2llm::util::write_files_atomic({{dir / "a.json", "new a"}, {dir / "sub" / "b.json", "new b"}});
+  EXPECT_EQ(e2llm::util::read_file(dir / "a.json"), "new a");
+  EXPECT_EQ(e2llm::util::read_file(dir / "sub" / "b.json"), "new b");
+  fs::remove_all(dir);
+}
+
+// Temp files of a writer that died are removed; a live writer's (here: this process's) stay.
+TEST(WriteFilesAtomic, StaleTempFilesOfDeadWritersAreRemoved) {
+  const fs::path dir = fs::temp_directory_path() / ("e2llm_stale_tmp_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "cells");
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);  // reaped: no process has this pid now
+  const std::string dead = std::to_string(child), alive = std::to_string(getpid());
+  for (const std::string& name : std::vector<std::string>{"sweep.json.tmp." + dead, "cells/x.json.tmp." + dead,
+                                                          "cells/y.json.tmp." + alive, "cells/z.tmp.notapid"})
+    std::ofstream(dir / name) << "partial";
+  EXPECT_EQ(e2llm::util::remove_stale_temp_files(dir, /*recursive=*/false), 1u);
+  EXPECT_FALSE(fs::exists(dir / ("sweep.json.tmp." + dead)));
+  EXPECT_TRUE(fs::exists(dir / "cells" / ("x.json.tmp." + dead)));
+  EXPECT_EQ(e2llm::util::remove_stale_temp_files(dir, /*recursive=*/true), 1u);
+  EXPECT_FALSE(fs::exists(dir / "cells" / ("x.json.tmp." + dead)));
+  EXPECT_TRUE(fs::exists(dir / "cells" / ("y.json.tmp." + alive)));
+  EXPECT_TRUE(fs::exists(dir / "cells" / "z.tmp.notapid"));
+  fs::remove_all(dir);
 }

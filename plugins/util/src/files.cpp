@@ -1,6 +1,7 @@
 #include "e2llm/util/files.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,12 +37,19 @@ static void write_all(int fd, std::string_view content, const fs::path& shown) {
   }
 }
 
-void write_file_atomic(const fs::path& path, std::string_view content) {
+namespace {
+
+fs::path temp_path_of(const fs::path& path) {
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid());
+  return tmp;
+}
+
+// Writes and fsyncs `tmp`; on failure removes it and throws naming `path`.
+void write_temp(const fs::path& path, const fs::path& tmp, std::string_view content) {
   std::error_code ec;
   if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
   if (ec) throw Error("cannot create folder " + path.parent_path().string() + ": " + ec.message());
-  fs::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
   try {
@@ -52,12 +60,65 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     ::unlink(tmp.c_str());
     throw;
   }
-  ::close(fd);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot write " + path.string() + ": " + std::strerror(err));
+  }
+}
+
+}  // namespace
+
+void write_file_atomic(const fs::path& path, std::string_view content) {
+  const fs::path tmp = temp_path_of(path);
+  write_temp(path, tmp, content);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     throw Error("cannot write " + path.string() + ": " + std::strerror(err));
   }
+}
+
+void write_files_atomic(const std::vector<std::pair<fs::path, std::string>>& files) {
+  std::vector<fs::path> written;
+  auto discard = [&written](std::size_t from) {
+    for (std::size_t i = from; i < written.size(); ++i) ::unlink(written[i].c_str());
+  };
+  try {
+    for (const auto& [path, content] : files) {
+      write_temp(path, temp_path_of(path), content);
+      written.push_back(temp_path_of(path));
+    }
+  } catch (...) {
+    discard(0);
+    throw;
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (::rename(written[i].c_str(), files[i].first.c_str()) != 0) {
+      const int err = errno;
+      discard(i);
+      throw Error("cannot write " + files[i].first.string() + ": " + std::strerror(err));
+    }
+  }
+}
+
+std::size_t remove_stale_temp_files(const fs::path& dir, bool recursive) {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!recursive) it.disable_recursion_pending();
+    const std::string name = it->path().filename().string();
+    const auto dot = name.rfind(".tmp.");
+    if (dot == std::string::npos || dot + 5 >= name.size()) continue;
+    const std::string digits = name.substr(dot + 5);
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::stol(digits);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code rm;
+    if (it->is_regular_file(rm) && fs::remove(it->path(), rm)) ++removed;
+  }
+  return removed;
 }
 
 void for_each_jsonl(const fs::path& path, const std::function<void(const nlohmann::json&, std::size_t)>& fn) {
