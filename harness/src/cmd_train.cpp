@@ -136,7 +136,8 @@ void install(CLI::App& app, AppContext& context) {
   cmd->add_option("--nproc", a->nproc, "Start N local data-parallel ranks (Gloo on CPU; NCCL on CUDA, one rank per GPU)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--device", a->device, "auto | cpu | cuda | cuda:N (overrides [run] device and the [train] device)");
-  cmd->add_flag("--resume", a->resume, "Continue from the newest checkpoint of the same run (the default; resume = false starts over)");
+  cmd->add_flag("--resume", a->resume,
+                "Continue from the newest checkpoint of the same run (the default; resume = false starts over)");
   cmd->add_option("--set", a->overrides, "Override a key: a.b=value (repeatable)");
   cmd->callback([&context, a] {
     if (a->nproc > 1 && !std::getenv("WORLD_SIZE")) {
