@@ -436,37 +436,63 @@ class SweepRunner {
     return true;
   }
 
+  // What one evaluation of a cell produced, for its record.
+  struct CellRun {
+    json model;  // the LanguageModel's describe()
+    CellResult result;
+    json samples_info;
+    double open_s = 0, eval_s = 0, wall_s = 0;
+    std::string started_at;
+    json memory;  // the per-cell peak RSS fields
+  };
+
   void compute_cell(const PlannedCell& cell, SweepProgress& progress, bool took_over) {
     auto& b = backends_[cell.backend];
     auto& t = tasks_[cell.task];
-    std::string stem = cell_stem(cell.key);
-    std::string where = "cell " + label(cell) + " (cells/" + stem + ")";
+    const std::string stem = cell_stem(cell.key);
+    const std::string where = "cell " + label(cell) + " (cells/" + stem + ")";
     JournalSampleStore samples(store_.journal_path(cell.key));
     progress.begin_cell(label(cell), samples.loaded(), cell.items);
     if (took_over) progress.message("  took over the stale lock of a process that died");
 
-    std::string started_at = now_iso();
+    CellRun run;
+    run.started_at = now_iso();
     PeakRssMeter memory;
     memory.start();
     auto t0 = Clock::now();
     std::unique_ptr<LanguageModel> model =
         located(c_, b.spec->section, where + ": backend open()", [&] { return b.plugin->open(cell.window); });
     if (!model) throw Error(where + ": backend plugin '" + b.spec->plugin + "' open() returned no model");
-    json description = model->describe();
-    double open_s = since(t0);
+    run.model = model->describe();
+    run.open_s = since(t0);
     auto t1 = Clock::now();
     EvalContext ctx;
     ctx.window = cell.window;
     ctx.seed = s_.seed;
     ctx.progress = &progress;
     ctx.samples = &samples;
-    CellResult result = located(c_, t.spec->section, where + ": task evaluate() (finished samples are kept; rerun to resume)",
-                                [&] { return t.plugin->evaluate(*model, ctx); });
-    double eval_s = since(t1);
+    run.result = located(c_, t.spec->section, where + ": task evaluate() (finished samples are kept; rerun to resume)",
+                         [&] { return t.plugin->evaluate(*model, ctx); });
+    run.eval_s = since(t1);
     model.reset();
-    double wall_s = since(t0);
-    const json memory_fields = memory.fields();
+    run.wall_s = since(t0);
+    run.memory = memory.fields();
+    run.samples_info = {{"count", run.result.samples.size()},
+                        {"resumed", samples.resumed()},
+                        {"records_file", stem + ".records.jsonl"}};
 
+    const json cell_json = cell_record(cell, run);
+    store_.write_finished(cell.key, cell_json, run.result.samples);
+    std::string note =
+        fmt::format("{} tokens, {:.0f} tok/s", run.result.tokens_processed, cell_json["tokens_per_s"].get<double>());
+    if (samples.resumed()) note += fmt::format(", {} samples resumed", samples.resumed());
+    progress.end_cell(run.wall_s, note);
+  }
+
+  // The self-describing cell file (docs/results-schema.md): what was run, on what, and what it gave.
+  json cell_record(const PlannedCell& cell, const CellRun& run) {
+    auto& b = backends_[cell.backend];
+    auto& t = tasks_[cell.task];
     json cell_json = {
         {"schema", kCellSchema},
         {"schema_version", kCellSchemaVersion},
@@ -499,32 +525,28 @@ class SweepRunner {
         {"original_window", s_.original_window},
         {"g", g(cell.window)},
         {"g_rule", "g = W / L (W = window, L = base.window)"},
-        {"model", description},
+        {"model", run.model},
         {"seed", s_.seed},
         {"git_revision", kGitRevision},
         {"e2llm_version", kVersion},
-        {"metrics", result.metrics},
-        {"details", result.details},
-        {"samples",
-         {{"count", result.samples.size()}, {"resumed", samples.resumed()}, {"records_file", stem + ".records.jsonl"}}},
-        {"tokens_processed", result.tokens_processed},
-        {"tokens_per_s", eval_s > 0 ? double(result.tokens_processed) / eval_s : 0.0},
+        {"metrics", run.result.metrics},
+        {"details", run.result.details},
+        {"samples", run.samples_info},
+        {"tokens_processed", run.result.tokens_processed},
+        {"tokens_per_s", run.eval_s > 0 ? double(run.result.tokens_processed) / run.eval_s : 0.0},
         {"peak_rss_bytes", lifetime_peak_rss_bytes()},
         {"peak_rss_note",
          "the sweep process's peak resident memory over its whole life so far (ru_maxrss and VmHWM, kept across the "
          "per-cell resets), not this cell's"},
         {"timing",
-         {{"open_s", open_s},
-          {"evaluate_s", eval_s},
-          {"wall_s", wall_s},
-          {"started_at", started_at},
+         {{"open_s", run.open_s},
+          {"evaluate_s", run.eval_s},
+          {"wall_s", run.wall_s},
+          {"started_at", run.started_at},
           {"finished_at", now_iso()}}},
         {"host", host_info(s_.threads)}};
-    cell_json.update(memory_fields);
-    store_.write_finished(cell.key, cell_json, result.samples);
-    std::string note = fmt::format("{} tokens, {:.0f} tok/s", result.tokens_processed, cell_json["tokens_per_s"].get<double>());
-    if (samples.resumed()) note += fmt::format(", {} samples resumed", samples.resumed());
-    progress.end_cell(wall_s, note);
+    cell_json.update(run.memory);
+    return cell_json;
   }
 
   const SweepSpec& s_;
