@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <sstream>
@@ -118,11 +120,13 @@ bool kill_when(pid_t pid, When when) {
   return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
+// Lines in a file the running sweep may remove at any moment (a journal is deleted when its cell
+// finishes), so a file that is gone, or goes while it is read, counts what was read of it.
 std::size_t count_lines(const fs::path& p) {
-  std::error_code ec;
-  if (!fs::is_regular_file(p, ec)) return 0;
-  const std::string s = e2llm::util::read_file(p);
-  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return 0;
+  return static_cast<std::size_t>(
+      std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
 }
 
 bool ends_with(const std::string& s, const std::string& tail) {
