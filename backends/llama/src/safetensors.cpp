@@ -1,9 +1,7 @@
 // Safetensors (Hugging Face): 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the
 // data. Reading maps the file and checks every offset; writing is atomic.
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +9,7 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/util/atomic_file.hpp"
 #include "mapped_file.hpp"
 
 namespace e2llm::llama {
@@ -117,41 +116,11 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
   const uint64_t len = text.size();
 
-  std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
-  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
-  auto write_all = [&](const void* p, size_t n) {
-    const auto* b = static_cast<const char*>(p);
-    while (n > 0) {
-      const ssize_t w = ::write(fd, b, std::min<size_t>(n, size_t{1} << 30));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        const int err = errno;
-        ::close(fd);
-        std::filesystem::remove(tmp);
-        throw Error(fmt::format("cannot write {}: {}", path.string(), std::strerror(err)));
-      }
-      b += w;
-      n -= static_cast<size_t>(w);
-    }
-  };
-  write_all(&len, 8);
-  write_all(text.data(), text.size());
-  for (const auto& [name, t] : tensors) write_all(t.data, t.nbytes);
-  const int synced = ::fsync(fd);
-  const int sync_errno = errno;
-  if (::close(fd) != 0 || synced != 0) {
-    const int err = synced != 0 ? sync_errno : errno;
-    std::filesystem::remove(tmp);
-    throw Error(fmt::format("cannot write {}: {}", path.string(), std::strerror(err)));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw Error(fmt::format("cannot rename {} to {}: {}", tmp.string(), path.string(), ec.message()));
-  }
+  util::AtomicFileWriter out(path);
+  out.write(&len, 8);
+  out.write(text.data(), text.size());
+  for (const auto& [name, t] : tensors) out.write(t.data, t.nbytes);
+  out.commit();
 }
 
 }  // namespace e2llm::llama
