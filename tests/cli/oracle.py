@@ -20,6 +20,13 @@ from its definition:
   oracle.py rope TYPE,FACTOR,HEAD_DIM,BASE,ORIGINAL,SEQ_LEN ...
       inv_freq and attention factor from transformers' ROPE_INIT_FUNCTIONS for each case
       (SEQ_LEN 0: none; "default" is the plain formula); a JSON list.
+  oracle.py gguf-compare EXPORTED_GGUF REFERENCE_GGUF
+      the exported file read by the gguf package: its metadata (tokenizer arrays left out) and,
+      per tensor name, whether type, shape and raw bytes equal the reference's; JSON.
+  oracle.py hf-perplexity GGUF TEXT_FILE HF_DIR...
+      perplexity of [BOS] + encode(text) (the GGUF's vocabulary) in one forward of each
+      HF_DIR loaded by transformers' LlamaForCausalLM, as that directory's config.json
+      says; a JSON list of {ppl, tokens, rope_parameters}.
   oracle.py data-debs DIR
       builds three tiny Debian packages named like the proofpile sources and an `apt-get`
       stand-in that "downloads" them, in DIR.
@@ -375,10 +382,47 @@ def cmd_data_expect(seed, max_bytes, eval_fraction):
     print(json.dumps({"train": rows["train"], "eval": rows["eval"], "bytes": total, "skipped_not_utf8": skipped}))
 
 
+def cmd_gguf_compare(exported, reference):
+    import gguf
+    got, ref = gguf.GGUFReader(exported), gguf.GGUFReader(reference)
+    fields = {k: f.contents() for k, f in got.fields.items()
+              if k not in ("tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type")}
+    vocab = {k: got.fields[k].contents() == ref.fields[k].contents()
+             for k in ("tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type")
+             if k in got.fields and k in ref.fields}
+    ref_tensors = {t.name: t for t in ref.tensors}
+    tensors = {}
+    for t in got.tensors:
+        r = ref_tensors.get(t.name)
+        tensors[t.name] = bool(r is not None and t.tensor_type == r.tensor_type
+                               and list(t.shape) == list(r.shape)
+                               and bytes(np.asarray(t.data).tobytes()) == bytes(np.asarray(r.data).tobytes()))
+    missing = sorted(set(ref_tensors) - set(tensors))
+    print(json.dumps({"fields": fields, "vocabulary_equal": vocab, "tensors_equal": tensors, "missing": missing},
+                     default=str))
+
+
+def cmd_hf_perplexity(gguf_path, text_file, *hf_dirs):
+    import torch
+    from transformers import LlamaForCausalLM
+    m = GgufLlama(gguf_path)
+    ids = [m.bos] + m.encode(open(text_file, encoding="utf-8").read())
+    out = []
+    for d in hf_dirs:
+        model = LlamaForCausalLM.from_pretrained(d, dtype=torch.float32).eval()
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0].double()
+        lp = torch.log_softmax(logits[:-1], dim=-1)[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
+        out.append({"ppl": math.exp(-float(lp.mean())), "tokens": len(ids) - 1,
+                    "rope_parameters": getattr(model.config, "rope_parameters", None)})
+    print(json.dumps(out, default=str))
+
+
 if __name__ == "__main__":
     commands = {"encode": cmd_encode, "perplexity": cmd_perplexity, "generate": cmd_generate,
                 "convert": cmd_convert, "rope": cmd_rope, "data-debs": cmd_data_debs,
-                "data-expect": cmd_data_expect}
+                "data-expect": cmd_data_expect, "gguf-compare": cmd_gguf_compare,
+                "hf-perplexity": cmd_hf_perplexity}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit("usage: oracle.py " + "|".join(commands) + " ...")
     commands[sys.argv[1]](*sys.argv[2:])

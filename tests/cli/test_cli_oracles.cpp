@@ -283,11 +283,137 @@ TEST(CliOracle, UsageErrorsExitTwoWithOneLine) {
       " score longbench",
       " convert " + quote(kGguf.string()),
       " data proofpile",
+      " export" + model_args() + " --window 1024",  // neither --out nor --gguf
   };
   for (const auto& args : bad) {
     auto r = run_command(kExe + args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
     EXPECT_EQ(lines(r.err), 1) << args << "\n" << r.err;
     EXPECT_TRUE(r.out.empty()) << args << "\n" << r.out;
+  }
+}
+
+// ---- e2llm export: the RoPE served at W, as the tools users serve with read it ----------------
+
+namespace {
+
+// stories260K's GGUF says context 2048; the tests declare L = 256 so that W = 1024 is 4L.
+std::string export_args(const std::string& rope) {
+  return model_args() + " --original-window 256 --window 1024 --rope-type " + rope + " --threads 1";
+}
+
+// A text of about 900 tokens (9 x 102): beyond 2L, within W.
+std::string long_story() {
+  std::string text;
+  for (int i = 0; i < 9; ++i) text += (i ? " " : "") + std::string(kStory);  // no trailing space: SentencePiece drops it
+  return text;
+}
+
+}  // namespace
+
+// The GGUF carries llama.cpp's rope keys for the served RoPE and every tensor of the source
+// bit for bit; GGUF -> HF -> GGUF keeps every tensor too (the HF hop permutes q/k rows to
+// rotate_half and back).
+TEST(CliOracle, ExportWritesGgufRopeKeysAndRoundTripsEveryTensorBitExact) {
+  Scratch dir("export-gguf");
+  const fs::path hf = dir.path / "hf", g1 = dir.path / "direct.gguf", g2 = dir.path / "roundtrip.gguf";
+  auto r = run_command(kExe + " export" + export_args("linear") + " --out " + quote(hf.string()) + " --gguf " +
+                       quote(g1.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto written = json::parse(r.out);
+  EXPECT_EQ(written["hf"]["rope_scaling"]["rope_type"], "linear");
+  EXPECT_EQ(written["hf"]["rope_scaling"]["factor"], 4.0);
+  // From the HF directory: L comes back from its rope_scaling, so the same flags give factor 4.
+  r = run_command(kExe + " export --model " + quote(hf.string()) + " --tokenizer " + quote(kTok.string()) +
+                  " --window 1024 --rope-type linear --threads 1 --gguf " + quote(g2.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const fs::path& g : {g1, g2}) {
+    SCOPED_TRACE(g.filename().string());
+    const auto check = json::parse(oracle("gguf-compare " + quote(g.string()) + " " + quote(kGguf.string())));
+    EXPECT_TRUE(check["missing"].empty()) << check["missing"];
+    EXPECT_EQ(check["tensors_equal"].size(), 48u);
+    for (const auto& [name, equal] : check["tensors_equal"].items()) EXPECT_TRUE(equal.get<bool>()) << name;
+    for (const auto& [key, equal] : check["vocabulary_equal"].items()) EXPECT_TRUE(equal.get<bool>()) << key;
+    EXPECT_EQ(check["vocabulary_equal"].size(), 3u);
+    const auto& f = check["fields"];
+    EXPECT_EQ(f["general.architecture"], "llama");
+    EXPECT_EQ(f["llama.context_length"], 1024);
+    EXPECT_EQ(f["llama.rope.scaling.type"], "linear");
+    EXPECT_EQ(f["llama.rope.scaling.factor"], 4.0);
+    EXPECT_EQ(f["llama.rope.scaling.original_context_length"], 256);
+    EXPECT_EQ(f["llama.rope.dimension_count"], 8);
+    EXPECT_EQ(f["llama.attention.head_count_kv"], 4);
+    EXPECT_EQ(f["tokenizer.ggml.bos_token_id"], 1);
+  }
+  // YaRN's keys; static NTK is plain RoPE on the NTK base (llama.cpp and transformers name no NTK).
+  r = run_command(kExe + " export" + export_args("yarn") + " --gguf " + quote(g1.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto f = json::parse(oracle("gguf-compare " + quote(g1.string()) + " " + quote(kGguf.string())))["fields"];
+  EXPECT_EQ(f["llama.rope.scaling.type"], "yarn");
+  EXPECT_EQ(f["llama.rope.scaling.factor"], 4.0);
+  EXPECT_EQ(f["llama.rope.scaling.original_context_length"], 256);
+  r = run_command(kExe + " export" + export_args("ntk") + " --gguf " + quote(g1.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  f = json::parse(oracle("gguf-compare " + quote(g1.string()) + " " + quote(kGguf.string())))["fields"];
+  EXPECT_EQ(f["llama.rope.scaling.type"], "none");
+  EXPECT_LT(relative(f["llama.rope.freq_base"].get<double>(), 10000.0 * std::pow(4.0, 8.0 / 6.0)), 1e-7);
+}
+
+// What transformers serves from the exported directory is what `e2llm perplexity` measured
+// with the same flags: the perplexity of one window of W tokens beyond L, for every RoPE
+// type transformers can carry (static NTK through its base).
+TEST(CliOracle, ExportedDirectoryServedByTransformersHasThePerplexityE2llmMeasured) {
+  Scratch dir("export-hf");
+  const fs::path text = dir.path / "story.txt";
+  e2llm::util::write_file_atomic(text, long_story());
+  const std::vector<std::string> ropes = {"default", "linear", "ntk", "dynamic", "yarn"};
+  std::string dirs;
+  std::vector<double> measured;
+  int tokens = 0;
+  for (const auto& rope : ropes) {
+    const fs::path out = dir.path / rope;
+    auto r = run_command(kExe + " export" + export_args(rope) + " --out " + quote(out.string()));
+    ASSERT_EQ(r.exit_code, 0) << rope << "\n" << r.err;
+    dirs += " " + quote(out.string());
+    r = run_command(kExe + " perplexity" + export_args(rope) + " --input " + quote(text.string()) + " --stride 1024");
+    ASSERT_EQ(r.exit_code, 0) << rope << "\n" << r.err;
+    const auto got = json::parse(r.out);
+    ASSERT_EQ(got["windows"], 1) << "the text must fit one window";
+    ASSERT_GT(got["tokens"].get<int>(), 512) << "the text must reach beyond 2L";
+    measured.push_back(got["ppl"].get<double>());
+    tokens = got["tokens"].get<int>();
+  }
+  const auto served = json::parse(oracle("hf-perplexity " + quote(kGguf.string()) + " " + quote(text.string()) + dirs));
+  ASSERT_EQ(served.size(), ropes.size());
+  for (std::size_t i = 0; i < ropes.size(); ++i) {
+    SCOPED_TRACE(ropes[i] + ": " + served[i]["rope_parameters"].dump());
+    EXPECT_EQ(served[i]["tokens"].get<int>(), tokens) << "both sides must score the same ids";
+    EXPECT_LT(relative(served[i]["ppl"].get<double>(), measured[i]), 1e-4)
+        << served[i]["ppl"] << " vs e2llm " << measured[i];
+    for (std::size_t j = 0; j < i; ++j)  // the comparison can tell the variants apart
+      EXPECT_GT(relative(measured[i], measured[j]), 1e-3) << ropes[i] << " vs " << ropes[j];
+  }
+}
+
+// Bad requests: one line, exit 1, nothing written.
+TEST(CliOracle, ExportRefusesWhatItCannotCarryWithOneLine) {
+  Scratch dir("export-bad");
+  const fs::path g = dir.path / "m.gguf", hf = dir.path / "hf";
+  struct Case {
+    std::string args, says;
+  };
+  const std::vector<Case> cases = {
+      {model_args() + " --original-window 512 --window 256 --rope-type linear --out " + quote(hf.string()),
+       "below the model's original window"},
+      {export_args("dynamic") + " --out " + quote(hf.string()) + " --gguf " + quote(g.string()),
+       "llama.cpp has no dynamic NTK"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_command(kExe + " export" + c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(g));
+    EXPECT_FALSE(fs::exists(hf));
   }
 }
