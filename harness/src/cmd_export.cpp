@@ -1,6 +1,6 @@
 // e2llm export: a model written for other runtimes with the RoPE e2llm serves it with at a
 // window W — the same flags as `e2llm perplexity`, so what is exported is what was measured.
-// A Hugging Face directory (--out) and/or a GGUF for llama.cpp (--gguf); docs/interop.md §Export.
+// A Hugging Face directory (--out) and/or a GGUF for llama.cpp (--gguf) (docs/interop.md §Export)
 #include <fmt/core.h>
 
 #include <nlohmann/json.hpp>

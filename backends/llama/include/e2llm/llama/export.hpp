@@ -1,7 +1,7 @@
 // Writing a model for other runtimes with the RoPE e2llm evaluated it with at a window W:
 // a Hugging Face directory whose config.json carries that RoPE (transformers, vLLM) and a
-// GGUF with llama.cpp's rope keys. No LibTorch. docs/interop.md §Export says what each RoPE
-// type becomes and what cannot be carried.
+// GGUF with llama.cpp's rope keys. No LibTorch. What each RoPE type becomes and what cannot
+// be carried: docs/interop.md §Export.
 #pragma once
 
 #include <cstdint>
