@@ -26,11 +26,13 @@
 #include <string>
 #include <thread>
 
+#include "../support/kill_when.hpp"
 #include "../support/run_command.hpp"
 #include "e2llm/util/files.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace fs = std::filesystem;
+using e2llm::testing::kill_when;
 using e2llm::testing::quote;
 using e2llm::testing::run_command;
 using nlohmann::json;
@@ -102,22 +104,6 @@ pid_t start_sweep(const fs::path& cfg, const fs::path& out, const fs::path& log)
     ::_exit(127);
   }
   return pid;
-}
-
-// Kills `pid` with SIGKILL once `when()` is true (polled every ~0.5 ms). Returns true when the
-// process was still running and died of the signal; false when it exited first.
-template <class When>
-bool kill_when(pid_t pid, When when) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline && !when()) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
 // Lines in a file the running sweep may remove at any moment (a journal is deleted when its cell

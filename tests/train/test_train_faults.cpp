@@ -15,10 +15,12 @@
 #include <string>
 #include <thread>
 
+#include "../support/kill_when.hpp"
 #include "../support/run_command.hpp"
 #include "e2llm/util/files.hpp"
 
 namespace fs = std::filesystem;
+using e2llm::testing::kill_when;
 using e2llm::testing::quote;
 using e2llm::testing::run_command;
 
@@ -42,9 +44,11 @@ const fs::path& work() {
 fs::path write_config(const std::string& name, int steps) {
   const fs::path cfg = work() / (name + ".toml");
   e2llm::util::write_file_atomic(
-      cfg, "[tokenizer]\nmodel = \"" E2LLM_SHARED_DATA "/models/tok512.model\"\n[base]\nsource = \"pretrain\"\n"
-           "[train]\nplugin = \"pretrain\"\nout = \"" + (work() / name).string() + "\"\ncorpus = \"" +
-               (work() / "corpus.jsonl").string() + "\"\nseq_len = 32\nsteps = " + std::to_string(steps) +
+      cfg, "[tokenizer]\nmodel = \"" E2LLM_SHARED_DATA
+           "/models/tok512.model\"\n[base]\nsource = \"pretrain\"\n"
+           "[train]\nplugin = \"pretrain\"\nout = \"" +
+               (work() / name).string() + "\"\ncorpus = \"" + (work() / "corpus.jsonl").string() +
+               "\"\nseq_len = 32\nsteps = " + std::to_string(steps) +
                "\nbatch = 4\nlr = 3e-3\nwarmup = 2\nthreads = 1\ncheck_blas = false\nlog_every = 1000\n"
                "checkpoint_every = 1\nkeep_last = 2\n"
                "model = { dim = 32, layers = 2, heads = 4, kv_heads = 2, ffn = 64, window = 64 }\n");
@@ -86,34 +90,20 @@ bool has_partial_write(const fs::path& run) {
 pid_t start_training(const fs::path& cfg) {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    if (!std::freopen("/dev/null", "w", stdout) || !std::freopen((cfg.string() + ".log").c_str(), "a", stderr)) ::_exit(126);
+    if (!std::freopen("/dev/null", "w", stdout) || !std::freopen((cfg.string() + ".log").c_str(), "a", stderr))
+      ::_exit(126);
     ::execl(E2LLM_EXE, E2LLM_EXE, "train", cfg.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   return pid;
 }
 
-// Kills `pid` with SIGKILL when `when()` becomes true (polled every ~1 ms) or after
-// `timeout`. Returns true when the process was still running and was killed.
-template <class When>
-bool kill_when(pid_t pid, When when, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline && !when()) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
-  if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
-
 }  // namespace
 
 TEST(TrainFaults, KillsAtRandomMomentsAndDuringCheckpointWritesThenResume) {
   const int steps = 150;
-  const auto reference = run_command(std::string(E2LLM_EXE) + " train " + quote(write_config("reference", steps).string()));
+  const auto reference =
+      run_command(std::string(E2LLM_EXE) + " train " + quote(write_config("reference", steps).string()));
   ASSERT_EQ(reference.exit_code, 0) << reference.err;
 
   // The moments are drawn in training progress, not wall time, so that a faster or slower
@@ -172,16 +162,18 @@ TEST(TrainFaults, KillsAtRandomMomentsAndDuringCheckpointWritesThenResume) {
 // naming the file; nothing half-written is left for the next run, which completes and equals
 // an uninterrupted run.
 TEST(TrainFaults, FileSizeLimitDuringACheckpointWriteIsOneLineAndRecoverable) {
-  const auto reference = run_command(std::string(E2LLM_EXE) + " train " + quote(write_config("fsize-ref", 12).string()));
+  const auto reference =
+      run_command(std::string(E2LLM_EXE) + " train " + quote(write_config("fsize-ref", 12).string()));
   ASSERT_EQ(reference.exit_code, 0) << reference.err;
   const fs::path cfg = write_config("fsize", 12);
   // 300 KiB (bash counts KiB): the token cache and the weights (200 KiB) fit, the optimizer state does not.
-  const auto limited =
-      run_command("bash -c " + quote("ulimit -f 300 && exec " + std::string(E2LLM_EXE) + " train " + quote(cfg.string())));
+  const auto limited = run_command(
+      "bash -c " + quote("ulimit -f 300 && exec " + std::string(E2LLM_EXE) + " train " + quote(cfg.string())));
   EXPECT_EQ(limited.exit_code, 1) << limited.err;
   EXPECT_NE(limited.err.find("optimizer.pt"), std::string::npos) << limited.err;
   EXPECT_NE(limited.err.find("File too large"), std::string::npos) << limited.err;
-  EXPECT_EQ(std::count(limited.err.begin(), limited.err.end(), '\n'), 2) << "the banner and one error line: " << limited.err;
+  EXPECT_EQ(std::count(limited.err.begin(), limited.err.end(), '\n'), 2)
+      << "the banner and one error line: " << limited.err;
   const fs::path run = training_dir("fsize");
   EXPECT_FALSE(has_partial_write(run));
   EXPECT_FALSE(fs::exists(run / "model"));
