@@ -41,7 +41,8 @@ void install(CLI::App& app, AppContext& context) {
     if (!a->gguf.empty()) r.gguf = fs::path(a->gguf);
     const fs::path tok = o.tokenizer->model_path();
     if (tok.extension() == ".model") r.tokenizer = tok;
-    o.model.reset();  // frees the evaluated copy of the weights before the export maps them again
+    o.model.reset();  // the served RoPE is read: release the loaded weights before the export maps the file
+    o.backend.reset();
     nlohmann::json written = llama::export_model(r);
     if (r.hf_dir && tok.filename() == "tokenizer.json")
       util::write_file_atomic(*r.hf_dir / "tokenizer.json", util::read_file(tok));
