@@ -11,7 +11,7 @@
 #include <iostream>
 #include <string>
 
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
 
@@ -53,13 +53,13 @@ int main(int argc, char** argv) {
       if (options.device.is_cuda()) torch::cuda::synchronize(options.device.index());
     };
     reset_device_peak(options.device.str());
-    auto model = load_model(load_checkpoint(path), options);
+    auto model = load_model(formats::load_checkpoint(path), options);
     const int64_t L = model->config().rope.original_max_position > 0 ? model->config().rope.original_max_position
                                                                        : model->config().max_position;
-    RopeConfig rope = model->config().rope;
-    rope.type = RopeType::Linear;
+    formats::RopeConfig rope = model->config().rope;
+    rope.type = formats::RopeType::Linear;
     rope.factor = scale > 0 ? scale : std::max(1.0, static_cast<double>(window) / static_cast<double>(L));
-    auto freq = compute_rope(rope, window);
+    auto freq = formats::compute_rope(rope, window);
     if (repeats <= 0) repeats = window <= 2048 ? 5 : window <= 8192 ? 2 : 1;
     torch::NoGradGuard no_grad;
     torch::manual_seed(0);

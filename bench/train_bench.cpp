@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     if (!std::getenv("E2LLM_BENCH_DEFAULT_MALLOC")) e2llm::llama::train::tune_cpu_allocator();
     const torch::Device device = to_torch_device(device_name);
     const bool autocast = use_bf16_autocast(precision, device);
-    ModelConfig c;
+    formats::ModelConfig c;
     c.dim = dim, c.n_layers = layers, c.n_heads = heads, c.n_kv_heads = kv_heads, c.hidden_dim = ffn, c.vocab_size = vocab;
     c.max_position = seq;
     c.rope.head_dim = dim / heads;
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(base).weight_decay(0.1)));
     groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(base).weight_decay(0.0)));
     torch::optim::AdamW opt(std::move(groups), base);
-    const auto f = compute_rope(c.rope);
+    const auto f = formats::compute_rope(c.rope);
     auto inv_freq = torch::tensor(f.inv_freq, torch::kFloat64);
     auto positions = torch::arange(seq, torch::kFloat64).unsqueeze(0).expand({batch, seq}).contiguous();
     auto params = model.parameters();

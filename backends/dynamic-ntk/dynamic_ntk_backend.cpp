@@ -12,7 +12,7 @@ class DynamicNtkBackend : public e2llm::llama::ScaledRopeBackend {
  public:
   DynamicNtkBackend()
       : ScaledRopeBackend("dynamic-ntk", "dynamic NTK (HF semantics): base grows with the sequence length",
-                          e2llm::llama::RopeType::DynamicNtk) {}
+                          e2llm::formats::RopeType::DynamicNtk) {}
 };
 
 }  // namespace

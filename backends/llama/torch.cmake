@@ -10,7 +10,7 @@ add_library(e2llm_llama SHARED
   src/rope_scaling_backend.cpp)
 target_include_directories(e2llm_llama PUBLIC include)
 target_link_libraries(e2llm_llama
-  PUBLIC e2llm_contract e2llm_rope e2llm_checkpoint ${TORCH_LIBRARIES}
+  PUBLIC e2llm_contract e2llm_formats ${TORCH_LIBRARIES}
   PRIVATE fmt::fmt)
 target_compile_options(e2llm_llama PUBLIC ${TORCH_CXX_FLAGS})
 target_precompile_headers(e2llm_llama PRIVATE <torch/torch.h>)

@@ -9,7 +9,7 @@ class NoneBackend : public e2llm::llama::RopeScalingBackend {
   NoneBackend() : RopeScalingBackend("none", "plain RoPE, no scaling (extrapolation past the trained window)") {}
 
  protected:
-  e2llm::llama::RopeConfig rope_for_window(int64_t /*window*/) const override { return base_rope(); }
+  e2llm::formats::RopeConfig rope_for_window(int64_t /*window*/) const override { return base_rope(); }
 };
 
 }  // namespace

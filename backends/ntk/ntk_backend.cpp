@@ -8,7 +8,7 @@ class NtkBackend : public e2llm::llama::ScaledRopeBackend {
  public:
   NtkBackend()
       : ScaledRopeBackend("ntk", "static NTK-aware RoPE base scaling with s = g, no training",
-                          e2llm::llama::RopeType::Ntk) {}
+                          e2llm::formats::RopeType::Ntk) {}
 };
 
 }  // namespace

@@ -9,7 +9,7 @@ class PiBackend : public e2llm::llama::ScaledRopeBackend {
  public:
   PiBackend()
       : ScaledRopeBackend("pi", "Position Interpolation: positions divided by s = g, no training",
-                          e2llm::llama::RopeType::Linear) {}
+                          e2llm::formats::RopeType::Linear) {}
 };
 
 }  // namespace

@@ -10,7 +10,7 @@ class YarnBackend : public e2llm::llama::ScaledRopeBackend {
  public:
   YarnBackend()
       : ScaledRopeBackend("yarn", "YaRN: NTK-by-parts interpolation with attention scaling, s = g",
-                          e2llm::llama::RopeType::Yarn) {}
+                          e2llm::formats::RopeType::Yarn) {}
 };
 
 }  // namespace

@@ -7,14 +7,14 @@
 // model-00002-of-00002.safetensors (layer 0), so that a weight map can point at either.
 #include <cstring>
 
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "fuzz_support.hpp"
 
 namespace e2llm::fuzz {
 namespace {
 
 namespace fs = std::filesystem;
-using llama::TensorView;
+using formats::TensorView;
 
 // The tiny model's shape (fuzz/make_seeds.py writes configs that match it).
 constexpr int64_t kDim = 8, kHidden = 16, kHeads = 2, kKvHeads = 1, kVocab = 6;
@@ -27,7 +27,7 @@ TensorView filled(std::vector<int64_t> shape) {
     const float v = 0.01f * static_cast<float>(i % 17);
     std::memcpy(bytes.data() + 4 * i, &v, 4);
   }
-  return llama::make_tensor(llama::DType::F32, std::move(shape), std::move(bytes));
+  return formats::make_tensor(formats::DType::F32, std::move(shape), std::move(bytes));
 }
 
 const fs::path& model_dir() {
@@ -49,11 +49,11 @@ const fs::path& model_dir() {
     layer[p + "mlp.gate_proj.weight"] = filled({kHidden, kDim});
     layer[p + "mlp.up_proj.weight"] = filled({kHidden, kDim});
     layer[p + "mlp.down_proj.weight"] = filled({kDim, kHidden});
-    llama::write_safetensors(d / "model-00001-of-00002.safetensors", outer);
-    llama::write_safetensors(d / "model-00002-of-00002.safetensors", layer);
+    formats::write_safetensors(d / "model-00001-of-00002.safetensors", outer);
+    formats::write_safetensors(d / "model-00002-of-00002.safetensors", layer);
     std::map<std::string, TensorView> all = outer;
     all.insert(layer.begin(), layer.end());
-    llama::write_safetensors(d / "model.safetensors", all);
+    formats::write_safetensors(d / "model.safetensors", all);
     return d;
   }();
   return dir;
@@ -78,8 +78,8 @@ bool one_input(const uint8_t* data, size_t size) {
   put_file(dir / "e2llm_vocab.json", parts[2], !parts[2].empty());
   return expect_contract(
       [&] {
-        const llama::Checkpoint ck = llama::load_hf_dir(dir);
-        (void)llama::with_rope_layout(ck, "adjacent");
+        const formats::Checkpoint ck = formats::load_hf_dir(dir);
+        (void)formats::with_rope_layout(ck, "adjacent");
         (void)ck.config.to_json();
       },
       {dir.string()});

@@ -1,6 +1,6 @@
 // One safetensors file (a Hugging Face shard): the 8-byte length, the JSON header, the
 // tensors' byte ranges.
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "fuzz_support.hpp"
 
 namespace e2llm::fuzz {
@@ -10,7 +10,7 @@ bool one_input(const uint8_t* data, size_t size) {
   return expect_contract(
       [&] {
         std::map<std::string, std::string> metadata;
-        for (const auto& [name, view] : llama::read_safetensors(path, &metadata)) (void)llama::to_f32(view);
+        for (const auto& [name, view] : formats::read_safetensors(path, &metadata)) (void)formats::to_f32(view);
       },
       {path.string()});
 }

@@ -2,7 +2,7 @@
 #include <fmt/core.h>
 
 #include "e2llm/harness/app.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 
 namespace e2llm::harness {
 namespace {
@@ -19,7 +19,7 @@ void install(CLI::App& app, AppContext&) {
   cmd->callback([a] {
     std::optional<std::filesystem::path> tok;
     if (!a->tokenizer.empty()) tok = a->tokenizer;
-    llama::convert_to_hf(a->in, a->out, tok);
+    formats::convert_to_hf(a->in, a->out, tok);
     fmt::print("wrote {}\n", a->out);
   });
 }

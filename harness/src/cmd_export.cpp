@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/export.hpp"
+#include "e2llm/formats/export.hpp"
 #include "e2llm/util/files.hpp"
 #include "model_args.hpp"
 
@@ -32,9 +32,9 @@ void install(CLI::App& app, AppContext& context) {
   cmd->callback([&context, a] {
     if (a->out.empty() && a->gguf.empty()) throw CLI::ValidationError("export", "give --out DIR, --gguf FILE or both");
     OpenedModel o = open_model(context, *a, a->window);
-    llama::ExportRequest r;
+    formats::ExportRequest r;
     r.model = a->model;
-    r.served = llama::RopeConfig::from_json(o.model->describe().at("rope"));
+    r.served = formats::RopeConfig::from_json(o.model->describe().at("rope"));
     r.window = a->window;
     r.original_window = o.original_window;
     if (!a->out.empty()) r.hf_dir = fs::path(a->out);
@@ -43,7 +43,7 @@ void install(CLI::App& app, AppContext& context) {
     if (tok.extension() == ".model") r.tokenizer = tok;
     o.model.reset();  // the served RoPE is read: release the loaded weights before the export maps the file
     o.backend.reset();
-    nlohmann::json written = llama::export_model(r);
+    nlohmann::json written = formats::export_model(r);
     if (r.hf_dir && tok.filename() == "tokenizer.json")
       util::write_file_atomic(*r.hf_dir / "tokenizer.json", util::read_file(tok));
     written["served"] = r.served.to_json();

@@ -3,7 +3,7 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/harness/app.hpp"
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 #include "model_args.hpp"
 
 namespace e2llm::harness {
@@ -18,7 +18,7 @@ void install(CLI::App& app, AppContext&) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("rope", "Print the RoPE frequencies of a scaling method as JSON");
-  cmd->add_option("--type", a->type, llama::rope_type_names())->capture_default_str()->check(rope_type_validator());
+  cmd->add_option("--type", a->type, formats::rope_type_names())->capture_default_str()->check(rope_type_validator());
   cmd->add_option("--factor", a->factor, "Scale factor s")->capture_default_str();
   cmd->add_option("--head-dim", a->head_dim, "Head dimension d")->capture_default_str();
   cmd->add_option("--base", a->base, "RoPE base b")->capture_default_str();
@@ -28,8 +28,8 @@ void install(CLI::App& app, AppContext&) {
   cmd->add_option("--beta-slow", a->beta_slow, "YaRN beta_slow (default 1)");
   cmd->add_option("--attention-factor", a->attention_factor, "YaRN attention factor (default 0.1 ln s + 1)");
   cmd->callback([a] {
-    llama::RopeConfig c;
-    c.type = llama::parse_rope_type(a->type);
+    formats::RopeConfig c;
+    c.type = formats::parse_rope_type(a->type);
     c.factor = a->factor;
     c.head_dim = a->head_dim;
     c.base = a->base;
@@ -39,7 +39,7 @@ void install(CLI::App& app, AppContext&) {
     c.attention_factor = a->attention_factor;
     nlohmann::json out;
     try {
-      out = llama::rope_cli(c, a->seq_len);
+      out = formats::rope_cli(c, a->seq_len);
     } catch (const Error& e) {  // every input is an option: a bad value is a usage error
       throw CLI::ValidationError("rope", e.what());
     }

@@ -4,7 +4,7 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/harness/tokenizer_choice.hpp"
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 
 namespace e2llm::harness {
 
@@ -12,7 +12,7 @@ CLI::Validator rope_type_validator() {
   return CLI::Validator(
       [](std::string& name) {
         try {
-          llama::parse_rope_type(name);
+          formats::parse_rope_type(name);
           return std::string();
         } catch (const Error& e) {
           return std::string(e.what());
@@ -24,7 +24,7 @@ CLI::Validator rope_type_validator() {
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--model", a.model, "Model: .gguf file or Hugging Face directory")->required();
   cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece .model, tokenizer.json or a folder holding one")->required();
-  cmd->add_option("--rope-type", a.rope_type, llama::rope_type_names())
+  cmd->add_option("--rope-type", a.rope_type, formats::rope_type_names())
       ->capture_default_str()
       ->check(rope_type_validator());
   cmd->add_option("--rope-factor", a.rope_factor, "Scale s (default: g = ceil(W / L) for W > L)")
@@ -44,7 +44,7 @@ OpenedModel open_model(AppContext& context, const ModelArgs& a, std::int64_t win
   OpenedModel o;
   o.tokenizer = registry.make_tokenizer(tokenizer_plugin_for(a.tokenizer, a.tokenizer_plugin));
   o.tokenizer->load(a.tokenizer);
-  o.backend = registry.make_backend(llama::rope_type_info(llama::parse_rope_type(a.rope_type)).backend);
+  o.backend = registry.make_backend(formats::rope_type_info(formats::parse_rope_type(a.rope_type)).backend);
   nlohmann::json config = {{"model", a.model}, {"threads", a.threads}};
   if (a.rope_factor > 0) config["factor"] = a.rope_factor;
   o.backend->configure(config);

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-namespace e2llm::llama::test {
+namespace e2llm::formats::test {
 
 inline std::filesystem::path models_dir() {
   return std::filesystem::path(E2LLM_SHARED_DATA) / "models";
@@ -58,4 +58,4 @@ inline void write_bytes(const std::filesystem::path& p, const std::string& bytes
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-}  // namespace e2llm::llama::test
+}  // namespace e2llm::formats::test

@@ -5,9 +5,9 @@
 #include <cstring>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 
-using namespace e2llm::llama;
+using namespace e2llm::formats;
 
 TEST(Dtype, F16KnownValues) {
   EXPECT_EQ(f16_to_f32(0x3c00), 1.0f);

@@ -5,11 +5,11 @@
 
 #include "checkpoint_test_util.hpp"
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/util/sha256.hpp"
 
-using namespace e2llm::llama;
-using namespace e2llm::llama::test;
+using namespace e2llm::formats;
+using namespace e2llm::formats::test;
 
 TEST(Gguf, StoriesConfig) {
   const Checkpoint ck = load_gguf(stories_gguf());

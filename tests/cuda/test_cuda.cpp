@@ -10,7 +10,7 @@
 #include <string>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
 
@@ -34,17 +34,17 @@ double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 RopeInputs default_rope(const LlamaModel& m, int64_t B, int64_t T) {
-  RopeConfig r = m.config().rope;
-  r.type = RopeType::Default;
+  formats::RopeConfig r = m.config().rope;
+  r.type = formats::RopeType::Default;
   r.head_dim = m.config().head_dim();
-  return RopeInputs::make(compute_rope(r), B, T);
+  return RopeInputs::make(formats::compute_rope(r), B, T);
 }
 
 std::shared_ptr<LlamaModel> stories(torch::Device device, torch::Dtype dtype = torch::kFloat32) {
   ModelOptions o;
   o.device = device;
   o.dtype = dtype;
-  return load_model(load_checkpoint(shared_data() + "/models/stories260K.gguf"), o);
+  return load_model(formats::load_checkpoint(shared_data() + "/models/stories260K.gguf"), o);
 }
 
 AttentionOptions kernel(AttentionKernel k) {
@@ -121,12 +121,12 @@ TEST(CudaModel, Bfloat16EvaluationIsCloseToFloat32) {
 TEST(CudaModel, CachedGreedyEqualsRecomputation) {
   REQUIRE_GPU();
   auto model = stories(torch::Device("cuda:0"));
-  RopeConfig r = model->config().rope;
-  r.type = RopeType::Default;
+  formats::RopeConfig r = model->config().rope;
+  r.type = formats::RopeType::Default;
   r.head_dim = model->config().head_dim();
   e2llm::GenerationOptions g;
   g.max_new_tokens = 40;
-  const auto cached = generate_tokens(*model, {1}, compute_rope(r), g);
+  const auto cached = generate_tokens(*model, {1}, formats::compute_rope(r), g);
   // Recompute: one full forward per step, no cache.
   torch::NoGradGuard ng;
   std::vector<int64_t> ids = {1};
@@ -142,7 +142,7 @@ TEST(CudaModel, CachedGreedyEqualsRecomputation) {
 TEST(CudaTraining, Bf16AutocastKeepsFloat32MasterWeightsAndLearns) {
   REQUIRE_GPU();
   const torch::Device dev("cuda:0");
-  ModelConfig c;
+  formats::ModelConfig c;
   c.dim = 128, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.hidden_dim = 256, c.vocab_size = 256;
   c.max_position = 128;
   c.rope.head_dim = 32;

@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "../support/run_command.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/model.hpp"
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 #include "e2llm/util/files.hpp"
 
 namespace fs = std::filesystem;
@@ -58,7 +58,7 @@ struct WorkDir {
 // matrices are scaled up 5x, which makes the RoPE variants differ by far more than kTolerance
 // (asserted below).
 fs::path make_base(const fs::path& dir) {
-  ModelConfig c;
+  formats::ModelConfig c;
   c.dim = 64, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.hidden_dim = 128, c.vocab_size = kVocab;
   c.max_position = kL;
   c.rope.head_dim = c.head_dim();
@@ -70,7 +70,7 @@ fs::path make_base(const fs::path& dir) {
     for (const auto& [name, t] : model.hf_parameters())
       if (t.dim() == 2) t.mul_(5.0);
   }
-  save_hf_dir(to_checkpoint(model), dir);
+  formats::save_hf_dir(to_checkpoint(model), dir);
   return dir;
 }
 
@@ -98,9 +98,9 @@ nlohmann::json train(const fs::path& work, const std::string& name, const fs::pa
 // factor_rule gives for multiples of L).
 struct Variant {
   std::string name;
-  RopeConfig (*make)(RopeConfig base, int64_t window);
+  formats::RopeConfig (*make)(formats::RopeConfig base, int64_t window);
 };
-RopeConfig scaled(RopeConfig r, RopeType type, int64_t window) {
+formats::RopeConfig scaled(formats::RopeConfig r, formats::RopeType type, int64_t window) {
   r.type = type;
   r.factor = static_cast<double>(window) / static_cast<double>(kL);
   r.original_max_position = kL;
@@ -108,13 +108,13 @@ RopeConfig scaled(RopeConfig r, RopeType type, int64_t window) {
 }
 const std::vector<Variant>& variants() {
   static const std::vector<Variant> v = {
-      {"default", [](RopeConfig r, int64_t) { return scaled(r, RopeType::Default, kL); }},
-      {"linear", [](RopeConfig r, int64_t w) { return scaled(r, RopeType::Linear, w); }},
-      {"dynamic", [](RopeConfig r, int64_t w) { return scaled(r, RopeType::DynamicNtk, w); }},
-      {"yarn", [](RopeConfig r, int64_t w) { return scaled(r, RopeType::Yarn, w); }},
+      {"default", [](formats::RopeConfig r, int64_t) { return scaled(r, formats::RopeType::Default, kL); }},
+      {"linear", [](formats::RopeConfig r, int64_t w) { return scaled(r, formats::RopeType::Linear, w); }},
+      {"dynamic", [](formats::RopeConfig r, int64_t w) { return scaled(r, formats::RopeType::DynamicNtk, w); }},
+      {"yarn", [](formats::RopeConfig r, int64_t w) { return scaled(r, formats::RopeType::Yarn, w); }},
       {"yarn-custom",
-       [](RopeConfig r, int64_t w) {
-         r = scaled(r, RopeType::Yarn, w);
+       [](formats::RopeConfig r, int64_t w) {
+         r = scaled(r, formats::RopeType::Yarn, w);
          r.beta_fast = 16, r.beta_slow = 2, r.attention_factor = 1.25;
          return r;
        }},
@@ -125,7 +125,7 @@ const std::vector<Variant>& variants() {
 struct Case {
   std::string name;
   fs::path model;   // the directory both sides load
-  RopeConfig rope;  // what e2llm must have read from its config.json
+  formats::RopeConfig rope;  // what e2llm must have read from its config.json
   int64_t window = 0;
   torch::Tensor logits;  // e2llm's, [W, V]
 };
@@ -141,11 +141,11 @@ std::vector<int64_t> token_ids(int64_t n) {
 // e2llm's side of a case: the directory loaded with the project's loader, one forward over
 // W tokens at positions 0..W-1 with the RoPE its config.json gives (dynamic NTK: n = W, as
 // token_logprobs fixes it).
-torch::Tensor e2llm_logits(const Checkpoint& ck, int64_t window) {
+torch::Tensor e2llm_logits(const formats::Checkpoint& ck, int64_t window) {
   torch::NoGradGuard no_grad;
   auto model = load_model(ck);
   const auto ids = torch::tensor(token_ids(window), torch::kLong).unsqueeze(0);
-  return model->forward(ids, RopeInputs::make(compute_rope(ck.config.rope, window), 1, window)).squeeze(0);
+  return model->forward(ids, RopeInputs::make(formats::compute_rope(ck.config.rope, window), 1, window)).squeeze(0);
 }
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
@@ -179,7 +179,7 @@ TEST(HfOracle, LogitsEqualTransformersForEveryRopeVariant) {
   std::vector<Case> cases;
   nlohmann::json manifest = {{"cases", nlohmann::json::array()}};
   auto add_case = [&](Case c) {
-    Checkpoint ck = load_checkpoint(c.model);
+    formats::Checkpoint ck = formats::load_checkpoint(c.model);
     EXPECT_EQ(ck.config.rope, c.rope) << c.name << ": config.json does not carry the RoPE it was saved with";
     c.logits = e2llm_logits(ck, c.window);
     const fs::path out = work.path / "hf" / (c.name + ".f32");
@@ -190,21 +190,21 @@ TEST(HfOracle, LogitsEqualTransformersForEveryRopeVariant) {
   fs::create_directories(work.path / "hf");
 
   for (const auto& s : sources) {
-    const Checkpoint ck = load_checkpoint(s.dir);
+    const formats::Checkpoint ck = formats::load_checkpoint(s.dir);
     if (s.name.rfind("pi-ft", 0) == 0) {
       // As saved by the trainer: the RoPE the harness serves a PI fine-tune at W with.
       const int64_t W = s.windows[0];
-      add_case({s.name + "-as-saved", s.dir, scaled(ck.config.rope, RopeType::Linear, W), W, {}});
+      add_case({s.name + "-as-saved", s.dir, scaled(ck.config.rope, formats::RopeType::Linear, W), W, {}});
     } else {
-      EXPECT_EQ(ck.config.rope.type, RopeType::Default) << s.name;  // served with g chosen per window
+      EXPECT_EQ(ck.config.rope.type, formats::RopeType::Default) << s.name;  // served with g chosen per window
     }
     for (const auto& v : variants()) {
       for (const int64_t W : s.windows) {
-        Checkpoint variant = ck;
+        formats::Checkpoint variant = ck;
         variant.config.rope = v.make(ck.config.rope, W);
         variant.config.max_position = kL;  // a PI fine-tune says W; plain RoPE reads L from here
         const fs::path dir = work.path / "variants" / (s.name + "-" + v.name + "-" + std::to_string(W));
-        save_hf_dir(variant, dir);
+        formats::save_hf_dir(variant, dir);
         add_case({s.name + "-" + v.name + "-" + std::to_string(W), dir, variant.config.rope, W, {}});
       }
     }
@@ -225,7 +225,7 @@ TEST(HfOracle, LogitsEqualTransformersForEveryRopeVariant) {
     ASSERT_EQ(static_cast<int64_t>(bytes.size()), c.logits.numel() * 4);
     const auto hf = torch::from_blob(const_cast<char*>(bytes.data()), c.logits.sizes(), torch::kFloat32).clone();
     // The RoPE first: transformers' inv_freq (float32) and attention scaling against compute_rope.
-    const auto f = compute_rope(c.rope, c.window);
+    const auto f = formats::compute_rope(c.rope, c.window);
     const auto& h = hf_rope.at(c.name);
     ASSERT_EQ(h["inv_freq"].size(), f.inv_freq.size());
     for (size_t j = 0; j < f.inv_freq.size(); ++j)

@@ -1,4 +1,4 @@
-// The kv-retrieval task (tasks/kv_retrieval, docs/protocols.md §Key-value retrieval): the
+// The kv-retrieval task (tasks/kv-retrieval, docs/protocols.md §Key-value retrieval): the
 // prompt's JSON parses (nlohmann) with distinct keys and values, the asked pair sits at the
 // requested depth, the prompt fills but never exceeds its token target; pairs are seeded by
 // the documented rule; scoring and aggregation against a fake model that keeps the

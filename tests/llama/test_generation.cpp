@@ -12,7 +12,7 @@
 #include "../support/language_model_conformance.hpp"
 #include "e2llm/backend.hpp"
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/llama/torch_language_model.hpp"
 #include "e2llm/plugin.hpp"
@@ -25,13 +25,13 @@ namespace {
 const fs::path kStories = fs::path(E2LLM_SHARED_DATA) / "models" / "stories260K.gguf";
 
 std::shared_ptr<LlamaModel> stories_model() {
-  static auto m = load_model(load_checkpoint(kStories));
+  static auto m = load_model(formats::load_checkpoint(kStories));
   return m;
 }
 
 // SentencePiece-style decoding with the GGUF's embedded vocabulary: "▁" is a space,
 // <0xNN> is a byte; the leading space of the first piece is dropped.
-std::string decode(const Vocabulary& vocab, const std::vector<int32_t>& ids) {
+std::string decode(const formats::Vocabulary& vocab, const std::vector<int32_t>& ids) {
   std::string out;
   for (int32_t id : ids) {
     const std::string& piece = vocab.tokens.at(id);
@@ -55,7 +55,7 @@ std::string decode(const Vocabulary& vocab, const std::vector<int32_t>& ids) {
 // The GGUF's own vocabulary as a Tokenizer (ids and decoding; the suite needs no encoding).
 class GgufVocabTokenizer final : public e2llm::Tokenizer {
  public:
-  explicit GgufVocabTokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {}
+  explicit GgufVocabTokenizer(formats::Vocabulary vocab) : vocab_(std::move(vocab)) {}
   void load(const std::string&) override {}
   void train(const e2llm::TokenizerTrainOptions&) override {}
   std::vector<std::int32_t> encode(std::string_view) const override { throw e2llm::Error("not needed here"); }
@@ -67,11 +67,11 @@ class GgufVocabTokenizer final : public e2llm::Tokenizer {
   std::string model_path() const override { return ""; }
 
  private:
-  Vocabulary vocab_;
+  formats::Vocabulary vocab_;
 };
 
 // Greedy decoding without a cache: a full forward over the whole sequence at every step.
-std::vector<int32_t> greedy_by_recomputation(LlamaModel& m, std::vector<int32_t> seq, const RopeFrequencies& f,
+std::vector<int32_t> greedy_by_recomputation(LlamaModel& m, std::vector<int32_t> seq, const formats::RopeFrequencies& f,
                                              int n) {
   torch::NoGradGuard ng;
   std::vector<int32_t> out;
@@ -108,23 +108,23 @@ TEST(Generation, Stories260KGreedyFromBosReproducesThePublishedSample) {
 
 TEST(Generation, CachedGreedyEqualsRecomputation) {
   auto model = stories_model();
-  RopeConfig pi = model->config().rope;
-  pi.type = RopeType::Linear;
+  formats::RopeConfig pi = model->config().rope;
+  pi.type = formats::RopeType::Linear;
   pi.factor = 2.0;
-  for (const RopeConfig& rope : {model->config().rope, pi}) {
-    auto f = compute_rope(rope, 0);
+  for (const formats::RopeConfig& rope : {model->config().rope, pi}) {
+    auto f = formats::compute_rope(rope, 0);
     e2llm::GenerationOptions opt;
     opt.max_new_tokens = 24;
     std::vector<int32_t> prompt = {1, 403, 261, 378, 11};
     EXPECT_EQ(generate_tokens(*model, prompt, f, opt), greedy_by_recomputation(*model, prompt, f, 24))
-        << rope_type_name(rope.type);
+        << formats::rope_type_name(rope.type);
   }
 }
 
 TEST(Generation, DynamicNtkFixesTheBaseFromTheFinalLength) {
   auto model = stories_model();
-  RopeConfig dyn = model->config().rope;
-  dyn.type = RopeType::DynamicNtk;
+  formats::RopeConfig dyn = model->config().rope;
+  dyn.type = formats::RopeType::DynamicNtk;
   dyn.factor = 2.0;
   dyn.original_max_position = 512;  // trained at 512 (the GGUF's context_length says 2048)
   TorchLanguageModel lm(model, dyn, 1024, nullptr);
@@ -134,9 +134,9 @@ TEST(Generation, DynamicNtkFixesTheBaseFromTheFinalLength) {
   opt.max_new_tokens = 6;
   auto got = lm.generate(prompt, opt);
   // Every step, cached or not, uses the base for n = 606: the recomputation agrees.
-  auto f = compute_rope(dyn, 606);
+  auto f = formats::compute_rope(dyn, 606);
   EXPECT_EQ(got, greedy_by_recomputation(*model, prompt, f, 6));
-  EXPECT_NE(f.inv_freq, compute_rope(dyn, 0).inv_freq);
+  EXPECT_NE(f.inv_freq, formats::compute_rope(dyn, 0).inv_freq);
   EXPECT_TRUE(lm.describe().contains("dynamic_ntk_policy"));
 }
 
@@ -344,8 +344,8 @@ TEST(BackendsByValue, LinearScalingIsDefaultRopeAtPositionsOverS) {
 // carry an attention factor.
 TEST(BackendsByValue, YarnAndDynamicNtkCachedGenerationEqualsRecomputation) {
   auto model = stories_model();
-  for (RopeType type : {RopeType::Yarn, RopeType::DynamicNtk}) {
-    RopeConfig rope = model->config().rope;
+  for (formats::RopeType type : {formats::RopeType::Yarn, formats::RopeType::DynamicNtk}) {
+    formats::RopeConfig rope = model->config().rope;
     rope.type = type;
     rope.factor = 4.0;
     rope.original_max_position = 64;  // short L so the prompt and generation run past it
@@ -353,8 +353,8 @@ TEST(BackendsByValue, YarnAndDynamicNtkCachedGenerationEqualsRecomputation) {
     e2llm::GenerationOptions opt;
     opt.max_new_tokens = 30;
     TorchLanguageModel lm(model, rope, 256, nullptr);
-    const auto f = compute_rope(rope, static_cast<int64_t>(prompt.size()) + 30);  // dynamic: the final length
-    EXPECT_EQ(lm.generate(prompt, opt), greedy_by_recomputation(*model, prompt, f, 30)) << rope_type_name(type);
+    const auto f = formats::compute_rope(rope, static_cast<int64_t>(prompt.size()) + 30);  // dynamic: the final length
+    EXPECT_EQ(lm.generate(prompt, opt), greedy_by_recomputation(*model, prompt, f, 30)) << formats::rope_type_name(type);
   }
 }
 
@@ -405,7 +405,7 @@ TEST(BackendsByValue, E2llmServedAtWEqualsLinearScalingByWOverL) {
   ctx.tokenizer = std::make_shared<ByteTokenizer>();
   ctx.cache_dir = dir / "cache";
   const auto record = p.backend->prepare(ctx);
-  auto tuned = load_model(load_checkpoint(record.at("checkpoint_path").get<std::string>()));
+  auto tuned = load_model(formats::load_checkpoint(record.at("checkpoint_path").get<std::string>()));
   EXPECT_NE(tuned->fingerprint, stories_model()->fingerprint);
   const auto ids = random_story_ids(1000, 14);
   const auto at_w = p.backend->open(1024)->token_logprobs(ids, 1);  // g = 1024 / 512 = 2
@@ -424,11 +424,11 @@ TEST(Generation, TorchLanguageModelKeepsTheLanguageModelContract) {
   auto model = stories_model();
   ASSERT_TRUE(model->vocab.has_value());
   auto tokenizer = std::make_shared<GgufVocabTokenizer>(*model->vocab);
-  RopeConfig pi = model->config().rope;
-  pi.type = RopeType::Linear;
+  formats::RopeConfig pi = model->config().rope;
+  pi.type = formats::RopeType::Linear;
   pi.factor = 2.0;
-  for (const RopeConfig& rope : {model->config().rope, pi}) {
-    SCOPED_TRACE(rope_type_name(rope.type));
+  for (const formats::RopeConfig& rope : {model->config().rope, pi}) {
+    SCOPED_TRACE(formats::rope_type_name(rope.type));
     TorchLanguageModel lm(model, rope, 64, tokenizer);
     e2llm::GenerationOptions options;
     options.stop_tokens = {tokenizer->bos_id(), tokenizer->eos_id()};

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/llama/torch_language_model.hpp"
 
@@ -20,8 +20,8 @@ double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return ((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item<double>();
 }
 
-const Checkpoint& stories() {
-  static const Checkpoint c = load_checkpoint(kStories);
+const formats::Checkpoint& stories() {
+  static const formats::Checkpoint c = formats::load_checkpoint(kStories);
   return c;
 }
 
@@ -31,7 +31,7 @@ torch::Tensor random_ids(int64_t B, int64_t T, int64_t seed = 1) {
 }
 
 RopeInputs default_rope(const LlamaModel& m, int64_t B, int64_t T, int64_t start = 0) {
-  return RopeInputs::make(compute_rope(m.config().rope, T), B, T, start);
+  return RopeInputs::make(formats::compute_rope(m.config().rope, T), B, T, start);
 }
 
 struct AttnCase {
@@ -128,7 +128,7 @@ TEST(FusedAttention, CpuUsesTheFlashKernelWithGroupedHeads) {
 
 TEST(LlamaModel, AdjacentAndHalfLayoutsGiveSameLogits) {
   auto adjacent = load_model(stories());
-  auto half = load_model(with_rope_layout(stories(), "half"));
+  auto half = load_model(formats::with_rope_layout(stories(), "half"));
   ASSERT_EQ(adjacent->config().rope_layout, "adjacent");
   ASSERT_EQ(half->config().rope_layout, "half");
   torch::NoGradGuard ng;
@@ -168,21 +168,21 @@ TEST(LlamaModel, KVCacheRefusesAnotherRope) {
   auto ids = random_ids(1, 10);
   KVCache cache;
   model->forward(ids.narrow(1, 0, 5), default_rope(*model, 1, 5), &cache);
-  RopeConfig ntk = model->config().rope;
-  ntk.type = RopeType::Ntk;
+  formats::RopeConfig ntk = model->config().rope;
+  ntk.type = formats::RopeType::Ntk;
   ntk.factor = 2.0;
-  auto other = RopeInputs::make(compute_rope(ntk), 1, 5, 5);
+  auto other = RopeInputs::make(formats::compute_rope(ntk), 1, 5, 5);
   EXPECT_THROW(model->forward(ids.narrow(1, 5, 5), other, &cache), e2llm::Error);
   cache.clear();
-  EXPECT_NO_THROW(model->forward(ids, RopeInputs::make(compute_rope(ntk), 1, 10), &cache));
+  EXPECT_NO_THROW(model->forward(ids, RopeInputs::make(formats::compute_rope(ntk), 1, 10), &cache));
 }
 
 TEST(LlamaModel, GgufToHfDirRoundTripGivesIdenticalLogits) {
   const fs::path dir = fs::temp_directory_path() / ("e2llm_llama_roundtrip_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  save_hf_dir(stories(), dir);
+  formats::save_hf_dir(stories(), dir);
   auto from_gguf = load_model(stories());
-  auto from_hf = load_model(load_checkpoint(dir));
+  auto from_hf = load_model(formats::load_checkpoint(dir));
   EXPECT_EQ(from_hf->config().rope_layout, "half");
   torch::NoGradGuard ng;
   auto ids = random_ids(1, 33, 5);
@@ -196,7 +196,7 @@ TEST(LlamaModel, GgufToHfDirRoundTripGivesIdenticalLogits) {
 }
 
 TEST(LlamaModel, LoadWeightsNamesMissingAndMisShapedTensors) {
-  Checkpoint missing = stories();
+  formats::Checkpoint missing = stories();
   missing.tensors.erase("model.layers.2.mlp.up_proj.weight");
   try {
     load_model(missing);
@@ -204,7 +204,7 @@ TEST(LlamaModel, LoadWeightsNamesMissingAndMisShapedTensors) {
   } catch (const e2llm::Error& e) {
     EXPECT_NE(std::string(e.what()).find("model.layers.2.mlp.up_proj.weight"), std::string::npos) << e.what();
   }
-  Checkpoint bad = stories();
+  formats::Checkpoint bad = stories();
   auto& view = bad.tensors.at("model.norm.weight");
   view.shape = {32, 2};
   try {
@@ -217,24 +217,24 @@ TEST(LlamaModel, LoadWeightsNamesMissingAndMisShapedTensors) {
 
 TEST(LlamaModel, RopeScalingReachesTheModel) {
   auto model = load_model(stories());
-  const RopeConfig base = model->config().rope;
+  const formats::RopeConfig base = model->config().rope;
   std::vector<int32_t> ids;
   for (int i = 0; i < 120; ++i) ids.push_back(1 + (i * 37) % 500);
-  auto logprobs = [&](RopeType type, double factor) {
-    RopeConfig r = base;
+  auto logprobs = [&](formats::RopeType type, double factor) {
+    formats::RopeConfig r = base;
     r.type = type;
     r.factor = factor;
     TorchLanguageModel lm(model, r, 2048, nullptr);
     return torch::tensor(lm.token_logprobs(ids, 1));
   };
-  auto plain = logprobs(RopeType::Default, 1.0);
+  auto plain = logprobs(formats::RopeType::Default, 1.0);
   ASSERT_EQ(plain.numel(), 119);
-  for (auto type : {RopeType::Linear, RopeType::Ntk, RopeType::Yarn}) {
-    EXPECT_LT(rel_diff(logprobs(type, 1.0), plain), 1e-6) << rope_type_name(type) << " s=1";
-    EXPECT_GT(rel_diff(logprobs(type, 4.0), plain), 1e-3) << rope_type_name(type) << " s=4";
+  for (auto type : {formats::RopeType::Linear, formats::RopeType::Ntk, formats::RopeType::Yarn}) {
+    EXPECT_LT(rel_diff(logprobs(type, 1.0), plain), 1e-6) << formats::rope_type_name(type) << " s=1";
+    EXPECT_GT(rel_diff(logprobs(type, 4.0), plain), 1e-3) << formats::rope_type_name(type) << " s=4";
   }
   // dynamic NTK at n <= L is plain RoPE (n = 120 < 512)
-  EXPECT_LT(rel_diff(logprobs(RopeType::DynamicNtk, 4.0), plain), 1e-6);
+  EXPECT_LT(rel_diff(logprobs(formats::RopeType::DynamicNtk, 4.0), plain), 1e-6);
 }
 
 TEST(LlamaModel, TokenLogprobsMatchForwardLogSoftmax) {
@@ -259,7 +259,7 @@ TEST(LlamaModel, TrainingBackwardGivesFiniteGradients) {
   // E²-LLM style positions: sink of 4 tokens, then an offset, all divided by g = 2.
   auto pos = torch::arange(50, torch::kFloat64);
   pos.narrow(0, 4, 46).add_(30);
-  RopeInputs rope{(pos / 2.0).unsqueeze(0).expand({2, 50}), torch::tensor(compute_rope(model->config().rope).inv_freq), 1.0};
+  RopeInputs rope{(pos / 2.0).unsqueeze(0).expand({2, 50}), torch::tensor(formats::compute_rope(model->config().rope).inv_freq), 1.0};
   auto logits = model->forward(ids.narrow(1, 0, 49), RopeInputs{rope.positions.narrow(1, 0, 49), rope.inv_freq, 1.0});
   auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, 512}), ids.narrow(1, 1, 49).reshape({-1}));
   loss.backward();

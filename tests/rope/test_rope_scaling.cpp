@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 
-using namespace e2llm::llama;
+using namespace e2llm::formats;
 
 namespace {
 

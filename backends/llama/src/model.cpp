@@ -16,7 +16,7 @@ using torch::Tensor;
 
 // ---- RoPE -------------------------------------------------------------------------------
 
-RopeInputs RopeInputs::make(const RopeFrequencies& freq, int64_t batch, int64_t length, int64_t start,
+RopeInputs RopeInputs::make(const formats::RopeFrequencies& freq, int64_t batch, int64_t length, int64_t start,
                             double scale) {
   RopeInputs r;
   auto pos = torch::arange(start, start + length, torch::kFloat64) / scale;
@@ -52,7 +52,7 @@ void KVCache::clear() {
 
 // ---- model ------------------------------------------------------------------------------
 
-LlamaModel::LlamaModel(ModelConfig config, ModelOptions options) : config_(std::move(config)), options_(options) {
+LlamaModel::LlamaModel(formats::ModelConfig config, ModelOptions options) : config_(std::move(config)), options_(options) {
   config_.validate("LlamaModel");
   const auto& c = config_;
   const int64_t hd = c.head_dim();
@@ -188,9 +188,9 @@ Tensor LlamaModel::forward_hidden(const Tensor& ids, const RopeInputs& rope, KVC
 
 namespace {
 
-Tensor view_to_tensor(const TensorView& view) {
+Tensor view_to_tensor(const formats::TensorView& view) {
   std::vector<int64_t> shape(view.shape.begin(), view.shape.end());
-  torch::Dtype dt = view.dtype == DType::F32 ? torch::kFloat32 : view.dtype == DType::F16 ? torch::kFloat16
+  torch::Dtype dt = view.dtype == formats::DType::F32 ? torch::kFloat32 : view.dtype == formats::DType::F16 ? torch::kFloat16
                                                                                           : torch::kBFloat16;
   // from_blob does not copy: the caller copies into the parameter while `view` is alive.
   return torch::from_blob(const_cast<void*>(view.data), shape, torch::TensorOptions().dtype(dt));
@@ -202,7 +202,7 @@ std::string shape_string(c10::IntArrayRef s) {
   return out + "]";
 }
 
-void check_same_config(const ModelConfig& a, const ModelConfig& b, const std::string& source) {
+void check_same_config(const formats::ModelConfig& a, const formats::ModelConfig& b, const std::string& source) {
   auto differs = [&](const char* field, int64_t x, int64_t y) {
     if (x != y)
       throw Error(source + ": config field " + field + " is " + std::to_string(y) + " but the model has " +
@@ -217,12 +217,12 @@ void check_same_config(const ModelConfig& a, const ModelConfig& b, const std::st
   differs("tied_embeddings", a.tied_embeddings, b.tied_embeddings);
   if (a.rope_layout != b.rope_layout)
     throw Error(source + ": rope_layout is '" + b.rope_layout + "' but the model uses '" + a.rope_layout +
-                "'; convert with with_rope_layout() or build the model from this checkpoint");
+                "'; convert with formats::with_rope_layout() or build the model from this checkpoint");
 }
 
 }  // namespace
 
-void load_weights(LlamaModel& model, const Checkpoint& checkpoint) {
+void load_weights(LlamaModel& model, const formats::Checkpoint& checkpoint) {
   const std::string src = checkpoint.source.empty() ? "checkpoint" : checkpoint.source;
   check_same_config(model.config(), checkpoint.config, src);
   for (const auto& [name, view] : checkpoint.tensors) {
@@ -239,7 +239,7 @@ void load_weights(LlamaModel& model, const Checkpoint& checkpoint) {
     if (c10::IntArrayRef(view.shape) != param.sizes())
       throw Error(src + ": tensor '" + name + "' has shape " + shape_string(view.shape) + ", expected " +
                   shape_string(param.sizes()));
-    if (view.data == nullptr || view.nbytes != static_cast<size_t>(view.numel()) * dtype_size(view.dtype))
+    if (view.data == nullptr || view.nbytes != static_cast<size_t>(view.numel()) * formats::dtype_size(view.dtype))
       throw Error(src + ": tensor '" + name + "' has " + std::to_string(view.nbytes) + " bytes for shape " +
                   shape_string(view.shape));
     param.copy_(view_to_tensor(view));
@@ -250,14 +250,14 @@ void load_weights(LlamaModel& model, const Checkpoint& checkpoint) {
   model.vocab = checkpoint.vocab;
 }
 
-std::shared_ptr<LlamaModel> load_model(const Checkpoint& checkpoint, ModelOptions options) {
+std::shared_ptr<LlamaModel> load_model(const formats::Checkpoint& checkpoint, ModelOptions options) {
   auto model = std::make_shared<LlamaModel>(checkpoint.config, options);
   load_weights(*model, checkpoint);
   return model;
 }
 
-Checkpoint to_checkpoint(const LlamaModel& model) {
-  Checkpoint out;
+formats::Checkpoint to_checkpoint(const LlamaModel& model) {
+  formats::Checkpoint out;
   out.config = model.config();
   out.vocab = model.vocab;
   out.format = "torch";
@@ -265,15 +265,15 @@ Checkpoint to_checkpoint(const LlamaModel& model) {
   for (const auto& [name, param] : model.hf_parameters()) {
     if (name == "lm_head.weight" && model.config().tied_embeddings) continue;
     auto t = std::make_shared<Tensor>(param.detach().to(torch::kCPU, torch::kFloat32).contiguous().clone());
-    TensorView view;
-    view.dtype = DType::F32;
+    formats::TensorView view;
+    view.dtype = formats::DType::F32;
     view.shape.assign(t->sizes().begin(), t->sizes().end());
     view.data = t->data_ptr();
     view.nbytes = static_cast<size_t>(t->numel()) * sizeof(float);
     view.owner = std::shared_ptr<const void>(t, t->data_ptr());
     out.tensors.emplace(name, std::move(view));
   }
-  out.fingerprint = compute_fingerprint(out.tensors);
+  out.fingerprint = formats::compute_fingerprint(out.tensors);
   return out;
 }
 
@@ -303,7 +303,7 @@ int32_t sample_token(const std::vector<float>& logits, double temperature, doubl
 }
 
 std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_t>& prompt,
-                                     const RopeFrequencies& rope, const GenerationOptions& options) {
+                                     const formats::RopeFrequencies& rope, const GenerationOptions& options) {
   if (prompt.empty()) throw Error("generate: the prompt is empty (start with the BOS token)");
   torch::NoGradGuard no_grad;
   std::mt19937_64 rng(options.seed);

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/llama/torch_language_model.hpp"
@@ -58,7 +58,7 @@ std::shared_ptr<LlamaModel> RopeScalingBackend::load_base_model(const std::strin
   options.dtype = to_torch_dtype(dtype_);
   options.attention.kernel = parse_attention_kernel(attention_, "attention");
   options.attention.query_block = options.attention.key_block = block_size_;
-  return load_model(load_checkpoint(path), options);
+  return load_model(formats::load_checkpoint(path), options);
 }
 
 void RopeScalingBackend::set_model(std::shared_ptr<LlamaModel> model, const std::string& checkpoint_hash) {
@@ -115,10 +115,10 @@ double RopeScalingBackend::scale_for_window(int64_t window) const {
   return exact_factor_ ? ratio : std::ceil(ratio);
 }
 
-RopeConfig RopeScalingBackend::base_rope() const {
+formats::RopeConfig RopeScalingBackend::base_rope() const {
   if (!model_) throw Error(info_.name + ": call prepare() before open()");
-  RopeConfig rope = model_->config().rope;
-  rope.type = RopeType::Default;
+  formats::RopeConfig rope = model_->config().rope;
+  rope.type = formats::RopeType::Default;
   rope.factor = 1.0;
   rope.head_dim = model_->config().head_dim();
   rope.original_max_position = original_window_;
@@ -130,17 +130,17 @@ RopeConfig RopeScalingBackend::base_rope() const {
 
 std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
   if (!model_) throw Error(info_.name + ": call prepare() before open()");
-  const RopeConfig rope = rope_for_window(window);
+  const formats::RopeConfig rope = rope_for_window(window);
   nlohmann::json extra = {{"backend", info_.name}, {"g", scale_for_window(window)},
                           {"original_window", original_window_}, {"settings", settings_}};
   return std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra);
 }
 
-ScaledRopeBackend::ScaledRopeBackend(std::string name, std::string description, RopeType type)
+ScaledRopeBackend::ScaledRopeBackend(std::string name, std::string description, formats::RopeType type)
     : RopeScalingBackend(std::move(name), std::move(description)), type_(type) {}
 
-RopeConfig ScaledRopeBackend::rope_for_window(int64_t window) const {
-  RopeConfig rope = base_rope();
+formats::RopeConfig ScaledRopeBackend::rope_for_window(int64_t window) const {
+  formats::RopeConfig rope = base_rope();
   rope.type = type_;
   rope.factor = scale_for_window(window);
   return rope;

@@ -18,7 +18,7 @@ void check_ids(const char* what, const std::vector<int32_t>& ids, int64_t vocab_
 
 }  // namespace
 
-TorchLanguageModel::TorchLanguageModel(std::shared_ptr<LlamaModel> model, RopeConfig rope, int64_t window,
+TorchLanguageModel::TorchLanguageModel(std::shared_ptr<LlamaModel> model, formats::RopeConfig rope, int64_t window,
                                        std::shared_ptr<const Tokenizer> tokenizer, nlohmann::json extra)
     : model_(std::move(model)), rope_(rope), window_(window), tokenizer_(std::move(tokenizer)),
       extra_(std::move(extra)) {
@@ -27,7 +27,7 @@ TorchLanguageModel::TorchLanguageModel(std::shared_ptr<LlamaModel> model, RopeCo
   if (rope_.head_dim != model_->config().head_dim())
     throw Error("TorchLanguageModel: RoPE head_dim " + std::to_string(rope_.head_dim) + " differs from the model's " +
                 std::to_string(model_->config().head_dim()));
-  compute_rope(rope_, window_);  // validate now: a bad RoPE fails at open(), not mid-task
+  formats::compute_rope(rope_, window_);  // validate now: a bad RoPE fails at open(), not mid-task
 }
 
 const Tokenizer& TorchLanguageModel::tokenizer() const {
@@ -89,7 +89,7 @@ nlohmann::json TorchLanguageModel::describe() const {
                      {"key_block", m.options().attention.key_block}}},
       {"dynamic_ntk_policy", "base fixed per call from the final length (generate) or ids.size() (token_logprobs)"},
   };
-  if (rope_.type != RopeType::DynamicNtk) j.erase("dynamic_ntk_policy");
+  if (rope_.type != formats::RopeType::DynamicNtk) j.erase("dynamic_ntk_policy");
   for (const auto& [k, v] : extra_.items()) j[k] = v;
   return j;
 }

@@ -17,7 +17,7 @@
 
 #include "data_parallel.hpp"
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/util/files.hpp"
@@ -111,8 +111,8 @@ class DataOrder {
   std::vector<int64_t> perm_;
 };
 
-ModelConfig shape_to_config(const ModelShape& s, int64_t vocab) {
-  ModelConfig c;
+formats::ModelConfig shape_to_config(const ModelShape& s, int64_t vocab) {
+  formats::ModelConfig c;
   c.dim = s.dim;
   c.n_layers = s.layers;
   c.n_heads = s.heads;
@@ -121,7 +121,7 @@ ModelConfig shape_to_config(const ModelShape& s, int64_t vocab) {
   c.vocab_size = s.vocab > 0 ? s.vocab : vocab;
   c.max_position = s.window;
   c.tied_embeddings = s.tied_embeddings;
-  c.rope.type = RopeType::Default;
+  c.rope.type = formats::RopeType::Default;
   c.rope.base = s.rope_base;
   c.rope.head_dim = c.head_dim();
   c.rope.original_max_position = s.window;
@@ -192,7 +192,7 @@ class Trainer {
   void save_checkpoint(int64_t step, double loss);
   void load_state(const fs::path& dir);
   void save_model_dir(const fs::path& dir, int64_t step);
-  RopeConfig served_rope(RopeConfig rope) const;
+  formats::RopeConfig served_rope(formats::RopeConfig rope) const;
   double eval_loss();
   void log(int64_t step, double loss, double lr, double ms, double grad_norm, double val = NAN);
   nlohmann::json device_record() const;
@@ -273,12 +273,12 @@ void Trainer::build_model(const fs::path* resume_dir) {
   mo.attention.kernel = parse_attention_kernel(o_.attention, "attention");
   mo.attention.query_block = mo.attention.key_block = o_.block_size;
   if (resume_dir) {
-    model_ = load_model(load_checkpoint(*resume_dir / "model"), mo);
+    model_ = load_model(formats::load_checkpoint(*resume_dir / "model"), mo);
   } else if (!o_.base_checkpoint.empty()) {
     // Training always runs in the Hugging Face ("half") q/k layout, the layout checkpoints
     // are saved in: a GGUF base ("adjacent") is permuted once here, so a resumed run reloads
     // exactly the tensors it trained (and the optimizer state that goes with them).
-    model_ = load_model(with_rope_layout(load_checkpoint(o_.base_checkpoint), "half"), mo);
+    model_ = load_model(formats::with_rope_layout(formats::load_checkpoint(o_.base_checkpoint), "half"), mo);
   } else {
     if (o_.shape.window < 1) throw ConfigError("model.window", "pretraining needs the model window L (model.window)");
     torch::manual_seed(o_.seed);  // every rank draws the same initial weights
@@ -287,11 +287,11 @@ void Trainer::build_model(const fs::path* resume_dir) {
   if (model_->config().vocab_size < tok_.vocab_size())
     throw Error("the model's vocabulary (" + std::to_string(model_->config().vocab_size) + ") is smaller than the tokenizer's (" +
                 std::to_string(tok_.vocab_size()) + "): use the tokenizer the model was trained with");
-  RopeConfig rope = model_->config().rope;
-  rope.type = RopeType::Default;  // the policy's positions carry the scale (angle = (m+t)/g · θ_j)
+  formats::RopeConfig rope = model_->config().rope;
+  rope.type = formats::RopeType::Default;  // the policy's positions carry the scale (angle = (m+t)/g · θ_j)
   rope.factor = 1.0;
   rope.head_dim = model_->config().head_dim();
-  const auto f = compute_rope(rope);
+  const auto f = formats::compute_rope(rope);
   inv_freq_ = torch::tensor(f.inv_freq, torch::kFloat64);
   params_ = model_->parameters();
   n_params_ = 0;
@@ -322,20 +322,20 @@ nlohmann::json Trainer::device_record() const {
 // (docs/interop.md): PI fine-tuning trained one scale g, so `linear` g over L; pretraining
 // and E²-LLM leave plain RoPE (an E²-LLM model serves each window W with its own g = W/L,
 // chosen when the harness opens it). Training itself always rotates with plain RoPE angles.
-RopeConfig Trainer::served_rope(RopeConfig rope) const {
-  rope.type = RopeType::Default;
+formats::RopeConfig Trainer::served_rope(formats::RopeConfig rope) const {
+  rope.type = formats::RopeType::Default;
   rope.factor = 1.0;
   rope.attention_factor.reset();
   if (o_.policy.original_window > 0) rope.original_max_position = o_.policy.original_window;
   if (o_.policy.kind == PolicyKind::Pi && o_.policy.g_fixed > 1.0) {
-    rope.type = RopeType::Linear;
+    rope.type = formats::RopeType::Linear;
     rope.factor = o_.policy.g_fixed;
   }
   return rope;
 }
 
 void Trainer::save_model_dir(const fs::path& dir, int64_t step) {
-  Checkpoint ck = to_checkpoint(*model_);
+  formats::Checkpoint ck = to_checkpoint(*model_);
   nlohmann::json extra = o_.method;
   extra["trainer"] = {{"step", step},
                       {"steps", o_.steps},
@@ -358,8 +358,8 @@ void Trainer::save_model_dir(const fs::path& dir, int64_t step) {
   ck.config.rope = served_rope(ck.config.rope);
   // max_position_embeddings: L for plain RoPE (read back as the original window), W = R for PI.
   ck.config.max_position =
-      ck.config.rope.type == RopeType::Linear ? o_.data.seq_len : ck.config.rope.original_max_position;
-  save_hf_dir(ck, dir);
+      ck.config.rope.type == formats::RopeType::Linear ? o_.data.seq_len : ck.config.rope.original_max_position;
+  formats::save_hf_dir(ck, dir);
 }
 
 void Trainer::save_checkpoint(int64_t step, double loss) {

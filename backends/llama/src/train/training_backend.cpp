@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/device.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/util/sha256.hpp"
@@ -213,7 +213,7 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   } else {
     if (base_path.empty())
       throw ConfigError("model", "no base checkpoint: set [base] path, or pretrain with init = \"random\" and a model table");
-    const Checkpoint base = load_checkpoint(base_path);
+    const formats::Checkpoint base = formats::load_checkpoint(base_path);
     L = base.config.rope.original_max_position > 0 ? base.config.rope.original_max_position : base.config.max_position;
     base_hash = base.fingerprint;
   }
@@ -283,11 +283,11 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   return record;
 }
 
-RopeConfig TrainingBackend::rope_for_window(int64_t window) const {
-  RopeConfig rope = base_rope();
+formats::RopeConfig TrainingBackend::rope_for_window(int64_t window) const {
+  formats::RopeConfig rope = base_rope();
   const double g = opts_.policy.kind == PolicyKind::Plain ? 1.0 : scale_for_window(window);
   if (g > 1.0) {
-    rope.type = RopeType::Linear;  // angle = (m / g) · θ_j, t = 0 (docs/methods.md §E²-LLM)
+    rope.type = formats::RopeType::Linear;  // angle = (m / g) · θ_j, t = 0 (docs/methods.md §E²-LLM)
     rope.factor = g;
   }
   return rope;

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "e2llm/language_model.hpp"
-#include "e2llm/llama/checkpoint.hpp"
-#include "e2llm/llama/model_config.hpp"
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/checkpoint.hpp"
+#include "e2llm/formats/model_config.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 
 namespace e2llm::llama {
 
@@ -31,7 +31,7 @@ struct RopeInputs {
   double attention_factor = 1.0;  // multiplies cos and sin (YaRN mscale)
 
   // positions[b, t] = (start + t) / scale for every row b; inv_freq and the factor from `freq`.
-  static RopeInputs make(const RopeFrequencies& freq, int64_t batch, int64_t length, int64_t start = 0,
+  static RopeInputs make(const formats::RopeFrequencies& freq, int64_t batch, int64_t length, int64_t start = 0,
                          double scale = 1.0);
 };
 
@@ -110,7 +110,7 @@ struct ModelOptions {
 class LlamaModel : public torch::nn::Module {
  public:
   // Random initialization (normal, std 0.02; norms 1), seeded by torch::manual_seed.
-  explicit LlamaModel(ModelConfig config, ModelOptions options = {});
+  explicit LlamaModel(formats::ModelConfig config, ModelOptions options = {});
 
   // ids [B, T] int64 -> logits [B, T, V] (float32 for float32 models, else the model dtype).
   // With a cache, the T tokens follow cache->length() cached ones; the cache is extended.
@@ -120,7 +120,7 @@ class LlamaModel : public torch::nn::Module {
   torch::Tensor forward_hidden(const torch::Tensor& ids, const RopeInputs& rope, KVCache* cache = nullptr);
   torch::Tensor project(const torch::Tensor& hidden);
 
-  const ModelConfig& config() const { return config_; }
+  const formats::ModelConfig& config() const { return config_; }
   const ModelOptions& options() const { return options_; }
   void set_attention_options(const AttentionOptions& attention) { options_.attention = attention; }
 
@@ -131,7 +131,7 @@ class LlamaModel : public torch::nn::Module {
 
   // Where the weights came from (set by load_model / load_weights).
   std::string source, format, fingerprint;
-  std::optional<Vocabulary> vocab;
+  std::optional<formats::Vocabulary> vocab;
 
  private:
   struct Layer {
@@ -140,7 +140,7 @@ class LlamaModel : public torch::nn::Module {
   torch::Tensor add(const std::string& hf_name, std::vector<int64_t> shape, bool norm);
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
 
-  ModelConfig config_;
+  formats::ModelConfig config_;
   ModelOptions options_;
   torch::Tensor embed_, norm_, lm_head_;  // lm_head_ aliases embed_ when tied
   std::vector<Layer> layers_;
@@ -150,18 +150,18 @@ class LlamaModel : public torch::nn::Module {
 // Copies every tensor of the checkpoint into the model (F32/F16/BF16 -> model dtype).
 // Throws e2llm::Error naming the tensor and the source for a missing, unknown or
 // mis-shaped tensor, or a config that differs from the model's.
-void load_weights(LlamaModel& model, const Checkpoint& checkpoint);
+void load_weights(LlamaModel& model, const formats::Checkpoint& checkpoint);
 // A model with the checkpoint's config and weights.
-std::shared_ptr<LlamaModel> load_model(const Checkpoint& checkpoint, ModelOptions options = {});
+std::shared_ptr<LlamaModel> load_model(const formats::Checkpoint& checkpoint, ModelOptions options = {});
 // The model's weights as float32 CPU tensors under Hugging Face names, in the model's RoPE
 // layout, with its config and vocabulary (for save_hf_dir). Fingerprint recomputed.
-Checkpoint to_checkpoint(const LlamaModel& model);
+formats::Checkpoint to_checkpoint(const LlamaModel& model);
 
 // Generation with a KV cache: positions are token indices, the RoPE frequencies fixed for
 // the whole call. Stops at a stop token (not returned) or after max_new_tokens. Greedy when
 // temperature <= 0, else temperature + nucleus (top_p) sampling with std::mt19937_64(seed).
 std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_t>& prompt,
-                                     const RopeFrequencies& rope, const GenerationOptions& options);
+                                     const formats::RopeFrequencies& rope, const GenerationOptions& options);
 // The sampling rule generate_tokens uses, on one row of logits.
 int32_t sample_token(const std::vector<float>& logits, double temperature, double top_p, std::mt19937_64& rng);
 

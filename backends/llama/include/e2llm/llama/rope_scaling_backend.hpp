@@ -11,8 +11,8 @@
 
 #include "e2llm/backend.hpp"
 #include "e2llm/config_reader.hpp"
-#include "e2llm/llama/model_config.hpp"
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/model_config.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 
 namespace e2llm::llama {
 
@@ -41,7 +41,7 @@ class RopeScalingBackend : public Backend {
   // The scale for a window: 1 when W <= L; else `factor` if configured, else ceil(W/L) or W/L.
   double scale_for_window(int64_t window) const;
   // The model's own RoPE (Default type) with this backend's beta / attention_factor settings.
-  RopeConfig base_rope() const;
+  formats::RopeConfig base_rope() const;
   int64_t original_window() const { return original_window_; }
   // The device prepare() resolved ("cpu", "cuda:0", ...) and the configured dtype.
   const std::string& device() const { return resolved_device_; }
@@ -50,7 +50,7 @@ class RopeScalingBackend : public Backend {
 
  protected:
   // The hook: which RoPE serves `window`.
-  virtual RopeConfig rope_for_window(int64_t window) const = 0;
+  virtual formats::RopeConfig rope_for_window(int64_t window) const = 0;
   // Extra config keys of a subclass (read them from `reader`; finish() is called after).
   virtual void configure_extra(ConfigReader& /*reader*/) {}
   // For trained subclasses: replace the served weights (e.g. after fine-tuning).
@@ -91,13 +91,13 @@ class RopeScalingBackend : public Backend {
 // (pi, ntk, dynamic-ntk, yarn): the plugins differ only in name and type.
 class ScaledRopeBackend : public RopeScalingBackend {
  public:
-  ScaledRopeBackend(std::string name, std::string description, RopeType type);
+  ScaledRopeBackend(std::string name, std::string description, formats::RopeType type);
 
  protected:
-  RopeConfig rope_for_window(int64_t window) const override;
+  formats::RopeConfig rope_for_window(int64_t window) const override;
 
  private:
-  RopeType type_;
+  formats::RopeType type_;
 };
 
 }  // namespace e2llm::llama

@@ -16,7 +16,7 @@ class TorchLanguageModel : public LanguageModel {
  public:
   // `tokenizer` may be null (then tokenizer() throws): tests and benchmarks work on ids.
   // `extra` is merged into describe() (e.g. {"backend": "pi", "g": 4}).
-  TorchLanguageModel(std::shared_ptr<LlamaModel> model, RopeConfig rope, int64_t window,
+  TorchLanguageModel(std::shared_ptr<LlamaModel> model, formats::RopeConfig rope, int64_t window,
                      std::shared_ptr<const Tokenizer> tokenizer, nlohmann::json extra = nlohmann::json::object());
 
   int64_t window() const override { return window_; }
@@ -31,13 +31,13 @@ class TorchLanguageModel : public LanguageModel {
   std::vector<int32_t> generate(const std::vector<int32_t>& prompt, const GenerationOptions& options) override;
   nlohmann::json describe() const override;
 
-  RopeFrequencies frequencies(int64_t seq_len) const { return compute_rope(rope_, seq_len); }
+  formats::RopeFrequencies frequencies(int64_t seq_len) const { return formats::compute_rope(rope_, seq_len); }
   LlamaModel& model() { return *model_; }
   static constexpr int64_t kLogprobChunk = 1024;  // rows of logits materialized at once
 
  private:
   std::shared_ptr<LlamaModel> model_;
-  RopeConfig rope_;
+  formats::RopeConfig rope_;
   int64_t window_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   nlohmann::json extra_;

@@ -46,7 +46,7 @@ class TrainingBackend : public RopeScalingBackend {
  protected:
   // Plain policy models are served with plain RoPE; the others with PI-style g = W / L
   // (E²-LLM inference, docs/methods.md §E²-LLM: t = 0, g = W / L with the ceil rule by default).
-  RopeConfig rope_for_window(int64_t window) const override;
+  formats::RopeConfig rope_for_window(int64_t window) const override;
   void configure_extra(ConfigReader& reader) override;
 
  private:

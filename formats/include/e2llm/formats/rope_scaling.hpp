@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 
 // Names and aliases: rope_types() below.
 enum class RopeType { Default, Linear, Ntk, DynamicNtk, Yarn };
@@ -84,4 +84,4 @@ nlohmann::json rope_config_to_hf(const RopeConfig& config);
 // For `e2llm rope`: {"inv_freq": [...], "attention_factor": x, "config": {...}}.
 nlohmann::json rope_cli(const RopeConfig& config, int64_t seq_len);
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

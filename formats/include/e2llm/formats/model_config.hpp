@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 
 struct ModelConfig {
   int64_t dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, hidden_dim = 0 /* ffn */, vocab_size = 0;
@@ -26,4 +26,4 @@ struct ModelConfig {
   nlohmann::json to_json() const;
 };
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

@@ -5,7 +5,7 @@
 //   tensor infos: string name, u32 n_dims, u64 dims[n_dims] (innermost first), u32 ggml type,
 //             u64 offset into the data section,
 //   padding to general.alignment (default 32), the data section.
-#include "e2llm/llama/gguf_reader.hpp"
+#include "e2llm/formats/gguf_reader.hpp"
 
 #include <fmt/format.h>
 
@@ -16,7 +16,7 @@
 #include "e2llm/error.hpp"
 #include "mapped_file.hpp"
 
-namespace e2llm::llama::gguf {
+namespace e2llm::formats::gguf {
 namespace {
 
 using detail::Cursor;
@@ -299,4 +299,4 @@ File read_file(const std::filesystem::path& path) {
   return read(m.data, m.size, path.string(), m.owner);
 }
 
-}  // namespace e2llm::llama::gguf
+}  // namespace e2llm::formats::gguf

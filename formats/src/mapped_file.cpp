@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <cerrno>
 
-namespace e2llm::llama::detail {
+namespace e2llm::formats::detail {
 
 MappedFile map_file(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -59,4 +59,4 @@ void Cursor::corrupt(const std::string& message) const {
   throw Error(fmt::format("{}: corrupted file: {} (at byte {}); re-download or re-convert it", file_, message, pos_));
 }
 
-}  // namespace e2llm::llama::detail
+}  // namespace e2llm::formats::detail

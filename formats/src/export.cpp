@@ -1,6 +1,6 @@
 // Export for other runtimes (export.hpp): the RoPE mapping, a SentencePiece vocabulary read
 // from its protobuf, and the order of checks and writes of `e2llm export`.
-#include "e2llm/llama/export.hpp"
+#include "e2llm/formats/export.hpp"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,7 @@
 #include "e2llm/error.hpp"
 #include "e2llm/util/files.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 namespace {
 
 namespace fs = std::filesystem;
@@ -237,4 +237,4 @@ nlohmann::json export_model(const ExportRequest& r) {
   return out;
 }
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

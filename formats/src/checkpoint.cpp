@@ -1,6 +1,6 @@
 // Format-independent checkpoint pieces: dtypes, validation against the config, the RoPE
 // layout permutation, fingerprints, dtype conversion, and `convert`.
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -12,7 +12,7 @@
 #include "e2llm/util/sha256.hpp"
 #include "mapped_file.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 
 const char* dtype_name(DType d) {
   switch (d) {
@@ -332,4 +332,4 @@ void convert_to_hf(const std::filesystem::path& in, const std::filesystem::path&
   save_hf_dir(ck, out_dir, 0, tok);
 }
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

@@ -17,9 +17,9 @@
 #include <variant>
 #include <vector>
 
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 
-namespace e2llm::llama::gguf {
+namespace e2llm::formats::gguf {
 
 // Metadata value types, as numbered in the file.
 enum class Type : uint32_t {
@@ -75,10 +75,10 @@ File read(const unsigned char* bytes, size_t size, const std::string& name, std:
 // Maps the file read-only and parses it.
 File read_file(const std::filesystem::path& path);
 
-}  // namespace e2llm::llama::gguf
+}  // namespace e2llm::formats::gguf
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 // The llama interpretation of a parsed GGUF (gguf.cpp): config, vocabulary, tensors under
 // Hugging Face names. load_gguf(path) is read_file + this.
 Checkpoint checkpoint_from_gguf(const gguf::File& file);
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

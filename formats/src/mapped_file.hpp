@@ -11,7 +11,7 @@
 
 #include "e2llm/error.hpp"
 
-namespace e2llm::llama::detail {
+namespace e2llm::formats::detail {
 
 struct MappedFile {
   std::shared_ptr<const void> owner;  // munmaps when the last view is gone
@@ -74,4 +74,4 @@ inline bool add_overflow(uint64_t a, uint64_t b, uint64_t* out) {
   return __builtin_add_overflow(a, b, out);
 }
 
-}  // namespace e2llm::llama::detail
+}  // namespace e2llm::formats::detail

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "e2llm/llama/model_config.hpp"
+#include "e2llm/formats/model_config.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 
 enum class DType { F32, F16, BF16 };
 const char* dtype_name(DType dtype);  // "F32" | "F16" | "BF16" (the safetensors names)
@@ -100,4 +100,4 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
 // A tensor owning its bytes (for tests and conversions).
 TensorView make_tensor(DType dtype, std::vector<int64_t> shape, std::vector<unsigned char> bytes);
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

@@ -2,7 +2,7 @@
 // transformers' modeling_rope_utils.py (linear = PI, Chen et al. 2023; NTK-aware, bloc97 2023;
 // dynamic NTK; YaRN, Peng et al. 2023, arXiv 2309.00071). Computed in double precision;
 // consumers round to their own dtype.
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -10,7 +10,7 @@
 
 #include "e2llm/error.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
@@ -353,4 +353,4 @@ nlohmann::json rope_cli(const RopeConfig& config, int64_t seq_len) {
           {"attention_factor", f.attention_factor}};
 }
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

@@ -11,11 +11,11 @@
 #include <set>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/util/files.hpp"
 #include "mapped_file.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 namespace {
 
 namespace fs = std::filesystem;
@@ -290,4 +290,4 @@ void save_hf_dir(const Checkpoint& input, const fs::path& dir, int64_t max_shard
   util::write_file_atomic(dir / "config.json", hf.dump(2) + "\n");  // last: a complete dir has a config
 }
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

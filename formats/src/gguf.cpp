@@ -7,11 +7,11 @@
 #include <optional>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
-#include "e2llm/llama/gguf_reader.hpp"
+#include "e2llm/formats/checkpoint.hpp"
+#include "e2llm/formats/gguf_reader.hpp"
 #include "mapped_file.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 namespace {
 
 using detail::printable;
@@ -292,4 +292,4 @@ Checkpoint load_gguf(const std::filesystem::path& path) {
   return checkpoint_from_gguf(gguf::read_file(path));
 }
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

@@ -6,7 +6,7 @@
 
 namespace e2llm {
 
-// Bump on any change to a class in plugins/include/e2llm/ (layout, virtuals, semantics).
+// Bump on any change to a class in contract/include/e2llm/ (layout, virtuals, semantics).
 inline constexpr std::uint32_t kAbiVersion = 2;  // 2: report views, path keys, planned items
 
 // Every plugin object derives from Plugin so that the registry can own it uniformly;

@@ -8,11 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/checkpoint.hpp"
+#include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/util/atomic_file.hpp"
 #include "mapped_file.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 namespace {
 
 constexpr uint64_t kMaxHeader = uint64_t{100} << 20;  // the reference implementation's limit
@@ -123,4 +123,4 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   out.commit();
 }
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

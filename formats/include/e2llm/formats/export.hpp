@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 
-#include "e2llm/llama/checkpoint.hpp"
-#include "e2llm/llama/rope_scaling.hpp"
+#include "e2llm/formats/checkpoint.hpp"
+#include "e2llm/formats/rope_scaling.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 
 // The served RoPE in each format's vocabulary.
 struct PortableRope {
@@ -60,4 +60,4 @@ struct ExportRequest {
 // "max_position_embeddings"}, "gguf": {"path", "rope.scaling.type", ...}}.
 nlohmann::json export_model(const ExportRequest& request);
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats

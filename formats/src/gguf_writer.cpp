@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "e2llm/error.hpp"
-#include "e2llm/llama/export.hpp"
-#include "e2llm/llama/gguf_reader.hpp"
+#include "e2llm/formats/export.hpp"
+#include "e2llm/formats/gguf_reader.hpp"
 #include "e2llm/util/atomic_file.hpp"
 
-namespace e2llm::llama {
+namespace e2llm::formats {
 namespace {
 
 constexpr uint64_t kAlignment = 32;  // GGUF's default general.alignment
@@ -192,4 +192,4 @@ void save_gguf(const Checkpoint& input, const PortableRope& rope, int64_t window
   out.commit();
 }
 
-}  // namespace e2llm::llama
+}  // namespace e2llm::formats
