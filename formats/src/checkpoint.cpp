@@ -10,25 +10,10 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/util/sha256.hpp"
+#include "ggml_quants.hpp"
 #include "mapped_file.hpp"
 
 namespace e2llm::formats {
-
-const char* dtype_name(DType d) {
-  switch (d) {
-    case DType::F32:
-      return "F32";
-    case DType::F16:
-      return "F16";
-    case DType::BF16:
-      return "BF16";
-  }
-  return "?";
-}
-
-size_t dtype_size(DType d) {
-  return d == DType::F32 ? 4 : 2;
-}
 
 int64_t TensorView::numel() const {
   int64_t n = 1;
@@ -130,9 +115,9 @@ void validate_tensors(const Checkpoint& ck) {
     if (it->second.shape != shape)
       throw Error(fmt::format("{}: tensor '{}' has shape [{}], the config implies [{}]", ck.source, name,
                               shape_str(it->second.shape), shape_str(shape)));
-    if (it->second.nbytes != static_cast<size_t>(it->second.numel()) * dtype_size(it->second.dtype))
+    if (it->second.nbytes != dtype_bytes(it->second.dtype, it->second.shape))
       throw Error(fmt::format("{}: tensor '{}' has {} bytes, expected {}", ck.source, name, it->second.nbytes,
-                              it->second.numel() * static_cast<int64_t>(dtype_size(it->second.dtype))));
+                              dtype_bytes(it->second.dtype, it->second.shape)));
   }
   for (const auto& [name, t] : ck.tensors)
     if (!expected.count(name))
@@ -185,7 +170,7 @@ TensorView make_tensor(DType dtype, std::vector<int64_t> shape, std::vector<unsi
   t.data = buf->data();
   t.nbytes = buf->size();
   t.owner = buf;
-  if (t.nbytes != static_cast<size_t>(t.numel()) * dtype_size(dtype))
+  if (t.nbytes != dtype_bytes(dtype, t.shape))
     throw Error(fmt::format("make_tensor: {} bytes for a {} tensor of shape [{}]", t.nbytes, dtype_name(dtype),
                             shape_str(t.shape)));
   return t;
@@ -204,7 +189,7 @@ Checkpoint with_rope_layout(const Checkpoint& ck, const std::string& target) {
       const TensorView& src = ck.tensor(name);
       if (src.shape.size() != 2 || src.shape[0] % hd != 0)
         throw Error(fmt::format("{}: tensor '{}' rows are not a multiple of head_dim {}", ck.source, name, hd));
-      const size_t row = static_cast<size_t>(src.shape[1]) * dtype_size(src.dtype);
+      const size_t row = src.nbytes / static_cast<size_t>(src.shape[0]);  // whole blocks when quantized
       const int64_t heads = src.shape[0] / hd;
       std::vector<unsigned char> dst(src.nbytes);
       const auto* s = static_cast<const unsigned char*>(src.data);
@@ -225,6 +210,21 @@ Checkpoint with_rope_layout(const Checkpoint& ck, const std::string& target) {
   }
   out.config.rope_layout = target;
   out.fingerprint = compute_fingerprint(out.tensors);
+  return out;
+}
+
+Checkpoint dequantized(const Checkpoint& ck) {
+  Checkpoint out = ck;
+  bool changed = false;
+  for (auto& [name, t] : out.tensors) {
+    if (!is_quantized(t.dtype)) continue;
+    const std::vector<float> f = to_f32(t);
+    std::vector<unsigned char> bytes(f.size() * sizeof(float));
+    std::memcpy(bytes.data(), f.data(), bytes.size());
+    t = make_tensor(DType::F32, t.shape, std::move(bytes));
+    changed = true;
+  }
+  if (changed) out.fingerprint = compute_fingerprint(out.tensors);
   return out;
 }
 
@@ -283,10 +283,12 @@ uint16_t f32_to_f16(float f) {
 
 std::vector<float> to_f32(const TensorView& v) {
   const size_t n = static_cast<size_t>(v.numel());
-  if (v.nbytes != n * dtype_size(v.dtype))
-    throw Error(fmt::format("to_f32: tensor has {} bytes, expected {}", v.nbytes, n * dtype_size(v.dtype)));
+  if (v.nbytes != dtype_bytes(v.dtype, v.shape))
+    throw Error(fmt::format("to_f32: tensor has {} bytes, expected {}", v.nbytes, dtype_bytes(v.dtype, v.shape)));
   std::vector<float> out(n);
-  if (v.dtype == DType::F32) {
+  if (is_quantized(v.dtype)) {
+    dequantize(v.dtype, static_cast<const unsigned char*>(v.data), out.data(), static_cast<int64_t>(n));
+  } else if (v.dtype == DType::F32) {
     std::memcpy(out.data(), v.data, v.nbytes);
   } else {
     const auto* p = static_cast<const unsigned char*>(v.data);

@@ -56,13 +56,14 @@ size_t min_element_size(Type t) {
   return scalar_size(t);
 }
 
-// ggml tensor types by number: the three this reader reads, and names of some it does not
-// (for the message).
+// Names of the ggml tensor types e2llm does not read, for the message that refuses them
+// (the readable ones are in dtype_table()).
 std::string ggml_type_name(uint32_t t) {
   static const std::map<uint32_t, const char*> names = {
-      {0, "F32"},  {1, "F16"},   {2, "Q4_0"},  {3, "Q4_1"},  {6, "Q5_0"},  {7, "Q5_1"},  {8, "Q8_0"},
-      {9, "Q8_1"}, {10, "Q2_K"}, {11, "Q3_K"}, {12, "Q4_K"}, {13, "Q5_K"}, {14, "Q6_K"}, {15, "Q8_K"},
-      {24, "I8"},  {25, "I16"},  {26, "I32"},  {27, "I64"},  {28, "F64"},  {30, "BF16"}};
+      {9, "Q8_1"},     {15, "Q8_K"},   {16, "IQ2_XXS"}, {17, "IQ2_XS"}, {18, "IQ3_XXS"}, {19, "IQ1_S"},
+      {20, "IQ4_NL"},  {21, "IQ3_S"},  {22, "IQ2_S"},   {23, "IQ4_XS"}, {24, "I8"},      {25, "I16"},
+      {26, "I32"},     {27, "I64"},    {28, "F64"},     {29, "IQ1_M"},  {34, "TQ1_0"},   {35, "TQ2_0"},
+      {39, "MXFP4"}};
   auto it = names.find(t);
   return it != names.end() ? it->second : fmt::format("ggml type {}", t);
 }
@@ -189,19 +190,12 @@ std::map<std::string, Value> read_metadata(Cursor& c, uint64_t n_kv) {
 }
 
 DType tensor_dtype(Cursor& c, uint32_t ggml_type, const std::string& tensor) {
-  switch (ggml_type) {
-    case 0:
-      return DType::F32;
-    case 1:
-      return DType::F16;
-    case 30:
-      return DType::BF16;
-    default:
-      throw Error(
-          fmt::format("{}: unsupported tensor type {} for '{}'; convert the model to F16 or F32 "
-                      "(e.g. llama.cpp convert_hf_to_gguf.py --outtype f16)",
-                      c.file(), ggml_type_name(ggml_type), printable(tensor)));
-  }
+  if (const auto d = dtype_from_ggml(ggml_type)) return *d;
+  std::string readable;
+  for (const auto& i : dtype_table()) readable += (readable.empty() ? "" : ", ") + std::string(i.name);
+  throw Error(fmt::format("{}: tensor '{}' has type {}, which e2llm cannot read (it reads {}); use a GGUF "
+                          "quantized to one of those (e.g. Q4_K_M, Q8_0) or convert the model to F16",
+                          c.file(), printable(tensor), ggml_type_name(ggml_type), readable));
 }
 
 TensorInfo read_tensor_info(Cursor& c) {
@@ -218,7 +212,11 @@ TensorInfo read_tensor_info(Cursor& c) {
     info.shape.insert(info.shape.begin(), static_cast<int64_t>(n));  // the file lists the innermost first
   }
   info.dtype = tensor_dtype(c, c.read<uint32_t>("tensor type"), info.name);
-  info.nbytes = numel * dtype_size(info.dtype);
+  const DTypeInfo& type = dtype_info(info.dtype);
+  if (info.shape.back() % type.block != 0)
+    c.corrupt(fmt::format("tensor '{}' is {} but its rows of {} elements are not whole blocks of {}",
+                          printable(info.name), type.name, info.shape.back(), type.block));
+  info.nbytes = numel / static_cast<uint64_t>(type.block) * type.block_bytes;
   info.offset = c.read<uint64_t>("tensor offset");
   return info;
 }

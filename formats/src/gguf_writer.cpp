@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,22 +19,11 @@ namespace {
 
 constexpr uint64_t kAlignment = 32;  // GGUF's default general.alignment
 
-// ggml tensor types of the dtypes e2llm holds.
-uint32_t ggml_type(DType d) {
-  switch (d) {
-    case DType::F32:
-      return 0;
-    case DType::F16:
-      return 1;
-    case DType::BF16:
-      return 30;
-  }
-  return 0;
-}
-
-// llama.cpp's general.file_type: all F32 = 0, mostly F16 = 1, mostly BF16 = 32.
-uint32_t file_type(const Checkpoint& ck) {
+// llama.cpp's general.file_type: all F32 = 0, mostly F16 = 1, mostly BF16 = 32; nothing for
+// quantized models (llama.cpp only prints it).
+std::optional<uint32_t> file_type(const Checkpoint& ck) {
   const DType d = ck.tensor("model.embed_tokens.weight").dtype;
+  if (is_quantized(d)) return std::nullopt;
   return d == DType::F16 ? 1 : d == DType::BF16 ? 32 : 0;
 }
 
@@ -137,7 +127,7 @@ void save_gguf(const Checkpoint& input, const PortableRope& rope, int64_t window
   Metadata md;
   md.str("general.architecture", "llama");
   md.str("general.name", "e2llm export");
-  md.u32("general.file_type", file_type(ck));
+  if (const auto ft = file_type(ck)) md.u32("general.file_type", *ft);
   md.u32("llama.context_length", static_cast<uint64_t>(window));
   md.u32("llama.embedding_length", static_cast<uint64_t>(c.dim));
   md.u32("llama.block_count", static_cast<uint64_t>(c.n_layers));
@@ -164,13 +154,13 @@ void save_gguf(const Checkpoint& input, const PortableRope& rope, int64_t window
   Metadata infos;
   uint64_t offset = 0;
   for (const auto& [name, t] : ck.tensors) {  // sorted by Hugging Face name
-    if (t.nbytes != static_cast<size_t>(t.numel()) * dtype_size(t.dtype))
+    if (t.nbytes != dtype_bytes(t.dtype, t.shape))
       throw Error(
           fmt::format("cannot write {}: tensor '{}' has {} bytes for its shape", path.string(), name, t.nbytes));
     infos.string(gguf_tensor_name(name));
     infos.pod(static_cast<uint32_t>(t.shape.size()));
     for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) infos.pod(static_cast<uint64_t>(*it));
-    infos.pod(ggml_type(t.dtype));
+    infos.pod(dtype_info(t.dtype).ggml_type);
     infos.pod(offset);
     offset += t.nbytes + padding(t.nbytes);
   }

@@ -211,7 +211,9 @@ Checkpoint load_hf_dir(const fs::path& dir) {
 
 void save_hf_dir(const Checkpoint& input, const fs::path& dir, int64_t max_shard_bytes,
                  const std::optional<fs::path>& tokenizer_model) {
-  const Checkpoint ck = input.config.rope_layout == "half" ? input : with_rope_layout(input, "half");
+  // safetensors holds no quantized types: a quantized GGUF is written dequantized to F32.
+  const Checkpoint floats = dequantized(input);
+  const Checkpoint ck = floats.config.rope_layout == "half" ? floats : with_rope_layout(floats, "half");
   ck.config.validate(ck.source);
   validate_tensors(ck);
   if (tokenizer_model && !fs::is_regular_file(*tokenizer_model))

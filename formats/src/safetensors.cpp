@@ -83,9 +83,10 @@ std::map<std::string, TensorView> read_safetensors(const std::filesystem::path& 
     if (begin > end || end > data_size)
       bad(fmt::format("data_offsets [{}, {}] fall outside the data section ({} bytes); the file may be truncated",
                       begin, end, data_size));
-    if (end - begin != numel * dtype_size(t.dtype))
+    const uint64_t need = numel * dtype_info(t.dtype).block_bytes;  // float types only: one element a block
+    if (end - begin != need)
       bad(fmt::format("data_offsets span {} bytes but {} elements of {} need {}", end - begin, numel,
-                      dtype_name(t.dtype), numel * dtype_size(t.dtype)));
+                      dtype_name(t.dtype), need));
     t.data = data + begin;
     t.nbytes = static_cast<size_t>(end - begin);
     t.owner = m.owner;
@@ -106,7 +107,10 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {  // std::map: sorted names, data in the same order
-    if (t.nbytes != static_cast<size_t>(t.numel()) * dtype_size(t.dtype))
+    if (is_quantized(t.dtype))
+      throw Error(fmt::format("cannot write {}: tensor '{}' is {}, which safetensors cannot hold; dequantize it first",
+                              path.string(), name, dtype_name(t.dtype)));
+    if (t.nbytes != dtype_bytes(t.dtype, t.shape))
       throw Error(
           fmt::format("cannot write {}: tensor '{}' has {} bytes for its shape", path.string(), name, t.nbytes));
     header[name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};

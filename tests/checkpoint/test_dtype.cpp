@@ -59,5 +59,11 @@ TEST(Dtype, ToF32) {
   EXPECT_EQ(bf[2], -0.5f);
   EXPECT_THROW(make_tensor(DType::F32, {2}, bytes), e2llm::Error);
   EXPECT_STREQ(dtype_name(DType::BF16), "BF16");
-  EXPECT_EQ(dtype_size(DType::F16), 2u);
+  EXPECT_EQ(dtype_bytes(DType::F16, {3}), 6u);
+  // Quantized: rows are whole blocks (Q4_1: 32 elements in 20 bytes; Q6_K: 256 in 210).
+  EXPECT_EQ(dtype_bytes(DType::Q4_1, {2, 64}), 80u);
+  EXPECT_EQ(dtype_bytes(DType::Q6_K, {3, 512}), 1260u);
+  EXPECT_THROW(dtype_bytes(DType::Q4_0, {2, 33}), e2llm::Error);
+  EXPECT_EQ(dtype_from_ggml(3), DType::Q4_1);
+  EXPECT_FALSE(dtype_from_ggml(16).has_value());  // IQ2_XXS: refused, not read
 }

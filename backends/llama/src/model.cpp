@@ -239,10 +239,16 @@ void load_weights(LlamaModel& model, const formats::Checkpoint& checkpoint) {
     if (c10::IntArrayRef(view.shape) != param.sizes())
       throw Error(src + ": tensor '" + name + "' has shape " + shape_string(view.shape) + ", expected " +
                   shape_string(param.sizes()));
-    if (view.data == nullptr || view.nbytes != static_cast<size_t>(view.numel()) * formats::dtype_size(view.dtype))
+    if (view.data == nullptr || view.nbytes != formats::dtype_bytes(view.dtype, view.shape))
       throw Error(src + ": tensor '" + name + "' has " + std::to_string(view.nbytes) + " bytes for shape " +
                   shape_string(view.shape));
-    param.copy_(view_to_tensor(view));
+    if (formats::is_quantized(view.dtype)) {
+      // Dequantized on load (to float32, then to the parameter's dtype by copy_).
+      std::vector<float> values = formats::to_f32(view);
+      param.copy_(torch::from_blob(values.data(), param.sizes(), torch::kFloat32));
+    } else {
+      param.copy_(view_to_tensor(view));
+    }
   }
   model.source = checkpoint.source;
   model.format = checkpoint.format;

@@ -17,9 +17,28 @@
 
 namespace e2llm::formats {
 
-enum class DType { F32, F16, BF16 };
-const char* dtype_name(DType dtype);  // "F32" | "F16" | "BF16" (the safetensors names)
-size_t dtype_size(DType dtype);
+// Element types of stored tensors: the float types of safetensors and GGUF, and the ggml
+// block-quantized types that downloaded GGUF models hold (docs/formats.md §Quantized tensors).
+// A quantized tensor stores blocks of `block` consecutive elements of a row in `block_bytes`
+// bytes; its rows (innermost dimension) are whole blocks.
+enum class DType { F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
+
+struct DTypeInfo {
+  DType dtype;
+  const char* name;      // "F32", "Q4_1", ...: safetensors' names for floats, ggml's for the rest
+  uint32_t ggml_type;    // the number GGUF stores (ggml_type)
+  int64_t block;         // elements per block (1 for float types)
+  size_t block_bytes;    // bytes per block
+};
+// The one table of dtypes: readers, writers, messages and dequantization read it.
+const std::vector<DTypeInfo>& dtype_table();
+const DTypeInfo& dtype_info(DType dtype);
+std::optional<DType> dtype_from_ggml(uint32_t ggml_type);  // nothing for types e2llm cannot read
+const char* dtype_name(DType dtype);
+bool is_quantized(DType dtype);
+// Bytes of a row-major tensor of this shape; throws e2llm::Error when the innermost dimension
+// is not a whole number of blocks.
+size_t dtype_bytes(DType dtype, const std::vector<int64_t>& shape);
 
 struct TensorView {
   DType dtype = DType::F32;
@@ -72,13 +91,18 @@ void save_hf_dir(const Checkpoint& checkpoint, const std::filesystem::path& dir,
 // Recomputes the fingerprint.
 Checkpoint with_rope_layout(const Checkpoint& checkpoint, const std::string& target_layout);
 
+// The checkpoint with every quantized tensor dequantized to F32 (others shared, not copied);
+// the fingerprint is recomputed when anything changed.
+Checkpoint dequantized(const Checkpoint& checkpoint);
+
 // Checks that every tensor the config implies is present with the right shape and that no
 // unknown tensor is; throws e2llm::Error naming the source.
 void validate_tensors(const Checkpoint& checkpoint);
 
 std::string compute_fingerprint(const std::map<std::string, TensorView>& tensors);
 
-// Any dtype to float32 (F16 and BF16 converted exactly).
+// Any dtype to float32: F16 and BF16 converted exactly, quantized blocks dequantized as ggml
+// does (ggml_quants.cpp).
 std::vector<float> to_f32(const TensorView& view);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);  // round to nearest even; for tests and writers

@@ -52,7 +52,7 @@ struct Value {
 struct TensorInfo {
   std::string name;            // as stored, e.g. "blk.0.attn_q.weight"
   std::vector<int64_t> shape;  // outermost first (PyTorch order); the file lists innermost first
-  DType dtype = DType::F32;    // F32, F16 and BF16 are read; other ggml types are refused
+  DType dtype = DType::F32;    // the types of dtype_table(); other ggml types are refused
   uint64_t offset = 0;         // from the start of the data section, a multiple of the alignment
   uint64_t nbytes = 0;
 };
