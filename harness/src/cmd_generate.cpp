@@ -29,11 +29,12 @@ void install(CLI::App& app, AppContext& context) {
       ->check(CLI::NonNegativeNumber);
   cmd->callback([&context, a] {
     OpenedModel o = open_model(context, *a, a->window);
-    std::vector<std::int32_t> prompt{o.tokenizer->bos_id()};
+    std::vector<std::int32_t> prompt = prompt_start(*o.tokenizer);  // BOS when the tokenizer file says so
     auto body = o.tokenizer->encode(a->prompt);
     prompt.insert(prompt.end(), body.begin(), body.end());
     GenerationOptions gen = a->gen;
-    gen.stop_tokens = {o.tokenizer->bos_id(), o.tokenizer->eos_id()};
+    for (std::int32_t id : {o.tokenizer->bos_id(), o.tokenizer->eos_id()})
+      if (id >= 0) gen.stop_tokens.push_back(id);
     std::int64_t room = o.model->window() - std::int64_t(prompt.size());
     if (room <= 0) throw Error("the prompt (" + std::to_string(prompt.size()) + " tokens) fills the window; raise --window");
     gen.max_new_tokens = std::int32_t(std::min<std::int64_t>(gen.max_new_tokens, room));

@@ -29,9 +29,7 @@ void install(CLI::App& app, AppContext& context) {
   cmd->callback([&context, a] {
     auto aggregation = taskkit::parse_aggregation(a->aggregation);
     OpenedModel o = open_model(context, *a, a->window);
-    std::vector<std::int32_t> ids{o.tokenizer->bos_id()};
-    auto body = o.tokenizer->encode(util::read_file(a->input));
-    ids.insert(ids.end(), body.begin(), body.end());
+    std::vector<std::int32_t> ids = encode_text(*o.tokenizer, util::read_file(a->input));
     if (a->truncate > 0 && std::int64_t(ids.size()) > a->truncate) ids.resize(std::size_t(a->truncate));
     auto r = taskkit::sliding_window_perplexity(*o.model, ids, a->window, a->stride, aggregation);
     nlohmann::json out = {{"ppl", r.ppl},

@@ -63,6 +63,10 @@ class GgufVocabTokenizer final : public e2llm::Tokenizer {
   std::int32_t bos_id() const override { return vocab_.bos; }
   std::int32_t eos_id() const override { return vocab_.eos; }
   std::int32_t vocab_size() const override { return std::int32_t(vocab_.tokens.size()); }
+  bool adds_bos() const override { return true; }
+  bool adds_eos() const override { return false; }
+  std::optional<std::int32_t> token_id(std::string_view) const override { return std::nullopt; }
+  std::string chat_template() const override { return ""; }
   std::string fingerprint() const override { return "gguf-vocab"; }
   std::string model_path() const override { return ""; }
 
@@ -379,6 +383,10 @@ class ByteTokenizer : public e2llm::Tokenizer {
   int32_t bos_id() const override { return 1; }
   int32_t eos_id() const override { return 2; }
   int32_t vocab_size() const override { return 259; }
+  bool adds_bos() const override { return true; }
+  bool adds_eos() const override { return false; }
+  std::optional<std::int32_t> token_id(std::string_view) const override { return std::nullopt; }
+  std::string chat_template() const override { return ""; }
   std::string fingerprint() const override { return "byte-tokenizer-test"; }
   std::string model_path() const override { return "bytes"; }
 };

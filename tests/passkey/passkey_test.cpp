@@ -64,6 +64,10 @@ class WordTokenizer final : public Tokenizer {
   std::int32_t bos_id() const override { return 1; }
   std::int32_t eos_id() const override { return 2; }
   std::int32_t vocab_size() const override { return 1 << 20; }
+  bool adds_bos() const override { return true; }
+  bool adds_eos() const override { return false; }
+  std::optional<std::int32_t> token_id(std::string_view) const override { return std::nullopt; }
+  std::string chat_template() const override { return ""; }
   std::string fingerprint() const override { return "word-tokenizer"; }
   std::string model_path() const override { return "(words)"; }
 

@@ -102,6 +102,15 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::int32_t bos_id() const override { return processor().bos_id(); }
   std::int32_t eos_id() const override { return processor().eos_id(); }
   std::int32_t vocab_size() const override { return processor().GetPieceSize(); }
+  // A SentencePiece model is read the Llama way: BOS first (when the model has one), no EOS.
+  bool adds_bos() const override { return processor().bos_id() >= 0; }
+  bool adds_eos() const override { return false; }
+  std::optional<std::int32_t> token_id(std::string_view token) const override {
+    const int id = processor().PieceToId(token);
+    if (id < 0 || processor().IdToPiece(id) != token) return std::nullopt;  // unknown pieces map to unk
+    return id;
+  }
+  std::string chat_template() const override { return ""; }
   std::string fingerprint() const override { return fingerprint_; }
   std::string model_path() const override { return path_; }
 

@@ -34,8 +34,16 @@ std::optional<std::string> config_token(const json& config, const char* key) {
   return std::nullopt;
 }
 
+// A tokenizer_config.json boolean, if given as one.
+std::optional<bool> config_flag(const json& config, const char* key) {
+  auto it = config.find(key);
+  if (it == config.end() || !it->is_boolean()) return std::nullopt;
+  return it->get<bool>();
+}
+
 // BOS / EOS as a TemplateProcessing post-processor adds them to a single sequence: the
-// special token before "$A" and the one after it.
+// special token before "$A" and the one after it (so the template adding one is also
+// whether the file frames a text with it).
 void from_template(const json& processor, std::optional<std::int32_t>& bos, std::optional<std::int32_t>& eos) {
   const std::string type = processor.is_object() ? processor.value("type", std::string()) : std::string();
   if (type == "Sequence") {
@@ -87,10 +95,12 @@ class HfJsonTokenizer final : public Tokenizer {
       const std::string config_bytes = util::read_file(config_path);
       config = json::parse(config_bytes, nullptr, false);
       if (config.is_discarded()) throw Error(config_path.string() + " is not valid JSON");
-      fingerprint_input += '\0' + config_bytes;  // BOS / EOS may come from it
+      fingerprint_input += '\0' + config_bytes;  // BOS / EOS and the chat template may come from it
     }
     core_ = std::move(core);
     resolve_special_ids(config);
+    chat_template_ = read_chat_template(config, file.parent_path());
+    fingerprint_input += '\0' + chat_template_;
     fingerprint_ = util::sha256_hex(fingerprint_input);
     path_ = model_path;
   }
@@ -113,6 +123,10 @@ class HfJsonTokenizer final : public Tokenizer {
   std::int32_t bos_id() const override { return bos_; }
   std::int32_t eos_id() const override { return eos_; }
   std::int32_t vocab_size() const override { return core().vocab_size(); }
+  bool adds_bos() const override { return adds_bos_ && bos_ >= 0; }
+  bool adds_eos() const override { return adds_eos_ && eos_ >= 0; }
+  std::optional<std::int32_t> token_id(std::string_view token) const override { return core().token_to_id(token); }
+  std::string chat_template() const override { return chat_template_; }
   std::string fingerprint() const override { return fingerprint_; }
   std::string model_path() const override { return path_; }
 
@@ -124,11 +138,17 @@ class HfJsonTokenizer final : public Tokenizer {
 
   // BOS / EOS: tokenizer_config.json beside the file (what transformers uses), else the
   // post-processor's template, else a special added token with a customary name; -1 if none.
+  // Whether a text is framed with them: tokenizer_config.json's add_bos_token / add_eos_token
+  // when given (transformers' Llama tokenizers), else whether the post-processor adds them.
   void resolve_special_ids(const json& config) {
-    std::optional<std::int32_t> bos, eos;
+    std::optional<std::int32_t> bos, eos, template_bos, template_eos;
+    from_template(core_->post_processor(), template_bos, template_eos);
+    adds_bos_ = config_flag(config, "add_bos_token").value_or(template_bos.has_value());
+    adds_eos_ = config_flag(config, "add_eos_token").value_or(template_eos.has_value());
     if (auto name = config_token(config, "bos_token")) bos = core_->token_to_id(*name);
     if (auto name = config_token(config, "eos_token")) eos = core_->token_to_id(*name);
-    from_template(core_->post_processor(), bos, eos);
+    if (!bos) bos = template_bos;
+    if (!eos) eos = template_eos;
     auto by_name = [&](const auto& names) -> std::optional<std::int32_t> {
       for (const char* name : names)
         for (const auto& t : core_->added_tokens())
@@ -141,8 +161,26 @@ class HfJsonTokenizer final : public Tokenizer {
     eos_ = eos.value_or(-1);
   }
 
+  // tokenizer_config.json's "chat_template" (a string, or a list of {name, template} of which
+  // "default" is the one), else a chat_template.jinja file beside (newer transformers).
+  static std::string read_chat_template(const json& config, const fs::path& folder) {
+    if (auto it = config.find("chat_template"); it != config.end()) {
+      if (it->is_string()) return it->get<std::string>();
+      if (it->is_array())
+        for (const auto& entry : *it)
+          if (entry.is_object() && entry.value("name", std::string()) == "default" && entry.contains("template") &&
+              entry["template"].is_string())
+            return entry["template"].get<std::string>();
+    }
+    std::error_code ec;
+    if (fs::is_regular_file(folder / "chat_template.jinja", ec)) return util::read_file(folder / "chat_template.jinja");
+    return "";
+  }
+
   std::unique_ptr<hfjson::TokenizerJson> core_;
   std::int32_t bos_ = -1, eos_ = -1;
+  bool adds_bos_ = false, adds_eos_ = false;
+  std::string chat_template_;
   std::string fingerprint_;
   std::string path_;
 };
