@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "e2llm/error.hpp"
+#include "e2llm/util/package_path.hpp"
 #include "e2llm/util/sha256.hpp"
 #include "ggml_quants.hpp"
 #include "mapped_file.hpp"
@@ -306,7 +307,15 @@ std::vector<float> to_f32(const TensorView& v) {
   return out;
 }
 
-Checkpoint load_checkpoint(const std::filesystem::path& path) {
+Checkpoint load_checkpoint(const std::filesystem::path& spec) {
+  // A package path (pip:<package>/<file>) is found in the Python environment and recorded
+  // as written, so that results name it the same way on every machine.
+  if (util::is_package_path(spec.string())) {
+    Checkpoint ck = load_checkpoint(util::resolve_user_path(spec.string()));
+    ck.source = spec.string();
+    return ck;
+  }
+  const std::filesystem::path& path = spec;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     throw Error(

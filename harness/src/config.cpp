@@ -5,6 +5,7 @@
 
 #include "e2llm/config_reader.hpp"
 #include "e2llm/util/files.hpp"
+#include "e2llm/util/package_path.hpp"
 
 namespace e2llm::harness {
 namespace fs = std::filesystem;
@@ -127,17 +128,19 @@ fs::path Config::base_dir() const {
   return dir.empty() ? fs::path(".") : dir;
 }
 
+// A package path (pip:...) names a file by package, not by folder: kept as written.
 fs::path Config::resolve(const std::string& path) const {
   fs::path p = path;
-  return p.empty() || p.is_absolute() ? p : (base_dir() / p).lexically_normal();
+  return p.empty() || p.is_absolute() || util::is_package_path(path) ? p : (base_dir() / p).lexically_normal();
 }
 
 namespace {
 void resolve_in_place(json& value, const fs::path& base_dir) {
   auto resolve_one = [&](json& v) {
     if (!v.is_string()) return;
-    fs::path p = v.get<std::string>();
-    if (!p.empty() && p.is_relative()) v = (base_dir / p).lexically_normal().string();
+    const std::string text = v.get<std::string>();
+    fs::path p = text;
+    if (!p.empty() && p.is_relative() && !util::is_package_path(text)) v = (base_dir / p).lexically_normal().string();
   };
   if (value.is_array()) {
     for (auto& item : value) resolve_one(item);

@@ -10,6 +10,7 @@
 #include "e2llm/plugin.hpp"
 #include "e2llm/tokenizer.hpp"
 #include "e2llm/util/files.hpp"
+#include "e2llm/util/package_path.hpp"
 #include "e2llm/util/sha256.hpp"
 
 // Exported by libsentencepiece but not declared in its public headers (0.1.97).
@@ -25,10 +26,11 @@ class SentencePieceTokenizer final : public Tokenizer {
  public:
   void load(const std::string& model_path) override {
     std::error_code ec;
-    if (!fs::is_regular_file(model_path, ec))
+    const fs::path resolved = util::resolve_user_path(model_path);  // pip:<package>/<file> too
+    if (!fs::is_regular_file(resolved, ec))
       throw Error("tokenizer model " + model_path + " does not exist (pass a SentencePiece .model file)");
     // Parse from bytes we read ourselves so the fingerprint and the model are the same bytes.
-    std::string bytes = util::read_file(model_path);
+    std::string bytes = util::read_file(resolved);
     auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
     auto status = processor->LoadFromSerializedProto(bytes);
     if (!status.ok() || processor->GetPieceSize() <= 0)

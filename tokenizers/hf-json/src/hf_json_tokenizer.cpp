@@ -10,6 +10,7 @@
 #include "e2llm/plugin.hpp"
 #include "e2llm/tokenizer.hpp"
 #include "e2llm/util/files.hpp"
+#include "e2llm/util/package_path.hpp"
 #include "e2llm/util/sha256.hpp"
 #include "tokenizer_json.hpp"
 #include "unicode.hpp"
@@ -77,7 +78,8 @@ class HfJsonTokenizer final : public Tokenizer {
  public:
   void load(const std::string& model_path) override {
     std::error_code ec;
-    fs::path file = model_path;
+    const fs::path resolved = util::resolve_user_path(model_path);  // pip:<package>/<file> too
+    fs::path file = resolved;
     if (fs::is_directory(file, ec)) file /= "tokenizer.json";
     if (!fs::is_regular_file(file, ec))
       throw Error("tokenizer " + model_path + " does not exist (pass a tokenizer.json file or a folder holding one)");
