@@ -216,8 +216,11 @@ TEST_F(GgufCorruption, BadTensorInfos) {
     put<uint64_t>(b, first.dims, uint64_t{1} << 39);
     put<uint64_t>(b, first.dims + 8, uint64_t{1} << 39);
   });
+  // Types e2llm cannot read are refused by name; readable quantized types must have whole blocks.
   refuse(
-      "type Q4_0", [&](std::string& b) { put<uint32_t>(b, first.type, 2); }, "Q4_0");
+      "type IQ2_XXS", [&](std::string& b) { put<uint32_t>(b, first.type, 16); }, "IQ2_XXS");
+  refuse(
+      "type Q4_K on rows of 64", [&](std::string& b) { put<uint32_t>(b, first.type, 12); }, "whole blocks");
   refuse(
       "type unknown", [&](std::string& b) { put<uint32_t>(b, first.type, 1234); }, "F16");
   for (uint64_t off : {UINT64_MAX, UINT64_MAX - 31, uint64_t{1185376}, uint64_t{1}, uint64_t{16}})
