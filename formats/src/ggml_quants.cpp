@@ -3,9 +3,9 @@
 // Exactness: every scale is an f16 (11 significant bits) times a small integer, and every
 // product below has at most 24 significant bits, so it is exact in float32; the only rounding
 // is the final add or subtract of a minimum. The result is therefore the same whether or not
-// a compiler fuses `a * b + c` (this file is still compiled with -ffp-contract=off), and it
-// equals, bit for bit, both ggml's C reference and the gguf package's numpy code, which
-// tests/formats checks.
+// a compiler fuses `a * b + c` (this file is still compiled with -ffp-contract=off): it equals
+// the gguf package's numpy code bit for bit (tests/formats checks that), and by the same
+// argument ggml's C reference.
 #include "ggml_quants.hpp"
 
 #include <fmt/format.h>
