@@ -48,6 +48,16 @@ const std::vector<std::string> kCompared = {
     "model.norm.weight",
 };
 
+// A folder of this process, removed however the test ends.
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("e2llm-quantized-model-" + std::to_string(::getpid()));
+  TempDir() {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
 }  // namespace
 
 TEST(QuantizedModel, SmolLM2LoadsRunsAndHasTheWeightsTransformersLoads) {
@@ -76,8 +86,8 @@ TEST(QuantizedModel, SmolLM2LoadsRunsAndHasTheWeightsTransformersLoads) {
   }
 
   // Its weights, in Hugging Face's layout, against transformers'.
-  const fs::path out = fs::temp_directory_path() / ("e2llm-quantized-model-" + std::to_string(::getpid()));
-  fs::create_directories(out);
+  const TempDir dir;
+  const fs::path& out = dir.path;
   std::string names;
   for (const auto& n : kCompared) names += " " + n;
   const auto r = run_command("TQDM_DISABLE=1 " + quote((kSource / ".venv/bin/python").string()) + " " +
@@ -106,5 +116,4 @@ TEST(QuantizedModel, SmolLM2LoadsRunsAndHasTheWeightsTransformersLoads) {
     ASSERT_EQ(static_cast<size_t>(a.numel()) * 4, b.nbytes);
     EXPECT_EQ(std::memcmp(a.data_ptr(), b.data, b.nbytes), 0) << "not bit for bit";
   }
-  fs::remove_all(out);
 }
