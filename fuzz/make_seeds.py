@@ -2,7 +2,8 @@
 """Writes the binary and derived fuzz seeds with the reference writers, so that the seeds
 are files those tools produce, not files e2llm's own writers produce:
 
-  fuzz/corpus/gguf/         tiny llama GGUFs written by the `gguf` package (llama.cpp's writer)
+  fuzz/corpus/gguf/         tiny llama GGUFs written by the `gguf` package (llama.cpp's writer),
+                            float and block-quantized (all ten types e2llm reads)
   fuzz/corpus/safetensors/  files written by `safetensors` (Hugging Face's writer)
   fuzz/corpus/hf_dir/       config.json by transformers' LlamaConfig, a weight map and a
                             vocabulary, NUL-separated (fuzz/targets/hf_dir.cpp)
@@ -100,6 +101,71 @@ def write_gguf(name, dtype="f32", tied=False, vocab=True, rope=None):
     print(f"{path.relative_to(ROOT.parent.parent)}: {path.stat().st_size} bytes")
 
 
+# Quantized seeds. ok-tiny-quantized.gguf is the tiny llama at dim 32 (a row must hold whole
+# blocks of 32) in the five 32-element block types, made by gguf.quants.quantize. The K-quants
+# need rows of 256, which no llama this small has: bad-not-a-llama-quantized-blocks.gguf holds
+# one small tensor of each of the ten types and no llama model (the target dequantizes every
+# tensor the format reader accepts before the llama reading refuses the file). K-quant blocks are random bytes
+# with finite f16 scales: the package cannot quantize those types.
+T = gguf.GGMLQuantizationType
+SMALL_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0]
+K_SCALE_OFFSETS = {T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208]}
+
+
+def quantized_bytes(rng, qtype, shape):
+    if qtype in SMALL_TYPES:
+        return gguf.quants.quantize(rng.standard_normal(shape).astype(np.float32) * 0.1, qtype)
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    n = int(np.prod(shape)) // block
+    raw = rng.integers(0, 256, size=(n, size), dtype=np.uint8)
+    for off in K_SCALE_OFFSETS[qtype]:
+        raw[:, off:off + 2] = rng.uniform(-0.05, 0.05, n).astype(np.float16).view(np.uint8).reshape(n, 2)
+    return raw.reshape(*shape[:-1], shape[-1] // block * size)
+
+
+def finish(w, path):
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{path.relative_to(ROOT.parent.parent)}: {path.stat().st_size} bytes")
+
+
+def write_quantized_seeds():
+    rng = np.random.default_rng(11)
+    dim, heads, kv_heads, hidden = 32, 2, 1, 32
+    path = ROOT / "gguf" / "ok-tiny-quantized.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_context_length(CONTEXT)
+    w.add_embedding_length(dim)
+    w.add_block_count(1)
+    w.add_feed_forward_length(hidden)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv_heads)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(dim // heads)
+    w.add_rope_freq_base(10000.0)
+    kv = kv_heads * dim // heads
+    shapes = {"token_embd.weight": (VOCAB, dim), "blk.0.attn_q.weight": (dim, dim), "blk.0.attn_k.weight": (kv, dim),
+              "blk.0.attn_v.weight": (kv, dim), "blk.0.attn_output.weight": (dim, dim),
+              "blk.0.ffn_gate.weight": (hidden, dim), "blk.0.ffn_up.weight": (hidden, dim),
+              "blk.0.ffn_down.weight": (dim, hidden)}
+    for i, (tensor, shape) in enumerate(shapes.items()):
+        qtype = SMALL_TYPES[i % len(SMALL_TYPES)]
+        w.add_tensor(tensor, quantized_bytes(rng, qtype, shape), raw_dtype=qtype)
+    for tensor in ("output_norm.weight", "blk.0.attn_norm.weight", "blk.0.ffn_norm.weight"):
+        w.add_tensor(tensor, np.ones(dim, dtype=np.float32))
+    finish(w, path)
+
+    path = ROOT / "gguf" / "bad-not-a-llama-quantized-blocks.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    for qtype in SMALL_TYPES + list(K_SCALE_OFFSETS):
+        block, _ = gguf.GGML_QUANT_SIZES[qtype]
+        w.add_tensor(f"{qtype.name.lower()}.weight", quantized_bytes(rng, qtype, (2 if block == 32 else 1, block)),
+                     raw_dtype=qtype)
+    finish(w, path)
+
+
 # ---- safetensors -------------------------------------------------------------------------
 
 
@@ -162,6 +228,7 @@ def main():
     write_gguf("ok-tiny-f32.gguf")
     write_gguf("ok-tiny-f16-yarn-tied.gguf", dtype="f16", tied=True, rope="yarn")
     write_gguf("ok-tiny-bf16-linear-no-vocab.gguf", dtype="bf16", vocab=False, rope="linear")
+    write_quantized_seeds()
     safetensors_seeds()
     hf_seeds()
 

