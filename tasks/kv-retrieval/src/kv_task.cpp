@@ -72,7 +72,7 @@ void KvRetrievalTask::configure(const nlohmann::json& config) {
   c.shape.value_chars = cfg.get<int>("value_chars", c.shape.value_chars);
   c.max_new_tokens = cfg.get<std::int32_t>("max_new_tokens", c.max_new_tokens);
   c.target_tokens = cfg.get<std::int64_t>("target_tokens", c.target_tokens);
-  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  c.framing = taskkit::read_framing_config(cfg);
   c.threshold = cfg.get<double>("threshold", c.threshold);
   cfg.finish();
   if (c.depths.empty()) throw ConfigError("depths", "is empty");
@@ -109,8 +109,8 @@ std::string KvRetrievalTask::fingerprint() const {
                              {"value_chars", config_.shape.value_chars},
                              {"max_new_tokens", config_.max_new_tokens},
                              {"target_tokens", config_.target_tokens},
-                             {"add_bos", config_.add_bos},
                              {"threshold", config_.threshold}};
+  taskkit::add_framing_fingerprint(resolved, config_.framing);
   return util::sha256_hex(resolved.dump());
 }
 
@@ -121,10 +121,11 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   if (target + config_.max_new_tokens > window)
     throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
                                                    config_.max_new_tokens, window));
+  const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
   GenerationOptions options;
   options.max_new_tokens = config_.max_new_tokens;
   options.temperature = 0.0;  // greedy
-  options.stop_tokens = {model.tokenizer().eos_id()};
+  options.stop_tokens = framing.stop_tokens();
 
   std::vector<Trial> trials;
   std::vector<taskkit::Sample> samples;
@@ -148,7 +149,7 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   };
   auto compute = [&](std::size_t i, const std::function<void()>&) {
     const Trial& t = trials[i];
-    KvPrompt prompt = build_prompt(tokenizer, t.seed, t.depth, target, config_.add_bos, config_.shape);
+    KvPrompt prompt = build_prompt(framing, t.seed, t.depth, target, config_.shape);
     const Pair& asked = prompt.pairs[prompt.asked];
     std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
     std::string output = tokenizer.decode(generated);
@@ -201,7 +202,9 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
        "(docs/protocols.md §Key-value retrieval)"},
       {"window", window},
       {"target_tokens", target},
-      {"target_rule", config_.target_tokens > 0 ? "explicit" : "window - max_new_tokens (BOS included)"},
+      {"target_rule", config_.target_tokens > 0
+                          ? "explicit"
+                          : "window - max_new_tokens (BOS and the chat template's tokens included)"},
       {"prompt_tokens_min", prompt_min},
       {"prompt_tokens_max", prompt_max},
       {"pairs_min", pairs_min},
@@ -211,7 +214,7 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
       {"key_chars", config_.shape.key_chars},
       {"value_chars", config_.shape.value_chars},
       {"max_new_tokens", config_.max_new_tokens},
-      {"decoding", "greedy, stops at EOS"},
+      {"decoding", framing.chat() ? "greedy, stops at EOS or the template's end of turn" : "greedy, stops at EOS"},
       {"scoring", "the first run of ASCII letters and digits in the decoded output, lowercased, equals the value"},
       {"depth_rule", "asked pair = round(depth * (n - 1)) of the n pairs"},
       {"seed_rule",
@@ -219,7 +222,8 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
       {"seed", context.seed},
       {"threshold", config_.threshold},
       {"passes_threshold", accuracy >= config_.threshold},
-      {"add_bos", config_.add_bos},
+      {"add_bos", taskkit::bos_rule_json(config_.framing.add_bos)},
+      {"prompt_framing", framing.record()},
       {"tokenizer",
        {{"fingerprint", tokenizer.fingerprint()},
         {"model_path", tokenizer.model_path()},

@@ -17,8 +17,8 @@ struct KvConfig {
   std::int64_t trials = 2;                                // per (window, depth)
   Shape shape{};
   std::int32_t max_new_tokens = 16;
-  std::int64_t target_tokens = 0;  // prompt tokens (BOS included); 0 = window - max_new_tokens
-  bool add_bos = true;
+  std::int64_t target_tokens = 0;  // framed prompt tokens (BOS, template); 0 = window - max_new_tokens
+  taskkit::FramingConfig framing;  // chat_template, add_bos (taskkit/prompt_framing.hpp)
   double threshold = 0.9;  // the report's "largest window with accuracy >= threshold"
 };
 

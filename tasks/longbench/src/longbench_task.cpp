@@ -23,8 +23,9 @@ namespace {
 constexpr const char* kTaskVersion = "1.0.0";
 
 constexpr const char* kTruncationRule =
-    "LongBench pred.py: ids = [BOS] + encode(prompt); if len(ids) > budget: half = budget // 2, "
-    "prompt = decode(ids[:half]) + decode(ids[-half:]) (special tokens skipped), ids = [BOS] + "
+    "LongBench pred.py: ids = [BOS by add_bos] + encode(prompt); if len(ids) > budget: half = budget // 2, "
+    "prompt = decode(ids[:half]) + decode(ids[-half:]) (special tokens skipped); then ids = the prompt "
+    "framed again, in the chat template when one is used and the dataset takes it, else [BOS by add_bos] + "
     "encode(prompt). Window guard: if len(ids) >= window, ids = ids[:half] + ids[-half:] (window_cut); "
     "if len(ids) + max_new_tokens > window, max_new_tokens = window - len(ids).";
 
@@ -148,6 +149,7 @@ void LongBenchTask::configure(const nlohmann::json& section) {
     throw ConfigError("budget", "is only used with budget_rule = \"fixed\" (rule here: " + rule + ")");
   }
   c.out_dir = cfg.get<std::string>("out_dir", "");
+  c.framing = taskkit::read_framing_config(cfg);
   cfg.finish();
 
   // The data is part of the fingerprint: hash each file now, so a missing one fails early.
@@ -171,6 +173,7 @@ void LongBenchTask::configure(const nlohmann::json& section) {
                              {"budget_rule", budget_rule_name(c.budget_rule)},
                              {"reserve", c.reserve},
                              {"budget", c.budget}};
+  taskkit::add_framing_fingerprint(resolved, c.framing, /*bos_key=*/false);
   // Paths are left out of the hash (the data hashes stand for them); out_dir changes no number.
   nlohmann::json keyed = {{"task", "longbench"}, {"version", kTaskVersion}, {"config", resolved}, {"data", data}};
   fingerprint_ = util::sha256_hex(keyed.dump());
@@ -192,11 +195,13 @@ namespace {
 // One row's prediction: the prompt middle-truncated to the budget (cut again if re-encoding
 // grew it past the window), greedy generation, the answer decoded as Python would hold it.
 nlohmann::json predict(LanguageModel& model, const DatasetSpec& spec, const Row& row, std::int64_t budget,
-                       std::uint64_t seed) {
+                       std::uint64_t seed, const taskkit::PromptFraming& framing) {
   const Tokenizer& tokenizer = model.tokenizer();
   const std::int64_t window = model.window();
+  const taskkit::PromptFraming plain = framing.without_template();
+  const taskkit::PromptFraming& framed = spec.chat_template ? framing : plain;
   TruncatedPrompt prompt =
-      truncate_prompt(tokenizer, build_prompt(spec, row.context, row.input), static_cast<std::size_t>(budget));
+      truncate_prompt(plain, framed, build_prompt(spec, row.context, row.input), static_cast<std::size_t>(budget));
   std::int64_t max_new = spec.max_new_tokens;
   bool cut = false;
   auto prompt_len = static_cast<std::int64_t>(prompt.ids.size());
@@ -210,7 +215,7 @@ nlohmann::json predict(LanguageModel& model, const DatasetSpec& spec, const Row&
   options.max_new_tokens = static_cast<std::int32_t>(max_new);
   options.temperature = 0.0;  // greedy, as pred.py (do_sample=False, num_beams=1)
   options.seed = seed;
-  options.stop_tokens = {tokenizer.eos_id()};
+  options.stop_tokens = framed.stop_tokens();
   std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
   // Invalid UTF-8 (a cut multi-byte character) becomes U+FFFD, as a Python str would hold it.
   std::string pred = py::encode_utf8(py::decode_utf8(tokenizer.decode(strip_special(generated, tokenizer))));
@@ -235,6 +240,7 @@ struct Item {  // one row of one dataset, in evaluation order
 
 CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (!configured_) throw Error("longbench: evaluate() before configure()");
+  const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
   // Load everything first so a bad file fails before any generation.
   std::vector<std::vector<Row>> all_rows;
   std::vector<Item> items;
@@ -272,20 +278,20 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
   };
   auto compute = [&](std::size_t i, const std::function<void()>&) {
     const Item& item = items[i];
-    nlohmann::json record =
-        predict(model, dataset(config_.datasets[item.dataset]), *item.row, budgets[item.dataset], context.seed);
+    nlohmann::json record = predict(model, dataset(config_.datasets[item.dataset]), *item.row, budgets[item.dataset],
+                                    context.seed, framing);
     result.tokens_processed +=
         record["prompt_tokens"].get<std::uint64_t>() + record["generated_tokens"].get<std::uint64_t>();
     return scored(i, std::move(record));
   };
   result.samples = taskkit::run_samples(context, samples, "rows", reuse, compute);
-  summarize(result, all_rows, budgets, resumed, model.window());
+  summarize(result, all_rows, budgets, resumed, model.window(), framing);
   return result;
 }
 
 void LongBenchTask::summarize(CellResult& result, const std::vector<std::vector<Row>>& all_rows,
                               const std::vector<std::int64_t>& budgets, const std::vector<std::size_t>& resumed,
-                              std::int64_t window) const {
+                              std::int64_t window, const taskkit::PromptFraming& framing) const {
   nlohmann::json per_dataset = nlohmann::json::object();
   double sum_scores = 0;
   std::size_t next = 0;  // records are in dataset order
@@ -312,6 +318,7 @@ void LongBenchTask::summarize(CellResult& result, const std::vector<std::vector<
                               {"truncated", truncated},
                               {"max_new_tokens_capped", capped},
                               {"window_cut", window_cut},
+                              {"chat_template", framing.chat() && spec.chat_template},
                               {"resumed", resumed[d]}};
     if (!config_.out_dir.empty()) write_predictions(config_.out_dir / (spec.name + ".jsonl"), predictions);
   }
@@ -321,7 +328,10 @@ void LongBenchTask::summarize(CellResult& result, const std::vector<std::vector<
                     {"budget_rule", budget_rule_name(config_.budget_rule)},
                     {"reserve", config_.reserve},
                     {"truncation", kTruncationRule},
-                    {"decoding", "greedy; stop at EOS; special tokens skipped when decoding"},
+                    {"prompt_framing", framing.record()},
+                    {"decoding", framing.chat() ? "greedy; stop at EOS or the template's end of turn; special tokens "
+                                                  "skipped when decoding"
+                                                : "greedy; stop at EOS; special tokens skipped when decoding"},
                     {"average", "avg_en = plain mean of the dataset scores"},
                     {"datasets", per_dataset},
                     {"config", resolved_}};

@@ -65,7 +65,7 @@ void PasskeyTask::configure(const nlohmann::json& config) {
   c.threshold = cfg.get<double>("threshold", c.threshold);
   c.max_new_tokens = cfg.get<std::int32_t>("max_new_tokens", c.max_new_tokens);
   c.target_tokens = cfg.get<std::int64_t>("target_tokens", c.target_tokens);
-  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  c.framing = taskkit::read_framing_config(cfg);
   cfg.finish();
   for (double d : c.depths)
     if (!(d >= 0.0 && d <= 1.0)) throw ConfigError("depths", fmt::format("depth {} is not in [0, 1]", d));
@@ -95,8 +95,8 @@ std::string PasskeyTask::fingerprint() const {
       {"trials", config_.trials},
       {"threshold", config_.threshold},
       {"max_new_tokens", config_.max_new_tokens},
-      {"target_tokens", config_.target_tokens},
-      {"add_bos", config_.add_bos}};
+      {"target_tokens", config_.target_tokens}};
+  taskkit::add_framing_fingerprint(resolved, config_.framing);
   return util::sha256_hex(resolved.dump());
 }
 
@@ -109,10 +109,10 @@ struct Trial {
 };
 
 // One generation: the prompt with `t.key` at `t.depth`, greedy decoding, scored.
-nlohmann::json run_trial(LanguageModel& model, const Trial& t, std::int64_t window, std::int64_t target, bool add_bos,
-                         const GenerationOptions& options) {
+nlohmann::json run_trial(LanguageModel& model, const Trial& t, std::int64_t window, std::int64_t target,
+                         const taskkit::PromptFraming& framing, const GenerationOptions& options) {
   const Tokenizer& tokenizer = model.tokenizer();
-  PasskeyPrompt prompt = build_prompt(tokenizer, t.key, t.depth, target, add_bos);
+  PasskeyPrompt prompt = build_prompt(framing, t.key, t.depth, target);
   std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
   std::string output = tokenizer.decode(generated);
   auto answer = first_integer(output);
@@ -163,10 +163,11 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (target + config_.max_new_tokens > window)
     throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
                                                    config_.max_new_tokens, window));
+  const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
   GenerationOptions options;
   options.max_new_tokens = config_.max_new_tokens;
   options.temperature = 0.0;  // greedy
-  options.stop_tokens = {model.tokenizer().eos_id()};
+  options.stop_tokens = framing.stop_tokens();
 
   std::vector<Trial> trials;
   std::vector<taskkit::Sample> samples;
@@ -185,7 +186,7 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
     return stored;
   };
   auto compute = [&](std::size_t i, const std::function<void()>&) {
-    return run_trial(model, trials[i], window, target, config_.add_bos, options);
+    return run_trial(model, trials[i], window, target, framing, options);
   };
   CellResult result;
   result.samples = taskkit::run_samples(context, samples, "trials", reuse, compute);
@@ -206,13 +207,15 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
        "start of the filler repeated with spaces; prefix:suffix = depth:(1 - depth) in characters"},
       {"window", window},
       {"target_tokens", target},
-      {"target_rule", config_.target_tokens > 0 ? "explicit" : "window - max_new_tokens (BOS included)"},
+      {"target_rule", config_.target_tokens > 0
+                          ? "explicit"
+                          : "window - max_new_tokens (BOS and the chat template's tokens included)"},
       {"prompt_tokens_min", prompt_min},
       {"prompt_tokens_max", prompt_max},
       {"depths", config_.depths},
       {"trials_per_depth", config_.trials},
       {"max_new_tokens", config_.max_new_tokens},
-      {"decoding", "greedy, stops at EOS"},
+      {"decoding", framing.chat() ? "greedy, stops at EOS or the template's end of turn" : "greedy, stops at EOS"},
       {"scoring", "the first run of ASCII digits in the decoded output equals the key"},
       {"key_rule",
        "uniform in [1, 50000] by SplitMix64 seeded with derive_seed(seed, "
@@ -220,7 +223,8 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
       {"seed", context.seed},
       {"threshold", config_.threshold},
       {"passes_threshold", accuracy >= config_.threshold},
-      {"add_bos", config_.add_bos},
+      {"add_bos", taskkit::bos_rule_json(config_.framing.add_bos)},
+      {"prompt_framing", framing.record()},
       {"tokenizer",
        {{"fingerprint", tokenizer.fingerprint()},
         {"model_path", tokenizer.model_path()},

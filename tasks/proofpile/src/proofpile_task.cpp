@@ -71,7 +71,7 @@ void ProofPileTask::configure(const nlohmann::json& config) {
   c.truncate = cfg.get<std::int64_t>("truncate", c.truncate);
   c.stride = cfg.get<std::int64_t>("stride", c.stride);
   std::string aggregation = cfg.get<std::string>("aggregation", "token_weighted");
-  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  c.add_bos = taskkit::read_bos_rule(cfg);
   cfg.finish();
 
   if (c.max_documents < 0) throw ConfigError("max_documents", "must be >= 0 (0 = all documents)");
@@ -118,22 +118,23 @@ std::int64_t ProofPileTask::text_length(std::int64_t window) const {
 
 nlohmann::json ProofPileTask::resolved_config() const {
   // No absolute paths: moving the data folder keeps the fingerprint; changing it does not.
-  return {{"task", "proofpile"},
-          {"version", kVersion},
-          {"data_files",
-           [&] {
-             auto names = nlohmann::json::array();
-             for (const auto& f : files_) names.push_back(f.filename().string());
-             return names;
-           }()},
-          {"data_sha256", data_sha256_},
-          {"max_documents", config_.max_documents},
-          {"min_tokens", config_.min_tokens},
-          {"truncation", config_.fixed_text ? "fixed" : "per_window"},
-          {"truncate", config_.fixed_text ? text_length(0) : 0},
-          {"stride", config_.stride},
-          {"aggregation", taskkit::aggregation_name(config_.aggregation)},
-          {"add_bos", config_.add_bos}};
+  nlohmann::json resolved = {{"task", "proofpile"},
+                             {"version", kVersion},
+                             {"data_files",
+                              [&] {
+                                auto names = nlohmann::json::array();
+                                for (const auto& f : files_) names.push_back(f.filename().string());
+                                return names;
+                              }()},
+                             {"data_sha256", data_sha256_},
+                             {"max_documents", config_.max_documents},
+                             {"min_tokens", config_.min_tokens},
+                             {"truncation", config_.fixed_text ? "fixed" : "per_window"},
+                             {"truncate", config_.fixed_text ? text_length(0) : 0},
+                             {"stride", config_.stride},
+                             {"aggregation", taskkit::aggregation_name(config_.aggregation)}};
+  taskkit::add_framing_fingerprint(resolved, {"none", config_.add_bos});
+  return resolved;
 }
 
 std::string ProofPileTask::fingerprint() const {
@@ -148,11 +149,7 @@ const std::vector<std::int32_t>& ProofPileTask::tokens_of(std::size_t index, con
     tokenized_.assign(documents_.size(), false);
   }
   if (!tokenized_[index]) {
-    std::vector<std::int32_t> ids;
-    if (config_.add_bos) ids.push_back(tokenizer.bos_id());
-    auto body = tokenizer.encode(documents_[index].text);
-    ids.insert(ids.end(), body.begin(), body.end());
-    tokens_[index] = std::move(ids);
+    tokens_[index] = taskkit::document_ids(tokenizer, config_.add_bos, documents_[index].text);
     tokenized_[index] = true;
   }
   return tokens_[index];
@@ -258,7 +255,9 @@ void ProofPileTask::summarize(CellResult& result, const Selection& selection, st
                        ? "exp(sum of NLL / number of scored tokens) over all documents"
                        : "exp(mean over the windows of all documents of each window's mean NLL)"},
       {"ppl_mean_doc_rule", "plain mean of per-document perplexities, each by the same aggregation"},
-      {"add_bos", config_.add_bos},
+      {"add_bos", taskkit::bos_rule_json(config_.add_bos)},
+      {"bos", taskkit::starts_with_bos(tokenizer, config_.add_bos)},
+      {"eos", tokenizer.adds_eos()},
       {"min_tokens", config_.min_tokens},
       {"max_documents", config_.max_documents},
       {"documents_read", documents_.size()},
