@@ -12,6 +12,7 @@
 #include "e2llm/formats/checkpoint.hpp"
 
 using namespace e2llm::formats;
+namespace formats = e2llm::formats;
 using namespace e2llm::formats::test;
 
 namespace {

@@ -10,6 +10,7 @@
 #include "e2llm/util/sha256.hpp"
 
 using namespace e2llm::formats;
+namespace formats = e2llm::formats;
 using namespace e2llm::formats::test;
 
 TEST(Gguf, StoriesConfig) {

@@ -10,6 +10,7 @@
 #include "e2llm/util/files.hpp"
 
 using namespace e2llm::formats;
+namespace formats = e2llm::formats;
 using namespace e2llm::formats::test;
 
 namespace {
