@@ -131,9 +131,11 @@ formats::RopeConfig RopeScalingBackend::base_rope() const {
 std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
   if (!model_) throw Error(info_.name + ": call prepare() before open()");
   const formats::RopeConfig rope = rope_for_window(window);
-  nlohmann::json extra = {{"backend", info_.name}, {"g", scale_for_window(window)},
-                          {"original_window", original_window_}, {"settings", settings_}};
-  return std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra);
+  nlohmann::json extra = {{"backend", info_.name},
+                          {"g", recorded_g(window)},
+                          {"original_window", original_window_},
+                          {"settings", settings_}};
+  return std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra, self_extend_for_window(window));
 }
 
 ScaledRopeBackend::ScaledRopeBackend(std::string name, std::string description, formats::RopeType type)

@@ -1,5 +1,6 @@
 #include "e2llm/llama/train/training_backend.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "e2llm/error.hpp"
@@ -120,6 +121,12 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   }
   if (mode_ == TrainingMode::PerWindow && p.kind != PolicyKind::Pi)
     throw ConfigError("policy", "pi-ft trains with the PI policy only (g = W/L per window)");
+  if (p.kind == PolicyKind::Pose) {  // other policies leave these keys unknown (an error)
+    p.target_window = cfg.get<int64_t>("target_window", 0);
+    p.chunks = cfg.get<int64_t>("chunks", 2);
+    if (p.target_window < 0) throw ConfigError("target_window", "must be > L (or left out for the largest window)");
+    if (p.chunks < 1) throw ConfigError("chunks", "must be >= 1");
+  }
   p.gmax = cfg.get<int64_t>("gmax", p.gmax);
   const auto sampling = cfg.get<std::string>("g_sampling", "sample");
   if (sampling != "sample" && sampling != "iteration")
@@ -173,6 +180,13 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   o.policy.original_window = L;
   o.policy.seq_len = seq_len;
   if (o.policy.kind == PolicyKind::Pi) o.policy.g_fixed = g;
+  if (o.policy.kind == PolicyKind::Pose && o.policy.target_window == 0) {
+    // PoSE trains for one target window: by default the largest the sweep evaluates.
+    for (int64_t W : ctx.windows) o.policy.target_window = std::max(o.policy.target_window, W);
+    if (o.policy.target_window <= L)
+      throw ConfigError("target_window", "PoSE needs a target window L_t > L = " + std::to_string(L) +
+                                             ": set target_window or list a window > L in [sweep] windows");
+  }
   if (o.data.corpus.empty()) throw ConfigError("corpus", "is required: a text/JSONL file or folder to train on");
   PositionPolicy check(o.policy);  // validate before hashing gigabytes
   *policy_out = o.policy.to_json();
@@ -236,6 +250,7 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   if (mode_ == TrainingMode::Once) {
     const int64_t R = opts_.data.seq_len > 0 ? opts_.data.seq_len : L;
     const auto r = train_one(ctx, base_path, base_hash, L, R, opts_.policy.g_fixed, &policy);
+    if (opts_.policy.kind == PolicyKind::Pose) pose_scale_ = policy.at("scale").get<double>();
     trained.push_back(r.to_json());
     trained.back()["cached"] = r.cached;
     tokens += r.tokens, wall += r.wall_s;
@@ -283,9 +298,15 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   return record;
 }
 
+double TrainingBackend::recorded_g(int64_t window) const {
+  return opts_.policy.kind == PolicyKind::Pose ? pose_scale_ : scale_for_window(window);
+}
+
 formats::RopeConfig TrainingBackend::rope_for_window(int64_t window) const {
   formats::RopeConfig rope = base_rope();
-  const double g = opts_.policy.kind == PolicyKind::Plain ? 1.0 : scale_for_window(window);
+  const double g = opts_.policy.kind == PolicyKind::Plain  ? 1.0
+                   : opts_.policy.kind == PolicyKind::Pose ? pose_scale_
+                                                           : scale_for_window(window);
   if (g > 1.0) {
     rope.type = formats::RopeType::Linear;  // angle = (m / g) · θ_j, t = 0 (docs/methods.md §E²-LLM)
     rope.factor = g;

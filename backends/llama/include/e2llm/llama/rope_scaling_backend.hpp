@@ -13,6 +13,7 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/formats/model_config.hpp"
 #include "e2llm/formats/rope_scaling.hpp"
+#include "e2llm/llama/self_extend.hpp"
 
 namespace e2llm::llama {
 
@@ -51,6 +52,11 @@ class RopeScalingBackend : public Backend {
  protected:
   // The hook: which RoPE serves `window`.
   virtual formats::RopeConfig rope_for_window(int64_t window) const = 0;
+  // The "g" open(window) records: scale_for_window(window) unless a method serves another
+  // scale (PoSE: its one trained scale at every window).
+  virtual double recorded_g(int64_t window) const { return scale_for_window(window); }
+  // Self-Extend's grouped attention at `window` (off unless a method turns it on).
+  virtual SelfExtendOptions self_extend_for_window(int64_t /*window*/) const { return {}; }
   // Extra config keys of a subclass (read them from `reader`; finish() is called after).
   virtual void configure_extra(ConfigReader& /*reader*/) {}
   // For trained subclasses: replace the served weights (e.g. after fine-tuning).

@@ -1,4 +1,4 @@
-// The base of the training backends ("e2llm", "pi-ft", "pretrain"): reads the training
+// The base of the training backends ("e2llm", "pi-ft", "pose", "pretrain"): reads the training
 // keys, trains in prepare() through run_training (cached by content hash under
 // ctx.cache_dir: a rerun loads the cached checkpoint), then serves the trained weights
 // through RopeScalingBackend. Free of LibTorch types so plugins compile quickly.
@@ -9,8 +9,9 @@
 //   steps, batch (global), tokens_per_step (instead of batch: batch = tokens_per_step / R for
 //   every trained sequence length, so PI-FT at W and E²-LLM at R see equal token budgets),
 //   grad_accum, lr, min_lr_ratio, warmup, weight_decay, grad_clip,
-//   seed, policy ("plain" | "pi" | "e2llm"), gmax, g_sampling ("sample" | "iteration"),
+//   seed, policy ("plain" | "pi" | "e2llm" | "pose"), gmax, g_sampling ("sample" | "iteration"),
 //   g_values, sink, scale_augmentation, offset_augmentation, g_fixed,
+//   target_window (PoSE's L_t; default the sweep's largest window), chunks (PoSE's N, 2),
 //   init ("base" | "random"), model = {dim, layers, heads, kv_heads, ffn, window, vocab,
 //   rope_base, tied_embeddings} (random init), checkpoint_every, keep_last, resume,
 //   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step.
@@ -44,9 +45,11 @@ class TrainingBackend : public RopeScalingBackend {
   std::unique_ptr<LanguageModel> open(int64_t window) override;
 
  protected:
-  // Plain policy models are served with plain RoPE; the others with PI-style g = W / L
-  // (E²-LLM inference, docs/methods.md §E²-LLM: t = 0, g = W / L with the ceil rule by default).
+  // Plain policy models are served with plain RoPE; PoSE with PI at its trained L_t / L at
+  // every window (as its code evaluates); the others with PI-style g = W / L (E²-LLM
+  // inference, docs/methods.md §E²-LLM: t = 0, g = W / L with the ceil rule by default).
   formats::RopeConfig rope_for_window(int64_t window) const override;
+  double recorded_g(int64_t window) const override;
   void configure_extra(ConfigReader& reader) override;
 
  private:
@@ -68,6 +71,7 @@ class TrainingBackend : public RopeScalingBackend {
   std::map<int64_t, std::shared_ptr<LlamaModel>> per_window_models_;
   std::shared_ptr<LlamaModel> served_base_;
   std::string served_hash_;
+  double pose_scale_ = 0;  // PoSE: L_t / L, known after prepare()
 };
 
 }  // namespace e2llm::llama::train
