@@ -15,6 +15,7 @@
 #include "e2llm/llama/model.hpp"
 
 using namespace e2llm::llama;
+namespace formats = e2llm::formats;
 
 namespace {
 
