@@ -16,6 +16,7 @@
 #include "e2llm/llama/model.hpp"
 
 using namespace e2llm::llama;
+namespace formats = e2llm::formats;
 
 int main(int argc, char** argv) {
   if (argc < 3) {

@@ -21,6 +21,7 @@
 #include "e2llm/llama/train/trainer.hpp"
 
 using namespace e2llm::llama;
+namespace formats = e2llm::formats;
 
 int main(int argc, char** argv) {
   int threads = 2, steps = 10, warmup = 2;

@@ -32,6 +32,7 @@
 
 namespace fs = std::filesystem;
 using namespace e2llm::llama;
+namespace formats = e2llm::formats;
 using e2llm::testing::quote;
 using e2llm::testing::run_command;
 

@@ -18,6 +18,7 @@
 #include "e2llm/plugin.hpp"
 
 using namespace e2llm::llama;
+namespace formats = e2llm::formats;
 namespace fs = std::filesystem;
 
 namespace {

@@ -10,6 +10,7 @@
 #include "e2llm/llama/torch_language_model.hpp"
 
 using namespace e2llm::llama;
+namespace formats = e2llm::formats;
 namespace fs = std::filesystem;
 
 namespace {
