@@ -31,10 +31,15 @@ double normal_quantile(double p) {
 }
 
 Interval wilson_interval(std::int64_t k, std::int64_t n, double level) {
-  check_level(level, "wilson_interval");
   if (n < 1 || k < 0 || k > n) throw Error(fmt::format("wilson_interval: {} successes in {} trials", k, n));
+  return wilson_interval_of_proportion(double(k) / double(n), n, level);
+}
+
+Interval wilson_interval_of_proportion(double p, std::int64_t n, double level) {
+  check_level(level, "wilson_interval");
+  if (n < 1 || !(p >= 0.0 && p <= 1.0)) throw Error(fmt::format("wilson_interval: proportion {} of {} trials", p, n));
   const double z = normal_quantile(0.5 + level / 2);
-  const double nn = double(n), p = double(k) / nn, z2 = z * z;
+  const double nn = double(n), z2 = z * z;
   const double denominator = 1 + z2 / nn;
   const double center = (p + z2 / (2 * nn)) / denominator;
   const double half = z / denominator * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));

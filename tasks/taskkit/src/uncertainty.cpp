@@ -77,7 +77,7 @@ std::optional<double> try_estimate(const ItemTable& t, const MetricSpec& spec, c
   return spec.scale * (total / double(order.size()));
 }
 
-// The units of a bootstrap (docs/statistics.md, "Resampling"): distinct ids, grouped.
+// The units of a bootstrap (docs/statistics.md, "Resampling (the exact draws)"): distinct ids, grouped.
 struct Units {
   std::vector<std::vector<std::size_t>> groups;  // unit indices, in order of first appearance
   std::size_t count = 0;

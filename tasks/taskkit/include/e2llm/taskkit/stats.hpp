@@ -20,6 +20,9 @@ double normal_quantile(double p);
 // 0.95), without continuity correction: what scipy.stats.binomtest(k, n)
 // .proportion_ci(level, method="wilson") gives. Requires 0 <= k <= n, n >= 1.
 Interval wilson_interval(std::int64_t successes, std::int64_t trials, double level);
+// The same for an observed proportion p in [0, 1] over n trials (e.g. a mean over seeds of
+// accuracies on the same n prompts).
+Interval wilson_interval_of_proportion(double proportion, std::int64_t trials, double level);
 
 // The exact McNemar test (McNemar 1947; the binomial form): with b pairs where only the
 // first classifier is right and c where only the second is, the two-sided p-value of
