@@ -340,11 +340,14 @@ TEST(TrainE2E, PiFtTrainWindowTrainsOneModelAndKeepsItsG) {
   auto beyond = run("tw-beyond", head + "out = \"" + (work() / "tw-beyond").string() + "\"\ntrain_window = 128\n" +
                                      "[sweep]\nwindows = [64, 256]\n");
   EXPECT_EQ(beyond.code, 1) << beyond.out;
-  EXPECT_NE(beyond.out.find("serves g = 2 at every window, so windows up to 128 tokens"), std::string::npos)
+  EXPECT_NE(beyond.out.find("train.train_window: trains at 128 and serves g = 2 at every window, so windows up to 128 "
+                            "tokens; the sweep has W = 256"),
+            std::string::npos)
       << beyond.out;
+  EXPECT_EQ(beyond.out.find("pi-ft-"), std::string::npos) << "refused before training: " << beyond.out;
   auto low = run("tw-low", head + "out = \"" + (work() / "tw-low").string() + "\"\ntrain_window = 64\n");
   EXPECT_EQ(low.code, 1) << low.out;
-  EXPECT_NE(low.out.find("train_window"), std::string::npos) << low.out;
+  EXPECT_NE(low.out.find("train.train_window: (64) must be larger than L = 64"), std::string::npos) << low.out;
 }
 
 // A sweep's seed axis through the real E²-LLM backend: one training per seed (cached apart,

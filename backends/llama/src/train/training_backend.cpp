@@ -1,6 +1,7 @@
 #include "e2llm/llama/train/training_backend.hpp"
 
 #include <cmath>
+#include <sstream>
 
 #include "e2llm/error.hpp"
 #include "e2llm/formats/checkpoint.hpp"
@@ -245,6 +246,15 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
     batch_for(opts_.data.seq_len > 0 ? opts_.data.seq_len : L);
   } else if (train_window_ > 0) {
     batch_for(train_window_);
+    // Served with the g it trains at, the model reaches g x L tokens: refuse longer windows now.
+    const double g = g_for_window(train_window_, L);
+    for (int64_t W : ctx.windows)
+      if (double(W) > g * double(L)) {
+        std::ostringstream msg;  // no fmt in LibTorch code (docs/pitfalls.md, "LibTorch from the pinned wheel")
+        msg << "trains at " << train_window_ << " and serves g = " << g << " at every window, so windows up to "
+            << g * double(L) << " tokens; the sweep has W = " << W << ": raise train_window or drop that window";
+        throw ConfigError("train_window", msg.str());
+      }
   } else {
     for (int64_t W : ctx.windows)
       if (W > L) batch_for(W);
