@@ -133,7 +133,8 @@ void expect_same_bootstrap(const BootCase& c, const json& py) {
   EXPECT_EQ(py["skipped"].get<std::int64_t>(), c.result.skipped);
   ASSERT_EQ(py["draws"].size(), c.result.draws.size());
   for (std::size_t i = 0; i < c.result.draws.size(); ++i) {
-    if (std::fabs(py["draws"][i].get<double>() - c.result.draws[i]) > 1e-9 * std::max(1.0, std::fabs(c.result.draws[i]))) {
+    if (std::fabs(py["draws"][i].get<double>() - c.result.draws[i]) >
+        1e-9 * std::max(1.0, std::fabs(c.result.draws[i]))) {
       ADD_FAILURE() << "draw " << i << ": python " << py["draws"][i] << ", C++ " << c.result.draws[i];
       break;
     }
@@ -145,7 +146,8 @@ void expect_same_bootstrap(const BootCase& c, const json& py) {
 
 TEST(StatsOracle, NormalQuantileWilsonMcNemarAndQuantileEqualScipyAndNumpy) {
   const std::vector<double> ps = {1e-10, 0.001, 0.025, 0.2, 0.5, 0.8, 0.975, 0.995, 1 - 1e-9};
-  const std::vector<std::pair<int, int>> kn = {{0, 1}, {1, 1}, {0, 15}, {13, 15}, {15, 15}, {7, 50}, {49, 50}, {500, 1000}};
+  const std::vector<std::pair<int, int>> kn = {{0, 1},   {1, 1},  {0, 15},  {13, 15},
+                                               {15, 15}, {7, 50}, {49, 50}, {500, 1000}};
   const std::vector<std::pair<int, int>> bc = {{0, 0}, {3, 3}, {0, 5}, {5, 0}, {1, 9}, {12, 30}, {200, 260}, {0, 1}};
   const std::vector<double> values = {5.0, 1.0, 3.5, 3.5, 9.25, -2.0, 0.125};
   const std::vector<double> qs = {0.0, 0.025, 0.1, 0.5, 0.8333, 0.975, 1.0};
@@ -166,7 +168,8 @@ TEST(StatsOracle, NormalQuantileWilsonMcNemarAndQuantileEqualScipyAndNumpy) {
       const double level = at == 0 ? 0.95 : 0.8;
       const Interval w = wilson_interval(kn[i].first, kn[i].second, level);
       const json& py = answers[1 + at][i];
-      expect_close(py[0], w.low, 1e-12, "wilson low " + std::to_string(kn[i].first) + "/" + std::to_string(kn[i].second));
+      expect_close(py[0], w.low, 1e-12,
+                   "wilson low " + std::to_string(kn[i].first) + "/" + std::to_string(kn[i].second));
       expect_close(py[1], w.high, 1e-12, "wilson high");
     }
   // 13 of 15 (the audit's passkey cell): 62–96%.
@@ -244,7 +247,9 @@ TEST(StatsOracle, McNemarOnTwoCellsEqualsScipysBinomialTest) {
   std::vector<std::pair<McNemarResult, json>> cases;
   for (auto [x, y, spec] : {std::tuple{&a, &b, kAccuracy}, {&a, &b_short, kAccuracy}, {&b, &a, depth}})
     cases.push_back({mcnemar(*x, *y, spec),
-                     {{"kind", "mcnemar"}, {"a", item_table_to_json(*x)}, {"b", item_table_to_json(*y)},
+                     {{"kind", "mcnemar"},
+                      {"a", item_table_to_json(*x)},
+                      {"b", item_table_to_json(*y)},
                       {"spec", metric_spec_to_json(spec)}}});
   json requests = json::array();
   for (const auto& c : cases) requests.push_back(c.second);
@@ -284,10 +289,14 @@ TEST(StatsOracle, TheCellsUncertaintyObjectIsReproducible) {
   EXPECT_EQ(row["intervals"][1]["seed"].get<std::uint64_t>(), derive_seed(20240112, "bootstrap/accuracy_by_depth/0.5"));
 
   const ItemTable back = item_table_from_json(out["items"], "items");
-  json request = {{"kind", "bootstrap"},          {"a", json::array({json::array({out["items"]})})},
-                  {"spec", metric_spec_to_json(kAccuracy)}, {"combine", "mean"},
-                  {"ratio", false},               {"seed", acc["intervals"][1]["seed"]},
-                  {"resamples", 1000},            {"level", 0.95}};
+  json request = {{"kind", "bootstrap"},
+                  {"a", json::array({json::array({out["items"]})})},
+                  {"spec", metric_spec_to_json(kAccuracy)},
+                  {"combine", "mean"},
+                  {"ratio", false},
+                  {"seed", acc["intervals"][1]["seed"]},
+                  {"resamples", 1000},
+                  {"level", 0.95}};
   const json k_n = json::array({json::array({acc["intervals"][0]["successes"], acc["n"]})});
   const json answers = oracle(json::array({request, {{"kind", "wilson"}, {"kn", k_n}, {"level", 0.95}}}));
   expect_close(answers[0]["estimate"], acc["estimate"], 1e-12, "estimate");

@@ -55,8 +55,8 @@ double mcnemar_exact_p(std::int64_t b, std::int64_t c) {
   const double log_half_n = -double(n) * std::log(2.0);
   double tail = 0;
   for (std::int64_t i = 0; i <= k; ++i)
-    tail += std::exp(std::lgamma(double(n) + 1) - std::lgamma(double(i) + 1) - std::lgamma(double(n - i) + 1) +
-                     log_half_n);
+    tail +=
+        std::exp(std::lgamma(double(n) + 1) - std::lgamma(double(i) + 1) - std::lgamma(double(n - i) + 1) + log_half_n);
   return std::min(1.0, 2 * tail);
 }
 

@@ -264,7 +264,9 @@ McNemarResult mcnemar(const ItemTable& a, const ItemTable& b, const MetricSpec& 
   return r;
 }
 
-std::uint64_t bootstrap_seed(std::uint64_t seed, const std::string& name) { return derive_seed(seed, "bootstrap/" + name); }
+std::uint64_t bootstrap_seed(std::uint64_t seed, const std::string& name) {
+  return derive_seed(seed, "bootstrap/" + name);
+}
 
 std::string statistic_name(Statistic s) {
   switch (s) {
@@ -384,7 +386,8 @@ json metric_intervals(const ItemTable& items, const MetricSpec& spec, const Boot
     std::int64_t k = 0, n = 0;
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (!selected(items, spec, i)) continue;
-      if (v[i] != 0 && v[i] != 1) throw Error("uncertainty: a Wilson interval needs 0/1 values in '" + spec.value + "'");
+      if (v[i] != 0 && v[i] != 1)
+        throw Error("uncertainty: a Wilson interval needs 0/1 values in '" + spec.value + "'");
       k += v[i] != 0;
       ++n;
     }

@@ -94,7 +94,7 @@ BootstrapResult paired_bootstrap(const Side& a, const Side& b, const MetricSpec&
 
 // The exact McNemar test of two tables on their common ids (0/1 values of spec.value).
 struct McNemarResult {
-  std::int64_t n = 0;             // common items
+  std::int64_t n = 0;                   // common items
   std::int64_t only_a = 0, only_b = 0;  // discordant pairs: right in A only / in B only
   double p_value = 1;
   double difference = 0;  // A's proportion minus B's on the common items (scaled)
