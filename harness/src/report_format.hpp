@@ -222,6 +222,16 @@ inline std::string statistics_sentence(const ReportModel& m, Escape esc) {
   if (m.cells_without_intervals)
     out += fmt::format("; {} of {} cells record no interval (written before cells had them)", m.cells_without_intervals,
                        m.cells.size());
+  // A bootstrap over a handful of items cannot show their spread: say so where it happens.
+  constexpr std::int64_t kFewItems = 10;
+  std::int64_t fewest = 0;
+  for (const auto& c : m.cells)
+    if (c.items > 0 && (fewest == 0 || c.items < fewest)) fewest = c.items;
+  if (fewest > 0 && fewest < kFewItems)
+    out += fmt::format(
+        "; some cells hold as few as {} items: a bootstrap over so few cannot show their spread, so read their "
+        "intervals and marks as indicative",
+        fewest);
   return out + ". docs/statistics.md has the methods.";
 }
 

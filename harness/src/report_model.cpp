@@ -178,6 +178,9 @@ CellSummary summarize_cell(const ReportModel& m, const LoadedCell& c) {
   if (cell.contains("training_seed") && cell["training_seed"].is_number_unsigned())
     s.training_seed = cell["training_seed"].get<std::uint64_t>();
   s.has_uncertainty = cell.contains("uncertainty") && cell["uncertainty"].is_object() && !cell["uncertainty"].empty();
+  if (s.has_uncertainty && cell["uncertainty"].contains("items") && cell["uncertainty"]["items"].is_object() &&
+      cell["uncertainty"]["items"].contains("id") && cell["uncertainty"]["items"]["id"].is_array())
+    s.items = std::int64_t(cell["uncertainty"]["items"]["id"].size());
   return s;
 }
 

@@ -610,7 +610,8 @@ json cells_json(const ReportModel& m) {
                  {"git_revision", c.git_revision},
                  {"config_sha256", c.config_sha256.empty() ? json(nullptr) : json(c.config_sha256)},
                  {"seed", c.seed},
-                 {"has_interval", c.has_uncertainty}};
+                 {"has_interval", c.has_uncertainty},
+                 {"items", c.items}};
     if (c.training_seed) cell["training_seed"] = *c.training_seed;
     if (c.peak_rss_bytes_cell) {
       cell["peak_rss_bytes_cell"] = *c.peak_rss_bytes_cell;

@@ -184,6 +184,7 @@ struct CellSummary {
   std::uint64_t seed = 0;     // the evaluation seed ([run] seed)
   std::optional<std::uint64_t> training_seed;
   bool has_uncertainty = false;
+  std::int64_t items = 0;  // items its uncertainty records (0: none)
 };
 
 // The [report] section of a sweep config (docs/results-schema.md, "The report").
