@@ -9,6 +9,7 @@ if(E2LLM_FUZZ_TREE)
   add_library(e2llm_fuzz_harness_readers STATIC
     ${CMAKE_SOURCE_DIR}/harness/src/config.cpp
     ${CMAKE_SOURCE_DIR}/harness/src/sweep_config.cpp
+    ${CMAKE_SOURCE_DIR}/harness/src/report_settings.cpp
     ${CMAKE_SOURCE_DIR}/harness/src/tokenizer_choice.cpp
     ${CMAKE_SOURCE_DIR}/harness/src/cell_store.cpp)
   target_include_directories(e2llm_fuzz_harness_readers PUBLIC ${CMAKE_SOURCE_DIR}/harness/include)

@@ -201,7 +201,12 @@ void install(CLI::App& app, AppContext& context) {
     } catch (const ConfigError& e) {
       config.rethrow(e, "train");
     }
-    const nlohmann::json record = backend->prepare(ctx);
+    nlohmann::json record;
+    try {
+      record = backend->prepare(ctx);
+    } catch (const ConfigError& e) {  // a key that only training could judge (a budget, a window)
+      config.rethrow(e, "train");
+    }
     const char* rank = std::getenv("RANK");
     if (!rank || std::string(rank) == "0") {
       util::write_file_atomic(out / "train_result.json", record.dump(2) + "\n");

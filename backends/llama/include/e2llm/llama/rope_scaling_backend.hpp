@@ -26,8 +26,9 @@ class RopeScalingBackend : public Backend {
 
   BackendInfo info() const override;
   // Keys: model (path; else the run's base model), threads (0 = all cores),
-  // factor_rule ("ceil": g = ceil(W/L), default; "exact": g = W/L), factor (a fixed s for
-  // every W > L instead of g), beta_fast, beta_slow, attention_factor (YaRN),
+  // factor_rule ("ceil": g = ceil(W/L), default; "exact": g = W/L; "fixed": g = `factor` at
+  // every window, W <= L included, and no window beyond factor x L), factor (a fixed s for
+  // every W > L instead of g; required by "fixed"), beta_fast, beta_slow, attention_factor (YaRN),
   // block_size (blocked attention query/key block, default 256), check_blas (default true),
   // device ("auto" | "cpu" | "cuda" | "cuda:N"; the run's PrepareContext::device wins),
   // dtype ("float32" | "bfloat16"), attention ("fused" | "blocked").
@@ -39,8 +40,11 @@ class RopeScalingBackend : public Backend {
   // A TorchLanguageModel sharing the loaded weights, with rope_for_window(window).
   std::unique_ptr<LanguageModel> open(int64_t window) override;
 
-  // The scale for a window: 1 when W <= L; else `factor` if configured, else ceil(W/L) or W/L.
+  // The scale for a window: `factor` at every window under the "fixed" rule; else 1 when
+  // W <= L, `factor` if configured, ceil(W/L) or W/L.
   double scale_for_window(int64_t window) const;
+  // The same rule for a given L (before prepare() knows it).
+  double scale_for_window(int64_t window, int64_t original_window) const;
   // The model's own RoPE (Default type) with this backend's beta / attention_factor settings.
   formats::RopeConfig base_rope() const;
   int64_t original_window() const { return original_window_; }
@@ -71,12 +75,15 @@ class RopeScalingBackend : public Backend {
   std::shared_ptr<const Tokenizer> tokenizer() const { return tokenizer_; }
   // A subclass's config key holding a path (BackendInfo::path_keys), e.g. "corpus".
   void declare_path_key(std::string key) { info_.path_keys.push_back(std::move(key)); }
+  // Serves g at every window from now on (the "fixed" rule), e.g. a model trained at one g.
+  void serve_fixed_factor(double g);
 
  private:
   BackendInfo info_;
   std::string model_path_;  // from configure; empty = the run's base model
   int threads_ = 0;
   bool exact_factor_ = false;
+  bool fixed_factor_ = false;  // factor_rule = "fixed": factor_ at every window
   std::optional<double> factor_;
   double beta_fast_ = 32.0, beta_slow_ = 1.0;
   std::optional<double> attention_factor_;

@@ -14,7 +14,11 @@
 //   target_window (PoSE's L_t; default the sweep's largest window), chunks (PoSE's N, 2),
 //   init ("base" | "random"), model = {dim, layers, heads, kv_heads, ffn, window, vocab,
 //   rope_base, tied_embeddings} (random init), checkpoint_every, keep_last, resume,
-//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step.
+//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step,
+//   train_window (pi-ft: one model trained at this window, served at every window with the
+//   g it trained at, as a long-context PI model is published; 0 = one model per window).
+// A sweep's seed axis (PrepareContext::training_seed) replaces `seed` (and `retrieval_seed`
+// unless set): one training, cached apart, per seed.
 #pragma once
 
 #include <map>
@@ -60,6 +64,10 @@ class TrainingBackend : public RopeScalingBackend {
   std::string name_;
   PolicyKind default_policy_;
   TrainingMode mode_;
+  int64_t train_window_ = 0;      // pi-ft: > 0 trains one model at this window
+  bool seed_configured_ = false;  // `seed` written in the section (refused with a seed axis)
+  bool retrieval_seed_configured_ = false;
+  uint64_t seed_ = 0;                        // the seed of the current prepare(): the sweep's or `seed`
   int64_t batch_for(int64_t seq_len) const;  // throws ConfigError for a bad tokens_per_step
   int64_t tokens_per_step_ = 0;  // > 0: batch = tokens_per_step_ / seq_len per training
   TrainOptions opts_;  // the configured knobs (policy/seq_len/out completed per job)
