@@ -8,7 +8,7 @@
              upstream SmolLM2 tokenizer.json's Digits(individual_digits) does), whether the
              two can differ on the text at all ("number_after_spaces"), and transformers'
              decode of "ids".
-  encode     transformers' ids for each text of the JSON list --texts, printed as JSON.
+  encode     the same two id lists for each text of the JSON list --texts, printed as JSON.
   synthetic  a small byte-level tokenizer trained by `tokenizers` with the split regexes
              llama.cpp uses for one `pre` family, plus control and user-defined tokens,
              written as OUT/tokenizer.json and as a tokenizer-only GGUF (OUT/model.gguf, via
@@ -150,16 +150,22 @@ def smollm2(args):
 
 
 def encode(args):
-    """transformers' ids (no special tokens added, none parsed) of each text of the JSON list
-    in --texts, as a JSON list on stdout."""
+    """For each text of the JSON list in --texts: transformers' ids ("ids", no special tokens
+    added, none parsed) and those of the same tokenizer with llama.cpp's smollm pre-tokenizer
+    ("ids_digits"), printed as a JSON list."""
     from transformers import AutoTokenizer
 
     folder, name = os.path.split(os.path.abspath(args.gguf))
     backend = AutoTokenizer.from_pretrained(folder, gguf_file=name).backend_tokenizer
     backend.encode_special_tokens = True
+    digits = Tokenizer.from_str(backend.to_str())
+    digits.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    digits.encode_special_tokens = True
     with open(args.texts, encoding="utf-8") as f:
         texts = json.load(f)
-    print(json.dumps([backend.encode(t, add_special_tokens=False).ids for t in texts]))
+    print(json.dumps([{"ids": backend.encode(t, add_special_tokens=False).ids,
+                       "ids_digits": digits.encode(t, add_special_tokens=False).ids} for t in texts]))
 
 
 # ---- tokenizer.json -> GGUF --------------------------------------------------------------------

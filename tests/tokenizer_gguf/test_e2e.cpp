@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "../support/run_command.hpp"
@@ -40,7 +41,9 @@ const fs::path& work() {
   return dir.path;
 }
 
-// transformers' ids for `texts` (gguf_reference.py encode).
+// transformers' ids for `texts` (gguf_reference.py encode). Each text is one where they equal
+// llama.cpp's pieces (transformers ignores pre = smollm: docs/tokenizer-gguf.md §How it is
+// checked), which the call checks.
 std::vector<std::vector<std::int32_t>> transformers_ids(const std::vector<std::string>& texts) {
   const fs::path file = work() / "texts.json";
   e2llm::util::write_file_atomic(file, nlohmann::json(texts).dump());
@@ -48,7 +51,13 @@ std::vector<std::vector<std::int32_t>> transformers_ids(const std::vector<std::s
       run_command(quote(kPython.string()) + " " + quote((kSource / "tests/tokenizer_gguf/gguf_reference.py").string()) +
                   " encode --gguf " + quote(kSmolLM2.string()) + " --texts " + quote(file.string()));
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  return nlohmann::json::parse(r.out).get<std::vector<std::vector<std::int32_t>>>();
+  std::vector<std::vector<std::int32_t>> ids;
+  for (const auto& c : nlohmann::json::parse(r.out)) {
+    ids.push_back(c["ids"].get<std::vector<std::int32_t>>());
+    EXPECT_EQ(ids.back(), c["ids_digits"].get<std::vector<std::int32_t>>())
+        << "a test text where transformers and llama.cpp's pre-tokenizer disagree; choose another";
+  }
+  return ids;
 }
 
 std::vector<std::int32_t> parse_ids(const std::string& out) {
@@ -97,8 +106,14 @@ TEST(TokenizerGgufE2E, EncodeAndDecodeSmolLM2AsTransformers) {
 // SmolLM2 adds no BOS: a text of N tokens scores N - 1 of them. (Needs the quantized
 // weights read: the Q4_1 / Q8_0 dequantization kernels.)
 TEST(TokenizerGgufE2E, PerplexityOfSmolLM2NeedsNoTokenizer) {
-  std::string text = e2llm::util::read_file("/usr/share/common-licenses/Apache-2.0");
-  text.resize(4000);
+  // 4,000 characters of a real LongBench context (a paper's text).
+  std::istringstream rows(e2llm::util::read_file(fs::path(E2LLM_SHARED_DATA) / "longbench" / "rows" / "qasper.jsonl"));
+  std::string first;
+  std::getline(rows, first);
+  std::string text = nlohmann::json::parse(first)["context"].get<std::string>();
+  std::size_t cut = 4000;
+  while ((static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // at a character boundary
+  text.resize(cut);
   e2llm::util::write_file_atomic(work() / "smol.txt", text);
   const auto ids = transformers_ids({text});
   ASSERT_EQ(ids.size(), 1u);
