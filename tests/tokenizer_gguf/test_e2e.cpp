@@ -41,9 +41,9 @@ const fs::path& work() {
   return dir.path;
 }
 
-// transformers' ids for `texts` (gguf_reference.py encode). Each text is one where they equal
-// llama.cpp's pieces (transformers ignores pre = smollm: docs/tokenizer-gguf.md §How it is
-// checked), which the call checks.
+// transformers' ids for `texts` (gguf_reference.py encode). Each text must be one where they
+// equal llama.cpp's pieces, which the call checks: transformers ignores pre = smollm
+// (docs/tokenizer-gguf.md §How it is checked).
 std::vector<std::vector<std::int32_t>> transformers_ids(const std::vector<std::string>& texts) {
   const fs::path file = work() / "texts.json";
   e2llm::util::write_file_atomic(file, nlohmann::json(texts).dump());
