@@ -2,7 +2,8 @@
 # Included by fuzz/CMakeLists.txt (the libFuzzer build in build/fuzz) and by
 # tests/fuzz/CMakeLists.txt (the replay tests and the timed runs); docs/reliability.md.
 set(E2LLM_FUZZ_TARGETS
-  gguf safetensors hf_dir toml_config longbench_rows longbench_predictions proofpile_documents cell_store)
+  gguf gguf_tokenizer safetensors hf_dir toml_config longbench_rows longbench_predictions proofpile_documents
+  cell_store)
 
 if(E2LLM_FUZZ_TREE)
   # Only the harness files that hold the readers: the sanitizer build stays short.
@@ -19,6 +20,7 @@ else()
   set(harness_readers e2llm_harness)
 endif()
 set(E2LLM_FUZZ_LIBS_gguf e2llm_formats)
+set(E2LLM_FUZZ_LIBS_gguf_tokenizer e2llm_gguf_tokenizer_core)
 set(E2LLM_FUZZ_LIBS_safetensors e2llm_formats)
 set(E2LLM_FUZZ_LIBS_hf_dir e2llm_formats)
 set(E2LLM_FUZZ_LIBS_toml_config ${harness_readers})

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "e2llm/config_reader.hpp"
+#include "e2llm/error.hpp"
 #include "e2llm/harness/sweep.hpp"
 #include "e2llm/harness/tokenizer_choice.hpp"
 
@@ -159,10 +160,6 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
     }
   }
 
-  const auto& tok = section_or_empty(root, "tokenizer");
-  s.tokenizer_model = c.resolve(get_string(c, tok, "tokenizer", "model", "", true));
-  s.tokenizer_plugin = tokenizer_plugin_for(s.tokenizer_model, get_string(c, tok, "tokenizer", "plugin", ""));
-
   const auto& base = section_or_empty(root, "base");
   if (!root.contains("base")) throw c.error_at("base", "the config needs a [base] section (source, path, window)");
   s.base_source = get_string(c, base, "base", "source", "", true);
@@ -186,6 +183,24 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
     s.base_path = c.resolve(get_string(c, base, "base", "path", "", true));
     if (base.contains("pretrain")) throw c.error_at("base.pretrain", "is only used with source = \"pretrain\"");
   }
+
+  // [tokenizer] model, or the base model's own tokenizer (a GGUF's tokenizer.* keys, an HF
+  // folder's tokenizer.json / tokenizer.model). Cell keys hold its fingerprint, not its path.
+  const auto& tok = section_or_empty(root, "tokenizer");
+  if (tok.contains("model") || s.base_source == "pretrain") {
+    if (!tok.contains("model"))
+      throw c.error_at("tokenizer",
+                       "needs 'model': a pretrained base (source = \"pretrain\") has no tokenizer of its own");
+    s.tokenizer_model = c.resolve(get_string(c, tok, "tokenizer", "model", "", true));
+  } else {
+    try {
+      s.tokenizer_model = tokenizer_of_model(s.base_path, "set [tokenizer] model");
+    } catch (const Error& e) {
+      throw c.error_at("base.path", e.what());
+    }
+    s.tokenizer_key = "base.path";
+  }
+  s.tokenizer_plugin = tokenizer_plugin_for(s.tokenizer_model, get_string(c, tok, "tokenizer", "plugin", ""));
 
   const auto& sweep = section_or_empty(root, "sweep");
   s.backends = filter(c, plugin_sections(c, "backends"), sweep, "backends", "backends");

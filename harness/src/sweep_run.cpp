@@ -139,7 +139,7 @@ class SweepRunner {
     try {
       tokenizer_->load(s_.tokenizer_model.string());
     } catch (const Error& e) {
-      throw c_.error_at("tokenizer.model", e.what());
+      throw c_.error_at(s_.tokenizer_key, e.what());
     }
     // Configure everything before anything slow runs: a typo fails in a second, not after training.
     for (const auto& b : s_.backends) {

@@ -37,6 +37,9 @@ struct SweepSpec {
   std::vector<std::filesystem::path> plugin_paths;
   std::string tokenizer_plugin = "sentencepiece";
   std::filesystem::path tokenizer_model;
+  // Where tokenizer_model comes from, for errors: "tokenizer.model", or "base.path" when
+  // [tokenizer] model is left out and the base model's own tokenizer is used.
+  std::string tokenizer_key = "tokenizer.model";
   std::string base_source;         // "gguf" | "hf" | "pretrain"
   std::filesystem::path base_path;  // empty for "pretrain"
   std::int64_t original_window = 0;  // L

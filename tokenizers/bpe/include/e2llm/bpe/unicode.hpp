@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace e2llm::hfjson {
+namespace e2llm::bpe {
 
 // Character classes as bit flags; one code point can have several (Nd is number and word).
 enum CharClass : std::uint8_t {
@@ -14,6 +14,7 @@ enum CharClass : std::uint8_t {
   kNumber = 2,  // \p{N}: Nd Nl No (also Rust's char::is_numeric)
   kSpace = 4,   // \s: the White_Space property (Oniguruma's and Rust's definition)
   kWord = 8,    // Rust regex \w: letters, marks, Nd, Nl, Pc, ZWNJ/ZWJ
+  kPunct = 16,  // \p{P}: Pc Pd Ps Pe Pi Pf Po
 };
 
 // The classes of code point `cp` (from utf8proc; a table built on first use).
@@ -27,6 +28,9 @@ inline bool is_number(char32_t cp) {
 }
 inline bool is_space(char32_t cp) {
   return char_class(cp) & kSpace;
+}
+inline bool is_punct(char32_t cp) {
+  return char_class(cp) & kPunct;
 }
 inline bool is_word(char32_t cp) {
   return char_class(cp) & kWord;
@@ -67,4 +71,4 @@ bool is_valid_utf8(std::string_view bytes);
 // Unicode normalization forms through utf8proc: "NFC", "NFD", "NFKC", "NFKD".
 std::string normalize_form(std::string_view text, std::string_view form);
 
-}  // namespace e2llm::hfjson
+}  // namespace e2llm::bpe

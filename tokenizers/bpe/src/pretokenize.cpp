@@ -1,13 +1,13 @@
-#include "pretokenize.hpp"
+#include "e2llm/bpe/pretokenize.hpp"
 
 #include <algorithm>
 #include <array>
 #include <functional>
 
+#include "e2llm/bpe/unicode.hpp"
 #include "e2llm/error.hpp"
-#include "unicode.hpp"
 
-namespace e2llm::hfjson {
+namespace e2llm::bpe {
 namespace {
 
 using nlohmann::json;
@@ -18,6 +18,11 @@ constexpr std::string_view kLlama3Regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kQwen2Regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// Patterns that match somewhere (not at every position), as llama.cpp's "default" BPE
+// pre-tokenizer chains them after its punctuation run (docs/tokenizer-gguf.md §Pre-tokenizers).
+constexpr std::string_view kPunctRunRegex = R"([\p{P}\$\+<=>\^~\|]+)";
+constexpr std::string_view kNumberRunRegex = R"(\p{N}+)";
+constexpr std::string_view kDigitTripleRegex = "[0-9][0-9][0-9]";
 constexpr const char* kSupportedPreTokenizers = "ByteLevel, Split, Sequence, Digits, Metaspace";
 
 // --- scanning helpers over valid UTF-8 --------------------------------------------------
@@ -344,6 +349,39 @@ SplitBehavior parse_behavior(const json& spec) {
               "' is not supported (supported: Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)");
 }
 
+// The spans of one of the find-style regexes above: runs of a character class, or three
+// ASCII digits (leftmost, not overlapping).
+std::function<std::vector<Span>(std::string_view)> find_regex_spans(std::string_view regex) {
+  if (regex == kDigitTripleRegex)
+    return [](std::string_view text) {
+      return spans_from_matches(text, [&](std::size_t pos) -> std::pair<std::size_t, std::size_t> {
+        auto digit = [&](std::size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+        for (std::size_t p = pos; p + 3 <= text.size(); ++p)
+          if (digit(p) && digit(p + 1) && digit(p + 2)) return {p, p + 3};
+        return {std::string_view::npos, std::string_view::npos};
+      });
+    };
+  std::function<bool(char32_t)> in_class;
+  if (regex == kNumberRunRegex)
+    in_class = [](char32_t c) { return is_number(c); };
+  else
+    in_class = [](char32_t c) {
+      return is_punct(c) || c == U'$' || c == U'+' || c == U'<' || c == U'=' || c == U'>' || c == U'^' || c == U'~' ||
+             c == U'|';
+    };
+  return [in_class](std::string_view text) {
+    Cursor c{text};
+    return spans_from_matches(text, [&](std::size_t pos) -> std::pair<std::size_t, std::size_t> {
+      for (std::size_t p = pos; p < text.size();) {
+        std::size_t len;
+        if (in_class(c.at(p, len))) return {p, c.run(p, in_class)};
+        p += len;
+      }
+      return {std::string_view::npos, std::string_view::npos};
+    });
+  };
+}
+
 std::unique_ptr<PreTokenizer> make_split(const json& spec) {
   const json& pattern = spec.at("pattern");
   std::function<std::vector<Span>(std::string_view)> find;
@@ -359,9 +397,14 @@ std::unique_ptr<PreTokenizer> make_split(const json& spec) {
       known = KnownRegex::llama3;
     else if (regex == kQwen2Regex)
       known = KnownRegex::qwen2;
+    else if (regex == kPunctRunRegex || regex == kNumberRunRegex || regex == kDigitTripleRegex)
+      return std::make_unique<SplitPreTokenizer>(find_regex_spans(regex), parse_behavior(spec),
+                                                 spec.value("invert", false));
     else
       throw Error("pre_tokenizer Split regex '" + regex +
-                  "' is not supported (supported: the GPT-2, Llama 3 and Qwen2 split regexes)");
+                  "' is not supported (supported: the GPT-2, Llama 3 and Qwen2 split regexes, " +
+                  std::string(kPunctRunRegex) + ", " + std::string(kNumberRunRegex) + ", " +
+                  std::string(kDigitTripleRegex) + ")");
     find = [known](std::string_view text) { return known_regex_spans(known, text); };
   } else {
     throw Error("pre_tokenizer Split pattern must be {\"String\": ...} or {\"Regex\": ...}");
@@ -457,4 +500,4 @@ int unicode_to_byte(char32_t cp) {
   return 0xAD;
 }
 
-}  // namespace e2llm::hfjson
+}  // namespace e2llm::bpe

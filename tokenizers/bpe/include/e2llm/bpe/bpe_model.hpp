@@ -1,23 +1,34 @@
-// The BPE model of tokenizer.json: a vocabulary, merges ranked by their order in the file,
-// optional byte fallback (<0xNN> tokens) and an unknown token.
+// A BPE model: a vocabulary, merges ranked by their order, optional byte fallback (<0xNN>
+// tokens) and an unknown token, merged the way the Hugging Face `tokenizers` library merges
+// (docs/tokenizer-json.md §Details that are easy to get wrong). Built from plain data, so
+// that tokenizer.json (hf-json) and GGUF (gguf) vocabularies share it.
 #pragma once
 
 #include <cstdint>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
-namespace e2llm::hfjson {
+namespace e2llm::bpe {
+
+struct BpeOptions {
+  std::optional<std::string> unk_token;
+  std::string continuing_subword_prefix, end_of_word_suffix;
+  bool fuse_unk = false, byte_fallback = false;
+  bool ignore_merges = false;  // a word that is a token is that token, whatever the merges say
+};
 
 class BpeModel {
  public:
-  // Reads a "model" object of type BPE. Throws e2llm::Error on anything it cannot honour
-  // (dropout, a merge whose parts or result are not in the vocabulary).
-  explicit BpeModel(const nlohmann::json& spec);
+  // `vocab`: (token, id) pairs, ids >= 0 (holes allowed); `merges`: pairs in rank order, a
+  // repeated pair keeps its last rank. Throws e2llm::Error for a negative id, or a merge whose
+  // parts or result are not in the vocabulary (callers add where in their file it was).
+  BpeModel(const std::vector<std::pair<std::string, std::int32_t>>& vocab,
+           const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options);
 
   // Appends the ids of one pre-tokenized word.
   void tokenize(std::string_view word, std::vector<std::int32_t>& out) const;
@@ -46,9 +57,7 @@ class BpeModel {
   std::vector<std::string> keys_;                             // every vocabulary token
   std::unordered_map<std::string_view, std::int32_t> vocab_;  // views into keys_
   std::unordered_map<std::uint64_t, Merge> merges_;
-  std::optional<std::string> unk_token_;
-  std::string continuing_subword_prefix_, end_of_word_suffix_;
-  bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+  BpeOptions options_;
   std::int32_t byte_ids_[256];  // <0xNN> ids, -1 when absent
 
   // Words seen before (tokenizers caches too; the result is the same either way).
@@ -56,4 +65,4 @@ class BpeModel {
   mutable std::unordered_map<std::string, std::vector<std::int32_t>> cache_;
 };
 
-}  // namespace e2llm::hfjson
+}  // namespace e2llm::bpe

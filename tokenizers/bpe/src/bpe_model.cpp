@@ -1,33 +1,23 @@
-#include "bpe.hpp"
+#include "e2llm/bpe/bpe_model.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <queue>
 
+#include "e2llm/bpe/unicode.hpp"
 #include "e2llm/error.hpp"
-#include "unicode.hpp"
 
-namespace e2llm::hfjson {
+namespace e2llm::bpe {
 namespace {
 
-using nlohmann::json;
+// A token as a JSON string, any byte escaped: messages stay one printable line.
+std::string quoted(const std::string& token) {
+  return nlohmann::json(token).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+}
 
 constexpr std::size_t kCacheMaxWordBytes = 256;  // longer words are rare: not cached
 constexpr std::size_t kCacheMaxEntries = 1 << 18;
-
-std::string optional_string(const json& spec, const char* key) {
-  auto it = spec.find(key);
-  return it == spec.end() || it->is_null() ? std::string() : it->get<std::string>();
-}
-
-std::pair<std::string, std::string> parse_merge(const json& m) {
-  if (m.is_array() && m.size() == 2) return {m[0].get<std::string>(), m[1].get<std::string>()};
-  if (m.is_string()) {
-    const std::string line = m.get<std::string>();
-    std::size_t space = line.find(' ');
-    if (space != std::string::npos && line.find(' ', space + 1) == std::string::npos)
-      return {line.substr(0, space), line.substr(space + 1)};
-  }
-  throw Error("model.merges: entry " + m.dump() + " is not a pair of tokens (\"a b\" or [\"a\", \"b\"])");
-}
 
 // One symbol of a word being merged: a doubly linked list over a vector, as in tokenizers.
 struct Symbol {
@@ -46,35 +36,26 @@ struct Candidate {
 
 }  // namespace
 
-BpeModel::BpeModel(const json& spec) {
-  if (auto it = spec.find("dropout"); it != spec.end() && !it->is_null() && it->get<double>() > 0.0)
-    throw Error("model.dropout " + it->dump() + " is not supported: BPE dropout is random; set it to null");
-  const json& vocab = spec.at("vocab");
-  if (!vocab.is_object()) throw Error("model.vocab must be an object of token -> id");
+BpeModel::BpeModel(const std::vector<std::pair<std::string, std::int32_t>>& vocab,
+                   const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options)
+    : options_(std::move(options)) {
   std::int32_t max_id = -1;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) max_id = std::max(max_id, it.value().get<std::int32_t>());
+  for (const auto& [token, id] : vocab) {
+    if (id < 0) throw Error("token " + quoted(token) + " has a negative id");
+    max_id = std::max(max_id, id);
+  }
   id_to_token_.assign(static_cast<std::size_t>(max_id + 1), std::string());
   has_token_.assign(id_to_token_.size(), false);
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    const auto id = it.value().get<std::int32_t>();
-    if (id < 0) throw Error("model.vocab: token " + json(it.key()).dump() + " has a negative id");
-    id_to_token_[static_cast<std::size_t>(id)] = it.key();
-    has_token_[static_cast<std::size_t>(id)] = true;
-  }
   // Keys live in keys_ (reserved up front, so the views stay valid); when two tokens share
   // an id (never in real files), both encode to it and the later one decodes.
   keys_.reserve(vocab.size());
   vocab_.reserve(vocab.size());
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    keys_.push_back(it.key());
-    vocab_[std::string_view(keys_.back())] = it.value().get<std::int32_t>();
+  for (const auto& [token, id] : vocab) {
+    id_to_token_[static_cast<std::size_t>(id)] = token;
+    has_token_[static_cast<std::size_t>(id)] = true;
+    keys_.push_back(token);
+    vocab_[std::string_view(keys_.back())] = id;
   }
-  if (spec.contains("unk_token") && !spec["unk_token"].is_null()) unk_token_ = spec["unk_token"].get<std::string>();
-  continuing_subword_prefix_ = optional_string(spec, "continuing_subword_prefix");
-  end_of_word_suffix_ = optional_string(spec, "end_of_word_suffix");
-  fuse_unk_ = spec.value("fuse_unk", false);
-  byte_fallback_ = spec.value("byte_fallback", false);
-  ignore_merges_ = spec.value("ignore_merges", false);
   for (int b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -82,16 +63,15 @@ BpeModel::BpeModel(const json& spec) {
     byte_ids_[b] = id ? *id : -1;
   }
 
-  const json& merges = spec.at("merges");
   merges_.reserve(merges.size());
   std::uint32_t rank = 0;
-  for (const auto& m : merges) {
-    auto [a, b] = parse_merge(m);
+  for (const auto& [a, b] : merges) {
     auto a_id = token_to_id(a), b_id = token_to_id(b);
-    if (!a_id || !b_id) throw Error("model.merges: '" + a + " " + b + "' names a token that is not in the vocabulary");
-    const std::size_t prefix = std::min(continuing_subword_prefix_.size(), b.size());
+    if (!a_id || !b_id) throw Error("merge " + quoted(a + " " + b) + " names a token that is not in the vocabulary");
+    // tokenizers drops the prefix's length from the right part, whatever it holds.
+    const std::size_t prefix = std::min(options_.continuing_subword_prefix.size(), b.size());
     auto merged = token_to_id(a + b.substr(prefix));
-    if (!merged) throw Error("model.merges: the result of '" + a + " " + b + "' is not in the vocabulary");
+    if (!merged) throw Error("the result of merge " + quoted(a + " " + b) + " is not in the vocabulary");
     merges_[pair_key(*a_id, *b_id)] = {rank++, *merged};  // a repeated pair keeps its last rank
   }
 }
@@ -110,7 +90,7 @@ const std::string* BpeModel::id_to_token(std::int32_t id) const {
 
 void BpeModel::tokenize(std::string_view word, std::vector<std::int32_t>& out) const {
   if (word.empty()) return;
-  if (ignore_merges_)
+  if (options_.ignore_merges)
     if (auto id = token_to_id(word)) {
       out.push_back(*id);
       return;
@@ -141,8 +121,8 @@ void BpeModel::tokenize(std::string_view word, std::vector<std::int32_t>& out) c
 void BpeModel::add_char_ids(std::string_view word, std::vector<std::int32_t>& ids) const {
   std::int32_t pending_unk = -1;
   auto unk_id = [&]() -> std::int32_t {
-    auto id = token_to_id(*unk_token_);
-    if (!id) throw Error("model.unk_token '" + *unk_token_ + "' is not in the vocabulary");
+    auto id = token_to_id(*options_.unk_token);
+    if (!id) throw Error("the unknown token " + quoted(*options_.unk_token) + " is not in the vocabulary");
     return *id;
   };
   std::string buffer;
@@ -151,8 +131,10 @@ void BpeModel::add_char_ids(std::string_view word, std::vector<std::int32_t>& id
     std::string_view s = word.substr(i, len);
     const bool first = i == 0, last = i + len >= word.size();
     i += len;
-    if ((!first && !continuing_subword_prefix_.empty()) || (last && !end_of_word_suffix_.empty())) {
-      buffer.assign(first ? "" : continuing_subword_prefix_).append(s).append(last ? end_of_word_suffix_ : "");
+    if ((!first && !options_.continuing_subword_prefix.empty()) || (last && !options_.end_of_word_suffix.empty())) {
+      buffer.assign(first ? "" : options_.continuing_subword_prefix)
+          .append(s)
+          .append(last ? options_.end_of_word_suffix : "");
       s = buffer;
     }
     if (auto id = token_to_id(s)) {
@@ -160,7 +142,7 @@ void BpeModel::add_char_ids(std::string_view word, std::vector<std::int32_t>& id
       ids.push_back(*id);
       continue;
     }
-    if (byte_fallback_) {
+    if (options_.byte_fallback) {
       bool all = true;
       for (unsigned char b : s) all = all && byte_ids_[b] >= 0;
       if (all) {
@@ -168,9 +150,9 @@ void BpeModel::add_char_ids(std::string_view word, std::vector<std::int32_t>& id
         continue;
       }
     }
-    if (!unk_token_) continue;  // dropped, as tokenizers does without an unknown token
-    if (pending_unk >= 0 && !fuse_unk_) ids.push_back(pending_unk);
-    if (pending_unk < 0 || !fuse_unk_) pending_unk = unk_id();
+    if (!options_.unk_token) continue;  // dropped, as tokenizers does without an unknown token
+    if (pending_unk >= 0 && !options_.fuse_unk) ids.push_back(pending_unk);
+    if (pending_unk < 0 || !options_.fuse_unk) pending_unk = unk_id();
   }
   if (pending_unk >= 0) ids.push_back(pending_unk);
 }
@@ -222,4 +204,4 @@ void BpeModel::apply_merges(std::vector<std::int32_t>& ids) const {
     if (s.len != 0) ids.push_back(s.id);
 }
 
-}  // namespace e2llm::hfjson
+}  // namespace e2llm::bpe

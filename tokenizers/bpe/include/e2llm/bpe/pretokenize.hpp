@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace e2llm::hfjson {
+namespace e2llm::bpe {
 
 struct Piece {
   std::string text;
@@ -41,4 +41,4 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& spec);
 const std::string& byte_to_unicode(unsigned char byte);
 int unicode_to_byte(char32_t cp);
 
-}  // namespace e2llm::hfjson
+}  // namespace e2llm::bpe

@@ -1,4 +1,4 @@
-#include "unicode.hpp"
+#include "e2llm/bpe/unicode.hpp"
 
 #include <utf8proc.h>
 
@@ -8,7 +8,7 @@
 
 #include "e2llm/error.hpp"
 
-namespace e2llm::hfjson {
+namespace e2llm::bpe {
 namespace {
 
 constexpr char32_t kMaxCodePoint = 0x10FFFF;
@@ -41,8 +41,18 @@ std::uint8_t compute_class(char32_t cp) {
     case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_MC:
     case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_PC:
       c = kWord;
+      break;
+    case UTF8PROC_CATEGORY_PC:
+      c = kWord | kPunct;
+      break;
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+      c = kPunct;
       break;
     default:
       break;
@@ -167,4 +177,4 @@ std::string normalize_form(std::string_view text, std::string_view form) {
   return std::string(reinterpret_cast<const char*>(result), static_cast<std::size_t>(n));
 }
 
-}  // namespace e2llm::hfjson
+}  // namespace e2llm::bpe
