@@ -4,10 +4,14 @@
 # A check, not a test: llama.cpp is not a dependency, and it computes with its own quantized
 # kernels (e2llm dequantizes to float32), so agreement is expected to ~1e-2 relative, not 1e-6.
 #
-# The windows: llama.cpp's strided mode (`llama-perplexity -c W --ppl-stride S`) evaluates
-# windows of W tokens starting every S tokens and scores each window's last S tokens. With
-# S = W - 1 that is exactly e2llm's sliding window (docs/protocols.md) at window W and stride
-# W - 1: each window scores its tokens 1..W-1, every token once. Neither adds BOS here when the
+# The windows: llama.cpp's strided mode (`llama-perplexity -c C --ppl-stride S`) first widens
+# its context to n = C + floor(S / 2) (then rounds n up to a multiple of 256), then evaluates
+# windows of n tokens starting every S tokens and scores each window's last S tokens. So
+# C = W - floor(S / 2) with S = W - 1 and W a multiple of 256 gives windows of exactly W:
+# e2llm's sliding window (docs/protocols.md) at window W and stride W - 1, each window
+# scoring its tokens 1..W-1, every token once. (Passing -c W instead scores with windows of
+# about 1.5 W: measured on SmolLM2 at W = 1024, 13.67 against 17.30 at exactly 1024.) The
+# script checks the chunk size llama.cpp reports. Neither adds BOS here when the
 # tokenizer file says not to (SmolLM2); llama.cpp would put BOS over each window's first token.
 #
 #   LLAMA_PERPLEXITY=/path/to/llama-perplexity bench/check_llamacpp_perplexity.sh [BUILD_DIR]
@@ -43,11 +47,17 @@ gguf="$model"
 case "$model" in
   pip:*) gguf="$(ls "$root"/.venv/lib/python3*/site-packages/"${model#pip:}" | head -n 1)" ;;
 esac
+(( W % 256 == 0 )) || { echo "check_llamacpp_perplexity.sh: E2LLM_W must be a multiple of 256 (llama.cpp rounds its context up to one)" >&2; exit 1; }
 S=$((W - 1))
+C=$((W - S / 2))
 N=$((W + (K - 1) * S))  # the tokens K windows of W at stride W - 1 cover
 
-"$llama" -m "$gguf" -f "$text" -c "$W" -b "$W" --ppl-stride "$S" --chunks "$K" -t "$threads" >"$work/llama.out" 2>"$work/llama.err" || {
+"$llama" -m "$gguf" -f "$text" -c "$C" -b "$W" --ppl-stride "$S" --chunks "$K" -t "$threads" >"$work/llama.out" 2>"$work/llama.err" || {
   tail -n 5 "$work/llama.err" >&2
+  exit 1
+}
+grep -q "Calculation chunk = $W\$" "$work/llama.err" "$work/llama.out" || {
+  echo "check_llamacpp_perplexity.sh: llama-perplexity did not evaluate windows of $W tokens ($(grep -ho 'Calculation chunk = [0-9]*' "$work/llama.err" "$work/llama.out"))" >&2
   exit 1
 }
 llama_ppl="$(grep -o "\[$K\][0-9.]*" "$work/llama.out" | tail -n 1 | cut -d']' -f2)"
