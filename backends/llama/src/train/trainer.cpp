@@ -187,6 +187,7 @@ class Trainer {
   void build_model(const fs::path* resume_dir);
   void build_optimizer();
   double train_step(int64_t step, double lr, double* grad_norm);
+  void record_samples(int64_t step, int64_t first, const std::vector<PositionDraw>& draws);
   void after_step(int64_t done, double loss, double lr, double grad_norm);
   TrainResult finish(Clock::time_point wall0);
   void save_checkpoint(int64_t step, double loss);
@@ -214,6 +215,7 @@ class Trainer {
   int64_t start_step_ = 0, tokens_seen_ = 0, micro_ = 0, n_params_ = 0;
   double gflops_ = 0, last_loss_ = NAN;
   std::unique_ptr<util::JsonlAppender> journal_;
+  std::unique_ptr<util::JsonlAppender> positions_record_;  // record_positions: this rank's samples
   bool tty_ = false;
   Clock::time_point t_log_;
   int64_t steps_since_log_ = 0;
@@ -516,6 +518,12 @@ void Trainer::start(bool* resuming) {
   const int64_t R = o_.data.seq_len;
   ids_ = torch::empty({micro_, R + 1}, torch::kLong);
   pos_ = torch::empty({micro_, R}, torch::kFloat64);
+  if (o_.record_positions) {
+    fs::create_directories(o_.out_dir);
+    const fs::path record = o_.out_dir / ("positions-rank" + std::to_string(ranks_.rank) + ".jsonl");
+    if (!*resuming) fs::remove(record);
+    positions_record_ = std::make_unique<util::JsonlAppender>(record);
+  }
   if (ranks_.rank != 0) return;
   fs::create_directories(o_.out_dir);
   if (!*resuming) fs::remove(o_.out_dir / "train_log.jsonl");
@@ -561,7 +569,9 @@ double Trainer::train_step(int64_t step, double lr, double* grad_norm) {
     const auto [r0, r1] = even_part(c1 - c0, ranks_.world, ranks_.rank);
     const int64_t n = r1 - r0, first = step * o_.batch + c0 + r0;  // global sample index = step·batch + slot
     for (int64_t i = 0; i < n; ++i) data_.train.read(order_->sequence(first + i), ids_[i].data_ptr<int64_t>());
-    policy_->fill(step, first, n, pos_.data_ptr<double>());
+    std::vector<PositionDraw> draws;
+    policy_->fill(step, first, n, pos_.data_ptr<double>(), positions_record_ ? &draws : nullptr);
+    if (positions_record_) record_samples(step, first, draws);
     auto ids = ids_.narrow(0, 0, n).to(device_);
     torch::Tensor logits;
     {
@@ -593,6 +603,23 @@ double Trainer::train_step(int64_t step, double lr, double* grad_norm) {
   opt_->step();
   tokens_seen_ += o_.batch * R;
   return loss_sum;
+}
+
+// record_positions: one row per sample of this micro-batch (ids_ holds its sequences): the draw,
+// not the positions it gives, so that a reference rebuilds the positions from the method's
+// definition (tests/train/train_step_reference.py).
+void Trainer::record_samples(int64_t step, int64_t first, const std::vector<PositionDraw>& draws) {
+  const int64_t row = o_.data.seq_len + 1;
+  for (size_t i = 0; i < draws.size(); ++i) {
+    const int64_t* ids = ids_[static_cast<int64_t>(i)].data_ptr<int64_t>();
+    positions_record_->append({{"step", step},
+                               {"sample", first + static_cast<int64_t>(i)},
+                               {"sequence", order_->sequence(first + static_cast<int64_t>(i))},
+                               {"policy", policy_name(o_.policy.kind)},
+                               {"g", draws[i].g},
+                               {"t", draws[i].t},
+                               {"ids", std::vector<int64_t>(ids, ids + row)}});
+  }
 }
 
 // Validation, the log line, the checkpoint and the kill hook after optimizer step `done`.

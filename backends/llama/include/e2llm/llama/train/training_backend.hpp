@@ -13,7 +13,7 @@
 //   g_values, sink, scale_augmentation, offset_augmentation, g_fixed,
 //   init ("base" | "random"), model = {dim, layers, heads, kv_heads, ffn, window, vocab,
 //   rope_base, tied_embeddings} (random init), checkpoint_every, keep_last, resume,
-//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step.
+//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step, record_positions.
 #pragma once
 
 #include <map>
