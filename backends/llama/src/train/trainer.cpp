@@ -252,6 +252,13 @@ void Trainer::setup_ranks_and_device() {
   reset_device_peak(device);
 }
 
+// A loss in result.json: NaN is written as null (no validation split, eval_batches = 0), so
+// null reads back as NaN, and an absent key as 0 (results written before the key existed).
+static double loss_field(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key)) return 0.0;
+  return j.at(key).is_null() ? std::nan("") : j.at(key).get<double>();
+}
+
 std::optional<TrainResult> Trainer::cached_result() const {
   const fs::path result_file = o_.out_dir / "result.json";
   if (!fs::exists(result_file)) return std::nullopt;
@@ -262,8 +269,8 @@ std::optional<TrainResult> Trainer::cached_result() const {
   result.steps = j.at("steps");
   result.tokens = j.at("trained_tokens");
   result.wall_s = j.at("train_wall_s");
-  result.final_loss = j.value("final_loss", 0.0);
-  result.val_loss = j.value("val_loss", 0.0);
+  result.final_loss = loss_field(j, "final_loss");
+  result.val_loss = loss_field(j, "val_loss");
   result.device = j.value("device", nlohmann::json::object());
   result.cached = true;
   return result;
@@ -679,7 +686,7 @@ TrainResult Trainer::finish(Clock::time_point wall0) {
     const auto j = nlohmann::json::parse(util::read_file(result_file));
     result.checkpoint_hash = j.at("checkpoint_hash");
     result.wall_s = j.at("train_wall_s");
-    result.val_loss = j.value("val_loss", 0.0);
+    result.val_loss = loss_field(j, "val_loss");
     result.device = device_record();
   }
   return result;
