@@ -154,6 +154,7 @@ const std::vector<Case>& cases() {
        "plugin = \"e2llm\"\nseq_len = 64\nsteps = 1\nbatch = 4\ng_values = [2.0, 3.5]\ng_sampling = \"iteration\"\n"
        "sink = 2\n",
        "", 4},
+      {"pose", "plugin = \"pose\"\nseq_len = 64\nsteps = 1\nbatch = 4\ntarget_window = 2048\nchunks = 3\n", "", 4},
   };
   return c;
 }
@@ -215,7 +216,7 @@ TEST_P(TrainStepOracle, OneStepEqualsTheReference) {
     EXPECT_GT(std::abs(value.get<double>() - ref_loss), 100 * kLossTolerance * ref_loss)
         << c.name << " " << variant << ": the loss without it is too close to tell apart";
   const std::string policy = policy_of(c);
-  if (policy == "e2llm" || policy == "pi") {
+  if (policy == "e2llm" || policy == "pi" || policy == "pose") {
     EXPECT_FALSE(ref["variant_losses"].empty());
   }
   if (policy == "e2llm") {

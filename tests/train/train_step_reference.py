@@ -23,9 +23,8 @@ with g_sampling = "iteration", all scaled positions < L). RoPE angles are positi
 
 A policy without a reference here fails with "no reference for policy ...": add its
 positions (POSITIONS) and draw check (DRAW_CHECKS). PoSE (Zhu et al. 2023, arXiv 2309.10400)
-is the next one: chunk i of lengths l_0..l_{N-1} keeps positions st_i + u_i + k divided by
-s = L_t / L, skips 0 = u_0 <= u_1 <= ... <= L_t − R; pose_positions below is written from the
-paper and waits for the trainer to record chunk_lengths and skips.
+too: chunk i of lengths l_0..l_{N-1} keeps positions st_i + u_i + k divided by s = L_t / L,
+skips 0 = u_0 <= u_1 <= ... <= L_t − R (the trainer records chunk_lengths and skips).
 
 Writes MANIFEST["out"]: {"loss", "grad_norm", "lr", "samples", "draws", "positions_first" (the
 first sample's positions), "variant_losses", "tensors": {name: {"max_abs_diff" (over the
@@ -106,8 +105,19 @@ def check_e2llm(draws, policy, L, R):
 
 
 def check_pose(draws, policy, L, R):
-    raise ValueError("PoSE draws are not checked yet: write check_pose from the paper (skips non-decreasing, "
-                     "u_0 = 0, u_N-1 <= L_t - R, lengths >= 1 summing to R)")
+    Lt, n = policy["target_window"], policy["chunks"]
+    for d in draws:
+        lengths, skips = d.get("chunk_lengths"), d.get("skips")
+        if lengths is None or skips is None:
+            raise ValueError(f"pose draw of sample {d['sample']} has no chunk_lengths / skips")
+        if d["g"] != Lt / L:
+            raise ValueError(f"pose draw of sample {d['sample']}: g {d['g']} is not L_t / L = {Lt / L}")
+        if len(lengths) != n or len(skips) != n:
+            raise ValueError(f"pose draw of sample {d['sample']}: {len(lengths)} chunks, {len(skips)} skips, not {n}")
+        if min(lengths) < 1 or sum(lengths) != R:
+            raise ValueError(f"pose draw of sample {d['sample']}: chunk lengths {lengths} are not >= 1 summing to R = {R}")
+        if skips[0] != 0 or any(b < a for a, b in zip(skips, skips[1:])) or skips[-1] > Lt - R:
+            raise ValueError(f"pose draw of sample {d['sample']}: skips {skips} are not 0 = u_0 <= ... <= L_t - R = {Lt - R}")
 
 
 RESOLVED_GRAD = 1e-6  # |g| above which float32 rounding cannot change AdamW's first step
@@ -138,6 +148,7 @@ VARIANTS = {
     "e2llm": {"without_t": lambda r: dict(r, t=0), "without_g": lambda r: dict(r, g=1.0),
               "without_sink": None},
     "pi": {"without_g": lambda r: dict(r, g=1.0)},
+    "pose": {"without_skips": lambda r: dict(r, skips=[0] * len(r["skips"])), "without_g": lambda r: dict(r, g=1.0)},
 }
 
 

@@ -10,6 +10,7 @@
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/lists.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
+#include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::kv_retrieval {
@@ -30,6 +31,7 @@ std::vector<ReportView> report_views() {
   accuracy.summary = WindowSummary::mean;
   accuracy.pass_threshold = KvConfig{}.threshold;
   accuracy.threshold_key = "threshold";
+  accuracy.relative_threshold = 0.9;  // 90% of what the base retrieves at its own window
   ReportView by_depth;
   by_depth.kind = ViewKind::grid;
   by_depth.title = "Key-value accuracy by depth";
@@ -195,6 +197,21 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   const double accuracy = double(correct) / double(trials.size());
   result.metrics = {
       {"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", std::int64_t(trials.size())}};
+  // Prompts are the items (0/1 each): Wilson and bootstrap intervals, overall and per depth.
+  taskkit::UncertaintyBuilder u({0.95, 2000, context.seed});
+  const taskkit::MetricSpec exact{taskkit::Statistic::ratio,          "correct", "", "", 1.0,
+                                  taskkit::PairedTest::mcnemar_exact, true};
+  u.add("accuracy", exact);
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const std::string depth = taskkit::format_fraction(trials[i].depth);
+    u.items().ids.push_back(trials[i].id);
+    u.items().strata.push_back(depth);
+    u.items().columns["correct"].push_back(result.samples[i].at("correct").get<bool>() ? 1.0 : 0.0);
+    taskkit::MetricSpec at_depth = exact;
+    at_depth.stratum = depth;
+    u.add_row("accuracy_by_depth", depth, at_depth);
+  }
+  result.uncertainty = u.to_json();
   result.tokens_processed = tokens;
   result.details = {
       {"template",

@@ -10,7 +10,7 @@
 namespace e2llm::kv_retrieval {
 
 inline constexpr const char* kName = "kv-retrieval";
-inline constexpr const char* kVersion = "1.0.0";
+inline constexpr const char* kVersion = "1.1.0";  // 1.1: intervals (uncertainty)
 
 struct KvConfig {
   std::vector<double> depths{0.0, 0.25, 0.5, 0.75, 1.0};  // of the asked pair in the object

@@ -14,13 +14,14 @@
 #include "e2llm/longbench/python_text.hpp"
 #include "e2llm/longbench/report_view.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
+#include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::longbench {
 
 namespace {
 
-constexpr const char* kTaskVersion = "1.0.0";
+constexpr const char* kTaskVersion = "1.1.0";  // 1.1: intervals (uncertainty)
 
 constexpr const char* kTruncationRule =
     "LongBench pred.py: ids = [BOS by add_bos] + encode(prompt); if len(ids) > budget: half = budget // 2, "
@@ -286,6 +287,20 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
   };
   result.samples = taskkit::run_samples(context, samples, "rows", reuse, compute);
   summarize(result, all_rows, budgets, resumed, model.window(), framing);
+  // Rows are the items (score 0..1 each): a bootstrap over rows per dataset, and one
+  // resampling rows within each dataset for the average of the dataset scores.
+  taskkit::UncertaintyBuilder u({0.95, 2000, context.seed});
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    u.items().ids.push_back(samples[i].id);
+    u.items().strata.push_back(config_.datasets[items[i].dataset]);
+    u.items().columns["score"].push_back(result.samples[i].at("score").get<double>());
+  }
+  for (const auto& name : config_.datasets)
+    u.add(name,
+          {taskkit::Statistic::ratio, "score", "", name, 100.0, taskkit::PairedTest::bootstrap_difference, false});
+  u.add("avg_en", {taskkit::Statistic::stratified_mean, "score", "", "", 100.0,
+                   taskkit::PairedTest::bootstrap_difference, false});
+  result.uncertainty = u.to_json();
   return result;
 }
 

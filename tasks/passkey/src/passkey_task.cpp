@@ -9,13 +9,14 @@
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/lists.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
+#include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
 #include "passkey_prompt.hpp"
 
 namespace e2llm::passkey {
 
 namespace {
-constexpr const char* kVersion = "1.0.0";
+constexpr const char* kVersion = "1.1.0";  // 1.1: intervals (uncertainty)
 
 // Accuracy per backend and window (with the largest window that passes the threshold),
 // then depth x window per backend.
@@ -31,6 +32,7 @@ std::vector<ReportView> report_views() {
   accuracy.summary = WindowSummary::mean;
   accuracy.pass_threshold = PasskeyConfig{}.threshold;
   accuracy.threshold_key = "threshold";
+  accuracy.relative_threshold = 0.9;  // 90% of what the base retrieves at its own window
   ReportView by_depth;
   by_depth.kind = ViewKind::grid;
   by_depth.title = "Accuracy by depth";
@@ -154,6 +156,28 @@ Tally tally(const std::vector<Trial>& trials, const std::vector<nlohmann::json>&
   return t;
 }
 
+// Prompts are the items (0/1 each): Wilson and bootstrap intervals of the accuracy, overall
+// and per depth; cells on the same prompts compare by exact McNemar (docs/statistics.md).
+nlohmann::json uncertainty(const std::vector<Trial>& trials, const std::vector<nlohmann::json>& records,
+                           std::uint64_t seed) {
+  taskkit::UncertaintyBuilder u({0.95, 2000, seed});
+  taskkit::ItemTable& items = u.items();
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    items.ids.push_back(trials[i].id);
+    items.strata.push_back(taskkit::format_fraction(trials[i].depth));
+    items.columns["correct"].push_back(records[i].at("correct").get<bool>() ? 1.0 : 0.0);
+  }
+  const taskkit::MetricSpec accuracy{taskkit::Statistic::ratio,          "correct", "", "", 1.0,
+                                     taskkit::PairedTest::mcnemar_exact, true};
+  u.add("accuracy", accuracy);
+  for (const auto& depth : items.strata) {
+    taskkit::MetricSpec at_depth = accuracy;
+    at_depth.stratum = depth;
+    u.add_row("accuracy_by_depth", depth, at_depth);
+  }
+  return u.to_json();
+}
+
 }  // namespace
 
 CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
@@ -198,6 +222,7 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
     accuracy_by_depth[taskkit::format_fraction(depth)] = double(c) / double(n);
   }
   result.metrics = {{"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", t.total}};
+  result.uncertainty = uncertainty(trials, result.samples, context.seed);
   result.tokens_processed = t.tokens;
   const Tokenizer& tokenizer = model.tokenizer();
   const std::int64_t prompt_min = t.prompt_min, prompt_max = t.prompt_max;

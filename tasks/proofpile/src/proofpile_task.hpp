@@ -76,6 +76,8 @@ class ProofPileTask final : public Task {
   // The metrics and protocol facts of the documents' records.
   void summarize(CellResult& result, const Selection& selection, std::int64_t window, std::int64_t truncate,
                  const Tokenizer& tokenizer) const;
+  // The cell's intervals (CellResult::uncertainty): a bootstrap over the documents' records.
+  nlohmann::json uncertainty(const std::vector<nlohmann::json>& records, std::uint64_t seed) const;
 
   ProofPileConfig config_;
   bool configured_ = false;
