@@ -40,9 +40,10 @@ void install(CLI::App& app, AppContext& context) {
       ->capture_default_str()
       ->check(CLI::Range(1e-9, 1.0));
   cmd->add_option("--seed", a->gen.seed, "Sampling seed")->capture_default_str();
-  cmd->add_flag("--json", a->json,
-                "Print one JSON object instead of the text: {\"prompt_ids\", \"new_ids\", \"text\"} (the text as printed "
-                "otherwise)");
+  cmd->add_flag(
+      "--json", a->json,
+      "Print one JSON object instead of the text: {\"prompt_ids\", \"new_ids\", \"text\"} (the text as printed "
+      "otherwise)");
   cmd->add_option("--window", a->window, "Context window to open the model at (0 = the model's own)")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([&context, a] {

@@ -56,7 +56,9 @@ std::string oracle(const std::string& args) {
   return r.out;
 }
 
-int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+int lines(const std::string& s) {
+  return int(std::count(s.begin(), s.end(), '\n'));
+}
 
 std::vector<int> ints(const std::string& text) {
   std::vector<int> out;
@@ -75,7 +77,9 @@ struct DataFailure {
   int code = 1;
 };
 
-void PrintTo(const DataFailure& f, std::ostream* os) { *os << f.name; }
+void PrintTo(const DataFailure& f, std::ostream* os) {
+  *os << f.name;
+}
 
 class DataProofpileFailure : public ::testing::TestWithParam<DataFailure> {};
 
@@ -117,7 +121,8 @@ INSTANTIATE_TEST_SUITE_P(
         DataFailure{"corrupt_deb", "corrupt-deb", kRun, "Version failed"},
         DataFailure{"no_copyright", "no-copyright", kRun,
                     "package pari-doc has no /usr/share/doc/pari-doc/copyright: cannot establish its licence"},
-        DataFailure{"licence_drift", "licence-drift", kRun, "no longer says \"any later\": its licence may have changed"},
+        DataFailure{"licence_drift", "licence-drift", kRun,
+                    "no longer says \"any later\": its licence may have changed"},
         DataFailure{"free_text_copyright", "free-text-copyright", kRun,
                     "the copyright file of hol-light is not machine-readable (DEP-5) and no licence is declared"},
         DataFailure{"uncovered_file", "uncovered-file", kRun,
@@ -206,8 +211,8 @@ TEST(CliPaths, TokenizerTrainWritesAModelThatEncodesAsItsPiecesSay) {
   ASSERT_TRUE(fs::exists(model));
   const std::string text = "Mia liked the bird in the park. Ben made a big tree. It was fun.";
   e2llm::util::write_file_atomic(dir.path / "held-out.txt", text);
-  const auto want = json::parse(oracle("spm-model " + quote(model.string()) + " " +
-                                       quote((dir.path / "held-out.txt").string())));
+  const auto want =
+      json::parse(oracle("spm-model " + quote(model.string()) + " " + quote((dir.path / "held-out.txt").string())));
   EXPECT_EQ(want["vocab_size"], 400);
   EXPECT_EQ(want["trainer_vocab_size"], 400);
   EXPECT_EQ(want["model_type"], "bpe");
@@ -248,15 +253,15 @@ TEST(CliPaths, SamplingDrawsFromTheTemperedNucleus) {
     std::string flags;
     double temperature, top_p;
   };
-  for (const Setting& s : {Setting{"--temperature 0.8 --top-p 0.9", 0.8, 0.9},
-                           Setting{"--temperature 1.5 --top-p 1", 1.5, 1.0},
-                           Setting{"--temperature 1 --top-p 0.5", 1.0, 0.5}}) {
+  for (const Setting& s :
+       {Setting{"--temperature 0.8 --top-p 0.9", 0.8, 0.9}, Setting{"--temperature 1.5 --top-p 1", 1.5, 1.0},
+        Setting{"--temperature 1 --top-p 0.5", 1.0, 0.5}}) {
     SCOPED_TRACE(s.flags);
     const json runs = sample_runs(s.flags, 6, 60);
     e2llm::util::write_file_atomic(dir.path / "runs.json", runs.dump());
-    const auto got = json::parse(oracle("sampling " + quote(kGguf.string()) + " " +
-                                        quote((dir.path / "runs.json").string()) + " " +
-                                        std::to_string(s.temperature) + " " + std::to_string(s.top_p)));
+    const auto got =
+        json::parse(oracle("sampling " + quote(kGguf.string()) + " " + quote((dir.path / "runs.json").string()) + " " +
+                           std::to_string(s.temperature) + " " + std::to_string(s.top_p)));
     std::cout << "[ sampling ] " << s.flags << ": " << got["steps"] << " tokens, z " << got["z"] << ", borderline "
               << got["borderline"] << "\n";
     EXPECT_GE(got["steps"].get<int>(), 200);
@@ -266,7 +271,8 @@ TEST(CliPaths, SamplingDrawsFromTheTemperedNucleus) {
 }
 
 TEST(CliPaths, SamplingIsReproducibleBySeedAndGreedyAtTemperatureZero) {
-  const json a = sample_runs("--temperature 1 --top-p 0.95", 2, 40), b = sample_runs("--temperature 1 --top-p 0.95", 2, 40);
+  const json a = sample_runs("--temperature 1 --top-p 0.95", 2, 40),
+             b = sample_runs("--temperature 1 --top-p 0.95", 2, 40);
   EXPECT_EQ(a, b) << "the same seed must give the same tokens";
   EXPECT_NE(a[0]["new_ids"], a[1]["new_ids"]) << "seeds 1 and 2 gave the same 40 tokens";
   const json greedy = sample_runs("--temperature 0", 2, 40);

@@ -64,13 +64,15 @@ std::string story() {
   const char* things[] = {"ball", "kite", "cake", "boat", "bird", "tree"};
   std::string s;
   for (int i = 0; i < 24; ++i)
-    s += std::string(i ? " " : "") + "One day, " + names[i % 4] + " went to the park with a " + things[i % 6] +
-         ". " + names[(i + 1) % 4] + " saw the " + things[(i + 2) % 6] + " and smiled. They played together until " +
+    s += std::string(i ? " " : "") + "One day, " + names[i % 4] + " went to the park with a " + things[i % 6] + ". " +
+         names[(i + 1) % 4] + " saw the " + things[(i + 2) % 6] + " and smiled. They played together until " +
          "the sun went down.";
   return s;
 }
 
-double relative(double a, double b) { return std::abs(a - b) / std::abs(b); }
+double relative(double a, double b) {
+  return std::abs(a - b) / std::abs(b);
+}
 
 struct Measured {
   json e2llm, reference;
@@ -108,8 +110,8 @@ TEST(Bf16, PerplexityAndGreedyGenerationEqualTransformersInBf16) {
   const double bf16_diff = relative(bf16.e2llm["ppl"], bf16.reference["ppl"]);
   const double precision_gap = relative(bf16.e2llm["ppl"], f32.e2llm["ppl"]);
   std::cout << "[ bf16 ] ppl float32 e2llm " << f32.e2llm["ppl"] << " transformers " << f32.reference["ppl"]
-            << "; bfloat16 e2llm " << bf16.e2llm["ppl"] << " transformers " << bf16.reference["ppl"]
-            << " (relative " << bf16_diff << "; bfloat16 vs float32 " << precision_gap << ")\n";
+            << "; bfloat16 e2llm " << bf16.e2llm["ppl"] << " transformers " << bf16.reference["ppl"] << " (relative "
+            << bf16_diff << "; bfloat16 vs float32 " << precision_gap << ")\n";
   EXPECT_LT(f32_diff, kF32Tolerance);
   EXPECT_LT(bf16_diff, kBf16Tolerance);
   // The flag took effect: bfloat16 moves the perplexity by far more than the two float32

@@ -80,21 +80,21 @@ TEST(LongWindows, Stories260kPerplexityAt4k8k16kEqualsTransformers) {
   must(exe + " convert " + quote((kModels / "stories260K.gguf").string()) + " " + quote((work.path / "base").string()));
 
   const std::string toml =
-      "[run]\nseed = 0\n[tokenizer]\nmodel = \"" + (kModels / "tok512.model").string() + "\"\n[base]\nsource = \"gguf\"\npath = \"" +
-      (kModels / "stories260K.gguf").string() + "\"\nwindow = 512\n" +
+      "[run]\nseed = 0\n[tokenizer]\nmodel = \"" + (kModels / "tok512.model").string() +
+      "\"\n[base]\nsource = \"gguf\"\npath = \"" + (kModels / "stories260K.gguf").string() + "\"\nwindow = 512\n" +
       "[backends.dynamic]\nplugin = \"dynamic-ntk\"\n[backends.yarn]\nplugin = \"yarn\"\n" +
       "[backends.e2llm]\nplugin = \"e2llm\"\ncorpus = \"" + (work.path / "corpus.jsonl").string() +
       "\"\nsteps = 1\nbatch = 2\nseq_len = 64\ngmax = 4\nlr = 1e-3\ncheck_blas = false\n" +
-      "[tasks.ppl]\nplugin = \"proofpile\"\ndata = \"" + (work.path / "doc.jsonl").string() + "\"\nstride = " +
-      std::to_string(kStride) + "\nmax_documents = 1\n[sweep]\nwindows = [4096, 8192, 16384]\n";
+      "[tasks.ppl]\nplugin = \"proofpile\"\ndata = \"" + (work.path / "doc.jsonl").string() +
+      "\"\nstride = " + std::to_string(kStride) + "\nmax_documents = 1\n[sweep]\nwindows = [4096, 8192, 16384]\n";
   e2llm::util::write_file_atomic(work.path / "sweep.toml", toml);
   must(exe + " sweep " + quote((work.path / "sweep.toml").string()) + " --out " + quote((work.path / "run").string()));
 
   // The task's ids: BOS (tok512 adds it) + the text's ids, the first kTokens of them.
   std::vector<int64_t> ids = {1};
   {
-    std::istringstream in(must(exe + " tokenizer encode --model " + quote((kModels / "tok512.model").string()) +
-                               " < " + quote((work.path / "doc.txt").string())));
+    std::istringstream in(must(exe + " tokenizer encode --model " + quote((kModels / "tok512.model").string()) + " < " +
+                               quote((work.path / "doc.txt").string())));
     for (int64_t id; in >> id;) ids.push_back(id);
   }
   ASSERT_GE(static_cast<int64_t>(ids.size()), kTokens);

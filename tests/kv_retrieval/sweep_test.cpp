@@ -43,9 +43,8 @@ TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
       "[sweep]\nwindows = [256, 512, 1024]\n";
   e2llm::util::write_file_atomic(dir / "kv.toml", config);
   const fs::path out = dir / "run";
-  auto sweep =
-      run_command(quote(E2LLM_EXE) + " --plugin-path " + quote(KV_TEST_PLUGIN_DIR) + " sweep " +
-                  quote((dir / "kv.toml").string()) + " --out " + quote(out.string()));
+  auto sweep = run_command(quote(E2LLM_EXE) + " --plugin-path " + quote(KV_TEST_PLUGIN_DIR) + " sweep " +
+                           quote((dir / "kv.toml").string()) + " --out " + quote(out.string()));
   ASSERT_EQ(sweep.exit_code, 0) << sweep.out << sweep.err;
 
   // Nine cells (3 backends x 3 windows), each with the planned 3 trials.
@@ -109,7 +108,10 @@ TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
   const std::string zero_heading = "### Key-value accuracy by depth — all 0.0%\n\n";
   const auto zero_at = md.find(zero_heading);
   const std::string zero_line =
-      zero_at == std::string::npos ? "" : md.substr(zero_at + zero_heading.size(), md.find('\n', zero_at + zero_heading.size()) - zero_at - zero_heading.size());
+      zero_at == std::string::npos
+          ? ""
+          : md.substr(zero_at + zero_heading.size(),
+                      md.find('\n', zero_at + zero_heading.size()) - zero_at - zero_heading.size());
   for (const char* backend : {"none", "pi", "reader"}) {
     if (all_zero[backend]) {
       EXPECT_NE(zero_line.find(backend), std::string::npos) << md;

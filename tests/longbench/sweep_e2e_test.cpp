@@ -49,11 +49,11 @@ TEST(LongBenchSweep, SmokeConfigGivesCellsAndAReportWithPerDatasetScores) {
     const auto records = e2llm::util::read_jsonl_tolerant(out / "cells" / cell.at("samples").at("records_file"));
     ASSERT_EQ(records.size(), kDatasets.size());  // limit = 1
     // LongBench's own scoring of the predictions in the records.
-    const auto official = run_command(quote(std::string(E2LLM_SOURCE_DIR) + "/.venv/bin/python") + " " +
-                                      quote(std::string(E2LLM_SOURCE_DIR) + "/tests/longbench/metrics_oracle.py") +
-                                      " --score-records " +
-                                      quote((out / "cells" / cell.at("samples").at("records_file")).string()) + " " +
-                                      quote(std::string(E2LLM_SHARED_DATA) + "/longbench/rows"));
+    const auto official =
+        run_command(quote(std::string(E2LLM_SOURCE_DIR) + "/.venv/bin/python") + " " +
+                    quote(std::string(E2LLM_SOURCE_DIR) + "/tests/longbench/metrics_oracle.py") + " --score-records " +
+                    quote((out / "cells" / cell.at("samples").at("records_file")).string()) + " " +
+                    quote(std::string(E2LLM_SHARED_DATA) + "/longbench/rows"));
     ASSERT_EQ(official.exit_code, 0) << official.err;
     std::map<std::string, double> official_score;
     for (const json& o : json::parse(official.out)) official_score[o.at("dataset").get<std::string>()] = o.at("score");

@@ -21,7 +21,7 @@ TEST(ProofPileCorpus, BuildsFromHolLight) {
   fs::create_directories(dir / "probe");
   std::string probe = "cd '" + (dir / "probe").string() + "' && apt-get download hol-light >/dev/null 2>&1";
   ASSERT_EQ(std::system(probe.c_str()), 0) << "apt-get download hol-light is not possible here (no network? "
-                                               "E2LLM_TEST_EXCLUDE_LABELS=network leaves this test out)";
+                                              "E2LLM_TEST_EXCLUDE_LABELS=network leaves this test out)";
 
   fs::path out = dir / "pp";
   auto manifest = build_corpus(parse_corpus_request({{"out", out.string()},

@@ -112,7 +112,8 @@ nlohmann::json measured(const std::string& dom) {
   const auto at = dom.find(open);
   if (at == std::string::npos) return nullptr;
   std::string text = dom.substr(at + open.size(), dom.find("</pre>", at) - at - open.size());
-  for (const auto& [entity, c] : std::vector<std::pair<std::string, std::string>>{{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}})
+  for (const auto& [entity, c] :
+       std::vector<std::pair<std::string, std::string>>{{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}})
     for (size_t p; (p = text.find(entity)) != std::string::npos;) text.replace(p, entity.size(), c);
   return nlohmann::json::parse(text);
 }

@@ -55,7 +55,8 @@ class Model final : public e2llm::LanguageModel {
       out.push_back(defect_ == Defect::zero_logprobs ? 0.0f : float(std::log(ids[i] == 7 ? 0.5 : 0.5 / 31)));
     return out;
   }
-  std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt, const e2llm::GenerationOptions& o) override {
+  std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt,
+                                     const e2llm::GenerationOptions& o) override {
     e2llm::testing::check_generate_args(64, 32, prompt, o);
     if (defect_ == Defect::empty_generation) return {};
     return std::vector<std::int32_t>(std::size_t(o.max_new_tokens), defect_ == Defect::greedy_not_argmax ? 9 : 7);
@@ -121,7 +122,8 @@ TEST(KillWhen, AConditionThatNeverHoldsIsAFailureNotAHit) {
     ::_exit(127);
   }
   bool hit = true;
-  EXPECT_NONFATAL_FAILURE(hit = e2llm::testing::kill_when(pid, [] { return false; }, std::chrono::milliseconds(200)),
+  EXPECT_NONFATAL_FAILURE(hit = e2llm::testing::kill_when(
+                              pid, [] { return false; }, std::chrono::milliseconds(200)),
                           "the condition did not hold");
   EXPECT_FALSE(hit);
   EXPECT_NE(::waitpid(pid, nullptr, WNOHANG), 0) << "the process must be killed and reaped";
@@ -130,5 +132,6 @@ TEST(KillWhen, AConditionThatNeverHoldsIsAFailureNotAHit) {
 TEST(KillWhen, AProcessThatExitsFirstIsNoKill) {
   const pid_t pid = ::fork();
   if (pid == 0) ::_exit(0);
-  EXPECT_FALSE(e2llm::testing::kill_when(pid, [] { return false; }, std::chrono::seconds(30)));
+  EXPECT_FALSE(e2llm::testing::kill_when(
+      pid, [] { return false; }, std::chrono::seconds(30)));
 }

@@ -39,7 +39,8 @@ const std::string kExe = E2LLM_EXE;
 
 struct WorkDir {
   fs::path path;
-  explicit WorkDir(const std::string& name) : path(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+  explicit WorkDir(const std::string& name)
+      : path(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -127,8 +128,8 @@ TEST(Launchers, FourArrayTasksOnOneRunFolderComputeEveryCellOnceAndTrainOnce) {
       "[run]\nname = \"array\"\nseed = 1\nthreads = 1\n[tokenizer]\nmodel = \"" + (kModels / "tok512.model").string() +
       "\"\n[base]\nsource = \"gguf\"\npath = \"" + (kModels / "stories260K.gguf").string() + "\"\nwindow = 512\n" +
       "[backends.none]\n[backends.e2llm]\nplugin = \"e2llm\"\nseq_len = 64\ngmax = 4\n" + train_keys +
-      "[backends.pi-ft]\nplugin = \"pi-ft\"\n" + train_keys +
-      "[tasks.ppl]\nplugin = \"proofpile\"\ndata = \"" + (work.path / "doc.jsonl").string() +
+      "[backends.pi-ft]\nplugin = \"pi-ft\"\n" + train_keys + "[tasks.ppl]\nplugin = \"proofpile\"\ndata = \"" +
+      (work.path / "doc.jsonl").string() +
       "\"\nmax_documents = 2\nstride = 256\n[tasks.passkey]\nplugin = \"passkey\"\ndepths = [0, 1]\ntrials = 1\n" +
       "[sweep]\nwindows = [512, 1024]\n";
   const fs::path cfg = work.path / "array.toml";

@@ -63,8 +63,8 @@ struct Work {
       jsonl += nlohmann::json{{"text", text}}.dump() + "\n";
     }
     e2llm::util::write_file_atomic(dir / "corpus.jsonl", jsonl);
-    const auto r = run_command(std::string(E2LLM_EXE) + " convert " + quote(E2LLM_SHARED_DATA "/models/stories260K.gguf") +
-                               " " + quote(base.string()));
+    const auto r = run_command(std::string(E2LLM_EXE) + " convert " +
+                               quote(E2LLM_SHARED_DATA "/models/stories260K.gguf") + " " + quote(base.string()));
     if (r.exit_code != 0) throw std::runtime_error("e2llm convert failed: " + r.err);
   }
   ~Work() { fs::remove_all(dir); }
@@ -141,7 +141,9 @@ struct Case {
   int64_t batch;
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 // Every policy the trainer knows, with a training of one step that uses it. A new policy
 // (PolicyKind) fails EveryPolicyHasACase until it is listed here and the reference knows it.
@@ -159,15 +161,17 @@ const std::vector<Case>& cases() {
   return c;
 }
 
-std::string policy_of(const Case& c) { return c.name.substr(0, c.name.find('_')); }
+std::string policy_of(const Case& c) {
+  return c.name.substr(0, c.name.find('_'));
+}
 
 class TrainStepOracle : public ::testing::TestWithParam<Case> {};
 
 }  // namespace
 
 TEST(TrainStepOracle, EveryPolicyHasACase) {
-  using e2llm::llama::train::PolicyKind;
   using e2llm::llama::train::policy_name;
+  using e2llm::llama::train::PolicyKind;
   std::set<std::string> covered;
   for (const auto& c : cases()) covered.insert(policy_of(c));
   int known = 0;
@@ -188,9 +192,9 @@ TEST_P(TrainStepOracle, OneStepEqualsTheReference) {
   const double loss = log[0]["loss"], grad_norm = log[0]["grad_norm"];
   const double ref_loss = ref["loss"], ref_norm = ref["grad_norm"];
   std::cout << "[ oracle ] " << c.name << ": loss " << loss << " vs " << ref_loss << " (relative "
-            << std::abs(loss - ref_loss) / ref_loss << "), grad norm " << grad_norm << " vs " << ref_norm << " (relative "
-            << std::abs(grad_norm - ref_norm) / ref_norm << "), draws " << ref["draws"].dump() << ", losses without "
-            << ref["variant_losses"].dump() << "\n";
+            << std::abs(loss - ref_loss) / ref_loss << "), grad norm " << grad_norm << " vs " << ref_norm
+            << " (relative " << std::abs(grad_norm - ref_norm) / ref_norm << "), draws " << ref["draws"].dump()
+            << ", losses without " << ref["variant_losses"].dump() << "\n";
   EXPECT_NEAR(loss, ref_loss, kLossTolerance * ref_loss) << "the step's loss";
   EXPECT_NEAR(grad_norm, ref_norm, kGradNormTolerance * ref_norm) << "the gradient norm before clipping";
   EXPECT_GT(ref_norm, 1.0) << "clipping (grad_clip = 1) should be active in this step";
