@@ -1,6 +1,8 @@
 // e2llm generate: text from one model, opened through a backend plugin.
 #include <fmt/core.h>
 
+#include <nlohmann/json.hpp>
+
 #include "e2llm/error.hpp"
 #include "e2llm/formats/chat_template.hpp"
 #include "e2llm/taskkit/prompt_framing.hpp"
@@ -13,6 +15,7 @@ void install(CLI::App& app, AppContext& context) {
   struct Args : ModelArgs {
     std::string prompt;
     bool chat = false;
+    bool json = false;
     std::string chat_template;  // a family name; "" = the tokenizer file's
     GenerationOptions gen;
   };
@@ -37,6 +40,10 @@ void install(CLI::App& app, AppContext& context) {
       ->capture_default_str()
       ->check(CLI::Range(1e-9, 1.0));
   cmd->add_option("--seed", a->gen.seed, "Sampling seed")->capture_default_str();
+  cmd->add_flag(
+      "--json", a->json,
+      "Print one JSON object instead of the text: {\"prompt_ids\", \"new_ids\", \"text\"} (the text as printed "
+      "otherwise)");
   cmd->add_option("--window", a->window, "Context window to open the model at (0 = the model's own)")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([&context, a] {
@@ -59,8 +66,14 @@ void install(CLI::App& app, AppContext& context) {
     if (room <= 0) throw Error("the prompt (" + std::to_string(prompt.size()) + " tokens) fills the window; raise --window");
     gen.max_new_tokens = std::int32_t(std::min<std::int64_t>(gen.max_new_tokens, room));
     auto out = o.model->generate(prompt, gen);
+    auto print = [&](const std::string& text) {
+      if (a->json)
+        fmt::print("{}\n", nlohmann::json{{"prompt_ids", prompt}, {"new_ids", out}, {"text", text}}.dump());
+      else
+        fmt::print("{}\n", text);
+    };
     if (chat) {  // the assistant's reply alone
-      fmt::print("{}\n", tok.decode(out));
+      print(tok.decode(out));
       return;
     }
     // The continuation decoded as part of the whole text: decoding it alone would drop the
@@ -71,7 +84,7 @@ void install(CLI::App& app, AppContext& context) {
     const std::string head = tok.decode(body), whole = tok.decode(all);
     const std::string continuation =
         whole.compare(0, head.size(), head) == 0 ? whole.substr(head.size()) : tok.decode(out);
-    fmt::print("{}{}\n", a->prompt, continuation);
+    print(a->prompt + continuation);
   });
 }
 

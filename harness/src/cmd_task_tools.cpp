@@ -4,8 +4,10 @@
 // The harness only parses flags; the task plugin does the work (no concrete plugin here).
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "e2llm/error.hpp"
 #include "e2llm/harness/app.hpp"
 
 namespace e2llm::harness {
@@ -40,7 +42,16 @@ void install(CLI::App& app, AppContext& context) {
     auto task = context.registry().make_task(a->task);
     nlohmann::json request = {{"out", a->out}, {"seed", a->seed}};
     if (a->max_bytes > 0) request["max_bytes"] = a->max_bytes;
-    fmt::print("{}\n", task->prepare_data(request).dump(2));
+    nlohmann::json result;
+    try {
+      result = task->prepare_data(request);
+    } catch (const ConfigError& e) {
+      // A request field is a flag here: name it as the user wrote it ("--max-bytes").
+      std::string flag = e.field();
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      throw Error("e2llm data " + a->task + ": --" + flag + ": " + e.what());
+    }
+    fmt::print("{}\n", result.dump(2));
   });
 }
 

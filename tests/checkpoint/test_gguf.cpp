@@ -1,7 +1,10 @@
 // Loading the real stories260K GGUF (llama2.c model converted by llama.cpp).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "checkpoint_test_util.hpp"
 #include "e2llm/error.hpp"
@@ -93,11 +96,43 @@ TEST(Gguf, StoriesVocabulary) {
   EXPECT_GT(v.scores[300], v.scores[500]);
 }
 
-TEST(Gguf, FingerprintIsStable) {
+namespace {
+
+// fingerprint_reference.py: the documented fingerprint recomputed from the gguf package's
+// tensors and its own Hugging Face name table; with `flip`, of the file with that byte inverted.
+nlohmann::json reference_fingerprint(const std::filesystem::path& gguf, long flip = -1) {
+  const std::string command = "'" E2LLM_SOURCE_DIR "/.venv/bin/python' '" E2LLM_SOURCE_DIR
+                              "/tests/checkpoint/fingerprint_reference.py' '" +
+                              gguf.string() + "'" + (flip >= 0 ? " " + std::to_string(flip) : "");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; pipe && (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = pipe ? ::pclose(pipe) : -1;
+  if (status != 0) throw std::runtime_error(command + " failed (" + std::to_string(status) + "): " + out);
+  return nlohmann::json::parse(out);
+}
+
+}  // namespace
+
+// The fingerprint is the documented one, computed outside the code: the gguf package reads the
+// tensors and their stored bytes, llama.cpp's name table maps them to Hugging Face names. Every
+// loader gives the same; a changed byte of a tensor gives another (and again the reference's).
+TEST(Gguf, FingerprintEqualsTheDefinitionRecomputedFromTheGgufPackage) {
+  const auto want = reference_fingerprint(stories_gguf());
   const Checkpoint a = load_gguf(stories_gguf());
-  const Checkpoint b = load_checkpoint(stories_gguf());
-  EXPECT_EQ(a.fingerprint, b.fingerprint);
-  EXPECT_EQ(a.fingerprint, compute_fingerprint(a.tensors));
+  EXPECT_EQ(a.fingerprint, want["fingerprint"].get<std::string>());
+  EXPECT_EQ(load_checkpoint(stories_gguf()).fingerprint, a.fingerprint);
+
+  TempDir dir;
+  const long offset = want["first_tensor_offset"].get<long>() + 5;
+  std::string bytes = read_bytes(stories_gguf());
+  bytes[static_cast<size_t>(offset)] = static_cast<char>(~bytes[static_cast<size_t>(offset)]);
+  write_bytes(dir / "flipped.gguf", bytes);
+  const auto flipped = reference_fingerprint(stories_gguf(), offset);
+  const Checkpoint b = load_gguf(dir / "flipped.gguf");
+  EXPECT_NE(b.fingerprint, a.fingerprint) << "one changed tensor byte must change the fingerprint";
+  EXPECT_EQ(b.fingerprint, flipped["fingerprint"].get<std::string>());
 }
 
 TEST(Gguf, LoadCheckpointDispatch) {

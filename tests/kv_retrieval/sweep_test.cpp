@@ -1,6 +1,10 @@
 // End to end: the real `e2llm` binary sweeps the kv-retrieval task with the real stories260K
-// model (backends none and pi, W = L/2 .. 2L) and `e2llm report` renders the task's curve
-// and its depth x window grid from the cells alone.
+// model (backends none and pi, W = L/2 .. 2L) and a test backend that reads the prompt
+// (plugins/kv_reader.cpp: right at depths 0 and 1, the neighbouring pair's value at 0.5), and
+// `e2llm report` renders the task's curve and its depth x window grid from the cells alone.
+// Every record's verdict is recomputed from its output by the documented rule (the first run
+// of ASCII letters and digits, lowercased, equals the value), and the reader's cells must
+// score exactly 1, 0 and 1 by depth: a scorer or an aggregation that erred would show.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "../support/run_command.hpp"
@@ -33,16 +38,16 @@ TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
       "[base]\nsource = \"gguf\"\npath = \"" +
       (shared / "stories260K.gguf").string() +
       "\"\nwindow = 512\n\n"
-      "[backends.none]\n\n[backends.pi]\n\n"
+      "[backends.none]\n\n[backends.pi]\n\n[backends.reader]\nplugin = \"kvreader\"\n\n"
       "[tasks.kv]\nplugin = \"kv-retrieval\"\ndepths = [0, 0.5, 1]\ntrials = 1\n\n"
       "[sweep]\nwindows = [256, 512, 1024]\n";
   e2llm::util::write_file_atomic(dir / "kv.toml", config);
   const fs::path out = dir / "run";
-  auto sweep =
-      run_command(quote(E2LLM_EXE) + " sweep " + quote((dir / "kv.toml").string()) + " --out " + quote(out.string()));
+  auto sweep = run_command(quote(E2LLM_EXE) + " --plugin-path " + quote(KV_TEST_PLUGIN_DIR) + " sweep " +
+                           quote((dir / "kv.toml").string()) + " --out " + quote(out.string()));
   ASSERT_EQ(sweep.exit_code, 0) << sweep.out << sweep.err;
 
-  // Six cells (2 backends x 3 windows), each with the planned 3 trials.
+  // Nine cells (3 backends x 3 windows), each with the planned 3 trials.
   std::set<std::pair<std::string, std::int64_t>> seen;
   std::map<std::string, bool> all_zero = {{"none", true}, {"pi", true}};  // per backend: every depth and window 0
   for (const auto& e : fs::directory_iterator(out / "cells")) {
@@ -66,29 +71,51 @@ TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
     ASSERT_EQ(cell.at("samples").at("count"), 3);
     const auto records = e2llm::util::read_jsonl_tolerant(out / "cells" / cell.at("samples").at("records_file"));
     ASSERT_EQ(records.size(), 3u);
+    std::map<std::string, int> right_by_depth;
+    int right = 0;
     for (const json& s : records) {
       EXPECT_LE(s.at("prompt_tokens").get<std::int64_t>(), window - 16);
       EXPECT_GE(s.at("prompt_tokens").get<std::int64_t>(), window - 16 - 25);  // fills the window
-      EXPECT_EQ(s.at("correct").get<bool>(), s.at("answer") == s.at("value"));
+      // docs/protocols.md: the first run of ASCII letters and digits, lowercased, is the answer.
+      static const std::regex run("[A-Za-z0-9]+");
+      const std::string output = s.at("output");
+      std::smatch m;
+      std::string first = std::regex_search(output, m, run) ? m.str() : "";
+      for (auto& c : first) c = char(std::tolower(static_cast<unsigned char>(c)));
+      const bool correct = first == s.at("value").get<std::string>();
+      EXPECT_EQ(s.at("correct").get<bool>(), correct) << output;
+      right += correct;
+      std::ostringstream depth;
+      depth << s.at("depth").get<double>();
+      right_by_depth[depth.str()] += correct;
+    }
+    EXPECT_NEAR(accuracy, right / 3.0, 1e-12);
+    for (const auto& [d, n] : right_by_depth) EXPECT_NEAR(by_depth.at(d).get<double>(), n, 1e-12) << d;
+    if (cell.at("backend").at("label") == "reader") {
+      const json expected = {{"0", 1.0}, {"0.5", 0.0}, {"1", 1.0}};
+      EXPECT_EQ(by_depth, expected) << "the reader is right at depths 0 and 1 and wrong at 0.5";
+      EXPECT_NEAR(accuracy, 2.0 / 3.0, 1e-12);
     }
   }
-  EXPECT_EQ(seen.size(), 6u);
+  EXPECT_EQ(seen.size(), 9u);
 
   auto report = run_command(quote(E2LLM_EXE) + " report " + quote(out.string()));
   ASSERT_EQ(report.exit_code, 0) << report.out << report.err;
   const std::string md = e2llm::util::read_file(out / "leaderboard.md");
   EXPECT_NE(md.find("## Key-value retrieval — kv"), std::string::npos) << md;
-  if (all_zero["none"] && all_zero["pi"]) {
-    // stories260K retrieves nothing: the report says so in one line instead of the tables.
-    EXPECT_NE(md.find("### Key-value accuracy by depth\n\n_Every value is 0.0% (6 rows × 3 windows)"),
-              std::string::npos)
-        << md;
-    fs::remove_all(dir);
-    return;
-  }
-  for (const char* backend : {"none", "pi"}) {
+  // A backend whose grid is 0 everywhere (stories260K retrieves nothing) is listed in one line
+  // under "— all 0.0%" instead of a table; the reader always has a table (it scores 2/3).
+  const std::string zero_heading = "### Key-value accuracy by depth — all 0.0%\n\n";
+  const auto zero_at = md.find(zero_heading);
+  const std::string zero_line =
+      zero_at == std::string::npos
+          ? ""
+          : md.substr(zero_at + zero_heading.size(),
+                      md.find('\n', zero_at + zero_heading.size()) - zero_at - zero_heading.size());
+  for (const char* backend : {"none", "pi", "reader"}) {
     if (all_zero[backend]) {
-      EXPECT_NE(md.find(std::string(backend) + ": every depth at every window is 0.0%"), std::string::npos) << md;
+      EXPECT_NE(zero_line.find(backend), std::string::npos) << md;
+      EXPECT_NE(zero_line.find(": every depth at every window is 0.0%"), std::string::npos) << md;
       continue;
     }
     const std::string heading = std::string("### Key-value accuracy by depth — ") + backend;

@@ -215,7 +215,7 @@ TEST(BackendPlugins, OpenServesTheConfiguredRope) {
     auto d = big->describe();
     EXPECT_EQ(big->window(), 1500);
     EXPECT_DOUBLE_EQ(d.at("g").get<double>(), 3.0) << c.name;
-    EXPECT_EQ(d.at("rope").dump().find(c.rope_type) != std::string::npos, true) << d.dump();
+    EXPECT_EQ(d.at("rope").at("type"), c.rope_type) << d.dump();  // exactly: "dynamic" must not pass for "ntk"
     std::vector<int32_t> ids(40, 17);
     ids[0] = 1;
     EXPECT_EQ(big->token_logprobs(ids, 1).size(), 39u);
@@ -461,6 +461,7 @@ TEST(Generation, TorchLanguageModelKeepsTheLanguageModelContract) {
     e2llm::GenerationOptions options;
     options.stop_tokens = {tokenizer->bos_id(), tokenizer->eos_id()};
     e2llm::testing::expect_language_model_contract(lm, {}, options);
+    e2llm::testing::expect_next_token_distribution(lm, {tokenizer->bos_id(), 300, 301, 302});
   }
 }
 

@@ -12,6 +12,10 @@ pairs. The scores are computed at the call depth of LongBench's eval.py (<module
 when a very long sentence scores 0.
   metrics_oracle.py OUT [--pairs N]
 
+  metrics_oracle.py --score-records RECORDS.jsonl ROWS_DIR
+prints, for each record {"dataset", "_id", "pred"} of a longbench cell, LongBench's score of
+its prediction (the dataset's metric as eval.py's dataset2metric, max over the row's answers).
+
   metrics_oracle.py --prefix-score ROWS.jsonl METRIC NBYTES
 prints LongBench's dataset score (round(100 * mean, 2)) of a "model" that answers each row
 with the first NBYTES bytes of its first answer, scored against all its answers (max).
@@ -128,7 +132,36 @@ def scorer_for(metric, pred, gold):
     return {"qa_f1": qa_f1_score, "rouge": rouge_score}[metric](pred, gold)
 
 
-if __name__ == "__main__" and "--prefix-score" in sys.argv:
+# LongBench eval.py's dataset2metric for the English sets e2llm runs.
+DATASET_METRIC = {"narrativeqa": "qa_f1", "qasper": "qa_f1", "multifieldqa_en": "qa_f1", "hotpotqa": "qa_f1",
+                  "2wikimqa": "qa_f1", "musique": "qa_f1", "gov_report": "rouge", "qmsum": "rouge",
+                  "multi_news": "rouge"}
+
+
+def score_records(records_file, rows_dir):
+    """Each record {"dataset", "_id", "pred"} scored as eval.py does: the dataset's metric, max
+    over the row's answers (found by _id in ROWS_DIR/<dataset>.jsonl)."""
+    answers = {}
+    out = []
+    for line in open(records_file, encoding="utf-8"):
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        d = r["dataset"]
+        if d not in answers:
+            answers[d] = {}
+            for row in open(f"{rows_dir}/{d}.jsonl", encoding="utf-8"):
+                row = json.loads(row)
+                answers[d][row["_id"]] = row["answers"]
+        out.append({"_id": r["_id"], "dataset": d,
+                    "score": max(scorer_for(DATASET_METRIC[d], r["pred"], gold) for gold in answers[d][r["_id"]])})
+    return out
+
+
+if __name__ == "__main__" and "--score-records" in sys.argv:
+    at = sys.argv.index("--score-records")
+    print(json.dumps(score_records(sys.argv[at + 1], sys.argv[at + 2])))
+elif __name__ == "__main__" and "--prefix-score" in sys.argv:
     at = sys.argv.index("--prefix-score")
     print(json.dumps(prefix_score(sys.argv[at + 1], sys.argv[at + 2], int(sys.argv[at + 3]))))
 elif __name__ == "__main__":

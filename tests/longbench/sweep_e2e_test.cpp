@@ -1,7 +1,9 @@
 // End to end: the shipped configs/longbench-smoke.toml (its relative paths resolved against
 // configs/, reaching the shared test data beside the checkout) runs through `e2llm sweep` and `e2llm report`
-// with one row per dataset; the cells hold every dataset's score, consistent with their
-// per-row records, and the report holds the LongBench table with a row per dataset.
+// with one row per dataset; the cells hold every dataset's score, each row's score equal to
+// what LongBench's metrics (metrics_oracle.py: qa_f1, and ROUGE-L of the `rouge` package, as
+// eval.py picks them per dataset) give its prediction against the row's answers, and the
+// report holds the LongBench table with a row per dataset.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -46,9 +48,20 @@ TEST(LongBenchSweep, SmokeConfigGivesCellsAndAReportWithPerDatasetScores) {
     const json& m = cell.at("metrics");
     const auto records = e2llm::util::read_jsonl_tolerant(out / "cells" / cell.at("samples").at("records_file"));
     ASSERT_EQ(records.size(), kDatasets.size());  // limit = 1
+    // LongBench's own scoring of the predictions in the records.
+    const auto official =
+        run_command(quote(std::string(E2LLM_SOURCE_DIR) + "/.venv/bin/python") + " " +
+                    quote(std::string(E2LLM_SOURCE_DIR) + "/tests/longbench/metrics_oracle.py") + " --score-records " +
+                    quote((out / "cells" / cell.at("samples").at("records_file")).string()) + " " +
+                    quote(std::string(E2LLM_SHARED_DATA) + "/longbench/rows"));
+    ASSERT_EQ(official.exit_code, 0) << official.err;
+    std::map<std::string, double> official_score;
+    for (const json& o : json::parse(official.out)) official_score[o.at("dataset").get<std::string>()] = o.at("score");
     std::map<std::string, double> row_score;
     for (const json& r : records) {
       row_score[r.at("dataset").get<std::string>()] = r.at("score").get<double>();
+      EXPECT_NEAR(r.at("score").get<double>(), official_score.at(r.at("dataset")), 1e-9)
+          << r.at("dataset") << ": " << r.at("pred");
       // Middle-truncated to the budget W - reserve (pred.py's re-encoding may drift a token or two).
       EXPECT_LE(r.at("prompt_tokens").get<std::int64_t>(), window - 128 + 2);
       EXPECT_LE(r.at("prompt_tokens").get<std::int64_t>() + r.at("generated_tokens").get<std::int64_t>(), window);

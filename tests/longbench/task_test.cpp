@@ -75,13 +75,18 @@ class OracleModel : public LanguageModel {
     e2llm::testing::check_generate_args(window_, tokenizer_.vocab_size(), prompt, options);
     EXPECT_EQ(prompt.front(), tokenizer_.bos_id());
     EXPECT_EQ(options.temperature, 0.0);
-    EXPECT_EQ(options.stop_tokens, std::vector<std::int32_t>{tokenizer_.eos_id()});
+    // The task stops at EOS; only the conformance suite may ask for a generation without a stop.
+    if (!(allow_no_stop && options.stop_tokens.empty())) {
+      EXPECT_EQ(options.stop_tokens, std::vector<std::int32_t>{tokenizer_.eos_id()});
+    }
     max_prompt = std::max(max_prompt, prompt.size());
     std::string text = tokenizer_.decode(std::vector<std::int32_t>(prompt.begin() + 1, prompt.end()));
     for (const auto& [key, answer] : answers_) {
       // The question (and the summary instruction) sit at the end: truncation keeps them.
       if (text.size() >= key.size() && text.compare(text.size() - key.size(), key.size(), key) == 0) {
         std::vector<std::int32_t> out = tokenizer_.encode(answer);
+        while (options.stop_tokens.empty() && static_cast<std::int64_t>(out.size()) < options.max_new_tokens)
+          out.push_back(' ' + 3);  // no stop token to end on: on to max_new_tokens
         if (static_cast<std::int64_t>(out.size()) > options.max_new_tokens) out.resize(options.max_new_tokens);
         return out;
       }
@@ -93,6 +98,7 @@ class OracleModel : public LanguageModel {
 
   int calls = 0;
   std::size_t max_prompt = 0;
+  bool allow_no_stop = false;
 
  private:
   std::int64_t window_;
@@ -341,6 +347,7 @@ class ShortAnswerModel : public LanguageModel {
                                      const GenerationOptions& options) override {
     e2llm::testing::check_generate_args(window_, tokenizer_.vocab_size(), prompt, options);
     auto out = tokenizer_.encode("summary");
+    while (options.stop_tokens.empty() && out.size() < std::size_t(options.max_new_tokens)) out.push_back(' ' + 3);
     out.resize(std::min(out.size(), std::size_t(options.max_new_tokens)));
     return out;
   }
@@ -456,6 +463,7 @@ TEST(longbench_task, TestModelsKeepTheLanguageModelContract) {
   std::vector<std::int32_t> prompt{bytes.bos_id()};
   for (auto id : bytes.encode(answers.begin()->first)) prompt.push_back(id);
   OracleModel oracle(512, answers);
+  oracle.allow_no_stop = true;
   GenerationOptions options;
   options.stop_tokens = {bytes.eos_id()};
   e2llm::testing::expect_language_model_contract(oracle, prompt, options);

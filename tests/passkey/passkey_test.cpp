@@ -116,6 +116,11 @@ class ReadingModel final : public LanguageModel {
     std::regex_search(text, m, std::regex("The pass key is ([0-9]+)"));
     std::string answer = wrong ? " 0" : " " + m[1].str() + ". The end";
     auto ids = tokenizer_.encode(answer);
+    // With no stop token to end on, a model goes on to max_new_tokens (the contract).
+    while (o.stop_tokens.empty() && std::int64_t(ids.size()) < o.max_new_tokens) {
+      const auto more = tokenizer_.encode(" The end");
+      ids.insert(ids.end(), more.begin(), more.end());
+    }
     if (std::int64_t(ids.size()) > o.max_new_tokens) ids.resize(std::size_t(o.max_new_tokens));
     return ids;
   }
@@ -183,7 +188,7 @@ TEST(PasskeyPrompt, WordTokenizerHitsTargetAndDepth) {
 
 TEST(PasskeyPrompt, RealTokenizerHitsTargetAndDepth) {
   auto real = load_sentencepiece();
-  if (!real) GTEST_SKIP() << "libe2llm_tokenizer_sentencepiece.so or tok512.model is not there";
+  ASSERT_TRUE(real) << "libe2llm_tokenizer_sentencepiece.so or tok512.model is not there (build it; ../shared/data)";
   for (std::int64_t target : {500, 4000})
     for (double depth : {0.0, 0.5, 1.0}) expect_prompt_shape(*real->tokenizer, target, depth, 4);
 }
@@ -243,8 +248,8 @@ TEST(PasskeyTask, ConfigErrors) {
 
 TEST(PasskeyTask, EvaluatesScoresAndResumes) {
   auto real = load_sentencepiece();
-  WordTokenizer words;
-  const Tokenizer& tok = real ? *real->tokenizer : static_cast<const Tokenizer&>(words);
+  ASSERT_TRUE(real) << "libe2llm_tokenizer_sentencepiece.so or tok512.model is not there (build it; ../shared/data)";
+  const Tokenizer& tok = *real->tokenizer;
   PasskeyTask task;
   task.configure({{"depths", {0.0, 0.5, 1.0}}, {"trials", 3}, {"threshold", 0.5}});
   ReadingModel model(tok, 1024);

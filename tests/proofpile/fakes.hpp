@@ -2,6 +2,8 @@
 // context every token was scored with.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -39,10 +41,12 @@ class ByteTokenizer final : public Tokenizer {
   std::string model_path() const override { return "(bytes)"; }
 };
 
-// log p(token at window index j) = -(0.001 * token + 1 / (j + 1)): depends on the token and
-// on how much context it had (j tokens), so a token scored in the wrong window shows.
+// log p(token at window index j) = -(log 259 + 0.001 * token + 1 / (j + 1)): depends on the
+// token and on how much context it had (j tokens), so a token scored in the wrong window shows;
+// over the 259-token vocabulary the probabilities sum to less than 1 (a distribution, as the
+// LanguageModel contract wants).
 inline double fake_logprob(std::int32_t token, std::size_t context) {
-  return -(0.001 * double(token) + 1.0 / double(context + 1));
+  return -(std::log(259.0) + 0.001 * double(token) + 1.0 / double(context + 1));
 }
 
 class ContextProbeModel final : public LanguageModel {
@@ -61,7 +65,9 @@ class ContextProbeModel final : public LanguageModel {
   }
   std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt, const GenerationOptions& o) override {
     testing::check_generate_args(window_, tokenizer_.vocab_size(), prompt, o);
-    return {};
+    // Greedy: token 0 is always the most likely; it ends only at a stop token.
+    if (std::count(o.stop_tokens.begin(), o.stop_tokens.end(), 0)) return {};
+    return std::vector<std::int32_t>(std::size_t(o.max_new_tokens), 0);
   }
   nlohmann::json describe() const override { return {{"model", "context-probe"}}; }
 

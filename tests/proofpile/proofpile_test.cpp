@@ -142,17 +142,19 @@ TEST(ProofPileTask, EvaluatesFiltersTruncatesAndResumes) {
   EXPECT_EQ(progress.last_done, progress.last_total);
 
   // Closed form from the fake model: one window per document, token j (j = 1..31) scored
-  // with j tokens of context, -log p = 0.001 * id + 1 / (j + 1); 'a' is id 100, 'b' id 101.
+  // with j tokens of context, -log p = log 259 + 0.001 * id + 1 / (j + 1); 'a' is id 100, 'b'
+  // id 101.
   auto document_nll = [](int id) {
     double sum = 0;
-    for (int j = 1; j <= 31; ++j) sum += double(float(0.001 * id + 1.0 / (j + 1)));
+    for (int j = 1; j <= 31; ++j) sum += double(float(std::log(259.0) + 0.001 * id + 1.0 / (j + 1)));
     return sum;
   };
   const double nll_a = document_nll(100), nll_b = document_nll(101);
   EXPECT_NEAR(r.samples[0]["nll_sum"].get<double>(), nll_a, 1e-6);
   EXPECT_NEAR(r.samples[1]["nll_sum"].get<double>(), nll_b, 1e-6);
-  EXPECT_NEAR(r.metrics["ppl"].get<double>(), std::exp((nll_a + nll_b) / 62.0), 1e-6);
-  EXPECT_NEAR(r.metrics["ppl_mean_doc"].get<double>(), (std::exp(nll_a / 31) + std::exp(nll_b / 31)) / 2.0, 1e-6);
+  const double ppl = std::exp((nll_a + nll_b) / 62.0), ppl_doc = (std::exp(nll_a / 31) + std::exp(nll_b / 31)) / 2.0;
+  EXPECT_NEAR(r.metrics["ppl"].get<double>(), ppl, 1e-8 * ppl);
+  EXPECT_NEAR(r.metrics["ppl_mean_doc"].get<double>(), ppl_doc, 1e-8 * ppl_doc);
   EXPECT_EQ(r.details["tokenizer"]["fingerprint"], "byte-tokenizer");
   EXPECT_EQ(r.details["aggregation"], "token_weighted");
 
@@ -190,11 +192,11 @@ TEST(ProofPileTask, ExplicitTruncateLongerThanTheWindowSlides) {
   for (int b = 0, prev_end = 0; prev_end < 100; b += 16) {
     const int end = std::min(b + 32, 100);
     double nll = 0;
-    for (int t = std::max(prev_end, 1); t < end; ++t) nll += 0.123 + 1.0 / (t - b + 1);
+    for (int t = std::max(prev_end, 1); t < end; ++t) nll += std::log(259.0) + 0.123 + 1.0 / (t - b + 1);
     sum_of_means += nll / (end - std::max(prev_end, 1));
     prev_end = end;
   }
-  EXPECT_NEAR(r.metrics["ppl"].get<double>(), std::exp(sum_of_means / 6.0), 1e-6);
+  EXPECT_NEAR(r.metrics["ppl"].get<double>(), std::exp(sum_of_means / 6.0), 1e-7 * std::exp(sum_of_means / 6.0));
 }
 
 TEST(ProofPileTask, FingerprintFollowsConfigAndData) {

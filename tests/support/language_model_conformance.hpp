@@ -4,10 +4,14 @@
 //
 //   token_logprobs(ids, score_from): e2llm::Error when score_from < 1, ids.size() > window()
 //     or an id outside [0, vocab_size()); else exactly ids.size() - score_from values (none
-//     when score_from >= ids.size()), each finite and <= 0.
+//     when score_from >= ids.size()), each finite and <= 0, and the log-probabilities of a
+//     distribution: different next tokens after the same context have probabilities summing
+//     to at most 1 (a model whose log-probs are all 0 fails).
 //   generate(prompt, options): e2llm::Error when the prompt is empty, an id is outside the
 //     vocabulary, max_new_tokens < 0 or prompt.size() + max_new_tokens > window(); else at
-//     most max_new_tokens ids, each in the vocabulary and none a stop token.
+//     most max_new_tokens ids, each in the vocabulary and none a stop token — exactly
+//     max_new_tokens when there is no stop token to end on (a model that generates nothing
+//     fails); greedy (temperature 0), its first token is one its token_logprobs rank first.
 //
 // `prompt` is a prompt the model under test can answer (a test double may expect one);
 // `options` carries what the double expects (stop tokens, temperature).
@@ -62,6 +66,21 @@ inline void expect_language_model_contract(LanguageModel& m, std::vector<std::in
     auto full = m.token_logprobs(conformance_ids(m, std::size_t(window)), 1);
     EXPECT_EQ(full.size(), std::size_t(window - 1));
   }
+  // token_logprobs: a distribution. Three different next tokens after the same context cannot
+  // have more than probability 1 together.
+  {
+    double mass = 0;
+    std::vector<std::int32_t> tried;
+    for (std::int32_t k = 0; k < 3; ++k) {
+      auto next = ids;
+      next.back() = std::int32_t((ids.back() + 1 + 97 * k) % vocab);
+      if (std::count(tried.begin(), tried.end(), next.back())) continue;
+      tried.push_back(next.back());
+      mass += std::exp(double(m.token_logprobs(next, n - 1).at(0)));
+    }
+    EXPECT_LE(mass, 1.0 + 1e-4) << "three next tokens have probabilities summing to " << mass
+                                << ": these are not the log-probabilities of a distribution";
+  }
 
   // generate: bounds.
   if (prompt.empty()) prompt = conformance_ids(m, std::min<std::size_t>(n, 8));
@@ -78,15 +97,54 @@ inline void expect_language_model_contract(LanguageModel& m, std::vector<std::in
   auto bad_prompt = prompt;
   bad_prompt.back() = vocab;
   EXPECT_THROW(m.generate(bad_prompt, with(1)), Error) << "a prompt id outside the vocabulary must be refused";
-  // generate: lengths and ids.
+  // generate: lengths and ids; with no stop token to end on, exactly max_new_tokens.
   for (std::int32_t max_new : {0, 1, 3, std::int32_t(std::min<std::int64_t>(room, 16))}) {
     auto out = m.generate(prompt, with(max_new));
     EXPECT_LE(out.size(), std::size_t(max_new)) << "max_new_tokens " << max_new;
+    if (options.stop_tokens.empty()) {
+      EXPECT_EQ(out.size(), std::size_t(max_new)) << "no stop token was given, yet the generation ended early";
+    }
     for (auto id : out) {
       EXPECT_TRUE(id >= 0 && id < vocab) << id;
       EXPECT_EQ(std::count(options.stop_tokens.begin(), options.stop_tokens.end(), id), 0) << "stop token " << id;
     }
   }
+  GenerationOptions unstoppable = with(std::int32_t(std::min<std::int64_t>(room, 8)));
+  unstoppable.stop_tokens.clear();
+  const auto full = m.generate(prompt, unstoppable);
+  EXPECT_EQ(full.size(), std::size_t(unstoppable.max_new_tokens))
+      << "without stop tokens a generation has exactly max_new_tokens tokens (a model that generates nothing fails)";
+  // Greedy: the first token is a most likely next token by the model's own token_logprobs
+  // (every token of a vocabulary up to 1024, else a sample of them).
+  if (unstoppable.temperature == 0.0 && !full.empty() && std::int64_t(prompt.size()) < window) {
+    auto with_first = prompt;
+    with_first.push_back(full[0]);
+    const float chosen = m.token_logprobs(with_first, prompt.size()).at(0);
+    const std::int32_t step = vocab <= 1024 ? 1 : vocab / 64 + 1;
+    for (std::int32_t other = 0; other < vocab; other += step) {
+      auto with_other = with_first;
+      with_other.back() = other;
+      const float lp = m.token_logprobs(with_other, prompt.size()).at(0);
+      if (lp > chosen + 1e-3f) {
+        ADD_FAILURE() << "greedy generation chose token " << full[0] << " (log p " << chosen << "), but token " << other
+                      << " has a higher log-probability after the prompt (" << lp << ")";
+        break;
+      }
+    }
+  }
+}
+
+// For a real model: the next-token log-probabilities after `ids` over the whole vocabulary
+// sum to 1 (a vocabulary of up to a few thousand tokens: one call per token).
+inline void expect_next_token_distribution(LanguageModel& m, std::vector<std::int32_t> ids, double tolerance = 1e-4) {
+  const std::int32_t vocab = m.tokenizer().vocab_size();
+  ids.push_back(0);
+  double mass = 0;
+  for (std::int32_t v = 0; v < vocab; ++v) {
+    ids.back() = v;
+    mass += std::exp(double(m.token_logprobs(ids, ids.size() - 1).at(0)));
+  }
+  EXPECT_NEAR(mass, 1.0, tolerance) << "the next-token probabilities over the vocabulary of " << vocab;
 }
 
 }  // namespace e2llm::testing

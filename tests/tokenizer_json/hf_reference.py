@@ -7,9 +7,12 @@ Writes OUT/cases.jsonl: one JSON object per line, either
 or, for id sequences drawn at random (byte tokens that do not form UTF-8, special tokens),
   {"decode_ids": IDS, "decoded": tokenizer.decode(IDS, skip_special_tokens=True)}.
 
-The texts: the LongBench rows given with --longbench (paragraphs and whole contexts), the
-proofpile-style corpus given with --proofpile (if present), the Debian licence texts in
-/usr/share/common-licenses, and seeded random Unicode strings.
+The texts: the LongBench rows given with --longbench (paragraphs and whole contexts), source
+text of the kinds Proof-Pile holds — LaTeX, OCaml and Coq proofs — from the stand-in packages of
+tests/cli/oracle.py and the repository's own code and documentation given with --code (C++,
+Python, Markdown with formulas), the Debian licence texts in /usr/share/common-licenses, and
+seeded random Unicode strings. Every source is required: one that is missing or empty is an
+error (exit 1), never a smaller test.
 
 --tokenizer names a tokenizer.json. --synthetic NAME instead trains a small tokenizer of a
 family that no committed file covers (llama3, qwen2, digits, metaspace), on the licence
@@ -107,8 +110,30 @@ def licence_texts():
     return texts
 
 
-def corpus(longbench_dir, proofpile_dir):
+def code_texts(repo):
+    """Proof-Pile-like text that every checkout has: oracle.py's LaTeX / OCaml / Coq files and
+    the repository's own sources and docs (sorted, a fixed sample)."""
+    sys.path.insert(0, os.path.join(repo, "tests", "cli"))
+    from oracle import PACKAGES  # noqa: E402 (the stand-in packages' documents)
+    texts = [c for p in PACKAGES.values() for c in p["files"].values() if isinstance(c, str) and c]
+    for pattern in ("docs/*.md", "formats/src/*.cpp", "tests/cli/*.py", "tasks/*/src/*.cpp"):
+        for path in sorted(glob.glob(os.path.join(repo, pattern)))[:12]:
+            with open(path, encoding="utf-8") as f:
+                texts.extend(paragraphs(f.read()))
+    return texts
+
+
+def require(texts, what):
+    if not texts:
+        raise SystemExit(f"hf_reference.py: no {what}: the differential test needs them (run scripts/setup.sh; "
+                         f"../shared/data beside the checkout)")
+    return texts
+
+
+def corpus(longbench_dir, repo):
     texts = []
+    if not longbench_dir or not glob.glob(os.path.join(longbench_dir, "*.jsonl")):
+        require([], f"LongBench rows in {longbench_dir}")
     for path in sorted(glob.glob(os.path.join(longbench_dir or "", "*.jsonl"))):
         with open(path, encoding="utf-8") as f:
             for line in f:
@@ -117,13 +142,8 @@ def corpus(longbench_dir, proofpile_dir):
                 texts.extend(paragraphs(row["context"]))
                 texts.append(row["input"])
                 texts.extend(row.get("answers") or [])
-    for path in sorted(glob.glob(os.path.join(proofpile_dir or "", "*.jsonl")))[:2]:
-        with open(path, encoding="utf-8") as f:
-            for i, line in enumerate(f):
-                if i >= 50:
-                    break
-                texts.extend(paragraphs(json.loads(line).get("text", "")))
-    for text in licence_texts():
+    texts.extend(require(code_texts(repo), "source texts"))
+    for text in require(licence_texts(), "licence texts in /usr/share/common-licenses"):
         texts.extend(paragraphs(text))
     texts.extend(random_strings(seed=20240101, count=3000))
     texts.extend(["", " ", "  ", "\n", "a", " a", "\u2581", "\u2581\u2581a", "<s>", " <s> ", "a<s>b", "</s></s>"])
@@ -187,8 +207,8 @@ def main():
     source = ap.add_mutually_exclusive_group(required=True)
     source.add_argument("--tokenizer")
     source.add_argument("--synthetic", choices=["llama3", "qwen2", "digits", "metaspace"])
-    ap.add_argument("--longbench")
-    ap.add_argument("--proofpile")
+    ap.add_argument("--longbench", required=True)
+    ap.add_argument("--code", required=True, help="the repository root")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -199,7 +219,7 @@ def main():
     rng = random.Random(7)
     vocab = tok.get_vocab_size(with_added_tokens=True)
     with open(os.path.join(args.out, "cases.jsonl"), "w", encoding="utf-8") as out:
-        for text in corpus(args.longbench, args.proofpile):
+        for text in corpus(args.longbench, args.code):
             ids = tok.encode(text, add_special_tokens=False).ids
             out.write(json.dumps({"text": text, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=True)},
                                  ensure_ascii=False) + "\n")

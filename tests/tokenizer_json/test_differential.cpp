@@ -28,10 +28,10 @@ fs::path run_oracle(const std::string& name, const std::string& source_args) {
   std::string command = quote(kPython.string()) + " " +
                         quote((kSource / "tests/tokenizer_json/hf_reference.py").string()) + " " + source_args +
                         " --out " + quote(out.string());
+  // Every text source is required: a missing one fails the oracle rather than shrink the test.
   const fs::path longbench = fs::path(E2LLM_SHARED_DATA) / "longbench" / "rows";
-  if (fs::is_directory(longbench)) command += " --longbench " + quote(longbench.string());
-  if (fs::is_directory(kSource / "data" / "proofpile"))
-    command += " --proofpile " + quote((kSource / "data" / "proofpile").string());
+  EXPECT_TRUE(fs::is_directory(longbench)) << longbench << " is missing (../shared/data beside the checkout)";
+  command += " --longbench " + quote(longbench.string()) + " --code " + quote(kSource.string());
   auto r = run_command(command);
   EXPECT_EQ(r.exit_code, 0) << command << "\n" << r.err;
   return out;

@@ -275,6 +275,15 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
   tmp += ".tmp";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  // A build that stops (disk full, a licence it cannot establish) leaves no half-written folder.
+  struct RemoveUnlessPublished {
+    fs::path dir;
+    bool published = false;
+    ~RemoveUnlessPublished() {
+      std::error_code ec;
+      if (!published) fs::remove_all(dir, ec);
+    }
+  } tmp_guard{tmp};
   std::ofstream train(tmp / "train.jsonl", std::ios::binary), eval(tmp / "eval.jsonl", std::ios::binary);
   if (!train || !eval) throw Error("cannot write " + tmp.string() + ": check permissions and free space");
 
@@ -312,7 +321,9 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
   }
   train.close();
   eval.close();
-  if (!train || !eval) throw Error("cannot write " + tmp.string() + ": check free space");
+  if (!train || !eval)
+    throw Error("cannot write " + (tmp / (!train ? "train.jsonl" : "eval.jsonl")).string() +
+                ": check free space and the file-size limit; nothing was written to " + out.string());
   if (eval_rows == 0 || train_rows == 0)
     throw Error(
         fmt::format("proofpile corpus: the split left {} train and {} eval documents; raise max_bytes (now {}) "
@@ -372,6 +383,7 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
   fs::remove_all(old, ec);
   if (fs::exists(out)) fs::rename(out, old);
   fs::rename(tmp, out);
+  tmp_guard.published = true;
   fs::remove_all(old, ec);
   manifest["out"] = out.string();
   return manifest;

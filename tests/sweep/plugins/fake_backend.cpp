@@ -41,6 +41,9 @@ class FakeModel : public e2llm::LanguageModel {
       if (start != std::string::npos)
         out = tok_->encode(tail.substr(start, tail.find_first_not_of("0123456789", start) - start));
     }
+    // With no stop token to end on, a model goes on to max_new_tokens (the contract).
+    while (options.stop_tokens.empty() && out.size() < std::size_t(options.max_new_tokens) && !out.empty())
+      out.push_back(out.back());
     out.resize(std::min(out.size(), std::size_t(options.max_new_tokens)));
     return out;
   }

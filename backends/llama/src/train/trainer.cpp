@@ -187,6 +187,7 @@ class Trainer {
   void build_model(const fs::path* resume_dir);
   void build_optimizer();
   double train_step(int64_t step, double lr, double* grad_norm);
+  void record_samples(int64_t step, int64_t first, const std::vector<PositionDraw>& draws);
   void after_step(int64_t done, double loss, double lr, double grad_norm);
   TrainResult finish(Clock::time_point wall0);
   void save_checkpoint(int64_t step, double loss);
@@ -214,6 +215,7 @@ class Trainer {
   int64_t start_step_ = 0, tokens_seen_ = 0, micro_ = 0, n_params_ = 0;
   double gflops_ = 0, last_loss_ = NAN;
   std::unique_ptr<util::JsonlAppender> journal_;
+  std::unique_ptr<util::JsonlAppender> positions_record_;  // record_positions: this rank's samples
   bool tty_ = false;
   Clock::time_point t_log_;
   int64_t steps_since_log_ = 0;
@@ -250,6 +252,13 @@ void Trainer::setup_ranks_and_device() {
   reset_device_peak(device);
 }
 
+// A loss in result.json: NaN is written as null (no validation split, eval_batches = 0), so
+// null reads back as NaN, and an absent key as 0 (results written before the key existed).
+static double loss_field(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key)) return 0.0;
+  return j.at(key).is_null() ? std::nan("") : j.at(key).get<double>();
+}
+
 std::optional<TrainResult> Trainer::cached_result() const {
   const fs::path result_file = o_.out_dir / "result.json";
   if (!fs::exists(result_file)) return std::nullopt;
@@ -260,8 +269,8 @@ std::optional<TrainResult> Trainer::cached_result() const {
   result.steps = j.at("steps");
   result.tokens = j.at("trained_tokens");
   result.wall_s = j.at("train_wall_s");
-  result.final_loss = j.value("final_loss", 0.0);
-  result.val_loss = j.value("val_loss", 0.0);
+  result.final_loss = loss_field(j, "final_loss");
+  result.val_loss = loss_field(j, "val_loss");
   result.device = j.value("device", nlohmann::json::object());
   result.cached = true;
   return result;
@@ -521,6 +530,12 @@ void Trainer::start(bool* resuming) {
   const int64_t R = o_.data.seq_len;
   ids_ = torch::empty({micro_, R + 1}, torch::kLong);
   pos_ = torch::empty({micro_, R}, torch::kFloat64);
+  if (o_.record_positions) {
+    fs::create_directories(o_.out_dir);
+    const fs::path record = o_.out_dir / ("positions-rank" + std::to_string(ranks_.rank) + ".jsonl");
+    if (!*resuming) fs::remove(record);
+    positions_record_ = std::make_unique<util::JsonlAppender>(record);
+  }
   if (ranks_.rank != 0) return;
   fs::create_directories(o_.out_dir);
   if (!*resuming) fs::remove(o_.out_dir / "train_log.jsonl");
@@ -566,7 +581,9 @@ double Trainer::train_step(int64_t step, double lr, double* grad_norm) {
     const auto [r0, r1] = even_part(c1 - c0, ranks_.world, ranks_.rank);
     const int64_t n = r1 - r0, first = step * o_.batch + c0 + r0;  // global sample index = step·batch + slot
     for (int64_t i = 0; i < n; ++i) data_.train.read(order_->sequence(first + i), ids_[i].data_ptr<int64_t>());
-    policy_->fill(step, first, n, pos_.data_ptr<double>());
+    std::vector<PositionDraw> draws;
+    policy_->fill(step, first, n, pos_.data_ptr<double>(), positions_record_ ? &draws : nullptr);
+    if (positions_record_) record_samples(step, first, draws);
     auto ids = ids_.narrow(0, 0, n).to(device_);
     torch::Tensor logits;
     {
@@ -598,6 +615,28 @@ double Trainer::train_step(int64_t step, double lr, double* grad_norm) {
   opt_->step();
   tokens_seen_ += o_.batch * R;
   return loss_sum;
+}
+
+// record_positions: one row per sample of this micro-batch (ids_ holds its sequences): the draw,
+// not the positions it gives, so that a reference rebuilds the positions from the method's
+// definition (tests/train/train_step_reference.py).
+void Trainer::record_samples(int64_t step, int64_t first, const std::vector<PositionDraw>& draws) {
+  const int64_t row = o_.data.seq_len + 1;
+  for (size_t i = 0; i < draws.size(); ++i) {
+    const int64_t* ids = ids_[static_cast<int64_t>(i)].data_ptr<int64_t>();
+    nlohmann::json record = {{"step", step},
+                             {"sample", first + static_cast<int64_t>(i)},
+                             {"sequence", order_->sequence(first + static_cast<int64_t>(i))},
+                             {"policy", policy_name(o_.policy.kind)},
+                             {"g", draws[i].g},
+                             {"t", draws[i].t},
+                             {"ids", std::vector<int64_t>(ids, ids + row)}};
+    if (!draws[i].chunk_lengths.empty()) {  // PoSE: the chunks and their skip biases
+      record["chunk_lengths"] = draws[i].chunk_lengths;
+      record["skips"] = draws[i].skips;
+    }
+    positions_record_->append(record);
+  }
 }
 
 // Validation, the log line, the checkpoint and the kill hook after optimizer step `done`.
@@ -657,7 +696,7 @@ TrainResult Trainer::finish(Clock::time_point wall0) {
     const auto j = nlohmann::json::parse(util::read_file(result_file));
     result.checkpoint_hash = j.at("checkpoint_hash");
     result.wall_s = j.at("train_wall_s");
-    result.val_loss = j.value("val_loss", 0.0);
+    result.val_loss = loss_field(j, "val_loss");
     result.device = device_record();
   }
   return result;

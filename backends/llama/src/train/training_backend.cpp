@@ -114,6 +114,7 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   o.dist_timeout_s = cfg.get<double>("dist_timeout_s", o.dist_timeout_s);
   o.debug_kill_at_step = cfg.get<int64_t>("debug_kill_at_step", o.debug_kill_at_step);
   o.debug_kill_rank = cfg.get<int>("debug_kill_rank", o.debug_kill_rank);
+  o.record_positions = cfg.get<bool>("record_positions", o.record_positions);
   o.block_size = cfg.get<int64_t>("block_size", o.block_size);
   o.precision = cfg.get<std::string>("precision", o.precision);
   check_precision_name(o.precision, "precision");

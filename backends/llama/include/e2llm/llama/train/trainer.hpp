@@ -64,6 +64,10 @@ struct TrainOptions {
   double dist_timeout_s = 60;     // a dead rank makes the others fail after this
   int64_t debug_kill_at_step = -1;  // test hook: raise(SIGKILL) after this step (resume test)
   int debug_kill_rank = -1;         // which rank the hook kills (-1: every rank)
+  // Writes positions-rank<r>.jsonl into out_dir: for every sample a rank trains on, its step,
+  // global sample index, dataset sequence, token ids and position draw (g, t). What the
+  // training-step oracle (tests/train/test_train_oracle.cpp) rebuilds the step from.
+  bool record_positions = false;
   double matmul_gflops = 0;       // 0 = measure at start (for MFU), on the training device and dtype
 
   nlohmann::json method = nlohmann::json::object();  // recorded in config.json under "e2llm"

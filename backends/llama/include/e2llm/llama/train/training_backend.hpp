@@ -14,7 +14,7 @@
 //   target_window (PoSE's L_t; default the sweep's largest window), chunks (PoSE's N, 2),
 //   init ("base" | "random"), model = {dim, layers, heads, kv_heads, ffn, window, vocab,
 //   rope_base, tied_embeddings} (random init), checkpoint_every, keep_last, resume,
-//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step,
+//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step, record_positions,
 //   train_window (pi-ft: one model trained at this window, served at every window with the
 //   g it trained at, as a long-context PI model is published; 0 = one model per window).
 // A sweep's seed axis (PrepareContext::training_seed) replaces `seed` (and `retrieval_seed`
