@@ -87,8 +87,11 @@ EXTRA_TEXTS = [
 ]
 
 
-def corpus(longbench, proofpile):
-    return hf_reference.corpus(longbench, proofpile) + code_texts() + EXTRA_TEXTS
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def corpus(longbench):
+    return hf_reference.corpus(longbench, REPO) + code_texts() + EXTRA_TEXTS
 
 
 def number_after_spaces(text):
@@ -142,7 +145,7 @@ def smollm2(args):
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f)
     write_cases(
-        os.path.join(args.out, "cases.jsonl"), corpus(args.longbench, args.proofpile),
+        os.path.join(args.out, "cases.jsonl"), corpus(args.longbench),
         {"ids": lambda t: backend.encode(t, add_special_tokens=False).ids,
          "ids_digits": lambda t: digits.encode(t, add_special_tokens=False).ids},
         lambda ids: tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False),
@@ -206,7 +209,7 @@ def cases_for(tok, out_dir, args):
     tok.encode_special_tokens = True
     tok.no_truncation()  # GPT-2's file truncates at 1024 tokens
     tok.no_padding()
-    write_cases(os.path.join(out_dir, "cases.jsonl"), corpus(args.longbench, args.proofpile),
+    write_cases(os.path.join(out_dir, "cases.jsonl"), corpus(args.longbench),
                 {"ids": lambda t: tok.encode(t, add_special_tokens=False).ids},
                 lambda ids: tok.decode(ids, skip_special_tokens=True), tok.get_vocab_size(with_added_tokens=True))
 
@@ -297,7 +300,7 @@ def spm(args):
              "line\nbreak", "\n\nblank lines\n\n", "tab\there", "\u00e9t\u00e9 caf\u00e9 na\u00efve", "\u2581already",
              "<s>text</s>", "Lily's mom said, \"Lily, let's go to the park.\""]
     with open(os.path.join(args.out, "texts.jsonl"), "w", encoding="utf-8") as out:
-        for text in corpus(args.longbench, args.proofpile) + extra:
+        for text in corpus(args.longbench) + extra:
             out.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
 
 
@@ -355,7 +358,6 @@ def main():
     ap.add_argument("--model")
     ap.add_argument("--texts")
     ap.add_argument("--longbench")
-    ap.add_argument("--proofpile")
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.mode != "encode":

@@ -35,8 +35,6 @@ fs::path run_oracle(const std::string& name, const std::string& args, bool long_
   // The long real texts: 20 LongBench rows per dataset (whole contexts and paragraphs).
   const fs::path longbench = kShared / "longbench" / (long_texts ? "rows-20" : "rows");
   if (fs::is_directory(longbench)) command += " --longbench " + quote(longbench.string());
-  if (fs::is_directory(kSource / "data" / "proofpile"))
-    command += " --proofpile " + quote((kSource / "data" / "proofpile").string());
   auto r = run_command(command);
   EXPECT_EQ(r.exit_code, 0) << command << "\n" << r.err;
   return out;
