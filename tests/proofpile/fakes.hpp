@@ -63,6 +63,11 @@ class ContextProbeModel final : public LanguageModel {
     testing::check_generate_args(window_, tokenizer_.vocab_size(), prompt, o);
     return {};
   }
+  std::vector<std::vector<std::int32_t>> generate_batch(const std::vector<GenerationRequest>& requests,
+                                                        const GenerationDone& done) override {
+    return testing::generate_each(*this, window_, tokenizer_.vocab_size(), requests, done);
+  }
+  std::int64_t batch_size() const override { return 2; }
   nlohmann::json describe() const override { return {{"model", "context-probe"}}; }
 
   struct Call {

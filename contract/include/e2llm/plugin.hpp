@@ -7,7 +7,8 @@
 namespace e2llm {
 
 // Bump on any change to a class in contract/include/e2llm/ (layout, virtuals, semantics).
-inline constexpr std::uint32_t kAbiVersion = 3;  // 3: tokenizers say BOS/EOS, special ids, chat template
+// 3: tokenizers say BOS/EOS, special ids, chat template; 4: LanguageModel::generate_batch, batch_size
+inline constexpr std::uint32_t kAbiVersion = 4;
 
 // Every plugin object derives from Plugin so that the registry can own it uniformly;
 // the descriptor's `kind` says which interface it implements.
