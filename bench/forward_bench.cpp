@@ -1,9 +1,11 @@
 // Forward throughput and peak memory of LlamaModel at one window, in a fresh process:
 //   forward_bench MODEL WINDOW [--threads N] [--block B] [--repeats R] [--scale S]
 //                 [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16] [--attention fused|blocked]
+//                 [--self-extend G,w]
 // Prints one JSON line. RoPE: Position Interpolation with s = W / L (L = the model's
-// trained window) unless --scale is given. bench/run_forward.sh runs it per window next to
-// forward_twin.py (the same forward in Python PyTorch).
+// trained window) unless --scale is given; with --self-extend, plain RoPE and Self-Extend's
+// grouped attention (group G, neighbour window w; docs/methods.md §Self-Extend). bench/run_forward.sh runs it per
+// window next to forward_twin.py (the same forward in Python PyTorch).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   int threads = 0, repeats = 0;
   int64_t block = 512;
   double scale = 0.0;
+  SelfExtendOptions self_extend;
   std::string device_name = "cpu", dtype = "float32", attention = "fused";
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -38,7 +41,15 @@ int main(int argc, char** argv) {
     else if (flag == "--device") device_name = argv[i + 1];
     else if (flag == "--dtype") dtype = argv[i + 1];
     else if (flag == "--attention") attention = argv[i + 1];
-    else {
+    else if (flag == "--self-extend") {
+      const std::string v = argv[i + 1];
+      const auto comma = v.find(',');
+      if (comma == std::string::npos) {
+        std::cerr << "forward_bench: --self-extend takes G,w\n";
+        return 2;
+      }
+      self_extend = {std::stoll(v.substr(0, comma)), std::stoll(v.substr(comma + 1))};
+    } else {
       std::cerr << "forward_bench: unknown flag " << flag << "\n";
       return 2;
     }
@@ -60,12 +71,14 @@ int main(int argc, char** argv) {
     formats::RopeConfig rope = model->config().rope;
     rope.type = formats::RopeType::Linear;
     rope.factor = scale > 0 ? scale : std::max(1.0, static_cast<double>(window) / static_cast<double>(L));
+    if (self_extend.enabled()) rope.factor = 1.0;  // Self-Extend keeps the model's own RoPE
     auto freq = formats::compute_rope(rope, window);
     if (repeats <= 0) repeats = window <= 2048 ? 5 : window <= 8192 ? 2 : 1;
     torch::NoGradGuard no_grad;
     torch::manual_seed(0);
     auto ids = torch::randint(0, model->config().vocab_size, {1, window}, torch::kLong);
     auto inputs = RopeInputs::make(freq, 1, window);
+    inputs.self_extend = self_extend;
     // One untimed warm-up below 16k tokens; above, the first run is timed (it takes minutes).
     const int warmup = window < 16384 ? 1 : 0;
     torch::Tensor logits;
@@ -84,11 +97,12 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"impl\": \"cpp\", \"window\": %lld, \"scale\": %.6g, \"threads\": %d, \"block\": %lld, \"repeats\": %d, "
         "\"seconds\": %.6f, \"tokens_per_s\": %.3f, \"max_rss_mib\": %.1f, \"checksum\": %.6f, \"device\": \"%s\", "
-        "\"dtype\": \"%s\", \"attention\": \"%s\", \"peak_device_mib\": %.1f}\n",
+        "\"dtype\": \"%s\", \"attention\": \"%s\", \"peak_device_mib\": %.1f, \"self_extend\": [%lld, %lld]}\n",
         static_cast<long long>(window), rope.factor, used_threads, static_cast<long long>(block), repeats, best,
         static_cast<double>(window) / best, static_cast<double>(usage.ru_maxrss) / 1024.0, checksum,
         options.device.str().c_str(), dtype.c_str(), attention.c_str(),
-        static_cast<double>(device_peak_bytes(options.device.str())) / (1024.0 * 1024.0));
+        static_cast<double>(device_peak_bytes(options.device.str())) / (1024.0 * 1024.0),
+        static_cast<long long>(self_extend.group), static_cast<long long>(self_extend.window));
   } catch (const std::exception& e) {
     std::cerr << "forward_bench: " << e.what() << "\n";
     return 1;

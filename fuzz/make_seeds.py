@@ -9,6 +9,7 @@ are files those tools produce, not files e2llm's own writers produce:
                             vocabulary, NUL-separated (fuzz/targets/hf_dir.cpp)
 
 Run from the repository root with the project's Python: .venv/bin/python fuzz/make_seeds.py
+[gguf safetensors hf_dir gguf_tokenizer] (default: all).
 The text seeds of the other targets are written by hand and committed as they are.
 """
 import json
@@ -224,13 +225,68 @@ def hf_seeds():
     write("hf_dir", "bad-shard-missing", hf_config() + "\0" + weight_map("model-00003-of-00003.safetensors"))
 
 
+# ---- tokenizers inside GGUFs --------------------------------------------------------------
+
+# GPT-2's byte map for the printable ASCII bytes and the space (bytes_to_unicode).
+BYTE_LEVEL = [chr(b) for b in range(0x21, 0x7F)] + ["\u0120", "\u010a"]
+
+
+def write_tokenizer_gguf(name, model, tokens, types, pre=None, merges=None, scores=None, **flags):
+    path = ROOT / "gguf_tokenizer" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_tokenizer_model(model)
+    if pre:
+        w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    if scores:
+        w.add_token_scores(scores)
+    if merges:
+        w.add_token_merges(merges)
+    w.add_bos_token_id(flags.get("bos", 1))
+    w.add_eos_token_id(flags.get("eos", 2))
+    if "add_bos" in flags:
+        w.add_add_bos_token(flags["add_bos"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{path.relative_to(ROOT.parent.parent)}: {path.stat().st_size} bytes")
+
+
+def tokenizer_seeds():
+    merge_pairs = [("\u0120", "t"), ("h", "e"), ("\u0120t", "he"), ("l", "l"), ("\u0120", "w"), ("o", "r"),
+                   ("\u0120w", "or"), ("ll", "o"), ("H", "e"), ("He", "llo")]
+    merged = [a + b for a, b in merge_pairs]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>"]
+    tokens = specials + BYTE_LEVEL + merged
+    types = [3, 3, 3, 4] + [1] * (len(BYTE_LEVEL) + len(merged))
+    merges = [a + " " + b for a, b in merge_pairs]
+    write_tokenizer_gguf("ok-gpt2-smollm.gguf", "gpt2", tokens, types, pre="smollm", merges=merges, add_bos=False)
+    write_tokenizer_gguf("ok-gpt2-llama-bpe.gguf", "gpt2", tokens, types, pre="llama-bpe", merges=merges)
+    write_tokenizer_gguf("ok-gpt2-no-pre.gguf", "gpt2", tokens, types, merges=merges, bos=0, eos=0)
+    pieces = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in (0x0A, 0x20, 0xC3, 0xA9, 0xE2, 0x96, 0x81)]
+    words = ["\u2581", "\u2581H", "e", "l", "o", "\u2581w", "r", "d", "H", "ll", "\u2581He", "llo", "\u2581wor"]
+    write_tokenizer_gguf("ok-llama-spm.gguf", "llama", pieces + words, [2, 3, 3] + [6] * 7 + [1] * len(words),
+                         scores=[0.0] * 10 + [-float(i) for i in range(len(words))])
+
+
+SEEDS = {
+    "gguf": lambda: (write_gguf("ok-tiny-f32.gguf"),
+                     write_gguf("ok-tiny-f16-yarn-tied.gguf", dtype="f16", tied=True, rope="yarn"),
+                     write_gguf("ok-tiny-bf16-linear-no-vocab.gguf", dtype="bf16", vocab=False, rope="linear"),
+                     write_quantized_seeds()),
+    "safetensors": safetensors_seeds,
+    "hf_dir": hf_seeds,
+    "gguf_tokenizer": tokenizer_seeds,
+}
+
+
 def main():
-    write_gguf("ok-tiny-f32.gguf")
-    write_gguf("ok-tiny-f16-yarn-tied.gguf", dtype="f16", tied=True, rope="yarn")
-    write_gguf("ok-tiny-bf16-linear-no-vocab.gguf", dtype="bf16", vocab=False, rope="linear")
-    write_quantized_seeds()
-    safetensors_seeds()
-    hf_seeds()
+    import sys
+    for target in sys.argv[1:] or SEEDS:
+        SEEDS[target]()
 
 
 if __name__ == "__main__":

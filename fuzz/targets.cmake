@@ -2,13 +2,15 @@
 # Included by fuzz/CMakeLists.txt (the libFuzzer build in build/fuzz) and by
 # tests/fuzz/CMakeLists.txt (the replay tests and the timed runs); docs/reliability.md.
 set(E2LLM_FUZZ_TARGETS
-  gguf safetensors hf_dir toml_config longbench_rows longbench_predictions proofpile_documents cell_store)
+  gguf gguf_tokenizer safetensors hf_dir toml_config longbench_rows longbench_predictions proofpile_documents
+  cell_store)
 
 if(E2LLM_FUZZ_TREE)
   # Only the harness files that hold the readers: the sanitizer build stays short.
   add_library(e2llm_fuzz_harness_readers STATIC
     ${CMAKE_SOURCE_DIR}/harness/src/config.cpp
     ${CMAKE_SOURCE_DIR}/harness/src/sweep_config.cpp
+    ${CMAKE_SOURCE_DIR}/harness/src/report_settings.cpp
     ${CMAKE_SOURCE_DIR}/harness/src/tokenizer_choice.cpp
     ${CMAKE_SOURCE_DIR}/harness/src/cell_store.cpp)
   target_include_directories(e2llm_fuzz_harness_readers PUBLIC ${CMAKE_SOURCE_DIR}/harness/include)
@@ -18,6 +20,7 @@ else()
   set(harness_readers e2llm_harness)
 endif()
 set(E2LLM_FUZZ_LIBS_gguf e2llm_formats)
+set(E2LLM_FUZZ_LIBS_gguf_tokenizer e2llm_gguf_tokenizer_core)
 set(E2LLM_FUZZ_LIBS_safetensors e2llm_formats)
 set(E2LLM_FUZZ_LIBS_hf_dir e2llm_formats)
 set(E2LLM_FUZZ_LIBS_toml_config ${harness_readers})

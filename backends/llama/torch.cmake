@@ -8,7 +8,8 @@ add_library(e2llm_llama SHARED
   src/device.cpp
   src/model.cpp
   src/torch_language_model.cpp
-  src/rope_scaling_backend.cpp)
+  src/rope_scaling_backend.cpp
+  src/self_extend.cpp)
 target_include_directories(e2llm_llama PUBLIC include)
 target_link_libraries(e2llm_llama
   PUBLIC e2llm_contract e2llm_formats ${TORCH_LIBRARIES}

@@ -110,6 +110,16 @@ PortableRope portable_rope(const RopeConfig& served) {
           "llama.cpp has no dynamic NTK scaling (its base depends on each call's length); export it for "
           "transformers only (no --gguf), or export --rope-type ntk, yarn or linear for llama.cpp";
       break;
+    case RopeType::Llama3:  // llama.cpp's converter writes Llama 3.1's scaling as this tensor
+      out.gguf_type = "none";
+      out.gguf_rope_freqs = frequency_divisors(served);
+      break;
+    case RopeType::Longrope:
+      out.gguf_type = "longrope";
+      out.gguf_long_factors = served.long_factor;
+      out.gguf_short_factors = served.short_factor;
+      out.gguf_attn_factor = compute_rope(served).attention_factor;
+      break;
     case RopeType::Yarn:
       out.gguf_type = "yarn";
       out.gguf_factor = served.factor;
@@ -228,10 +238,16 @@ nlohmann::json export_model(const ExportRequest& r) {
                         {"llama.context_length", r.window},
                         {"llama.rope.freq_base", rope.gguf_freq_base},
                         {"llama.rope.scaling.type", rope.gguf_type}};
-    if (rope.gguf_type != "none") {
+    if (rope.gguf_type == "longrope") {
+      g["llama.rope.scaling.attn_factor"] = rope.gguf_attn_factor;
+      g["llama.rope.scaling.original_context_length"] = rope.gguf_original_context;
+      g["rope_factors_long.weight"] = rope.gguf_long_factors;
+      g["rope_factors_short.weight"] = rope.gguf_short_factors;
+    } else if (rope.gguf_type != "none") {
       g["llama.rope.scaling.factor"] = rope.gguf_factor;
       g["llama.rope.scaling.original_context_length"] = rope.gguf_original_context;
     }
+    if (!rope.gguf_rope_freqs.empty()) g["rope_freqs.weight"] = rope.gguf_rope_freqs;
     out["gguf"] = g;
   }
   return out;

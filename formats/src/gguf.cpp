@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "e2llm/error.hpp"
@@ -144,6 +145,16 @@ const std::map<std::string, std::string>& layer_tensor_names() {
   return names;
 }
 
+// llama.cpp's RoPE tensors: per-pair divisors of the frequencies, read into the RoPE config
+// rather than the weights (docs/interop.md §GGUF). rope_freqs carries Llama 3's llama3
+// scaling; the factor pair carries longrope.
+constexpr const char* kRopeFreqs = "rope_freqs.weight";
+constexpr const char* kRopeFactorsLong = "rope_factors_long.weight";
+constexpr const char* kRopeFactorsShort = "rope_factors_short.weight";
+bool is_rope_tensor(const std::string& g) {
+  return g == kRopeFreqs || g == kRopeFactorsLong || g == kRopeFactorsShort;
+}
+
 // The Hugging Face name of a "blk.<i>.<suffix>" tensor, or nothing.
 std::optional<std::string> layer_tensor_name(const std::string& g) {
   if (g.rfind("blk.", 0) != 0) return std::nullopt;
@@ -176,8 +187,27 @@ void check_architecture(const Metadata& md, const std::string& file) {
                             file, printable(arch), kArchitecture));
 }
 
+// The d/2 floats of a RoPE tensor, or nothing when the file has none by that name.
+std::optional<std::vector<double>> rope_tensor(const gguf::File& f, const char* name, int64_t pairs) {
+  const auto it =
+      std::find_if(f.tensors.begin(), f.tensors.end(), [&](const gguf::TensorInfo& t) { return t.name == name; });
+  if (it == f.tensors.end()) return std::nullopt;
+  if (it->dtype != DType::F32 || it->shape.size() != 1 || it->shape[0] != pairs)
+    throw Error(fmt::format("{}: tensor {} must be {} F32 values (rope.dimension_count / 2)", f.name, name, pairs));
+  std::vector<double> out(static_cast<size_t>(pairs));
+  for (size_t j = 0; j < out.size(); ++j) {
+    float v;
+    std::memcpy(&v, f.data + it->offset + 4 * j, 4);
+    out[j] = v;
+  }
+  return out;
+}
+
 // RoPE: base, rotated dims and the scaling the file declares (cfg's shape fields set).
-void read_rope(const Metadata& md, const std::string& file, ModelConfig& cfg) {
+// llama.cpp keeps llama3 as the tensor rope_freqs (per-pair divisors, no parameters) and
+// longrope as rope.scaling.type = longrope with two factor tensors and rope.scaling.attn_factor.
+void read_rope(const Metadata& md, const gguf::File& f, ModelConfig& cfg) {
+  const std::string& file = f.name;
   cfg.rope_layout = "adjacent";  // GGUF q/k rows rotate pairs (2i, 2i+1); kept as stored
   cfg.rope.head_dim = md.integer(Key::RopeDimensionCount, cfg.head_dim());
   cfg.rope.base = md.real(Key::RopeFreqBase, 10000.0);  // the format's documented default
@@ -188,20 +218,58 @@ void read_rope(const Metadata& md, const std::string& file, ModelConfig& cfg) {
     } catch (const Error& e) {
       throw Error(fmt::format("{}: metadata {}: {}", file, md.name(Key::RopeScalingType), e.what()));
     }
-    if (cfg.rope.type != RopeType::Default) cfg.rope.factor = md.real(Key::RopeScalingFactor);
+    if (cfg.rope.type == RopeType::Longrope) {
+      // No factor key (llama.cpp would scale the positions by it): s is context / original.
+      const double s = static_cast<double>(cfg.max_position) / static_cast<double>(cfg.rope.original_max_position);
+      cfg.rope.factor = md.real(Key::RopeScalingFactor, std::max(1.0, s));
+    } else if (cfg.rope.type != RopeType::Default) {
+      cfg.rope.factor = md.real(Key::RopeScalingFactor);
+    }
   } else if (md.has(Key::RopeScaleLinear)) {
     cfg.rope.type = RopeType::Linear;
     cfg.rope.factor = md.real(Key::RopeScaleLinear);
   }
-  if (md.has(Key::RopeScalingAttnFactor) && md.real(Key::RopeScalingAttnFactor) != 1.0)
+  const int64_t pairs = cfg.rope.head_dim / 2;
+  auto freqs = rope_tensor(f, kRopeFreqs, pairs);
+  auto longs = rope_tensor(f, kRopeFactorsLong, pairs), shorts = rope_tensor(f, kRopeFactorsShort, pairs);
+  if (cfg.rope.type == RopeType::Longrope) {
+    if (!longs || !shorts)
+      throw Error(fmt::format("{}: rope.scaling.type is longrope but tensor {} is missing", file,
+                              longs ? kRopeFactorsShort : kRopeFactorsLong));
+    cfg.rope.long_factor = std::move(*longs);
+    cfg.rope.short_factor = std::move(*shorts);
+    if (md.has(Key::RopeScalingAttnFactor)) cfg.rope.attention_factor = md.real(Key::RopeScalingAttnFactor);
+    if (!md.has(Key::RopeScalingOriginalContext))
+      md.bad(Key::RopeScalingOriginalContext, "is missing for a longrope model");
+  } else if (longs || shorts) {
+    throw Error(fmt::format("{}: tensor {} needs metadata {} = longrope", file,
+                            longs ? kRopeFactorsLong : kRopeFactorsShort, md.name(Key::RopeScalingType)));
+  } else if (freqs) {
+    // Per-pair divisors applied at every length: longrope's formula with one list and no
+    // attention factor. The file does not say which method made them (Llama 3's llama3 does).
+    if (cfg.rope.type != RopeType::Default)
+      throw Error(
+          fmt::format("{}: tensor {} together with rope scaling {} is not supported (llama.cpp would apply "
+                      "both); convert from the Hugging Face checkpoint instead",
+                      file, kRopeFreqs, rope_type_name(cfg.rope.type)));
+    cfg.rope.type = RopeType::Longrope;
+    cfg.rope.factor = 1.0;
+    cfg.rope.long_factor = *freqs;
+    cfg.rope.short_factor = std::move(*freqs);
+    cfg.rope.attention_factor = 1.0;
+  }
+  if (md.has(Key::RopeScalingAttnFactor) && md.real(Key::RopeScalingAttnFactor) != 1.0 &&
+      cfg.rope.type != RopeType::Longrope)
     md.bad(Key::RopeScalingAttnFactor,
            "is not supported (llama.cpp multiplies it into YaRN's mscale); convert from the Hugging Face "
            "checkpoint instead");
   if (cfg.rope.type == RopeType::Yarn && !md.has(Key::RopeScalingOriginalContext))
     md.bad(Key::RopeScalingOriginalContext, "is missing for a YaRN model");
+  if (cfg.rope.type == RopeType::Llama3)
+    md.bad(Key::RopeScalingType, "llama3 is not a llama.cpp scaling type (llama.cpp carries it as tensor rope_freqs)");
 }
 
-ModelConfig config_from(const Metadata& md, const std::string& file) {
+ModelConfig config_from(const Metadata& md, const gguf::File& file) {
   ModelConfig cfg;
   cfg.dim = md.integer(Key::EmbeddingLength);
   cfg.n_layers = md.integer(Key::BlockCount);
@@ -249,6 +317,7 @@ std::optional<Vocabulary> vocabulary_from(const Metadata& md) {
 std::map<std::string, TensorView> tensors_from(const gguf::File& f) {
   std::map<std::string, TensorView> tensors;
   for (const auto& info : f.tensors) {
+    if (is_rope_tensor(info.name)) continue;  // read into the RoPE config (read_rope)
     TensorView t;
     t.dtype = info.dtype;
     t.shape = info.shape;
@@ -271,7 +340,7 @@ Checkpoint checkpoint_from_gguf(const gguf::File& f) {
   Checkpoint ck;
   ck.format = "gguf";
   ck.source = f.name;
-  ck.config = config_from(md, f.name);
+  ck.config = config_from(md, f);
   ck.vocab = vocabulary_from(md);
   ck.tensors = tensors_from(f);
   ModelConfig& cfg = ck.config;

@@ -139,7 +139,10 @@ void save_gguf(const Checkpoint& input, const PortableRope& rope, int64_t window
   md.u32("llama.rope.dimension_count", static_cast<uint64_t>(c.head_dim()));
   md.f32("llama.rope.freq_base", rope.gguf_freq_base);
   md.str("llama.rope.scaling.type", rope.gguf_type);
-  if (rope.gguf_type != "none") {
+  if (rope.gguf_type == "longrope") {
+    md.f32("llama.rope.scaling.attn_factor", rope.gguf_attn_factor);
+    md.u32("llama.rope.scaling.original_context_length", static_cast<uint64_t>(rope.gguf_original_context));
+  } else if (rope.gguf_type != "none") {
     md.f32("llama.rope.scaling.factor", rope.gguf_factor);
     md.u32("llama.rope.scaling.original_context_length", static_cast<uint64_t>(rope.gguf_original_context));
   }
@@ -150,25 +153,44 @@ void save_gguf(const Checkpoint& input, const PortableRope& rope, int64_t window
   md.u32("tokenizer.ggml.bos_token_id", static_cast<uint64_t>(vocab.bos));
   md.u32("tokenizer.ggml.eos_token_id", static_cast<uint64_t>(vocab.eos));
 
+  // The RoPE's per-pair tensors (llama3, longrope), F32 [d/2], after the weights.
+  std::vector<std::pair<std::string, std::vector<float>>> rope_tensors;
+  auto add_rope_tensor = [&](const char* name, const std::vector<double>& values) {
+    if (values.empty()) return;
+    if (static_cast<int64_t>(values.size()) * 2 != c.head_dim())
+      throw Error(fmt::format("cannot write {}: {} has {} values for head dimension {}", path.string(), name,
+                              values.size(), c.head_dim()));
+    rope_tensors.emplace_back(name, std::vector<float>(values.begin(), values.end()));
+  };
+  add_rope_tensor("rope_freqs.weight", rope.gguf_rope_freqs);
+  add_rope_tensor("rope_factors_long.weight", rope.gguf_long_factors);
+  add_rope_tensor("rope_factors_short.weight", rope.gguf_short_factors);
+
   // Tensor infos: GGUF lists dimensions innermost first; offsets are aligned.
   Metadata infos;
   uint64_t offset = 0;
+  auto add_info = [&](const std::string& gguf_name, const std::vector<int64_t>& shape, uint32_t ggml_type,
+                      uint64_t nbytes) {
+    infos.string(gguf_name);
+    infos.pod(static_cast<uint32_t>(shape.size()));
+    for (auto it = shape.rbegin(); it != shape.rend(); ++it) infos.pod(static_cast<uint64_t>(*it));
+    infos.pod(ggml_type);
+    infos.pod(offset);
+    offset += nbytes + padding(nbytes);
+  };
   for (const auto& [name, t] : ck.tensors) {  // sorted by Hugging Face name
     if (t.nbytes != dtype_bytes(t.dtype, t.shape))
       throw Error(
           fmt::format("cannot write {}: tensor '{}' has {} bytes for its shape", path.string(), name, t.nbytes));
-    infos.string(gguf_tensor_name(name));
-    infos.pod(static_cast<uint32_t>(t.shape.size()));
-    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) infos.pod(static_cast<uint64_t>(*it));
-    infos.pod(dtype_info(t.dtype).ggml_type);
-    infos.pod(offset);
-    offset += t.nbytes + padding(t.nbytes);
+    add_info(gguf_tensor_name(name), t.shape, dtype_info(t.dtype).ggml_type, t.nbytes);
   }
+  for (const auto& [name, values] : rope_tensors)
+    add_info(name, {static_cast<int64_t>(values.size())}, dtype_info(DType::F32).ggml_type, values.size() * 4);
 
   util::AtomicFileWriter out(path);
   out.write("GGUF", 4);
   const uint32_t version = 3;
-  const uint64_t n_tensors = ck.tensors.size(), n_kv = md.count();
+  const uint64_t n_tensors = ck.tensors.size() + rope_tensors.size(), n_kv = md.count();
   out.write(&version, 4);
   out.write(&n_tensors, 8);
   out.write(&n_kv, 8);
@@ -178,6 +200,10 @@ void save_gguf(const Checkpoint& input, const PortableRope& rope, int64_t window
   for (const auto& [name, t] : ck.tensors) {
     out.write(t.data, t.nbytes);
     out.write_zeros(padding(t.nbytes));
+  }
+  for (const auto& [name, values] : rope_tensors) {
+    out.write(values.data(), values.size() * 4);
+    out.write_zeros(padding(values.size() * 4));
   }
   out.commit();
 }

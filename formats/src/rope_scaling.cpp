@@ -1,7 +1,8 @@
 // RoPE frequency schedules. Formulas: docs/methods.md §Baselines, which follows Hugging Face
 // transformers' modeling_rope_utils.py (linear = PI, Chen et al. 2023; NTK-aware, bloc97 2023;
-// dynamic NTK; YaRN, Peng et al. 2023, arXiv 2309.00071). Computed in double precision;
-// consumers round to their own dtype.
+// dynamic NTK; YaRN, Peng et al. 2023, arXiv 2309.00071; llama3, Meta's Llama 3.1 release,
+// arXiv 2407.21783; longrope, Ding et al. 2024, arXiv 2402.13753, as Phi-3 ships it).
+// Computed in double precision; consumers round to their own dtype.
 #include "e2llm/formats/rope_scaling.hpp"
 
 #include <fmt/format.h>
@@ -37,8 +38,31 @@ void check_config(const RopeConfig& c) {
     if (!(c.beta_fast > 0.0) || !(c.beta_slow > 0.0))
       throw Error(
           fmt::format("RoPE yarn beta_fast and beta_slow must be > 0, got {} and {}", c.beta_fast, c.beta_slow));
-    if (c.attention_factor && !(*c.attention_factor > 0.0))
-      throw Error(fmt::format("RoPE yarn attention_factor must be > 0, got {}", *c.attention_factor));
+  }
+  if ((c.type == RopeType::Yarn || c.type == RopeType::Longrope) && c.attention_factor &&
+      !(*c.attention_factor > 0.0 && std::isfinite(*c.attention_factor)))
+    throw Error(fmt::format("RoPE {} attention_factor must be a finite number > 0, got {}", rope_type_name(c.type),
+                            *c.attention_factor));
+  if (c.type == RopeType::Llama3) {
+    if (c.original_max_position <= 0)
+      throw Error(fmt::format("RoPE llama3 needs original_max_position > 0, got {}", c.original_max_position));
+    if (!(c.low_freq_factor > 0.0) || !(c.high_freq_factor > c.low_freq_factor) || !std::isfinite(c.high_freq_factor))
+      throw Error(fmt::format("RoPE llama3 needs 0 < low_freq_factor < high_freq_factor, got {} and {}",
+                              c.low_freq_factor, c.high_freq_factor));
+  }
+  if (c.type == RopeType::Longrope) {
+    if (c.original_max_position < 2)
+      throw Error(fmt::format("RoPE longrope needs original_max_position >= 2, got {}", c.original_max_position));
+    const auto pairs = static_cast<size_t>(c.head_dim / 2);
+    for (const auto* list : {&c.long_factor, &c.short_factor}) {
+      const char* name = list == &c.long_factor ? "long_factor" : "short_factor";
+      if (list->size() != pairs)
+        throw Error(
+            fmt::format("RoPE longrope {} must have head_dim / 2 = {} entries, got {}", name, pairs, list->size()));
+      for (double f : *list)
+        if (!(f > 0.0) || !std::isfinite(f))
+          throw Error(fmt::format("RoPE longrope {} entries must be finite numbers > 0, got {}", name, f));
+    }
   }
 }
 
@@ -69,6 +93,20 @@ int64_t integer_field(const nlohmann::json& obj, const char* key, const std::str
     throw Error(fmt::format("config field {}.{} must be an integer, got {}", where, key, v.dump()));
   return v.get<int64_t>();
 }
+// A list of numbers (longrope's factors); missing or anything else is an error naming the field.
+std::vector<double> number_list_field(const nlohmann::json& obj, const char* key, const std::string& where) {
+  if (!obj.is_object() || !obj.contains(key) || obj.at(key).is_null())
+    throw Error(fmt::format("config field {}.{} is missing (needed by rope type longrope)", where, key));
+  const auto& v = obj.at(key);
+  if (!v.is_array()) throw Error(fmt::format("config field {}.{} must be a list of numbers", where, key));
+  std::vector<double> out;
+  for (const auto& x : v) {
+    if (!x.is_number())
+      throw Error(fmt::format("config field {}.{} must be a list of numbers, got an entry {}", where, key, x.dump()));
+    out.push_back(x.get<double>());
+  }
+  return out;
+}
 bool has_value(const nlohmann::json& obj, const char* key) {
   return obj.is_object() && obj.contains(key) && !obj.at(key).is_null();
 }
@@ -85,6 +123,9 @@ const std::vector<RopeTypeInfo>& rope_types() {
       {RopeType::Ntk, "ntk", {}, nullptr, "ntk"},
       {RopeType::DynamicNtk, "dynamic", {"dynamic_ntk", "dynamic-ntk"}, "dynamic", "dynamic-ntk"},
       {RopeType::Yarn, "yarn", {}, "yarn", "yarn"},
+      {RopeType::Llama3, "llama3", {}, "llama3", "llama3"},
+      // "su" is the name Phi-3's first 128k configs gave longrope.
+      {RopeType::Longrope, "longrope", {"su"}, "longrope", "longrope"},
   };
   return table;
 }
@@ -121,10 +162,12 @@ RopeType parse_rope_type(const std::string& name) {
 std::string RopeConfig::to_string() const {
   std::string s = fmt::format("{}(d={}, base={}", rope_type_name(type), head_dim, fmt_num(base));
   if (type != RopeType::Default) s += fmt::format(", factor={}, L={}", fmt_num(factor), original_max_position);
-  if (type == RopeType::Yarn) {
-    s += fmt::format(", beta_fast={}, beta_slow={}", fmt_num(beta_fast), fmt_num(beta_slow));
-    if (attention_factor) s += fmt::format(", attention_factor={}", fmt_num(*attention_factor));
-  }
+  if (type == RopeType::Yarn) s += fmt::format(", beta_fast={}, beta_slow={}", fmt_num(beta_fast), fmt_num(beta_slow));
+  if (type == RopeType::Llama3)
+    s += fmt::format(", low_freq_factor={}, high_freq_factor={}", fmt_num(low_freq_factor), fmt_num(high_freq_factor));
+  if (type == RopeType::Longrope) s += fmt::format(", {} long/short factors", long_factor.size());
+  if (attention_factor && (type == RopeType::Yarn || type == RopeType::Longrope))
+    s += fmt::format(", attention_factor={}", fmt_num(*attention_factor));
   return s + ")";
 }
 
@@ -137,6 +180,15 @@ nlohmann::json RopeConfig::to_json() const {
                       {"beta_fast", beta_fast},
                       {"beta_slow", beta_slow}};
   j["attention_factor"] = attention_factor ? nlohmann::json(*attention_factor) : nlohmann::json(nullptr);
+  // The fields of the newer types only where they mean something (older records stay as they were).
+  if (type == RopeType::Llama3) {
+    j["low_freq_factor"] = low_freq_factor;
+    j["high_freq_factor"] = high_freq_factor;
+  }
+  if (type == RopeType::Longrope) {
+    j["long_factor"] = long_factor;
+    j["short_factor"] = short_factor;
+  }
   return j;
 }
 
@@ -152,6 +204,10 @@ RopeConfig RopeConfig::from_json(const nlohmann::json& j) {
     if (j.contains("beta_fast")) c.beta_fast = j.at("beta_fast").get<double>();
     if (j.contains("beta_slow")) c.beta_slow = j.at("beta_slow").get<double>();
     if (has_value(j, "attention_factor")) c.attention_factor = j.at("attention_factor").get<double>();
+    if (j.contains("low_freq_factor")) c.low_freq_factor = j.at("low_freq_factor").get<double>();
+    if (j.contains("high_freq_factor")) c.high_freq_factor = j.at("high_freq_factor").get<double>();
+    if (j.contains("long_factor")) c.long_factor = j.at("long_factor").get<std::vector<double>>();
+    if (j.contains("short_factor")) c.short_factor = j.at("short_factor").get<std::vector<double>>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("bad RoPE config {}: {}", j.dump(), e.what()));
   }
@@ -161,7 +217,8 @@ RopeConfig RopeConfig::from_json(const nlohmann::json& j) {
 bool RopeConfig::operator==(const RopeConfig& o) const {
   return type == o.type && factor == o.factor && head_dim == o.head_dim && base == o.base &&
          original_max_position == o.original_max_position && beta_fast == o.beta_fast && beta_slow == o.beta_slow &&
-         attention_factor == o.attention_factor;
+         attention_factor == o.attention_factor && low_freq_factor == o.low_freq_factor &&
+         high_freq_factor == o.high_freq_factor && long_factor == o.long_factor && short_factor == o.short_factor;
 }
 
 double yarn_mscale(double factor) {
@@ -178,6 +235,10 @@ double dynamic_ntk_base(double base, double factor, int64_t d, int64_t n, int64_
   const double dd = static_cast<double>(d);
   const double ratio = factor * static_cast<double>(n) / static_cast<double>(L) - (factor - 1.0);
   return base * std::pow(ratio, dd / (dd - 2.0));
+}
+
+double longrope_attention_factor(double factor, int64_t L) {
+  return factor <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(factor) / std::log(static_cast<double>(L)));
 }
 
 YarnRange yarn_correction_range(const RopeConfig& c) {
@@ -218,7 +279,43 @@ RopeFrequencies compute_rope(const RopeConfig& c, int64_t seq_len) {
       out.attention_factor = c.attention_factor ? *c.attention_factor : yarn_mscale(c.factor);
       break;
     }
+    case RopeType::Llama3: {
+      // By wavelength λ_j = 2π / inv_j against L: short waves (λ < L/high) keep their
+      // frequency, long waves (λ > L/low) are divided by s, and between them the blend
+      // smooth = (L/λ − low) / (high − low) of the two.
+      out.inv_freq = default_inv_freq(c.base, c.head_dim);
+      const double L = static_cast<double>(c.original_max_position);
+      const double low_wavelen = L / c.low_freq_factor, high_wavelen = L / c.high_freq_factor;
+      for (double& inv : out.inv_freq) {
+        const double wavelen = 2.0 * kPi / inv;
+        if (wavelen < high_wavelen) continue;
+        if (wavelen > low_wavelen) {
+          inv /= c.factor;
+        } else {
+          const double smooth = (L / wavelen - c.low_freq_factor) / (c.high_freq_factor - c.low_freq_factor);
+          inv = (1.0 - smooth) * inv / c.factor + smooth * inv;
+        }
+      }
+      break;
+    }
+    case RopeType::Longrope: {
+      // inv_j = 1 / (ext_j · b^(2j/d)); ext = long_factor for sequences longer than L.
+      out.inv_freq = default_inv_freq(c.base, c.head_dim);
+      const auto& ext = seq_len > c.original_max_position ? c.long_factor : c.short_factor;
+      for (size_t j = 0; j < out.inv_freq.size(); ++j) out.inv_freq[j] /= ext[j];
+      out.attention_factor =
+          c.attention_factor ? *c.attention_factor : longrope_attention_factor(c.factor, c.original_max_position);
+      break;
+    }
   }
+  return out;
+}
+
+std::vector<double> frequency_divisors(const RopeConfig& c, int64_t seq_len) {
+  const auto f = compute_rope(c, seq_len);
+  const auto plain = default_inv_freq(c.base, c.head_dim);
+  std::vector<double> out(plain.size());
+  for (size_t j = 0; j < plain.size(); ++j) out[j] = plain[j] / f.inv_freq[j];
   return out;
 }
 
@@ -284,23 +381,26 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
     if (c.type == RopeType::Default) return c;
 
     // L as transformers reads it (docs/interop.md): dynamic NTK always grows from
-    // max_position_embeddings and ignores original_max_position_embeddings; YaRN takes a
-    // top-level original_max_position_embeddings (Phi-3 style) before the one in the dict.
+    // max_position_embeddings and ignores original_max_position_embeddings; YaRN, llama3 and
+    // longrope take a top-level original_max_position_embeddings (Phi-3 style) before the one
+    // in the dict.
+    const bool top_level_l = c.type == RopeType::Yarn || c.type == RopeType::Llama3 || c.type == RopeType::Longrope;
     if (c.type != RopeType::DynamicNtk) {
-      if (c.type == RopeType::Yarn && has_value(hf, "original_max_position_embeddings"))
+      if (top_level_l && has_value(hf, "original_max_position_embeddings"))
         c.original_max_position = integer_field(hf, "original_max_position_embeddings", "config");
       else if (has_value(params, "original_max_position_embeddings"))
         c.original_max_position = integer_field(params, "original_max_position_embeddings", where);
     }
+    const bool has_original =
+        has_value(params, "original_max_position_embeddings") || has_value(hf, "original_max_position_embeddings");
     if (has_value(params, "factor")) {
       // An explicit factor wins even when it differs from max_position / original (as in
       // current transformers; some older releases recomputed it for YaRN).
       c.factor = number_field(params, "factor", where);
-    } else if (c.type == RopeType::Yarn &&
-               (has_value(params, "original_max_position_embeddings") ||
-                has_value(hf, "original_max_position_embeddings")) &&
+    } else if (((c.type == RopeType::Yarn && has_original) || c.type == RopeType::Longrope) &&
                c.original_max_position > 0) {
-      // transformers: YaRN without a factor takes post-/pre-extension window ratio.
+      // transformers: YaRN (with an original window) and longrope without a factor take the
+      // post-/pre-extension window ratio.
       c.factor = static_cast<double>(integer_field(hf, "max_position_embeddings", "config")) /
                  static_cast<double>(c.original_max_position);
     } else {
@@ -322,6 +422,26 @@ RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
         c.attention_factor = ms(m) / ms(m_all);
       }
     }
+    if (c.type == RopeType::Llama3) {
+      // transformers requires both (KeyError without them): no silent default here either.
+      for (const char* key : {"low_freq_factor", "high_freq_factor"})
+        if (!has_value(params, key))
+          throw Error(fmt::format("config field {}.{} is missing (needed by rope type llama3)", where, key));
+      c.low_freq_factor = number_field(params, "low_freq_factor", where);
+      c.high_freq_factor = number_field(params, "high_freq_factor", where);
+    }
+    if (c.type == RopeType::Longrope) {
+      c.long_factor = number_list_field(params, "long_factor", where);
+      c.short_factor = number_list_field(params, "short_factor", where);
+      const auto pairs = static_cast<size_t>(c.head_dim / 2);
+      for (const auto* key : {"long_factor", "short_factor"}) {
+        const auto& list = std::string(key) == "long_factor" ? c.long_factor : c.short_factor;
+        if (list.size() != pairs)
+          throw Error(fmt::format("config field {}.{} has {} entries; head_dim {} needs {}", where, key, list.size(),
+                                  c.head_dim, pairs));
+      }
+      if (has_value(params, "attention_factor")) c.attention_factor = number_field(params, "attention_factor", where);
+    }
     check_config(c);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("bad RoPE fields in Hugging Face config: {}", e.what()));
@@ -340,8 +460,17 @@ nlohmann::json rope_config_to_hf(const RopeConfig& c) {
   if (c.type == RopeType::Yarn) {
     j["beta_fast"] = c.beta_fast;
     j["beta_slow"] = c.beta_slow;
-    if (c.attention_factor) j["attention_factor"] = *c.attention_factor;
   }
+  if (c.type == RopeType::Llama3) {
+    j["low_freq_factor"] = c.low_freq_factor;
+    j["high_freq_factor"] = c.high_freq_factor;
+  }
+  if (c.type == RopeType::Longrope) {
+    j["long_factor"] = c.long_factor;
+    j["short_factor"] = c.short_factor;
+  }
+  if (c.attention_factor && (c.type == RopeType::Yarn || c.type == RopeType::Longrope))
+    j["attention_factor"] = *c.attention_factor;
   return j;
 }
 

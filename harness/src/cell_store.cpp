@@ -20,23 +20,26 @@ namespace fs = std::filesystem;
 nlohmann::json cell_key_material(const CellKeyInputs& in) {
   nlohmann::json base = in.base;
   if (base.is_object()) base.erase("path");
-  return {{"key_version", kCellKeyVersion},
-          {"backend",
-           {{"label", in.backend_label},
-            {"plugin", in.backend_plugin},
-            {"version", in.backend_version},
-            {"config", in.backend_config},
-            {"checkpoint_hash", in.checkpoint_hash}}},
-          {"base", base},
-          {"tokenizer", in.tokenizer_fingerprint},
-          {"task",
-           {{"label", in.task_label},
-            {"plugin", in.task_plugin},
-            {"version", in.task_version},
-            {"config", in.task_config},
-            {"fingerprint", in.task_fingerprint}}},
-          {"window", in.window},
-          {"seed", in.seed}};
+  nlohmann::json material = {{"key_version", kCellKeyVersion},
+                             {"backend",
+                              {{"label", in.backend_label},
+                               {"plugin", in.backend_plugin},
+                               {"version", in.backend_version},
+                               {"config", in.backend_config},
+                               {"checkpoint_hash", in.checkpoint_hash}}},
+                             {"base", base},
+                             {"tokenizer", in.tokenizer_fingerprint},
+                             {"task",
+                              {{"label", in.task_label},
+                               {"plugin", in.task_plugin},
+                               {"version", in.task_version},
+                               {"config", in.task_config},
+                               {"fingerprint", in.task_fingerprint}}},
+                             {"window", in.window},
+                             {"seed", in.seed}};
+  // Only with a seed axis: keys of sweeps without one stay what they were.
+  if (in.training_seed) material["training_seed"] = *in.training_seed;
+  return material;
 }
 
 std::string cell_key(const nlohmann::json& material) {

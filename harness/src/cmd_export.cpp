@@ -8,6 +8,7 @@
 #include "e2llm/error.hpp"
 #include "e2llm/formats/export.hpp"
 #include "e2llm/util/files.hpp"
+#include "e2llm/util/package_path.hpp"
 #include "model_args.hpp"
 
 namespace e2llm::harness {
@@ -39,7 +40,11 @@ void install(CLI::App& app, AppContext& context) {
     r.original_window = o.original_window;
     if (!a->out.empty()) r.hf_dir = fs::path(a->out);
     if (!a->gguf.empty()) r.gguf = fs::path(a->gguf);
-    const fs::path tok = o.tokenizer->model_path();
+    // The tokenizer file itself: a folder (the model's own, by default) stands for the one in it.
+    fs::path tok = util::resolve_user_path(o.tokenizer->model_path());
+    std::error_code ec;
+    if (fs::is_directory(tok, ec))
+      tok /= fs::is_regular_file(tok / "tokenizer.json", ec) ? "tokenizer.json" : "tokenizer.model";
     if (tok.extension() == ".model") r.tokenizer = tok;
     o.model.reset();  // the served RoPE is read: release the loaded weights before the export maps the file
     o.backend.reset();

@@ -1,4 +1,5 @@
-// e2llm report RUN_DIR [--threshold X]: leaderboard.md, leaderboard.html, summary.json.
+// e2llm report RUN_DIR [--threshold X] [--reference L] [--base L] [--level P]:
+// leaderboard.md, leaderboard.html, summary.json and the charts' SVG files.
 #include <fmt/core.h>
 
 #include "e2llm/error.hpp"
@@ -26,6 +27,8 @@ void install(CLI::App& app, AppContext& context) {
   struct Args {
     std::string run_dir;
     double threshold = -1;  // unset: each view's own threshold
+    std::string reference, base;
+    double level = 0;  // unset: the run's [report] level
   };
   auto a = std::make_shared<Args>();
   auto* cmd =
@@ -37,9 +40,20 @@ void install(CLI::App& app, AppContext& context) {
                   "The value (0..1 for percentages) a window must reach to pass, in every view that ranks "
                   "windows by a threshold (default: each task's own)")
       ->check(CLI::Range(0.0, 1e300));
+  cmd->add_option("--reference", a->reference,
+                  "Backend label the others are compared with (marks, paired tests); default: the config's "
+                  "[report] reference, else its base");
+  cmd->add_option("--base", a->base,
+                  "Backend label that serves the base model (ratios to the base at W = L, relative thresholds); "
+                  "default: the config's [report] base");
+  cmd->add_option("--level", a->level, "Confidence level of intervals and tests (default: [report] level, else 0.95)")
+      ->check(CLI::Range(0.5, 0.999999));
   cmd->callback([&context, a] {
     ReportOptions options;
     if (a->threshold >= 0) options.threshold = a->threshold;
+    if (!a->reference.empty()) options.reference = a->reference;
+    if (!a->base.empty()) options.base = a->base;
+    if (a->level > 0) options.level = a->level;
     options.views_of_plugin = [&context](const std::string& plugin) { return views_from_plugin(context, plugin); };
     ReportModel model = build_report_model(a->run_dir, options);
     for (const auto& path : write_report(model)) fmt::print("wrote {}\n", path.string());

@@ -43,7 +43,7 @@ void install(CLI::App& app, AppContext& context) {
   });
 
   auto* encode = tok->add_subcommand("encode", "Print the token ids of TEXT (or of standard input)");
-  encode->add_option("--model", a->model, "Tokenizer: .model, tokenizer.json or its folder")->required();
+  encode->add_option("--model", a->model, "Tokenizer: .model, tokenizer.json, a GGUF model or a folder")->required();
   encode->add_option("TEXT", a->text, "Text to encode (default: read standard input)");
   encode->add_option("--plugin", a->plugin, "Tokenizer plugin (default: chosen by the model file)");
   encode->callback([&context, a] {
@@ -58,7 +58,7 @@ void install(CLI::App& app, AppContext& context) {
   });
 
   auto* decode = tok->add_subcommand("decode", "Print the text of token ids");
-  decode->add_option("--model", a->model, "Tokenizer: .model, tokenizer.json or its folder")->required();
+  decode->add_option("--model", a->model, "Tokenizer: .model, tokenizer.json, a GGUF model or a folder")->required();
   decode->add_option("IDS", a->ids, "Token ids")->required();
   decode->add_option("--plugin", a->plugin, "Tokenizer plugin (default: chosen by the model file)");
   decode->callback([&context, a] {

@@ -174,12 +174,31 @@ void install(CLI::App& app, AppContext& context) {
 
     PrepareContext ctx;
     const nlohmann::json tok = root.value("tokenizer", nlohmann::json::object());
-    if (!tok.contains("model")) throw config.error_at("tokenizer.model", "missing: the tokenizer model the corpus is tokenized with");
-    const fs::path tokenizer_model = config.resolve(tok["model"].get<std::string>());
-    auto tokenizer = registry.make_tokenizer(tokenizer_plugin_for(tokenizer_model, tok.value("plugin", std::string())));
-    tokenizer->load(tokenizer_model.string());
-    ctx.tokenizer = tokenizer;
     const nlohmann::json base = root.value("base", nlohmann::json::object());
+    // [tokenizer] model, or the base model's own tokenizer (a GGUF, an HF folder with one).
+    const bool own_base = base.value("source", std::string()) != "pretrain" && base.contains("path");
+    if (!tok.contains("model") && !own_base)
+      throw config.error_at("tokenizer.model", "missing: the tokenizer model the corpus is tokenized with");
+    std::string tokenizer_key = "tokenizer.model";
+    fs::path tokenizer_model;
+    if (tok.contains("model")) {
+      tokenizer_model = config.resolve(tok["model"].get<std::string>());
+    } else {
+      tokenizer_key = "base.path";
+      try {
+        tokenizer_model = tokenizer_of_model(config.resolve(base["path"].get<std::string>()), "set [tokenizer] model");
+      } catch (const Error& e) {
+        throw config.error_at(tokenizer_key, e.what());
+      }
+    }
+    auto tokenizer = registry.make_tokenizer(tokenizer_plugin_for(tokenizer_model, tok.value("plugin", std::string())));
+    try {
+      tokenizer->load(tokenizer_model.string());
+    } catch (const Error& e) {
+      if (tokenizer_key == "tokenizer.model") throw;
+      throw config.error_at(tokenizer_key, e.what());  // say the tokenizer came from the base
+    }
+    ctx.tokenizer = tokenizer;
     if (base.value("source", std::string()) != "pretrain" && base.contains("path")) {
       ctx.base_model = {{"path", config.resolve(base["path"].get<std::string>()).string()}};
       if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
@@ -201,7 +220,12 @@ void install(CLI::App& app, AppContext& context) {
     } catch (const ConfigError& e) {
       config.rethrow(e, "train");
     }
-    const nlohmann::json record = backend->prepare(ctx);
+    nlohmann::json record;
+    try {
+      record = backend->prepare(ctx);
+    } catch (const ConfigError& e) {  // a key that only training could judge (a budget, a window)
+      config.rethrow(e, "train");
+    }
     const char* rank = std::getenv("RANK");
     if (!rank || std::string(rank) == "0") {
       util::write_file_atomic(out / "train_result.json", record.dump(2) + "\n");

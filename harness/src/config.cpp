@@ -256,7 +256,8 @@ const std::map<std::string, std::vector<std::string>>& harness_schema() {
       {"train", {}},
       {"backends", {}},
       {"tasks", {}},
-      {"sweep", {"windows", "backends", "tasks"}},  // the seed is [run] seed
+      {"sweep", {"windows", "backends", "tasks", "seeds"}},  // the evaluation seed is [run] seed
+      {"report", {"base", "reference", "level", "resamples", "groups"}},
   };
   return schema;
 }

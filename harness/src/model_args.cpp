@@ -23,7 +23,9 @@ CLI::Validator rope_type_validator() {
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--model", a.model, "Model: .gguf file or Hugging Face directory")->required();
-  cmd->add_option("--tokenizer", a.tokenizer, "SentencePiece .model, tokenizer.json or a folder holding one")->required();
+  cmd->add_option("--tokenizer", a.tokenizer,
+                  "SentencePiece .model, tokenizer.json, a GGUF or a folder holding a tokenizer (default: the one "
+                  "--model carries)");
   cmd->add_option("--rope-type", a.rope_type, formats::rope_type_names())
       ->capture_default_str()
       ->check(rope_type_validator());
@@ -42,8 +44,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
 OpenedModel open_model(AppContext& context, const ModelArgs& a, std::int64_t window) {
   auto& registry = context.registry();
   OpenedModel o;
-  o.tokenizer = registry.make_tokenizer(tokenizer_plugin_for(a.tokenizer, a.tokenizer_plugin));
-  o.tokenizer->load(a.tokenizer);
+  const std::string tokenizer =
+      a.tokenizer.empty() ? tokenizer_of_model(a.model, "pass --tokenizer").string() : a.tokenizer;
+  o.tokenizer = registry.make_tokenizer(tokenizer_plugin_for(tokenizer, a.tokenizer_plugin));
+  o.tokenizer->load(tokenizer);
   o.backend = registry.make_backend(formats::rope_type_info(formats::parse_rope_type(a.rope_type)).backend);
   nlohmann::json config = {{"model", a.model}, {"threads", a.threads}};
   if (a.rope_factor > 0) config["factor"] = a.rope_factor;

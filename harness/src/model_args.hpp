@@ -15,7 +15,8 @@
 namespace e2llm::harness {
 
 struct ModelArgs {
-  std::string model, tokenizer, rope_type = "default", tokenizer_plugin;  // plugin: chosen by the file
+  // tokenizer "": the one the model carries; plugin "": chosen by the file
+  std::string model, tokenizer, rope_type = "default", tokenizer_plugin;
   std::string device = "auto", dtype = "float32";
   double rope_factor = 0.0;
   int threads = 0;

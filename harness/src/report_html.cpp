@@ -89,34 +89,221 @@ std::string note_html(const ReportView& spec) {
   return note.empty() ? "" : "<p class=\"note\">" + note + "</p>\n";
 }
 
-template <class Format>
-std::string value_table(const ReportModel& m, const ValueTable& t, const std::string& corner, Format format) {
+// A value with its interval (and ±sd over seeds) in small type and its mark; the mark's
+// title says the comparison in words.
+std::string html_value(const ViewData& v, const CellValue& cv) {
+  std::string out = link(format_value(v, cv.value), cv.cell) + " <small class=\"ci\">" +
+                    esc(value_suffix(v, cv).substr(1)) + "</small>";
+  if (cv.vs_reference) {
+    const std::string mark = mark_text(cv);
+    if (!mark.empty())
+      out += " <span class=\"mark\" title=\"" +
+             esc(comparison_text(v, *cv.vs_reference) + " vs " + cv.vs_reference->with) + "\">" + mark.substr(1) +
+             "</span>";
+  }
+  return out;
+}
+
+std::string row_header(const std::string& row, const std::string& reference) {
+  return esc(row) + (!reference.empty() && row == reference ? " <small>(reference)</small>" : "");
+}
+
+std::string value_table(const ReportModel& m, const ViewData& v, const ValueTable& t, const std::string& corner) {
   std::string out = "<table><thead><tr><th>" + esc(corner) + "</th>";
   for (const auto& c : t.columns) out += "<th>" + window_header(m, c) + "</th>";
   out += "</tr></thead><tbody>\n";
   for (std::size_t r = 0; r < t.rows.size(); ++r) {
-    out += "<tr><th>" + esc(t.rows[r]) + "</th>";
+    out += "<tr><th>" + row_header(t.rows[r], v.reference) + "</th>";
     for (std::size_t c = 0; c < t.columns.size(); ++c) {
-      const CellValue* v = t.at(r, c);
-      out += "<td>" + (v ? link(format(v->value), v->cell) : std::string("—")) + "</td>";
+      const CellValue* cv = t.at(r, c);
+      out += "<td>" + (cv ? html_value(v, *cv) : std::string("—")) + "</td>";
     }
     out += "</tr>\n";
   }
   return out + "</tbody></table>\n";
 }
 
+// The headline table: numbers with their intervals.
+std::string plain_table(const ReportModel& m, const ValueTable& t) {
+  std::string out = "<table><thead><tr><th>backend</th>";
+  for (const auto& c : t.columns) out += "<th>" + window_header(m, c) + "</th>";
+  out += "</tr></thead><tbody>\n";
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    out += "<tr><th>" + esc(t.rows[r]) + "</th>";
+    for (std::size_t c = 0; c < t.columns.size(); ++c) {
+      const CellValue* v = t.at(r, c);
+      std::string text = "—";
+      if (v) {
+        std::string ci = v->interval
+                             ? "[" + format_number(v->interval->low) + ", " + format_number(v->interval->high) + "]"
+                             : "[n/a]";
+        if (v->seed_sd) ci = "±" + format_number(*v->seed_sd) + " " + ci;
+        text = link(format_number(v->value), v->cell) + " <small class=\"ci\">" + esc(ci) + "</small>";
+      }
+      out += "<td>" + text + "</td>";
+    }
+    out += "</tr>\n";
+  }
+  return out + "</tbody></table>\n";
+}
+
+std::string legend_html(const ReportModel& m, const ViewData& v) {
+  std::string out = fmt::format(
+      "<p class=\"note\"><small>[a, b]: {:g}% interval of the cell (bootstrap over its items; Wilson for proportions); "
+      "[n/a]: the cell records none (older cells); ±: standard deviation over training seeds",
+      m.settings.level * 100);
+  if (!v.reference.empty())
+    out += fmt::format(
+        "; ▲ / ▼: significantly better / worse than <code>{}</code> at that window (paired, {:g}%); "
+        "no mark: not separable (hover a mark for the test)",
+        esc(v.reference), m.settings.level * 100);
+  return out + ".</small></p>\n";
+}
+
+std::string comparisons_html(const ReportModel& m, const ViewData& v) {
+  if (v.reference.empty()) return "";
+  std::string rows;
+  for (std::size_t r = 0; r < v.table.rows.size(); ++r) {
+    if (v.table.rows[r] == v.reference) continue;
+    std::string line = "<tr><th>" + esc(v.table.rows[r]) + "</th>";
+    bool has = false;
+    for (std::size_t c = 0; c < v.table.columns.size(); ++c) {
+      const CellValue* cv = v.table.at(r, c);
+      if (cv && cv->vs_reference) has = true;
+      line += "<td class=\"cmp\">" +
+              (cv && cv->vs_reference ? esc(comparison_text(v, *cv->vs_reference)) : std::string("—")) + "</td>";
+    }
+    if (has) rows += line + "</tr>\n";
+  }
+  if (rows.empty()) return "";
+  std::string out =
+      fmt::format("<p>Paired comparisons with <code>{}</code> ({:g}%):</p>\n<table><thead><tr><th>backend</th>",
+                  esc(v.reference), m.settings.level * 100);
+  for (const auto& c : v.table.columns) out += "<th>" + window_header(m, c) + "</th>";
+  return out + "</tr></thead><tbody>\n" + rows + "</tbody></table>\n";
+}
+
+std::string passing_html(const std::string& sentence,
+                         const std::vector<std::pair<std::string, std::optional<std::int64_t>>>& passing) {
+  std::string h = "<p>" + sentence + "</p><ul>\n";
+  for (const auto& [backend, window] : passing)
+    h += "<li>" + esc(backend) + ": " + (window ? std::to_string(*window) : std::string("none")) + "</li>\n";
+  return h + "</ul>\n";
+}
+
+std::string paper_html(const ViewData& v, const PaperComparison& p) {
+  std::string h = "<h3>" + esc(p.label) + " beside ours — ratios to each one's base at W = L</h3>\n";
+  if (!p.our_base_value)
+    h += "<p class=\"note\">Ours are left out: name the backend serving the base model in the sweep's "
+         "<code>[report] base</code>.</p>\n";
+  h += "<table><thead><tr><th>model</th>";
+  for (double g : p.ratios) h += fmt::format("<th>W = {:g}L</th>", g);
+  h += "</tr></thead><tbody>\n";
+  for (const auto& row : p.rows) {
+    h += std::string("<tr") + (row.ours ? "" : " class=\"paper\"") + "><th>" + esc(row.name) +
+         (row.ours ? "" : " <small>(" + esc(p.tag) + ")</small>") + "</th>";
+    for (double g : p.ratios) {
+      auto it = row.by_ratio.find(g);
+      if (it == row.by_ratio.end()) {
+        h += "<td>—</td>";
+        continue;
+      }
+      std::string text = fmt::format("{:.3f}", it->second);
+      if (row.ours) {
+        text = link(text, row.cells.at(g));
+        if (auto ci = row.intervals.find(g); ci != row.intervals.end())
+          text += fmt::format(" <small class=\"ci\">[{:.3f}, {:.3f}]</small>", ci->second.low, ci->second.high);
+      }
+      h += "<td>" + text + "</td>";
+    }
+    h += "</tr>\n";
+  }
+  h += "</tbody></table>\n<p class=\"note\">The paper's rows are divided by its <code>" + esc(p.base_row) +
+       "</code> at W = L";
+  if (p.our_base_value)
+    h += "; ours by <code>" + esc(p.our_base) + "</code> at W = L (" + esc(format_value(v, *p.our_base_value)) +
+         "), with a paired bootstrap interval";
+  return h + ". Below 1: " + (v.spec.higher_is_better ? "worse" : "better") +
+         " than the base at its own window. Source: " + esc(p.source) + ".</p>\n";
+}
+
+std::string groups_html(const ReportModel& m, const ViewData& v, const std::string& task) {
+  if (v.groups.empty()) return "";
+  const std::string what = esc(summary_name(v.spec));
+  std::string h = "<h3>Ablations — " + esc(task) + "</h3>\n" +
+                  fmt::format(
+                      "<p class=\"note\">Every backend compared with its group's first on the {} over W &gt; L "
+                      "(paired, {:g}%).</p>\n",
+                      what, m.settings.level * 100);
+  for (const auto& g : v.groups) {
+    h += "<h4>" + esc(g.title) + "</h4>\n<table><thead><tr><th>backend</th><th>" + what + "</th><th>vs " +
+         esc(g.rows.front().backend) + "</th></tr></thead><tbody>\n";
+    for (const auto& row : g.rows)
+      h += "<tr><th>" + esc(row.backend) + "</th><td>" +
+           (row.value
+                ? esc(format_value(v, *row.value)) +
+                      (row.interval ? " <small class=\"ci\">" + esc(interval_text(v, *row.interval)) + "</small>" : "")
+                : std::string("—")) +
+           "</td><td class=\"cmp\">" + (row.vs_first ? esc(comparison_text(v, *row.vs_first)) : std::string("—")) +
+           "</td></tr>\n";
+    h += "</tbody></table>\n";
+  }
+  return h;
+}
+
+std::string warnings_html(const ViewData& v) {
+  std::string h;
+  for (const auto& w : v.warnings) {
+    h += "<p class=\"warning\"><strong>Provenance warning:</strong> the cells of this table differ in " + esc(w.field) +
+         ":";
+    for (const auto& [value, cells] : w.values)
+      h += " <code>" + esc(value) + "</code> (" + cells_list(cells, html_escape) + ");";
+    h += " compare them with care (summary.json lists every cell).</p>\n";
+  }
+  return h;
+}
+
+std::string all_zero_html(const ViewData& v, std::size_t rows, std::size_t columns) {
+  return "<p class=\"note\"><em>" +
+         esc(fmt::format("Every value is {} ({} rows × {} windows): nothing here tells the backends apart, so the "
+                         "table is left out.",
+                         format_value(v, 0.0), rows, columns)) +
+         "</em></p>\n";
+}
+
 // The ranking over W > L, derived from the table above it.
 std::string extended_table(const ReportModel& m, const ViewData& v) {
   if (v.extended.empty()) return "";
   const std::string what = esc(summary_name(v.spec));
-  std::string out = fmt::format(
-      "<p>Ranked by {} over the extended windows W &gt; L = {} (from the rows above; backends "
-      "with every such window; equal values share a rank):</p>\n<table><thead><tr><th>rank</th>"
-      "<th>backend</th><th>{}</th></tr></thead><tbody>\n",
-      what, m.original_window, what);
-  for (const auto& r : v.extended)
-    out += fmt::format("<tr><td>{}</td><th>{}</th><td>{}</td></tr>\n", r.rank, esc(r.backend),
-                       esc(format_value(v, r.value)));
+  const bool paired = v.extended.front().paired;
+  std::string out = paired
+                        ? fmt::format(
+                              "<p>Ranked by {} over the extended windows W &gt; L = {}. Rank = 1 + the backends "
+                              "significantly better (paired over the same items, {:g}%; with seeds, in every seed "
+                              "pairing): backends that cannot be told apart share a rank.</p>\n",
+                              what, m.original_window, m.settings.level * 100)
+                        : fmt::format(
+                              "<p>Ranked by {} over the extended windows W &gt; L = {} (from the rows above; backends "
+                              "with every such window; equal values share a rank; no items to pair).</p>\n",
+                              what, m.original_window);
+  out += "<table><thead><tr><th>rank</th><th>backend</th><th>" + what + "</th>";
+  if (!v.reference.empty()) out += "<th>vs " + esc(v.reference) + "</th>";
+  if (paired) out += "<th>not separable from</th>";
+  out += "</tr></thead><tbody>\n";
+  for (const auto& r : v.extended) {
+    out += fmt::format("<tr><td>{}</td><th>{}</th><td>{}{}</td>", r.rank, row_header(r.backend, v.reference),
+                       esc(format_value(v, r.value)),
+                       r.interval ? " <small class=\"ci\">" + esc(interval_text(v, *r.interval)) + "</small>" : "");
+    if (!v.reference.empty())
+      out += "<td class=\"cmp\">" + (r.vs_reference ? esc(comparison_text(v, *r.vs_reference)) : std::string("—")) +
+             "</td>";
+    if (paired) {
+      std::string names;
+      for (const auto& n : r.not_separable) names += (names.empty() ? "" : ", ") + esc(n);
+      out += "<td class=\"cmp\">" + (names.empty() ? std::string("—") : names) + "</td>";
+    }
+    out += "</tr>\n";
+  }
   return out + "</tbody></table>\n";
 }
 
@@ -225,6 +412,13 @@ std::string chart_line(const ReportModel& m, const ViewData& v, std::size_t r, c
       continue;
     }
     points += fmt::format("{:.1f},{:.1f} ", px(c), py(value->value));
+    if (value->interval && y.plottable(value->interval->low) && y.plottable(value->interval->high)) {
+      // The interval as a bar, cut at the chart's edges.
+      const double lo = y.log ? std::pow(10.0, y.y0) : y.y0, hi = y.log ? std::pow(10.0, y.y1) : y.y1;
+      marks += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\"{4}/>\n",
+                           px(c), py(std::clamp(value->interval->low, lo, hi)),
+                           py(std::clamp(value->interval->high, lo, hi)), color, dash);
+    }
     marks += fmt::format(
         "<a href=\"{0}\"><circle cx=\"{1:.1f}\" cy=\"{2:.1f}\" r=\"4\" fill=\"{3}\"><title>{4}</title></circle></a>\n",
         esc(value->cell), px(c), py(value->value), color,
@@ -303,7 +497,8 @@ std::string heatmap(const ReportModel& m, const ViewData& v, const ValueTable& t
         continue;
       }
       out += "<td style=\"background:" + heat_color(good(value->value)) + "\">" +
-             link(format_value(v, value->value), value->cell) + "</td>";
+             link(format_value(v, value->value), value->cell) + "<br><small class=\"ci\">" +
+             esc(value_suffix(v, *value).substr(1)) + "</small></td>";
     }
     out += "</tr>\n";
   }
@@ -312,31 +507,52 @@ std::string heatmap(const ReportModel& m, const ViewData& v, const ValueTable& t
 
 std::string window_curve_html(const ReportModel& m, const TaskSection& s, const ViewData& v) {
   std::string h = "<h2>" + esc(v.spec.title) + " — " + esc(s.task_label) + "</h2>\n" + note_html(v.spec);
+  if (v.all_zero) return h + all_zero_html(v, rows_with_values(v.table), v.table.columns.size()) + warnings_html(v);
   if (v.spec.chart != ChartScale::none) h += svg_chart(m, v, s.task_label);
-  h += value_table(m, v.table, "backend", [&](double x) { return format_value(v, x); });
+  h += value_table(m, v, v.table, "backend") + legend_html(m, v) + comparisons_html(m, v);
   h += extended_table(m, v);
-  if (!v.threshold) return h;
-  h += "<p>" + threshold_sentence(v, esc(v.spec.quantity)) + "</p><ul>\n";
-  for (const auto& [backend, window] : v.max_window_passing)
-    h += "<li>" + esc(backend) + ": " + (window ? std::to_string(*window) : std::string("none")) + "</li>\n";
-  return h + "</ul>\n";
+  if (v.threshold) h += passing_html(threshold_sentence(v, esc(v.spec.quantity)), v.max_window_passing);
+  if (v.relative_threshold)
+    h += passing_html(relative_threshold_sentence(v, esc(v.spec.quantity), "<code>" + esc(m.settings.base) + "</code>",
+                                                  m.original_window),
+                      v.max_window_passing_relative);
+  else if (v.relative_base)
+    h += "<p>No threshold relative to the base: <code>" + esc(m.settings.base) + "</code> scores " +
+         esc(format_value(v, *v.relative_base)) + " at W = L, so no window can fall below it.</p>\n";
+  for (const auto& p : v.paper) h += paper_html(v, p);
+  return h + groups_html(m, v, s.task_label) + warnings_html(v);
 }
 
 std::string grid_html(const ReportModel& m, const TaskSection& s, const ViewData& v, bool first) {
   std::string h = first ? "<h2>" + esc(v.spec.title) + " — " + esc(s.task_label) + "</h2>\n" : "";
   h += note_html(v.spec);
-  for (const auto& [backend, t] : v.by_backend)
+  if (v.all_zero) {
+    const std::size_t rows = v.by_backend.empty() ? 0 : v.by_backend.front().second.rows.size();
+    return h + all_zero_html(v, rows * v.by_backend.size(), m.windows.size()) + warnings_html(v);
+  }
+  std::string zero;
+  for (const auto& [backend, t] : v.by_backend) {
+    bool all0 = !t.values.empty();
+    for (const auto& [rc, cv] : t.values) all0 = all0 && cv.value == 0;
+    if (all0) {
+      zero += (zero.empty() ? "" : ", ") + esc(backend);
+      continue;
+    }
     h += "<h3>" + esc(v.spec.title) + " — " + esc(backend) + "</h3>\n" + heatmap(m, v, t);
-  return h;
+  }
+  if (!zero.empty())
+    h += "<p class=\"note\">" + zero + ": every " + esc(v.spec.row_label) + " at every window is " +
+         esc(format_value(v, 0.0)) + ".</p>\n";
+  return h + warnings_html(v);
 }
 
-std::string dataset_table_html(const TaskSection& s, const ViewData& v) {
+std::string dataset_table_html(const ReportModel& m, const TaskSection& s, const ViewData& v) {
   const auto& refs = v.spec.references;
   std::string h;
   for (const auto& [window, t] : v.by_window) {
     h += fmt::format("<h2>{} — {} at W = {}</h2>\n", esc(v.spec.title), esc(s.task_label), window) + note_html(v.spec);
     h += "<table><thead><tr><th>" + esc(v.spec.row_label) + "</th>";
-    for (const auto& c : t.columns) h += "<th>" + esc(c) + "</th>";
+    for (const auto& c : t.columns) h += "<th>" + row_header(c, v.reference) + "</th>";
     for (const auto& ref : refs)
       h += "<th class=\"paper\" title=\"" + esc(ref.source) + "\">" + esc(ref.label) + "<br><small>" + esc(ref.tag) +
            "</small></th>";
@@ -345,15 +561,15 @@ std::string dataset_table_html(const TaskSection& s, const ViewData& v) {
       h += "<tr><th>" + esc(t.rows[r]) + "</th>";
       for (std::size_t c = 0; c < t.columns.size(); ++c) {
         const CellValue* value = t.at(r, c);
-        h += "<td>" + (value ? link(format_value(v, value->value), value->cell) : std::string("—")) + "</td>";
+        h += "<td>" + (value ? html_value(v, *value) : std::string("—")) + "</td>";
       }
       for (const auto& ref : refs)
         h += "<td class=\"paper\">" + reference_text(reference_value(ref, t.rows[r])) + "</td>";
       h += "</tr>\n";
     }
-    h += "</tbody></table>\n";
+    h += "</tbody></table>\n" + legend_html(m, v);
   }
-  return h;
+  return h + warnings_html(v);
 }
 
 std::string section_html(const ReportModel& m, const TaskSection& s) {
@@ -368,7 +584,7 @@ std::string section_html(const ReportModel& m, const TaskSection& s) {
         h += grid_html(m, s, v, i == 0);
         break;
       case ViewKind::dataset_table:
-        h += dataset_table_html(s, v);
+        h += dataset_table_html(m, s, v);
         break;
     }
   }
@@ -381,21 +597,29 @@ h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd
 table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
 thead th{background:#f4f4f4}tbody th{text-align:left;background:#fafafa}td a{color:inherit;text-decoration:none}
 td a:hover{text-decoration:underline}.paper{background:#f3f0ff;font-style:italic}.note{color:#555}
-.tick{font-size:11px;fill:#555}svg text{font-size:12px}.heat td{min-width:56px;text-align:center}.empty{color:#aaa})";
+.tick{font-size:11px;fill:#555}svg text{font-size:12px}.heat td{min-width:56px;text-align:center}.empty{color:#aaa}
+.ci{color:#666}.mark{font-weight:bold}.cmp{text-align:left;font-size:12px}.warning{background:#fff4e5;padding:6px 10px})";
+
+// For texts the HTML printer escapes afterwards.
+std::string same(const std::string& text) {
+  return text;
+}
 
 std::string header_html(const ReportModel& m) {
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>e2llm leaderboard — " +
                   esc(m.run_name) + "</title>\n<style>" + kStyle + "</style></head>\n<body>\n";
   h += "<h1>e2llm leaderboard — " + esc(m.run_name) + "</h1>\n";
-  std::string revs;
-  for (const auto& r : m.git_revisions) revs += (revs.empty() ? "" : ", ") + esc(r);
-  h += fmt::format("<p class=\"note\">Generated {} from {} cell files in <code>cells/</code>{}. ", esc(m.generated_at),
-                   m.cells.size(), revs.empty() ? "" : " (git " + revs + ")");
+  h += fmt::format("<p class=\"note\">Generated {} from {} cell files in <code>cells/</code>. ", esc(m.generated_at),
+                   m.cells.size());
   if (m.cells_not_in_plan)
     h += fmt::format("{} older cell files not in the latest sweep's plan were left out. ", m.cells_not_in_plan);
   if (m.original_window)
     h += fmt::format("Base window L = {}; a window W is served with g = W / L. ", m.original_window);
   h += "Every number links to the cell file it comes from (hover for its name).</p>\n";
+  h += "<p class=\"note\"><strong>Provenance:</strong> " + markdown_note_to_html(provenance_sentence(m, same)) +
+       "</p>\n";
+  h += "<p class=\"note\"><strong>Statistics:</strong> " + markdown_note_to_html(statistics_sentence(m, same)) +
+       "</p>\n";
   if (m.cells.empty()) h += "<p><em>No finished cells yet: run <code>e2llm sweep</code> first.</em></p>\n";
   return h;
 }
@@ -405,7 +629,7 @@ std::string headline_html(const ReportModel& m) {
   for (const auto& gv : m.headline) {
     h += fmt::format("<h3>{} <small>({}, <code>{}</code>, {} is better)</small></h3>\n", esc(gv.task_label),
                      esc(gv.task_plugin), esc(gv.metric), gv.higher_is_better ? "higher" : "lower");
-    h += value_table(m, gv.table, "backend", format_number);
+    h += plain_table(m, gv.table);
   }
   return h;
 }
@@ -419,7 +643,8 @@ std::string cost_html(const ReportModel& m) {
        "<th>prepare wall (last run)</th></tr></thead><tbody>\n";
   for (const auto& row : m.cost)
     h += fmt::format(
-        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", link(row.label, row.file),
+        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        link(row.label + (row.training_seed ? fmt::format(" (seed {})", *row.training_seed) : ""), row.file),
         esc(row.plugin), row.trains ? "yes" : "no", row.trained_tokens ? esc(format_count(*row.trained_tokens)) : "—",
         row.train_wall_s ? esc(human_duration(*row.train_wall_s)) : "—", esc(human_duration(row.prepare_wall_s)));
   return h + "</tbody></table>\n";
@@ -428,16 +653,19 @@ std::string cost_html(const ReportModel& m) {
 std::string cells_html(const ReportModel& m) {
   bool per_cell = std::any_of(m.cells.begin(), m.cells.end(),
                               [](const CellSummary& c) { return c.peak_rss_bytes_cell.has_value(); });
-  std::string h =
-      "<h2>Cells</h2>\n<table><thead><tr><th>cell</th><th>backend</th><th>task</th><th>W</th><th>g</th>"
-      "<th>tokens/s</th><th>wall</th><th>peak RSS (process)</th>";
+  bool seeded =
+      std::any_of(m.cells.begin(), m.cells.end(), [](const CellSummary& c) { return c.training_seed.has_value(); });
+  std::string h = "<h2>Cells</h2>\n<table><thead><tr><th>cell</th><th>backend</th><th>task</th><th>W</th><th>g</th>";
+  if (seeded) h += "<th>training seed</th>";
+  h += "<th>tokens/s</th><th>wall</th><th>peak RSS (process)</th>";
   h += std::string(per_cell ? "<th title=\"the sweep process's peak while this cell ran\">peak RSS (cell)</th>" : "") +
        "<th>git</th></tr></thead><tbody>\n";
   for (const auto& c : m.cells) {
-    h += fmt::format(
-        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td><td>{:.0f}</td><td>{}</td><td>{}</td>",
-        link(c.key.substr(0, 16), c.file), esc(c.backend), esc(c.task), c.window, c.g, c.tokens_per_s,
-        esc(human_duration(c.wall_s)), esc(format_bytes(double(c.peak_rss_bytes))));
+    h += fmt::format("<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td>", link(c.key.substr(0, 16), c.file),
+                     esc(c.backend), esc(c.task), c.window, c.g);
+    if (seeded) h += "<td>" + (c.training_seed ? std::to_string(*c.training_seed) : std::string("—")) + "</td>";
+    h += fmt::format("<td>{:.0f}</td><td>{}</td><td>{}</td>", c.tokens_per_s, esc(human_duration(c.wall_s)),
+                     esc(format_bytes(double(c.peak_rss_bytes))));
     if (per_cell) h += "<td>" + esc(cell_peak_text(c)) + "</td>";
     h += "<td>" + esc(c.git_revision) + "</td></tr>\n";
   }
@@ -451,6 +679,22 @@ std::string render_html(const ReportModel& m) {
   for (const auto& s : m.sections) h += section_html(m, s);
   h += headline_html(m) + cost_html(m) + cells_html(m);
   return h + "</body></html>\n";
+}
+
+std::vector<std::pair<std::string, std::string>> render_plots(const ReportModel& m) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& s : m.sections)
+    for (std::size_t i = 0; i < s.views.size(); ++i) {
+      const ViewData& v = s.views[i];
+      if (!has_plot(v)) continue;
+      std::string svg = svg_chart(m, v, s.task_label);
+      // Standalone: the page's chart styles inside the file, and a title.
+      const std::string head = "<style>text{font:12px sans-serif}.tick{font-size:11px;fill:#555}</style>\n<title>" +
+                               esc(v.spec.title + " — " + s.task_label) + "</title>\n";
+      svg.insert(svg.find('>') + 2, head);
+      out.emplace_back(plot_file_name(s, i), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + svg);
+    }
+  return out;
 }
 
 }  // namespace e2llm::harness

@@ -71,6 +71,7 @@ void check_cell(const json& cell, const fs::path& path) {
 
 // What sweep.json says about the run, when it is there.
 struct SweepFacts {
+  nlohmann::json report = nlohmann::json::object();  // the config's [report] table
   std::vector<std::string> backend_order, task_order;
   std::optional<std::set<std::string>> planned;  // the latest plan's cell stems, when recorded
   bool planned_pretrain = false;                 // ... and whether its base was pretrained
@@ -93,6 +94,11 @@ SweepFacts read_sweep(const fs::path& run_dir, ReportModel& m) {
   m.original_window = sweep.value("original_window", std::int64_t(0));
   facts.backend_order = labels_of(sweep, "backends");
   facts.task_order = labels_of(sweep, "tasks");
+  if (sweep.contains("config") && sweep["config"].is_object() && sweep["config"].contains("report"))
+    facts.report = sweep["config"]["report"];
+  if (sweep.contains("seeds") && sweep["seeds"].is_array())
+    for (const auto& s : sweep["seeds"])
+      if (s.is_number_unsigned()) m.seeds.push_back(s.get<std::uint64_t>());
   if (sweep.contains("cells") && sweep["cells"].is_array()) {
     facts.planned.emplace();
     const json& cfg = sweep.value("config", json::object());
@@ -115,7 +121,8 @@ std::vector<LoadedCell> read_cells(const fs::path& run_dir, const SweepFacts& fa
 
   std::vector<LoadedCell> cells;
   std::set<std::int64_t> windows;
-  std::set<std::string> revisions;
+  std::set<std::string> revisions, config_hashes;
+  std::set<std::uint64_t> eval_seeds;
   m.backends = facts.backend_order;
   for (const auto& path : files) {
     if (facts.planned && !facts.planned->count(path.stem().string())) {
@@ -129,10 +136,16 @@ std::vector<LoadedCell> read_cells(const fs::path& run_dir, const SweepFacts& fa
     if (!m.original_window && cell.contains("original_window") && cell["original_window"].is_number_integer())
       m.original_window = cell["original_window"];
     if (cell.contains("git_revision") && cell["git_revision"].is_string()) revisions.insert(cell["git_revision"]);
+    if (cell.contains("config_sha256") && cell["config_sha256"].is_string())
+      config_hashes.insert(cell["config_sha256"]);
+    if (cell.contains("seed") && cell["seed"].is_number_unsigned())
+      eval_seeds.insert(cell["seed"].get<std::uint64_t>());
     cells.push_back({std::move(cell), "cells/" + path.filename().string(), path});
   }
   m.windows.assign(windows.begin(), windows.end());
   m.git_revisions.assign(revisions.begin(), revisions.end());
+  m.config_hashes.assign(config_hashes.begin(), config_hashes.end());
+  m.eval_seeds.assign(eval_seeds.begin(), eval_seeds.end());
   std::stable_sort(cells.begin(), cells.end(), [&](const LoadedCell& a, const LoadedCell& b) {
     return std::make_tuple(backend_row(m, a.backend()), a.task(), a.window()) <
            std::make_tuple(backend_row(m, b.backend()), b.task(), b.window());
@@ -160,28 +173,15 @@ CellSummary summarize_cell(const ReportModel& m, const LoadedCell& c) {
     s.peak_rss_cell_reset = cell.value("peak_rss_cell_reset", false);
   }
   s.git_revision = cell.value("git_revision", "");
+  s.config_sha256 = cell.value("config_sha256", "");
+  if (cell.contains("seed") && cell["seed"].is_number_unsigned()) s.seed = cell["seed"];
+  if (cell.contains("training_seed") && cell["training_seed"].is_number_unsigned())
+    s.training_seed = cell["training_seed"].get<std::uint64_t>();
+  s.has_uncertainty = cell.contains("uncertainty") && cell["uncertainty"].is_object() && !cell["uncertainty"].empty();
+  if (s.has_uncertainty && cell["uncertainty"].contains("items") && cell["uncertainty"]["items"].is_object() &&
+      cell["uncertainty"]["items"].contains("id") && cell["uncertainty"]["items"]["id"].is_array())
+    s.items = std::int64_t(cell["uncertainty"]["items"]["id"].size());
   return s;
-}
-
-// Every task's headline metric (the first of its metrics_info), backends x windows.
-void add_headline(ReportModel& m, const LoadedCell& c) {
-  const json& task = c.json["task"];
-  const json& metrics = c.json["metrics"];
-  auto view = std::find_if(m.headline.begin(), m.headline.end(),
-                           [&](const GenericView& v) { return v.task_label == c.task(); });
-  if (view == m.headline.end()) {
-    GenericView v{c.task(), task["plugin"], "", true, backends_x_windows(m)};
-    if (task.contains("metrics_info") && task["metrics_info"].is_array() && !task["metrics_info"].empty()) {
-      v.metric = task["metrics_info"][0].value("name", "");
-      v.higher_is_better = task["metrics_info"][0].value("higher_is_better", true);
-    }
-    if (v.metric.empty() && !metrics.empty()) v.metric = metrics.begin().key();
-    m.headline.push_back(std::move(v));
-    view = m.headline.end() - 1;
-  }
-  if (metrics.contains(view->metric))
-    if (auto v = finite_number(metrics[view->metric]))
-      view->table.values[{backend_row(m, c.backend()), window_col(m, c.window())}] = {*v, c.file};
 }
 
 // The prepare records the sweep saved per backend (the latest plan's backends only).
@@ -205,6 +205,8 @@ void read_costs(const fs::path& run_dir, const SweepFacts& facts, ReportModel& m
       continue;  // a backend of an earlier config in this folder
     row.plugin = saved.value("plugin", "");
     row.file = "backends/" + path.filename().string();
+    if (saved.contains("training_seed") && saved["training_seed"].is_number_unsigned())
+      row.training_seed = saved["training_seed"].get<std::uint64_t>();
     row.trains = saved.value("trains", false);
     row.prepare_wall_s = finite_number(saved.value("prepare_wall_s", json())).value_or(0);
     if (saved.contains("record") && saved["record"].is_object()) {
@@ -264,11 +266,19 @@ ReportModel build_report_model(const fs::path& run_dir, const ReportOptions& opt
     throw Error(run_dir.string() + " has no cells/ folder; run `e2llm sweep CONFIG` first (or name the run folder)");
 
   const SweepFacts facts = read_sweep(run_dir, m);
+  m.settings = report_settings_from_json(facts.report, [&](const std::string& field, const std::string& message) {
+    throw Error((run_dir / "sweep.json").string() + ": config.report" + (field.empty() ? "" : "." + field) + ": " +
+                message + "; fix [report] in the config and rerun `e2llm sweep`");
+  });
+  if (options.reference) m.settings.reference = *options.reference;
+  if (options.base) m.settings.base = *options.base;
+  if (options.level) m.settings.level = *options.level;
   const std::vector<LoadedCell> cells = read_cells(run_dir, facts, m);
   for (const auto& c : cells) {
     m.cells.push_back(summarize_cell(m, c));
-    add_headline(m, c);
+    if (!m.cells.back().has_uncertainty) ++m.cells_without_intervals;
   }
+  m.headline = build_headline(m, cells);
   m.sections = build_sections(m, cells, facts.task_order);
   read_costs(run_dir, facts, m);
   return m;

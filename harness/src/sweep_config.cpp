@@ -3,6 +3,7 @@
 #include <set>
 
 #include "e2llm/config_reader.hpp"
+#include "e2llm/error.hpp"
 #include "e2llm/harness/sweep.hpp"
 #include "e2llm/harness/tokenizer_choice.hpp"
 
@@ -87,6 +88,41 @@ std::vector<PluginSection> filter(const Config& c, std::vector<PluginSection> al
   return kept;
 }
 
+void parse_seeds(const Config& c, const nlohmann::json& sweep, SweepSpec& s) {
+  auto seeds = sweep.find("seeds");
+  if (seeds == sweep.end()) return;
+  if (!seeds->is_array() || seeds->empty())
+    throw c.error_at("sweep.seeds", "expected a non-empty array of training seeds, e.g. seeds = [1, 2, 3]");
+  std::set<std::uint64_t> seen;
+  for (std::size_t i = 0; i < seeds->size(); ++i) {
+    const auto& v = (*seeds)[i];
+    std::string where = "sweep.seeds[" + std::to_string(i) + "]";
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0) throw c.error_at(where, "expected an integer >= 0");
+    if (!seen.insert(v.get<std::uint64_t>()).second) throw c.error_at(where, "repeats seed " + v.dump());
+    s.seeds.push_back(v.get<std::uint64_t>());
+  }
+}
+
+void parse_report(const Config& c, const nlohmann::json& root, SweepSpec& s) {
+  const auto& report = section_or_empty(root, "report");
+  s.report = report_settings_from_json(report, [&](const std::string& field, const std::string& message) {
+    throw c.error_at(field.empty() ? "report" : "report." + field, message);
+  });
+  std::vector<std::string> labels;
+  for (const auto& b : s.backends) labels.push_back(b.label);
+  auto check = [&](const std::string& label, const std::string& field) {
+    if (label.empty() || std::find(labels.begin(), labels.end(), label) != labels.end()) return;
+    std::string hint = closest_match(label, labels);
+    throw c.error_at("report." + field, "'" + printable(label) + "' is not a backend of this sweep" +
+                                            (hint.empty() ? "" : "; did you mean '" + printable(hint) + "'?"));
+  };
+  check(s.report.base, "base");
+  check(s.report.reference, "reference");
+  for (std::size_t g = 0; g < s.report.groups.size(); ++g)
+    for (std::size_t i = 0; i < s.report.groups[g].backends.size(); ++i)
+      check(s.report.groups[g].backends[i], "groups[" + std::to_string(g) + "].backends[" + std::to_string(i) + "]");
+}
+
 }  // namespace
 
 SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_override) {
@@ -124,10 +160,6 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
     }
   }
 
-  const auto& tok = section_or_empty(root, "tokenizer");
-  s.tokenizer_model = c.resolve(get_string(c, tok, "tokenizer", "model", "", true));
-  s.tokenizer_plugin = tokenizer_plugin_for(s.tokenizer_model, get_string(c, tok, "tokenizer", "plugin", ""));
-
   const auto& base = section_or_empty(root, "base");
   if (!root.contains("base")) throw c.error_at("base", "the config needs a [base] section (source, path, window)");
   s.base_source = get_string(c, base, "base", "source", "", true);
@@ -152,6 +184,24 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
     if (base.contains("pretrain")) throw c.error_at("base.pretrain", "is only used with source = \"pretrain\"");
   }
 
+  // [tokenizer] model, or the base model's own tokenizer (a GGUF's tokenizer.* keys, an HF
+  // folder's tokenizer.json / tokenizer.model). Cell keys hold its fingerprint, not its path.
+  const auto& tok = section_or_empty(root, "tokenizer");
+  if (tok.contains("model") || s.base_source == "pretrain") {
+    if (!tok.contains("model"))
+      throw c.error_at("tokenizer",
+                       "needs 'model': a pretrained base (source = \"pretrain\") has no tokenizer of its own");
+    s.tokenizer_model = c.resolve(get_string(c, tok, "tokenizer", "model", "", true));
+  } else {
+    try {
+      s.tokenizer_model = tokenizer_of_model(s.base_path, "set [tokenizer] model");
+    } catch (const Error& e) {
+      throw c.error_at("base.path", e.what());
+    }
+    s.tokenizer_key = "base.path";
+  }
+  s.tokenizer_plugin = tokenizer_plugin_for(s.tokenizer_model, get_string(c, tok, "tokenizer", "plugin", ""));
+
   const auto& sweep = section_or_empty(root, "sweep");
   s.backends = filter(c, plugin_sections(c, "backends"), sweep, "backends", "backends");
   s.tasks = filter(c, plugin_sections(c, "tasks"), sweep, "tasks", "tasks");
@@ -170,6 +220,8 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
     if (!seen.insert(w.get<std::int64_t>()).second) throw c.error_at(where, "repeats window " + w.dump());
     s.windows.push_back(w.get<std::int64_t>());
   }
+  parse_seeds(c, sweep, s);
+  parse_report(c, root, s);
   return s;
 }
 

@@ -14,6 +14,7 @@
 #include "e2llm/harness/version.hpp"
 #include "e2llm/harness/view_json.hpp"
 #include "e2llm/util/files.hpp"
+#include "e2llm/util/sha256.hpp"
 #include "peak_memory.hpp"
 #include "sweep_progress.hpp"
 
@@ -48,6 +49,8 @@ auto located(const Config& c, const std::string& section, const std::string& wha
   }
 }
 
+// One prepared backend: a config section, or with a seed axis one of its training seeds
+// (each seed its own plugin object, trained and opened with that seed).
 struct LoadedBackend {
   const PluginSection* spec;
   std::shared_ptr<Backend> plugin;
@@ -55,7 +58,16 @@ struct LoadedBackend {
   json config;  // the section with the plugin's path keys resolved: what configure() got
   json prepare_inputs;
   std::string inputs_hash;
-  std::optional<json> saved;  // <out>/backends/<label>.json (record + inputs)
+  std::optional<json> saved;  // <out>/backends/<record_name()>.json (record + inputs)
+  std::optional<std::uint64_t> training_seed;
+  // "label", or "label.seed-S" for one seed of a seed axis: its prepare record's file name.
+  std::string record_name() const {
+    return training_seed ? spec->label + ".seed-" + std::to_string(*training_seed) : spec->label;
+  }
+  // For progress lines and errors: "label" or "label (seed S)".
+  std::string shown() const {
+    return training_seed ? spec->label + " (seed " + std::to_string(*training_seed) + ")" : spec->label;
+  }
 };
 
 struct LoadedTask {
@@ -127,10 +139,22 @@ class SweepRunner {
     try {
       tokenizer_->load(s_.tokenizer_model.string());
     } catch (const Error& e) {
-      throw c_.error_at("tokenizer.model", e.what());
+      throw c_.error_at(s_.tokenizer_key, e.what());
     }
     // Configure everything before anything slow runs: a typo fails in a second, not after training.
-    for (const auto& b : s_.backends) backends_.push_back(load_backend(b));
+    for (const auto& b : s_.backends) {
+      LoadedBackend first = load_backend(b);
+      if (s_.seeds.empty() || !first.info.trains) {
+        backends_.push_back(std::move(first));
+        continue;
+      }
+      // A seed axis: one plugin object per training seed (each holds its own trained model).
+      for (std::size_t i = 0; i < s_.seeds.size(); ++i) {
+        LoadedBackend seeded = i == 0 ? std::move(first) : load_backend(b);
+        seeded.training_seed = s_.seeds[i];
+        backends_.push_back(std::move(seeded));
+      }
+    }
     for (const auto& t : s_.tasks) tasks_.push_back(load_task(t));
     if (s_.pretrain) trainer_ = load_backend(*s_.pretrain);
   }
@@ -142,7 +166,7 @@ class SweepRunner {
   }
 
   LoadedBackend load_backend(const PluginSection& b) {
-    LoadedBackend out{&b, nullptr, {}, {}, {}, {}, {}};
+    LoadedBackend out{&b, nullptr, {}, {}, {}, {}, {}, {}};
     try {
       out.plugin = registry_.make_backend(b.plugin);
     } catch (const Error& e) {
@@ -177,10 +201,12 @@ class SweepRunner {
     json backends = json::array(), tasks = json::array();
     for (const auto& b : s_.backends) backends.push_back({{"label", b.label}, {"plugin", b.plugin}});
     for (const auto& t : s_.tasks) tasks.push_back({{"label", t.label}, {"plugin", t.plugin}});
+    // No machine path: the config file relative to the run folder, and its content's hash.
     json sweep = {{"schema", "e2llm.sweep"},
-                  {"schema_version", 1},
+                  {"schema_version", 2},
                   {"name", s_.name},
-                  {"config_file", fs::absolute(c_.path()).lexically_normal().string()},
+                  {"config_file", relative_to_run(c_.path())},
+                  {"config_sha256", config_sha256()},
                   {"config", c_.json()},
                   {"original_window", s_.original_window},
                   {"backends", backends},
@@ -188,6 +214,7 @@ class SweepRunner {
                   {"windows", s_.windows},
                   {"seed", s_.seed},
                   {"git_revision", kGitRevision}};
+    if (!s_.seeds.empty()) sweep["seeds"] = s_.seeds;
     // Known once every backend is prepared. A folder reused with a changed config keeps the
     // old cell files (they are still a valid cache); this list tells the report which
     // cells belong to the latest plan.
@@ -199,36 +226,53 @@ class SweepRunner {
     util::write_file_atomic(s_.out / "sweep.json", sweep.dump(2) + "\n");
   }
 
+  // A path the sweep records (sweep.json, cells): relative to the run folder, so that a
+  // committed run names no folder of the machine that made it.
+  std::string relative_to_run(const fs::path& path) const {
+    std::error_code ec;
+    const fs::path from = fs::absolute(s_.out, ec).lexically_normal();
+    const fs::path to = fs::absolute(path, ec).lexically_normal();
+    const fs::path rel = to.lexically_relative(from);
+    return rel.empty() ? path.string() : rel.string();
+  }
+
+  // sha256 of the config as resolved (TOML as JSON, --set applied; canonical: sorted keys).
+  std::string config_sha256() const { return util::sha256_hex(c_.json().dump()); }
+
   json prepare_inputs(const LoadedBackend& b, const std::vector<std::int64_t>& windows) const {
     json inputs = {{"plugin", b.spec->plugin},  {"version", b.info.version}, {"config", b.spec->config_as_written},
                    {"base", base_model_},       {"tokenizer", tokenizer_->fingerprint()},
                    {"seed", s_.seed},           {"windows", windows}};
     if (!s_.device.empty()) inputs["device"] = s_.device;
     if (!s_.dtype.empty()) inputs["dtype"] = s_.dtype;
+    if (b.training_seed) inputs["training_seed"] = *b.training_seed;
     return inputs;
   }
 
-  fs::path record_path(const std::string& label) const { return s_.out / "backends" / (label + ".json"); }
+  fs::path record_path(const std::string& name) const { return s_.out / "backends" / (name + ".json"); }
 
   // Runs prepare() once per process under a lock (a second process waits, then hits the
   // backend's own cache) and saves the record for the report's training-cost table.
   json prepare(LoadedBackend& b, const std::vector<std::int64_t>& windows) {
-    auto lock = CellLock::acquire_blocking(s_.out / "cache" / (b.spec->label + ".lock"));
+    // The cache is shared by the labels of one plugin: trainings are content-addressed, so two
+    // labels that train alike (e.g. one model served two ways) train once.
+    auto lock = CellLock::acquire_blocking(s_.out / "cache" / (b.spec->plugin + ".lock"));
     PrepareContext ctx;
     ctx.base_model = base_model_;
     ctx.tokenizer = tokenizer_;
-    ctx.cache_dir = s_.out / "cache" / b.spec->label;
+    ctx.cache_dir = s_.out / "cache" / b.spec->plugin;
     ctx.seed = s_.seed;
+    ctx.training_seed = b.training_seed;
     ctx.windows = windows;
     ctx.device = s_.device;
     ctx.dtype = s_.dtype;
     SweepProgress progress(1, /*numbered=*/false);
     ctx.progress = &progress;
-    progress.begin_cell("prepare " + b.spec->label + " (" + b.spec->plugin + ")", 0);
+    progress.begin_cell("prepare " + b.shown() + " (" + b.spec->plugin + ")", 0);
     auto t0 = Clock::now();
     std::string started = now_iso();
-    json record = located(c_, b.spec->section, "backend '" + b.spec->label + "' prepare()",
-                          [&] { return b.plugin->prepare(ctx); });
+    json record =
+        located(c_, b.spec->section, "backend '" + b.shown() + "' prepare()", [&] { return b.plugin->prepare(ctx); });
     double wall = since(t0);
     if (!record.is_object() || !record.contains("checkpoint_hash") || !record["checkpoint_hash"].is_string())
       throw Error("backend plugin '" + b.spec->plugin + "' returned a prepare record without a \"checkpoint_hash\" string; fix the plugin");
@@ -244,7 +288,8 @@ class SweepRunner {
                   {"prepare_wall_s", wall},
                   {"started_at", started},
                   {"finished_at", now_iso()}};
-    util::write_file_atomic(record_path(b.spec->label), saved.dump(2) + "\n");
+    if (b.training_seed) saved["training_seed"] = *b.training_seed;
+    util::write_file_atomic(record_path(b.record_name()), saved.dump(2) + "\n");
     progress.end_cell(wall, b.info.trains ? "trained tokens: " + record.value("trained_tokens", json()).dump() : "");
     return saved;
   }
@@ -284,7 +329,7 @@ class SweepRunner {
       b.inputs_hash = cell_key(b.prepare_inputs);
       if (!base_known_) continue;
       if (options_.dry_run)
-        b.saved = read_saved_record(record_path(b.spec->label), b.inputs_hash);
+        b.saved = read_saved_record(record_path(b.record_name()), b.inputs_hash);
       else
         b.saved = prepare(b, s_.windows);
     }
@@ -306,6 +351,7 @@ class SweepRunner {
     in.task_fingerprint = t.fingerprint;
     in.window = window;
     in.seed = s_.seed;
+    in.training_seed = b.training_seed;
     return cell_key_material(in);
   }
 
@@ -333,7 +379,7 @@ class SweepRunner {
   }
 
   std::string label(const PlannedCell& cell) const {
-    return fmt::format("{} · {} · W={}", backends_[cell.backend].spec->label, tasks_[cell.task].spec->label, cell.window);
+    return fmt::format("{} · {} · W={}", backends_[cell.backend].shown(), tasks_[cell.task].spec->label, cell.window);
   }
 
   double g(std::int64_t window) const { return double(window) / double(s_.original_window); }
@@ -346,6 +392,13 @@ class SweepRunner {
     fmt::print("plan: {} backends x {} tasks x {} windows = {} cells (L = {}, g = W / L), cells in {}\n",
                backends_.size(), tasks_.size(), s_.windows.size(), cells_.size(), s_.original_window,
                (s_.out / "cells").string());
+    if (!s_.seeds.empty()) {
+      std::string seeds;
+      for (auto seed : s_.seeds) seeds += (seeds.empty() ? "" : ", ") + std::to_string(seed);
+      fmt::print(
+          "seeds: {} (each backend that trains is trained and evaluated once per seed; tasks use [run] seed {})\n",
+          seeds, s_.seed);
+    }
     if (s_.pretrain)
       fmt::print("base: pretrained by backend '{}' ({})\n", s_.pretrain->plugin,
                  base_known_ ? "done: " + base_model_["path"].get<std::string>() : "to do first");
@@ -353,7 +406,7 @@ class SweepRunner {
     for (const auto& cell : cells_) {
       std::string status = cell.key.empty() ? "todo (not prepared yet: key unknown)" : cell.done ? "done" : "todo";
       std::string where = cell.key.empty() ? "" : "  " + cell_stem(cell.key);
-      fmt::print("{:<16} {:<14} {:>8} {:>7.2f} {:>7}  {}{}\n", backends_[cell.backend].spec->label,
+      fmt::print("{:<16} {:<14} {:>8} {:>7.2f} {:>7}  {}{}\n", backends_[cell.backend].shown(),
                  tasks_[cell.task].spec->label, cell.window, g(cell.window), items_text(cell.items), status, where);
     }
     print_estimate();
@@ -516,10 +569,10 @@ class SweepRunner {
           {"fingerprint", t.fingerprint},
           {"metrics_info", metrics_info(t.info)},
           {"views", views_to_json(t.info.views)}}},
-        {"base", base_model_},
+        {"base", recorded_base()},
         {"tokenizer",
          {{"plugin", s_.tokenizer_plugin},
-          {"model", s_.tokenizer_model.string()},
+          {"model", relative_to_run(s_.tokenizer_model)},
           {"fingerprint", tokenizer_->fingerprint()}}},
         {"window", cell.window},
         {"original_window", s_.original_window},
@@ -528,6 +581,7 @@ class SweepRunner {
         {"model", run.model},
         {"seed", s_.seed},
         {"git_revision", kGitRevision},
+        {"config_sha256", config_sha256()},
         {"e2llm_version", kVersion},
         {"metrics", run.result.metrics},
         {"details", run.result.details},
@@ -546,7 +600,18 @@ class SweepRunner {
           {"finished_at", now_iso()}}},
         {"host", host_info(s_.threads)}};
     cell_json.update(run.memory);
+    if (b.training_seed) cell_json["training_seed"] = *b.training_seed;
+    if (!run.result.uncertainty.is_null() && !run.result.uncertainty.empty())
+      cell_json["uncertainty"] = run.result.uncertainty;
     return cell_json;
+  }
+
+  // The base model as the cells record it: its path relative to the run folder.
+  json recorded_base() const {
+    json base = base_model_;
+    if (base.contains("path") && base["path"].is_string() && !base["path"].get<std::string>().empty())
+      base["path"] = relative_to_run(base["path"].get<std::string>());
+    return base;
   }
 
   const SweepSpec& s_;

@@ -90,14 +90,17 @@ json reference_to_json(const ReferenceColumn& r) {
   for (const auto& v : r.values) {
     json item = {{"row", v.row}, {"value", v.value}, {"decimals", v.decimals}};
     if (!v.footnote.empty()) item["footnote"] = v.footnote;
+    if (v.window_ratio > 0) item["window_ratio"] = v.window_ratio;
     values.push_back(item);
   }
-  return {{"label", r.label}, {"tag", r.tag}, {"source", r.source}, {"values", values}};
+  json out = {{"label", r.label}, {"tag", r.tag}, {"source", r.source}, {"values", values}};
+  if (!r.base_row.empty()) out["base_row"] = r.base_row;
+  return out;
 }
 
 ReferenceColumn reference_from_json(const json& j, const std::string& where) {
   Fields f(j, where);
-  ReferenceColumn r{f.text("label"), f.text("tag"), f.text("source"), {}};
+  ReferenceColumn r{f.text("label"), f.text("tag"), f.text("source"), {}, f.text("base_row")};
   const json* values = f.find("values");
   if (values && !values->is_array()) f.fail("values", "expected an array");
   for (std::size_t i = 0; values && i < values->size(); ++i) {
@@ -106,7 +109,9 @@ ReferenceColumn reference_from_json(const json& j, const std::string& where) {
     if (!value) v.fail("value", "is missing");
     auto decimals = v.number("decimals").value_or(1);
     if (decimals < 0 || decimals > 9) v.fail("decimals", "must be 0..9");
-    r.values.push_back({v.text("row"), *value, int(decimals), v.text("footnote")});
+    const double ratio = v.number("window_ratio").value_or(0);
+    if (ratio < 0) v.fail("window_ratio", "must be > 0 (W / L of the published window)");
+    r.values.push_back({v.text("row"), *value, int(decimals), v.text("footnote"), ratio});
   }
   return r;
 }
@@ -133,6 +138,7 @@ json view_to_json(const ReportView& v) {
     out["summary"] = name_of(summary_names(), v.summary);
     if (v.pass_threshold) out["pass_threshold"] = *v.pass_threshold;
     if (!v.threshold_key.empty()) out["threshold_key"] = v.threshold_key;
+    if (v.relative_threshold) out["relative_threshold"] = *v.relative_threshold;
   }
   if (!v.row_label.empty()) out["row_label"] = v.row_label;
   if (!v.row_order.empty()) out["row_order"] = v.row_order;
@@ -160,6 +166,8 @@ ReportView view_from_json(const json& j, const std::string& where) {
   v.summary = f.choice("summary", summary_names(), WindowSummary::none);
   v.pass_threshold = f.number("pass_threshold");
   v.threshold_key = f.text("threshold_key");
+  v.relative_threshold = f.number("relative_threshold");
+  if (v.relative_threshold && !(*v.relative_threshold > 0)) f.fail("relative_threshold", "must be > 0");
   v.row_label = f.text("row_label");
   v.row_order = strings_from_json(f, "row_order");
   if (const json* refs = f.find("references")) {

@@ -6,6 +6,7 @@
 #include "checkpoint_test_util.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/formats/checkpoint.hpp"
+#include "e2llm/formats/export.hpp"
 #include "e2llm/util/sha256.hpp"
 
 using namespace e2llm::formats;
@@ -133,5 +134,100 @@ TEST(Fingerprint, MatchesDocumentedDefinitionAtAnySize) {
       h.update(inner.hex_digest() + "\n");
     }
     EXPECT_EQ(compute_fingerprint(tensors), h.hex_digest()) << big;
+  }
+}
+
+// ---- llama3 and longrope in GGUF (docs/interop.md §GGUF) ----------------------------------
+// llama.cpp carries both as per-pair divisor tensors: llama3 as rope_freqs.weight (applied at
+// every length, no parameters), longrope as rope_factors_long / _short with
+// rope.scaling.type = longrope and rope.scaling.attn_factor.
+
+namespace {
+
+RopeConfig stories_rope(RopeType type) {
+  RopeConfig c = load_gguf(stories_gguf()).config.rope;  // d = 8, b = 10000
+  c.type = type;
+  c.factor = 4.0;
+  c.original_max_position = 512;
+  if (type == RopeType::Longrope) {
+    c.long_factor = {1.0, 1.5, 3.0, 4.0};
+    c.short_factor = {1.0, 1.0, 1.25, 1.5};
+  }
+  return c;
+}
+
+Checkpoint written_and_read(const RopeConfig& served, const PortableRope& rope, const TempDir& dir) {
+  Checkpoint ck = load_gguf(stories_gguf());
+  ck.config.rope = served;
+  save_gguf(ck, rope, 2048, *ck.vocab, dir / "out.gguf");
+  return load_gguf(dir / "out.gguf");
+}
+
+void expect_same_frequencies(const RopeConfig& got, const RopeConfig& want, int64_t n) {
+  const auto g = compute_rope(got, n), w = compute_rope(want, n);
+  ASSERT_EQ(g.inv_freq.size(), w.inv_freq.size());
+  for (size_t j = 0; j < w.inv_freq.size(); ++j)
+    EXPECT_NEAR(g.inv_freq[j], w.inv_freq[j], 1e-7 * w.inv_freq[j]) << "pair " << j << " at n = " << n;  // F32 tensors
+  EXPECT_NEAR(g.attention_factor, w.attention_factor, 1e-7);
+}
+
+}  // namespace
+
+TEST(GgufRope, Llama3IsWrittenAsRopeFreqsAndReadAsItsDivisors) {
+  TempDir dir;
+  const RopeConfig llama3 = stories_rope(RopeType::Llama3);
+  const PortableRope rope = portable_rope(llama3);
+  EXPECT_EQ(rope.gguf_type, "none");
+  ASSERT_EQ(rope.gguf_rope_freqs.size(), 4u);
+  const Checkpoint back = written_and_read(llama3, rope, dir);
+  // No parameters in the file: what comes back is the per-pair divisors (longrope's formula
+  // with one list and attention factor 1), the same frequencies at every length.
+  EXPECT_EQ(back.config.rope.type, RopeType::Longrope);
+  EXPECT_EQ(back.config.rope.long_factor, back.config.rope.short_factor);
+  EXPECT_EQ(back.config.rope.attention_factor, 1.0);
+  for (int64_t n : {0, 100, 2048}) expect_same_frequencies(back.config.rope, llama3, n);
+  EXPECT_EQ(back.tensors.size(), load_gguf(stories_gguf()).tensors.size());  // not a weight
+  EXPECT_EQ(back.fingerprint, load_gguf(stories_gguf()).fingerprint);
+}
+
+TEST(GgufRope, LongropeRoundTrips) {
+  TempDir dir;
+  const RopeConfig longrope = stories_rope(RopeType::Longrope);
+  const PortableRope rope = portable_rope(longrope);
+  EXPECT_EQ(rope.gguf_type, "longrope");
+  const Checkpoint back = written_and_read(longrope, rope, dir);
+  const RopeConfig& r = back.config.rope;
+  EXPECT_EQ(r.type, RopeType::Longrope);
+  EXPECT_EQ(r.original_max_position, 512);
+  EXPECT_EQ(r.long_factor, longrope.long_factor);  // exact in float32
+  EXPECT_EQ(r.short_factor, longrope.short_factor);
+  ASSERT_TRUE(r.attention_factor.has_value());
+  for (int64_t n : {0, 512, 513, 2048}) expect_same_frequencies(r, longrope, n);
+  EXPECT_NE(compute_rope(r, 512).inv_freq, compute_rope(r, 513).inv_freq);  // short, then long factors
+}
+
+TEST(GgufRope, InconsistentRopeTensorsAreOneLineErrors) {
+  TempDir dir;
+  const RopeConfig plain = stories_rope(RopeType::Default);
+  PortableRope stray = portable_rope(plain);
+  stray.gguf_long_factors = {1, 2, 3, 4};  // factor tensors without rope.scaling.type = longrope
+  stray.gguf_short_factors = {1, 1, 1, 1};
+  PortableRope half = portable_rope(stories_rope(RopeType::Longrope));
+  half.gguf_short_factors.clear();  // longrope with one of its two tensors
+  PortableRope both = portable_rope(stories_rope(RopeType::Linear));
+  both.gguf_rope_freqs = {1, 1, 2, 2};  // rope_freqs on top of linear scaling
+  for (const auto& [name, rope] : {std::pair{"stray", stray}, {"half", half}, {"both", both}}) {
+    SCOPED_TRACE(name);
+    Checkpoint ck = load_gguf(stories_gguf());
+    save_gguf(ck, rope, 2048, *ck.vocab, dir / "bad.gguf");
+    try {
+      load_gguf(dir / "bad.gguf");
+      FAIL();
+    } catch (const e2llm::Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("bad.gguf"), std::string::npos) << m;
+      EXPECT_NE(m.find("rope_"), std::string::npos) << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    }
   }
 }

@@ -249,7 +249,7 @@ TEST(HfDir, ConfigErrors) {
   cfg.erase("hidden_size");
   expect_error(cfg, "hidden_size");
   cfg = good;
-  cfg["rope_scaling"] = {{"rope_type", "longrope"}, {"factor", 4}};
+  cfg["rope_scaling"] = {{"rope_type", "proportional"}, {"factor", 4}};
   expect_error(cfg, "rope_scaling.rope_type");
   cfg = good;
   cfg["intermediate_size"] = 100;

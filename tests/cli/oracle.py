@@ -25,12 +25,14 @@ from its definition:
       inv_freq and attention factor from transformers' ROPE_INIT_FUNCTIONS for each case
       (SEQ_LEN 0: none; "default" is the plain formula); a JSON list.
   oracle.py gguf-compare EXPORTED_GGUF REFERENCE_GGUF
-      the exported file read by the gguf package: its metadata (tokenizer arrays left out) and,
-      per tensor name, whether type, shape and raw bytes equal the reference's; JSON.
+      the exported file read by the gguf package: its metadata (tokenizer arrays left out),
+      per tensor name whether type, shape and raw bytes equal the reference's, and the values
+      of its rope_* tensors (llama.cpp's per-pair frequency divisors); JSON.
   oracle.py hf-perplexity GGUF TEXT_FILE HF_DIR...
       perplexity of [BOS] + encode(text) (the GGUF's vocabulary) in one forward of each
       HF_DIR loaded by transformers' LlamaForCausalLM, as that directory's config.json
-      says; a JSON list of {ppl, tokens, rope_parameters}.
+      says; a JSON list of {ppl, tokens, rope_parameters, inv_freq, attention_scaling} (the
+      rotary embedding as that forward used it).
   oracle.py data-debs DIR
       builds three tiny Debian packages named like the proofpile sources and an `apt-get`
       stand-in that "downloads" them, in DIR.
@@ -435,8 +437,9 @@ def cmd_gguf_compare(exported, reference):
                                and list(t.shape) == list(r.shape)
                                and bytes(np.asarray(t.data).tobytes()) == bytes(np.asarray(r.data).tobytes()))
     missing = sorted(set(ref_tensors) - set(tensors))
-    print(json.dumps({"fields": fields, "vocabulary_equal": vocab, "tensors_equal": tensors, "missing": missing},
-                     default=str))
+    rope = {t.name: np.asarray(t.data, dtype=np.float64).tolist() for t in got.tensors if t.name.startswith("rope_")}
+    print(json.dumps({"fields": fields, "vocabulary_equal": vocab, "tensors_equal": tensors, "missing": missing,
+                      "rope_tensors": rope}, default=str))
 
 
 def cmd_hf_perplexity(gguf_path, text_file, *hf_dirs):
@@ -450,8 +453,11 @@ def cmd_hf_perplexity(gguf_path, text_file, *hf_dirs):
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0].double()
         lp = torch.log_softmax(logits[:-1], dim=-1)[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
+        rotary = model.model.rotary_emb  # as that forward used it
         out.append({"ppl": math.exp(-float(lp.mean())), "tokens": len(ids) - 1,
-                    "rope_parameters": getattr(model.config, "rope_parameters", None)})
+                    "rope_parameters": getattr(model.config, "rope_parameters", None),
+                    "inv_freq": rotary.inv_freq.double().tolist(),
+                    "attention_scaling": float(rotary.attention_scaling)})
     print(json.dumps(out, default=str))
 
 

@@ -430,6 +430,76 @@ TEST(CliOracle, ExportedDirectoryServedByTransformersHasThePerplexityE2llmMeasur
   }
 }
 
+// llama3 and longrope (docs/interop.md §Export): transformers serving the exported directory
+// gives the perplexity e2llm measured, and the GGUF carries the same frequencies the way
+// llama.cpp reads them — llama3 as rope_freqs.weight (the per-pair divisors, compared with
+// transformers' inv_freq), longrope as rope.scaling.type = longrope with the config's two
+// factor lists and transformers' attention scaling as rope.scaling.attn_factor.
+TEST(CliOracle, ExportCarriesLlama3AndLongropeToTransformersAndGguf) {
+  Scratch dir("export-llama3-longrope");
+  const fs::path text = dir.path / "story.txt";
+  e2llm::util::write_file_atomic(text, long_story());
+  const std::vector<std::string> ropes = {"llama3", "longrope", "yarn"};
+  std::string dirs;
+  std::vector<double> measured;
+  for (const auto& rope : ropes) {
+    const fs::path out = dir.path / rope, gguf = dir.path / (rope + ".gguf");
+    auto r = run_command(kExe + " export" + export_args(rope) + " --out " + quote(out.string()) + " --gguf " +
+                         quote(gguf.string()));
+    ASSERT_EQ(r.exit_code, 0) << rope << "\n" << r.err;
+    dirs += " " + quote(out.string());
+    r = run_command(kExe + " perplexity" + export_args(rope) + " --input " + quote(text.string()) + " --stride 1024");
+    ASSERT_EQ(r.exit_code, 0) << rope << "\n" << r.err;
+    measured.push_back(json::parse(r.out)["ppl"].get<double>());
+  }
+  const auto served = json::parse(oracle("hf-perplexity " + quote(kGguf.string()) + " " + quote(text.string()) + dirs));
+  ASSERT_EQ(served.size(), ropes.size());
+  for (std::size_t i = 0; i < ropes.size(); ++i) {
+    SCOPED_TRACE(ropes[i] + ": " + served[i]["rope_parameters"].dump());
+    EXPECT_EQ(served[i]["rope_parameters"]["rope_type"], ropes[i]);
+    EXPECT_LT(relative(served[i]["ppl"].get<double>(), measured[i]), 1e-4)
+        << served[i]["ppl"] << " vs e2llm " << measured[i];
+    for (std::size_t j = 0; j < i; ++j)  // the comparison can tell the types apart
+      EXPECT_GT(relative(measured[i], measured[j]), 1e-3) << ropes[i] << " vs " << ropes[j];
+  }
+  // The per-pair divisors transformers served: b^(-2j/d) / inv_freq_j (d = 8, b = 10000).
+  auto divisors = [&](std::size_t i) {
+    std::vector<double> out;
+    const auto inv = served[i]["inv_freq"].get<std::vector<double>>();
+    for (std::size_t j = 0; j < inv.size(); ++j) out.push_back(std::pow(10000.0, -2.0 * j / 8.0) / inv[j]);
+    return out;
+  };
+  auto check =
+      json::parse(oracle("gguf-compare " + quote((dir.path / "llama3.gguf").string()) + " " + quote(kGguf.string())));
+  EXPECT_EQ(check["fields"]["llama.rope.scaling.type"], "none");
+  EXPECT_FALSE(check["fields"].contains("llama.rope.scaling.factor"));
+  auto freqs = check["rope_tensors"]["rope_freqs.weight"].get<std::vector<double>>();
+  auto want = divisors(0);
+  ASSERT_EQ(freqs.size(), want.size());
+  for (std::size_t j = 0; j < want.size(); ++j)
+    EXPECT_LT(relative(freqs[j], want[j]), 1e-6) << "rope_freqs[" << j << "]";
+  EXPECT_GT(want.back(), 1.5);  // some pairs are interpolated at all (s = 4)
+
+  check =
+      json::parse(oracle("gguf-compare " + quote((dir.path / "longrope.gguf").string()) + " " + quote(kGguf.string())));
+  const auto& f = check["fields"];
+  EXPECT_EQ(f["llama.rope.scaling.type"], "longrope");
+  EXPECT_FALSE(f.contains("llama.rope.scaling.factor"));  // llama.cpp would scale positions by it too
+  EXPECT_EQ(f["llama.rope.scaling.original_context_length"], 256);
+  EXPECT_LT(relative(f["llama.rope.scaling.attn_factor"].get<double>(), served[1]["attention_scaling"].get<double>()),
+            1e-6);
+  for (const char* side : {"long", "short"}) {
+    const auto tensor =
+        check["rope_tensors"][std::string("rope_factors_") + side + ".weight"].get<std::vector<double>>();
+    const auto config = served[1]["rope_parameters"][std::string(side) + "_factor"].get<std::vector<double>>();
+    ASSERT_EQ(tensor.size(), config.size()) << side;
+    for (std::size_t j = 0; j < config.size(); ++j) EXPECT_LT(relative(tensor[j], config[j]), 1e-6) << side << " " << j;
+  }
+  want = divisors(1);  // the text is longer than L: transformers served the long factors
+  const auto longs = check["rope_tensors"]["rope_factors_long.weight"].get<std::vector<double>>();
+  for (std::size_t j = 0; j < want.size(); ++j) EXPECT_LT(relative(longs[j], want[j]), 1e-6) << "long[" << j << "]";
+}
+
 // Bad requests: one line, exit 1, nothing written.
 TEST(CliOracle, ExportRefusesWhatItCannotCarryWithOneLine) {
   Scratch dir("export-bad");

@@ -4,7 +4,8 @@
 // save_hf_dir, then an E²-LLM fine-tune and PI fine-tunes at W = 2L and 8L trained from it by
 // `e2llm train` (which saves through the trainer). For every checkpoint, every RoPE type
 // transformers implements (default, linear, dynamic, yarn with default and with explicit
-// betas and attention factor) and W = L, 2L, 8L, e2llm writes the model directory with that
+// betas and attention factor, llama3 with Llama 3.1's and other bands, longrope with lists of
+// its own) and W = L, 2L, 8L, e2llm writes the model directory with that
 // RoPE in config.json, loads it back with its own loader and computes the logits of W token
 // ids in one forward; hf_logits.py loads the same directory with
 // transformers.LlamaForCausalLM.from_pretrained (float32) and computes them too. Each case
@@ -117,6 +118,25 @@ const std::vector<Variant>& variants() {
        [](formats::RopeConfig r, int64_t w) {
          r = scaled(r, formats::RopeType::Yarn, w);
          r.beta_fast = 16, r.beta_slow = 2, r.attention_factor = 1.25;
+         return r;
+       }},
+      {"llama3", [](formats::RopeConfig r, int64_t w) { return scaled(r, formats::RopeType::Llama3, w); }},
+      {"llama3-bands",
+       [](formats::RopeConfig r, int64_t w) {
+         r = scaled(r, formats::RopeType::Llama3, w);
+         r.low_freq_factor = 2, r.high_freq_factor = 8;
+         return r;
+       }},
+      // longrope with lists of its own: long factors rising 1 → s, short ones 1 → 1.7 (so W = L
+      // uses non-trivial short factors), the default attention factor.
+      {"longrope",
+       [](formats::RopeConfig r, int64_t w) {
+         r = scaled(r, formats::RopeType::Longrope, w);
+         const int64_t pairs = r.head_dim / 2;
+         for (int64_t j = 0; j < pairs; ++j) {
+           r.long_factor.push_back(1.0 + (r.factor - 1.0) * static_cast<double>(j) / static_cast<double>(pairs - 1));
+           r.short_factor.push_back(1.0 + 0.1 * static_cast<double>(j));
+         }
          return r;
        }},
   };
@@ -245,7 +265,8 @@ TEST(HfOracle, LogitsEqualTransformersForEveryRopeVariant) {
   for (const char* s : {"base", "e2llm"}) {
     for (const int64_t W : {2 * kL, 8 * kL}) {
       const std::string w = "-" + std::to_string(W);
-      const std::vector<std::string> names = {"default", "linear", "dynamic", "yarn", "yarn-custom"};
+      const std::vector<std::string> names = {"default",     "linear", "dynamic",      "yarn",
+                                              "yarn-custom", "llama3", "llama3-bands", "longrope"};
       for (size_t i = 0; i < names.size(); ++i)
         for (size_t j = i + 1; j < names.size(); ++j)
           EXPECT_GT(

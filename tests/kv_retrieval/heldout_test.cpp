@@ -26,7 +26,8 @@ TEST(KvRetrievalHeldOut, EvalPromptsNeverAppearInTheTrainingMix) {
     for (std::int64_t window : {256, 512})
       for (double depth : {0.0, 0.25, 0.5, 0.75, 1.0})
         for (std::int64_t trial = 0; trial < 2; ++trial) {
-          KvPrompt p = build_prompt(tok, trial_seed(seed, window, depth, trial), depth, window - 16, true);
+          KvPrompt p =
+              build_prompt(kvtest::bos_always(tok), trial_seed(seed, window, depth, trial), depth, window - 16);
           prompts.push_back(p.ids);
           for (const auto& pair : p.pairs) {
             values.push_back(pair.value);

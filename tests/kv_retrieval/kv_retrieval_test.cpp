@@ -111,7 +111,7 @@ TEST(KvRetrievalPrompt, JsonParsesDistinctPairsAskedAtDepthAndFillsTheTarget) {
     for (double depth : {0.0, 0.25, 0.5, 0.75, 1.0}) {
       SCOPED_TRACE(::testing::Message() << "target=" << target << " depth=" << depth);
       const std::uint64_t seed = trial_seed(1234, target, depth, 0);
-      KvPrompt p = build_prompt(tok, seed, depth, target, /*add_bos=*/true);
+      KvPrompt p = build_prompt(kvtest::bos_always(tok), seed, depth, target);
       const std::size_t n = p.pairs.size();
       ASSERT_GE(n, 1u);
       // Within the target, BOS first, the ids are the text's.
@@ -149,7 +149,8 @@ TEST(KvRetrievalPrompt, JsonParsesDistinctPairsAskedAtDepthAndFillsTheTarget) {
       }
     }
   // The window decides the size: about 20 tokens per pair with tok512.
-  KvPrompt big = build_prompt(tok, 1, 0.5, 4080, true), small = build_prompt(tok, 1, 0.5, 240, true);
+  KvPrompt big = build_prompt(kvtest::bos_always(tok), 1, 0.5, 4080),
+           small = build_prompt(kvtest::bos_always(tok), 1, 0.5, 240);
   EXPECT_GT(big.pairs.size(), 150u);
   EXPECT_GE(small.pairs.size(), 5u);
   EXPECT_LT(small.pairs.size(), 15u);
@@ -157,7 +158,7 @@ TEST(KvRetrievalPrompt, JsonParsesDistinctPairsAskedAtDepthAndFillsTheTarget) {
 
 TEST(KvRetrievalPrompt, TooSmallATargetIsAnErrorNamingTheNumbers) {
   try {
-    build_prompt(kvtest::tok512(), 1, 0.5, 20, true);
+    build_prompt(kvtest::bos_always(kvtest::tok512()), 1, 0.5, 20);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("target of 20"), std::string::npos) << e.what();

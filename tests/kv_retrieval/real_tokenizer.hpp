@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "e2llm/plugin.hpp"
+#include "e2llm/taskkit/prompt_framing.hpp"
 #include "e2llm/tokenizer.hpp"
 
 namespace kvtest {
@@ -31,6 +32,11 @@ inline const e2llm::Tokenizer& tok512() {
     return r;
   }();
   return *real.tokenizer;
+}
+
+// The framing before chat templates: BOS always, the text as is.
+inline e2llm::taskkit::PromptFraming bos_always(const e2llm::Tokenizer& tok) {
+  return e2llm::taskkit::PromptFraming(tok, {"none", e2llm::taskkit::BosRule::always}, "");
 }
 
 }  // namespace kvtest

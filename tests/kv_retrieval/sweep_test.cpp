@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -43,6 +44,7 @@ TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
 
   // Six cells (2 backends x 3 windows), each with the planned 3 trials.
   std::set<std::pair<std::string, std::int64_t>> seen;
+  std::map<std::string, bool> all_zero = {{"none", true}, {"pi", true}};  // per backend: every depth and window 0
   for (const auto& e : fs::directory_iterator(out / "cells")) {
     if (!std::regex_match(e.path().filename().string(), std::regex("[0-9a-f]{16}\\.json"))) continue;
     const json cell = json::parse(e2llm::util::read_file(e.path()));
@@ -58,6 +60,8 @@ TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
     EXPECT_EQ(by_depth.size(), 3u);
     double sum = 0;
     for (const char* d : {"0", "0.5", "1"}) sum += by_depth.at(d).get<double>();
+    if (sum > 0) all_zero[cell.at("backend").at("label").get<std::string>()] = false;
+    EXPECT_TRUE(cell.at("uncertainty").at("metrics").at("accuracy_by_depth").at("rows").contains("0.5"));
     EXPECT_NEAR(sum / 3.0, accuracy, 1e-12);  // one trial per depth
     ASSERT_EQ(cell.at("samples").at("count"), 3);
     const auto records = e2llm::util::read_jsonl_tolerant(out / "cells" / cell.at("samples").at("records_file"));
@@ -74,7 +78,19 @@ TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
   ASSERT_EQ(report.exit_code, 0) << report.out << report.err;
   const std::string md = e2llm::util::read_file(out / "leaderboard.md");
   EXPECT_NE(md.find("## Key-value retrieval — kv"), std::string::npos) << md;
+  if (all_zero["none"] && all_zero["pi"]) {
+    // stories260K retrieves nothing: the report says so in one line instead of the tables.
+    EXPECT_NE(md.find("### Key-value accuracy by depth\n\n_Every value is 0.0% (6 rows × 3 windows)"),
+              std::string::npos)
+        << md;
+    fs::remove_all(dir);
+    return;
+  }
   for (const char* backend : {"none", "pi"}) {
+    if (all_zero[backend]) {
+      EXPECT_NE(md.find(std::string(backend) + ": every depth at every window is 0.0%"), std::string::npos) << md;
+      continue;
+    }
     const std::string heading = std::string("### Key-value accuracy by depth — ") + backend;
     const auto at = md.find(heading);
     ASSERT_NE(at, std::string::npos) << md;

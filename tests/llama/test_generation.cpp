@@ -196,7 +196,9 @@ TEST(BackendPlugins, OpenServesTheConfiguredRope) {
                                    {"libe2llm_backend_pi.so", "pi", "linear"},
                                    {"libe2llm_backend_ntk.so", "ntk", "ntk"},
                                    {"libe2llm_backend_dynamic_ntk.so", "dynamic-ntk", "dynamic"},
-                                   {"libe2llm_backend_yarn.so", "yarn", "yarn"}};
+                                   {"libe2llm_backend_yarn.so", "yarn", "yarn"},
+                                   {"libe2llm_backend_llama3.so", "llama3", "llama3"},
+                                   {"libe2llm_backend_longrope.so", "longrope", "longrope"}};
   e2llm::PrepareContext ctx;
   ctx.base_model = {{"path", kStories.string()}, {"format", "gguf"}, {"original_window", 512}};
   for (const auto& c : cases) {
@@ -279,6 +281,23 @@ RefRope reference_rope(const std::string& type, double s, int64_t n) {
     }
     r.factor = 0.1 * std::log(s) + 1.0;
   }
+  if (type == "llama3") {  // Llama 3.1: low_freq_factor 1, high_freq_factor 4
+    for (double f : inv(b)) {
+      const double wavelen = 2 * pi / f;
+      if (wavelen < L / 4) {
+        r.inv_freq.push_back(f);
+      } else if (wavelen > L) {
+        r.inv_freq.push_back(f / s);
+      } else {
+        const double smooth = (L / wavelen - 1) / 3;
+        r.inv_freq.push_back((1 - smooth) * f / s + smooth * f);
+      }
+    }
+  }
+  if (type == "longrope") {  // the backend's default long factors: YaRN's divisors, beyond L
+    r.inv_freq = n > L ? reference_rope("yarn", s, n).inv_freq : inv(b);
+    r.factor = std::sqrt(1 + std::log(s) / std::log(L));
+  }
   return r;
 }
 
@@ -316,7 +335,7 @@ TEST(BackendsByValue, LogprobsEqualAnIndependentlyWrittenRope) {
   e2llm::PrepareContext ctx;
   ctx.base_model = {{"path", kStories.string()}, {"format", "gguf"}, {"original_window", 512}};
   const auto ids = random_story_ids(1200, 11);
-  for (const std::string name : {"none", "pi", "ntk", "dynamic-ntk", "yarn"}) {
+  for (const std::string name : {"none", "pi", "ntk", "dynamic-ntk", "yarn", "llama3", "longrope"}) {
     std::string file = "libe2llm_backend_" + name + ".so";
     std::replace(file.begin(), file.end(), '-', '_');
     auto p = load_backend(file);
@@ -428,7 +447,7 @@ TEST(BackendsByValue, E2llmServedAtWEqualsLinearScalingByWOverL) {
 }
 
 // The LanguageModel contract on the LibTorch model itself (the suite every test double
-// passes too): plain RoPE and PI, with the stories260K vocabulary's stop tokens.
+// passes too): plain RoPE, PI and Self-Extend, with the stories260K vocabulary's stop tokens.
 TEST(Generation, TorchLanguageModelKeepsTheLanguageModelContract) {
   auto model = stories_model();
   ASSERT_TRUE(model->vocab.has_value());
@@ -443,4 +462,64 @@ TEST(Generation, TorchLanguageModelKeepsTheLanguageModelContract) {
     options.stop_tokens = {tokenizer->bos_id(), tokenizer->eos_id()};
     e2llm::testing::expect_language_model_contract(lm, {}, options);
   }
+  // Self-Extend's grouped attention (generate_batch runs it one request at a time).
+  TorchLanguageModel se(model, model->config().rope, 64, tokenizer, nlohmann::json::object(), SelfExtendOptions{2, 16});
+  EXPECT_EQ(se.batch_size(), 1);
+  e2llm::GenerationOptions options;
+  options.stop_tokens = {tokenizer->bos_id(), tokenizer->eos_id()};
+  e2llm::testing::expect_language_model_contract(se, {}, options);
+}
+
+// PoSE (docs/methods.md §PoSE) trains once toward L_t and serves every window with PI at the
+// trained s = L_t / L: the fine-tuned weights opened at any W equal a forward of the same
+// weights at positions m / s; its config.json says linear s, max_position_embeddings L_t.
+TEST(BackendsByValue, PoseServesEveryWindowWithItsTrainedScale) {
+  const fs::path dir = fs::temp_directory_path() / ("e2llm-pose-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    std::ofstream corpus(dir / "corpus.jsonl");
+    for (int i = 0; i < 40; ++i)
+      corpus << "{\"text\": \"Once upon a time there was a little robot number " << i
+             << " who liked to count the stars over the quiet sea, one by one, every night.\"}\n";
+  }
+  auto p = load_backend("libe2llm_backend_pose.so");
+  EXPECT_THROW(p.backend->configure({{"corpus", (dir / "corpus.jsonl").string()}, {"target_window", -1}}),
+               e2llm::ConfigError);
+  p.backend->configure({{"corpus", (dir / "corpus.jsonl").string()},
+                        {"steps", 3},
+                        {"batch", 2},
+                        {"seq_len", 64},
+                        {"chunks", 3},
+                        {"lr", 1e-3},
+                        {"threads", 2},
+                        {"check_blas", false},
+                        {"log_every", 100}});
+  e2llm::PrepareContext ctx;
+  ctx.base_model = {{"path", kStories.string()}, {"format", "gguf"}, {"original_window", 512}};
+  ctx.tokenizer = std::make_shared<ByteTokenizer>();
+  ctx.cache_dir = dir / "cache";
+  ctx.windows = {512, 1024, 2048};  // L_t defaults to the largest: s = 2048 / 512 = 4
+  const auto record = p.backend->prepare(ctx);
+  EXPECT_EQ(record.at("policy").at("policy"), "pose");
+  EXPECT_EQ(record.at("policy").at("target_window"), 2048);
+  EXPECT_EQ(record.at("policy").at("chunks"), 3);
+  const auto saved = formats::load_checkpoint(record.at("checkpoint_path").get<std::string>());
+  EXPECT_EQ(saved.config.rope.type, formats::RopeType::Linear);
+  EXPECT_DOUBLE_EQ(saved.config.rope.factor, 4.0);
+  EXPECT_EQ(saved.config.rope.original_max_position, 512);
+  EXPECT_EQ(saved.config.max_position, 2048);
+  auto tuned = load_model(saved);
+  EXPECT_NE(tuned->fingerprint, stories_model()->fingerprint);
+  for (int64_t W : {256, 1024}) {
+    const auto ids = random_story_ids(W, 15);
+    auto lm = p.backend->open(W);
+    EXPECT_DOUBLE_EQ(lm->describe().at("g").get<double>(), 4.0) << W;
+    EXPECT_LT(
+        max_abs_diff(lm->token_logprobs(ids, 1), reference_logprobs(*tuned, ids, reference_rope("none", 1, W), 4.0)),
+        2e-4)
+        << W;
+  }
+  p.backend.reset();
+  fs::remove_all(dir);
 }

@@ -27,12 +27,13 @@ TEST(longbench_real_tokenizer, MiddleTruncationKeepsInstructionAndQuestion) {
   ASSERT_NE(tokenizer, nullptr);
   tokenizer->load(std::string(E2LLM_SHARED_DATA) + "/models/tok512.model");
 
+  const e2llm::taskkit::PromptFraming plain(*tokenizer, {}, "");  // SentencePiece's rule: BOS first
   const std::size_t budget = 2000;
   for (const std::string name : {"qasper", "gov_report", "hotpotqa"}) {
     const DatasetSpec& spec = dataset(name);
     for (const Row& row : load_rows(std::string(E2LLM_SHARED_DATA) + "/longbench/rows/" + name + ".jsonl")) {
       std::string prompt = build_prompt(spec, row.context, row.input);
-      TruncatedPrompt cut = truncate_prompt(*tokenizer, prompt, budget);
+      TruncatedPrompt cut = truncate_prompt(plain, plain, prompt, budget);
       ASSERT_TRUE(cut.truncated) << name;
       std::printf("%s %s: %zu tokens -> %zu (budget %zu)\n", name.c_str(), row.id.substr(0, 8).c_str(),
                   cut.original_tokens, cut.ids.size(), budget);

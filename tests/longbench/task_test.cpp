@@ -200,11 +200,12 @@ TEST(longbench_middle_truncate, KeepsHeadAndTailHalves) {
   EXPECT_EQ(keep_head_and_tail(ids, 5), (std::vector<std::int32_t>{1, 2, 6, 7}));  // int(5/2) = 2 each side
 
   ByteTokenizer tokenizer;
-  TruncatedPrompt short_prompt = truncate_prompt(tokenizer, "abc", 10);
+  const taskkit::PromptFraming plain(tokenizer, {}, "");  // the tokenizer's rule: BOS, no template
+  TruncatedPrompt short_prompt = truncate_prompt(plain, plain, "abc", 10);
   EXPECT_FALSE(short_prompt.truncated);
   EXPECT_EQ(short_prompt.ids.size(), 4u);  // BOS + 3
   // BOS counts toward the budget and is skipped when the head is decoded.
-  TruncatedPrompt cut = truncate_prompt(tokenizer, "abcdefghij", 6);
+  TruncatedPrompt cut = truncate_prompt(plain, plain, "abcdefghij", 6);
   EXPECT_TRUE(cut.truncated);
   EXPECT_EQ(cut.original_tokens, 11u);
   EXPECT_EQ(tokenizer.decode(std::vector<std::int32_t>(cut.ids.begin() + 1, cut.ids.end())), "abhij");

@@ -144,9 +144,14 @@ class MemoryStore final : public SampleStore {
   std::map<std::string, nlohmann::json> rows;
 };
 
+// The framing before chat templates: BOS always, the text as is.
+taskkit::PromptFraming bos_always(const Tokenizer& tok) {
+  return taskkit::PromptFraming(tok, {"none", taskkit::BosRule::always}, "");
+}
+
 void expect_prompt_shape(const Tokenizer& tok, std::int64_t target, double depth, std::int64_t tolerance) {
   SCOPED_TRACE(::testing::Message() << "target=" << target << " depth=" << depth);
-  PasskeyPrompt p = build_prompt(tok, 12345, depth, target, true);
+  PasskeyPrompt p = build_prompt(bos_always(tok), 12345, depth, target);
   EXPECT_LE(std::int64_t(p.ids.size()), target);
   EXPECT_GE(std::int64_t(p.ids.size()), target - tolerance);
   EXPECT_EQ(p.ids[0], tok.bos_id());
@@ -190,7 +195,7 @@ TEST(PasskeyPrompt, RealTokenizerHitsTargetAndDepth) {
 
 TEST(PasskeyPrompt, TooSmallTargetIsAnError) {
   WordTokenizer tok;
-  EXPECT_THROW(build_prompt(tok, 1, 0.5, 10, true), Error);
+  EXPECT_THROW(build_prompt(bos_always(tok), 1, 0.5, 10), Error);
 }
 
 TEST(PasskeyKey, SeededPerWindowDepthTrial) {

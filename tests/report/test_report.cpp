@@ -42,6 +42,9 @@ TEST(Report, MarkdownHasTheNumbersEachLinkedToItsCell) {
   EXPECT_TRUE(contains(md, "[7.25](cells/" + target + ")")) << md;
   EXPECT_TRUE(contains(md, "## Perplexity vs window — proofpile"));
   EXPECT_TRUE(contains(md, "| none | [6.00](cells/"));
+  // These cells predate intervals: each value says so, and the header counts them.
+  EXPECT_TRUE(contains(md, ") [n/a] |")) << md;
+  EXPECT_TRUE(contains(md, "21 of 21 cells record no interval")) << md;
   EXPECT_TRUE(contains(md, "1024 (g=2)"));
   // passkey: "none" fails from 1024 on, the others pass everywhere
   EXPECT_TRUE(contains(md, "- none: 512\n")) << md;
@@ -87,8 +90,14 @@ TEST(Report, SummaryJsonAndFilesAreWritten) {
   fs::path dir = fresh_dir("summary");
   std::string target = report_fixture::write_run(dir);
   auto written = write_report(build_report_model(dir));
-  ASSERT_EQ(written.size(), 3u);
+  ASSERT_EQ(written.size(), 4u);  // leaderboard.md, .html, summary.json, the perplexity chart
   for (const auto& p : written) EXPECT_TRUE(fs::exists(p)) << p;
+  EXPECT_EQ(written[3].filename(), "plot-proofpile.svg");
+  const std::string svg = e2llm::util::read_file(written[3]);
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_TRUE(contains(svg, "<polyline"));
+  EXPECT_TRUE(contains(e2llm::util::read_file(dir / "leaderboard.md"),
+                       "![perplexity vs window — proofpile](plot-proofpile.svg)"));
   json s = json::parse(e2llm::util::read_file(dir / "summary.json"));
   EXPECT_EQ(s["schema"], "e2llm.summary");
   EXPECT_EQ(s["cells"].size(), 21u);

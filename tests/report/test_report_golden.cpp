@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -50,7 +51,7 @@ fs::path copy_of_fixture(const std::string& name) {
 void expect_golden_report(const fs::path& run) {
   auto result = run_command(std::string(E2LLM_EXE) + " report '" + run.string() + "'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  for (const char* name : {"leaderboard.md", "leaderboard.html", "summary.json"}) {
+  for (const char* name : {"leaderboard.md", "leaderboard.html", "summary.json", "plot-proofpile.svg"}) {
     SCOPED_TRACE(name);
     ASSERT_TRUE(fs::exists(run / name));
     const std::string expected = slurp(kGolden / name), actual = normalized(slurp(run / name));
@@ -59,28 +60,60 @@ void expect_golden_report(const fs::path& run) {
   }
 }
 
+// Rewrites every cell file of a run.
+void edit_cells(const fs::path& run, const std::function<void(json&)>& edit) {
+  for (const auto& entry : fs::directory_iterator(run / "cells")) {
+    if (entry.path().extension() != ".json") continue;
+    json cell = json::parse(slurp(entry.path()));
+    edit(cell);
+    e2llm::util::write_file_atomic(entry.path(), cell.dump(2));
+  }
+}
+
 }  // namespace
 
-// The fixture's cells predate recorded views: the report asks the task plugins for them.
+// The run's cells record their views, intervals and provenance (cell schema 3).
 TEST(ReportGolden, TheThreeRealTasksReportAsCommitted) {
   fs::path run = copy_of_fixture("plugins");
   expect_golden_report(run);
   fs::remove_all(run);
 }
 
-// Cells that record their task's views (as every sweep now writes them) render the same.
-TEST(ReportGolden, RecordedViewsRenderTheSame) {
-  json summary = json::parse(slurp(kGolden / "summary.json"));
-  std::map<std::string, json> views;  // task label -> its views, as the plugin declares them
-  for (const auto& v : summary["views"]) views[v["task"].get<std::string>()].push_back(v["view"]);
-  ASSERT_EQ(views.size(), 3u);
-  fs::path run = copy_of_fixture("recorded");
-  for (const auto& entry : fs::directory_iterator(run / "cells")) {
-    json cell = json::parse(slurp(entry.path()));
-    ASSERT_FALSE(cell["task"].contains("views"));
-    cell["task"]["views"] = views.at(cell["task"]["label"].get<std::string>());
-    e2llm::util::write_file_atomic(entry.path(), cell.dump(2));
-  }
+// Cells written before cells recorded their task's views (schema 1): the report asks the
+// task plugins for them, and renders the same.
+TEST(ReportGolden, CellsWithoutRecordedViewsRenderTheSame) {
+  fs::path run = copy_of_fixture("views");
+  std::size_t stripped = 0;
+  edit_cells(run, [&](json& cell) {
+    ASSERT_TRUE(cell["task"].contains("views"));
+    cell["task"].erase("views");
+    ++stripped;
+  });
+  EXPECT_GT(stripped, 20u);
   expect_golden_report(run);
+  fs::remove_all(run);
+}
+
+// Cells written before cells had intervals (schema 2) still report: each value says its
+// interval is missing, nothing is compared or ranked by paired tests, and the header counts them.
+TEST(ReportGolden, CellsWithoutIntervalsSayTheIntervalIsMissing) {
+  fs::path run = copy_of_fixture("intervals");
+  edit_cells(run, [](json& cell) {
+    cell.erase("uncertainty");
+    cell.erase("config_sha256");
+    cell["schema_version"] = 2;
+  });
+  auto result = run_command(std::string(E2LLM_EXE) + " report '" + run.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string md = slurp(run / "leaderboard.md");
+  EXPECT_NE(md.find(") [n/a]"), std::string::npos) << md;
+  EXPECT_NE(md.find("cells record no interval (written before cells had them)"), std::string::npos) << md;
+  EXPECT_NE(md.find("not comparable (a cell records no items for this metric (it predates intervals))"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("cell(s) record no config hash"), std::string::npos) << md;
+  const json summary = json::parse(slurp(run / "summary.json"));
+  EXPECT_TRUE(summary["views"][0]["by_backend_and_window"]["none"]["512"]["interval"].is_null());
+  EXPECT_FALSE(summary["views"][0]["extended_ranking"][0]["paired"].get<bool>());
   fs::remove_all(run);
 }

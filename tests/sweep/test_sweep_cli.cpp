@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -382,7 +383,9 @@ windows = [256, 512]
   ASSERT_EQ(cells.size(), 2u);
   json cell = json::parse(e2llm::util::read_file(out / "cells" / cells.begin()->first));
   EXPECT_EQ(cell["base"]["format"], "hf");
-  EXPECT_EQ(cell["base"]["path"], (out / "cache" / "base.pretrain" / "model").string());
+  // Recorded relative to the run folder (no machine path in a committed run); the cache is
+  // the plugin's, shared by its labels.
+  EXPECT_EQ(cell["base"]["path"], "cache/fakebackend/model");
   EXPECT_EQ(cell["original_window"], 256);
 
   Result report = run({E2LLM_EXE, "report", out.string()});
@@ -390,6 +393,104 @@ windows = [256, 512]
   std::string md = e2llm::util::read_file(out / "leaderboard.md");
   EXPECT_NE(md.find("| [base.pretrain](backends/base.pretrain.json) | fakebackend | yes | 123.5k |"), std::string::npos)
       << md;
+}
+
+// [sweep] seeds: a backend that trains is trained once per seed (its prepare records and
+// cells apart, keys by seed), a training-free one once; tasks keep [run] seed, so all cells
+// of a window score the same items; the report shows each trained backend's mean over its
+// seeds with their sd and an interval of the mean.
+TEST(SweepCli, SeedsAxisTrainsEachSeedAndTheReportAggregates) {
+  fs::path dir = fresh_dir("seeds");
+  e2llm::util::write_file_atomic(dir / "tok.txt", "fake tokenizer model");
+  e2llm::util::write_file_atomic(dir / "base.gguf", "fake base");
+  e2llm::util::write_file_atomic(dir / "cfg.toml", R"([run]
+seed = 7
+
+[tokenizer]
+plugin = "faketok"
+model = "tok.txt"
+
+[base]
+source = "gguf"
+path = "base.gguf"
+window = 512
+
+[backends.free]
+plugin = "fakebackend"
+tag = "free"
+
+[backends.tuned]
+plugin = "fakebackend"
+tag = "tuned"
+trains = true
+scale = 0.5
+
+[tasks.t]
+plugin = "faketask"
+samples = 6
+out_dir = "counter"
+
+[sweep]
+windows = [512, 1024]
+seeds = [11, 22]
+
+[report]
+reference = "free"
+)");
+  fs::path out = dir / "run";
+  Result r = run(base_args(dir / "cfg.toml", out));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("6 computed"), std::string::npos) << r.output;  // free x 2 windows + tuned x 2 seeds x 2
+  // Two trainings, one per seed; the training-free backend is prepared once, unseeded.
+  EXPECT_EQ(e2llm::util::read_file(out / "cache" / "fakebackend" / "trainings.txt"), "tuned 11\ntuned 22\n");
+  EXPECT_TRUE(fs::exists(out / "backends" / "tuned.seed-11.json"));
+  EXPECT_TRUE(fs::exists(out / "backends" / "tuned.seed-22.json"));
+  EXPECT_TRUE(fs::exists(out / "backends" / "free.json"));
+  std::set<std::int64_t> training_seeds;
+  for (const auto& [name, inode] : cell_inodes(out)) {
+    json cell = json::parse(e2llm::util::read_file(out / "cells" / name));
+    EXPECT_EQ(cell["seed"], 7);  // the tasks' seed: the same items everywhere
+    EXPECT_EQ(cell["schema_version"], 3);
+    EXPECT_EQ(cell["config_sha256"].get<std::string>().size(), 64u);
+    EXPECT_TRUE(cell.contains("uncertainty")) << name;
+    if (cell["backend"]["label"] == "tuned") {
+      training_seeds.insert(cell["training_seed"].get<std::int64_t>());
+      EXPECT_EQ(cell["key_material"]["training_seed"], cell["training_seed"]);
+    } else {
+      EXPECT_FALSE(cell.contains("training_seed")) << name;
+    }
+  }
+  EXPECT_EQ(training_seeds, (std::set<std::int64_t>{11, 22}));
+  json sweep = json::parse(e2llm::util::read_file(out / "sweep.json"));
+  EXPECT_EQ(sweep["seeds"], json({11, 22}));
+  EXPECT_EQ(sweep["config_file"], "../cfg.toml");  // relative to the run folder: no machine path
+  EXPECT_EQ(sweep["config_sha256"].get<std::string>().size(), 64u);
+
+  // A rerun trains nothing (each seed's training is cached) and computes nothing.
+  Result again = run(base_args(dir / "cfg.toml", out));
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("0 computed, 6 already done"), std::string::npos) << again.output;
+
+  Result report = run({E2LLM_EXE, "report", out.string()});
+  ASSERT_EQ(report.code, 0) << report.output;
+  json summary = json::parse(e2llm::util::read_file(out / "summary.json"));
+  EXPECT_EQ(summary["seeds"], json({11, 22}));
+  const json& tuned = summary["headline"][0]["by_backend_and_window"]["tuned"]["1024"];
+  ASSERT_EQ(tuned["seeds"].size(), 2u);
+  // ppl = W^scale: scale 0.5 x 1.11 and 0.5 x 1.22 at W = 1024 (plus the task's 0.01 i).
+  const double s11 = tuned["seeds"][0]["value"], s22 = tuned["seeds"][1]["value"];
+  EXPECT_EQ(tuned["seeds"][0]["seed"], 11);
+  EXPECT_NEAR(std::log(s22 / s11), 0.5 * 0.11 * std::log(1024.0), 1e-6);  // float log-probabilities
+  EXPECT_NEAR(tuned["value"].get<double>(), (s11 + s22) / 2, 1e-9);
+  EXPECT_NEAR(tuned["seed_sd"].get<double>(), std::fabs(s22 - s11) / std::sqrt(2.0), 1e-9);
+  EXPECT_EQ(tuned["interval"]["method"], "bootstrap_percentile over seeds");
+  EXPECT_LE(tuned["interval"]["low"].get<double>(), tuned["value"].get<double>());
+  EXPECT_GE(tuned["interval"]["high"].get<double>(), tuned["value"].get<double>());
+  const json& free = summary["headline"][0]["by_backend_and_window"]["free"]["1024"];
+  EXPECT_FALSE(free.contains("seeds"));
+  EXPECT_EQ(free["interval"]["method"], "bootstrap_percentile");
+  std::string md = e2llm::util::read_file(out / "leaderboard.md");
+  EXPECT_NE(md.find("training seeds `11`, `22`"), std::string::npos) << md;
 }
 
 // A task the harness has never heard of, with a grid view, a curve view and a path key

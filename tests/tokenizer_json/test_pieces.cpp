@@ -5,14 +5,15 @@
 #include <filesystem>
 #include <random>
 
+#include "e2llm/bpe/pretokenize.hpp"
+#include "e2llm/bpe/unicode.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/harness/registry.hpp"
 #include "e2llm/util/files.hpp"
-#include "pretokenize.hpp"
 #include "tokenizer_json.hpp"
-#include "unicode.hpp"
 
 namespace fs = std::filesystem;
+using namespace e2llm::bpe;
 using namespace e2llm::hfjson;
 
 namespace {

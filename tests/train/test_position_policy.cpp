@@ -1,6 +1,7 @@
 // Position policies (docs/methods.md §E²-LLM): exact positions, bounds, distribution, determinism.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -155,4 +156,94 @@ TEST(PositionPolicy, RejectsSequencesBeyondTheWindow) {
   o.gmax = 0;
   EXPECT_THROW(PositionPolicy{o}, e2llm::ConfigError);
   EXPECT_THROW(parse_policy("yarn"), e2llm::Error);
+}
+
+// ---- PoSE (docs/methods.md §PoSE) ------------------------------------------------------------
+
+namespace {
+PolicyOptions pose(int64_t L, int64_t R, int64_t Lt, int64_t N = 2) {
+  PolicyOptions o;
+  o.kind = PolicyKind::Pose;
+  o.original_window = L;
+  o.seq_len = R;
+  o.target_window = Lt;
+  o.chunks = N;
+  o.seed = 99;
+  return o;
+}
+}  // namespace
+
+TEST(PositionPolicy, PoseChunksSkipAndStayInRange) {
+  for (int64_t N : {1, 2, 3, 5}) {
+    const int64_t L = 32, R = 32, Lt = 512;
+    PositionPolicy p(pose(L, R, Lt, N));
+    EXPECT_DOUBLE_EQ(p.serving_scale(), 16.0);
+    int64_t largest_skip = 0;
+    for (int64_t s = 0; s < 3000; ++s) {
+      const auto d = p.draw(s / 4, s);
+      ASSERT_EQ(d.chunk_lengths.size(), static_cast<size_t>(N));
+      ASSERT_EQ(d.skips.size(), static_cast<size_t>(N));
+      EXPECT_EQ(d.g, 16.0);
+      EXPECT_EQ(d.skips[0], 0);
+      int64_t total = 0;
+      for (size_t i = 0; i < d.skips.size(); ++i) {
+        ASSERT_GE(d.chunk_lengths[i], 1);
+        if (i > 0) {
+          ASSERT_GE(d.skips[i], d.skips[i - 1]);
+        }
+        ASSERT_LE(d.skips[i], Lt - R);
+        total += d.chunk_lengths[i];
+      }
+      ASSERT_EQ(total, R);
+      if (N == 2) {
+        ASSERT_LE(d.chunk_lengths[0], (R + 1) / 2);  // the paper's code: first chunk at most half
+      }
+      largest_skip = std::max(largest_skip, d.skips.back());
+      const auto pos = p.positions(d);
+      ASSERT_EQ(pos.size(), static_cast<size_t>(R));
+      for (size_t m = 0; m < pos.size(); ++m) {
+        ASSERT_LT(pos[m] * 16.0, static_cast<double>(Lt));  // raw ids < L_t
+        ASSERT_LT(pos[m], static_cast<double>(L));          // scaled ids < L
+        if (m > 0) {
+          ASSERT_GT(pos[m], pos[m - 1]);  // chunks never overlap
+        }
+      }
+      // Inside a chunk the ids are consecutive.
+      for (size_t m = 1; m < static_cast<size_t>(d.chunk_lengths[0]); ++m)
+        ASSERT_DOUBLE_EQ((pos[m] - pos[m - 1]) * 16.0, 1.0);
+    }
+    if (N > 1) {
+      EXPECT_GT(largest_skip, (Lt - R) * 9 / 10) << "skips reach towards L_t − R";
+    }
+    // Deterministic by (seed, sample); the step does not matter.
+    EXPECT_EQ(p.draw(0, 41).skips, p.draw(9, 41).skips);
+    EXPECT_EQ(p.draw(0, 41).chunk_lengths, p.draw(9, 41).chunk_lengths);
+  }
+}
+
+TEST(PositionPolicy, PoseRefusesBadSettingsAndDraws) {
+  EXPECT_THROW(PositionPolicy(pose(32, 32, 32)), e2llm::ConfigError);       // L_t must exceed L
+  EXPECT_THROW(PositionPolicy(pose(32, 32, 512, 0)), e2llm::ConfigError);   // N >= 1
+  EXPECT_THROW(PositionPolicy(pose(32, 32, 512, 33)), e2llm::ConfigError);  // N <= R
+  EXPECT_THROW(PositionPolicy(pose(32, 64, 512)), e2llm::ConfigError);      // R <= L
+  PositionPolicy p(pose(16, 16, 64));
+  auto bad = [&](std::vector<int64_t> lengths, std::vector<int64_t> skips) {
+    PositionDraw d;
+    d.chunk_lengths = std::move(lengths);
+    d.skips = std::move(skips);
+    EXPECT_THROW(p.positions(d), e2llm::Error);
+  };
+  bad({8, 8}, {1, 10});       // u_0 must be 0
+  bad({8, 8}, {0, 49});       // beyond L_t − R
+  bad({8, 7}, {0, 10});       // lengths must sum to R
+  bad({16, 0}, {0, 10});      // empty chunk
+  bad({4, 4, 8}, {0, 9, 3});  // skips must not decrease
+  bad({8, 8}, {0});           // one skip per chunk
+  EXPECT_EQ(parse_policy("pose"), PolicyKind::Pose);
+  EXPECT_EQ(std::string(policy_name(PolicyKind::Pose)), "pose");
+  const auto j = pose(16, 16, 64, 3).to_json();
+  EXPECT_EQ(j["policy"], "pose");
+  EXPECT_EQ(j["target_window"], 64);
+  EXPECT_EQ(j["chunks"], 3);
+  EXPECT_EQ(j["scale"], 4.0);
 }

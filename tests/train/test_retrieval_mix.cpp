@@ -81,7 +81,8 @@ TEST(RetrievalMix, HeldOutPasskeyPromptsNeverAppear) {
     for (double depth : {0.0, 0.25, 0.5, 0.75, 1.0})
       for (int64_t trial = 0; trial < 10; ++trial) {
         const auto key = e2llm::passkey::draw_key(seed, 256, depth, trial);
-        auto p = e2llm::passkey::build_prompt(*tokenizer().tok, key, depth, 256, /*add_bos=*/false);
+        const e2llm::taskkit::PromptFraming no_bos(*tokenizer().tok, {"none", e2llm::taskkit::BosRule::never}, "");
+        auto p = e2llm::passkey::build_prompt(no_bos, key, depth, 256);
         held_out.push_back(p.ids);
       }
   int64_t passkey_rows = 0;

@@ -1,7 +1,8 @@
 // End-to-end training through the real CLI (`e2llm train`) on a tiny model:
 // SIGKILL + --resume is bit-identical to an uninterrupted run; 2 Gloo ranks equal 1 rank
 // with the same global batch; a dead rank fails the run instead of hanging; NaN stops
-// with a hint; E²-LLM fine-tuning and PI-FT run from a pretrained base and are cached.
+// with a hint; E²-LLM fine-tuning and PI-FT run from a pretrained base and are cached; PI
+// trained at one window keeps its g; a sweep's seed axis trains once per seed.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "e2llm/util/files.hpp"
 
@@ -310,4 +312,101 @@ TEST(TrainE2E, LossFallsAndEveryTensorMoves) {
     for (size_t i = 0; i < v.size(); ++i) moved = std::max(moved, static_cast<double>(std::fabs(v[i] - u[i])));
     EXPECT_GT(moved, 1e-6) << name << " did not change";
   }
+}
+
+// PI trained at one window (`train_window`) is the same training as per-window PI at that
+// window, and serves its g everywhere: windows beyond g x L are refused before training.
+TEST(TrainE2E, PiFtTrainWindowTrainsOneModelAndKeepsItsG) {
+  const auto base_out = work() / "base";
+  auto base = run("base-tw", config(base_out.string()));  // cached when an earlier test ran
+  ASSERT_EQ(base.code, 0) << base.out;
+  const auto base_dir = run_dir(base_out, "pretrain") / "model";
+  const std::string head = "[tokenizer]\nmodel = \"" E2LLM_SHARED_DATA "/models/tok512.model\"\n[base]\npath = \"" +
+                           base_dir.string() + "\"\n[train]\nplugin = \"pi-ft\"\ncorpus = \"" +
+                           (work() / "corpus.jsonl").string() + "\"\nsteps = 2\nbatch = 1\nlr = 1e-3\nthreads = 1\n" +
+                           "check_blas = false\n";
+  auto per_window = run("tw-per", head + "out = \"" + (work() / "tw-per").string() + "\"\n[sweep]\nwindows = [128]\n");
+  ASSERT_EQ(per_window.code, 0) << per_window.out;
+  auto one = run("tw-one", head + "out = \"" + (work() / "tw-one").string() + "\"\ntrain_window = 128\n" +
+                               "[sweep]\nwindows = [64, 128]\n");
+  ASSERT_EQ(one.code, 0) << one.out;
+  const auto a = nlohmann::json::parse(per_window.out.substr(per_window.out.find("{\n")));
+  const auto b = nlohmann::json::parse(one.out.substr(one.out.find("{\n")));
+  ASSERT_EQ(b["trained"].size(), 1u);
+  EXPECT_EQ(b["trained"][0]["window"], 128);
+  EXPECT_EQ(b["policy"]["served_g"], 2.0);
+  EXPECT_EQ(b["trained"][0]["checkpoint_hash"], a["trained"][0]["checkpoint_hash"]);  // the same weights
+  EXPECT_EQ(b["checkpoint_hash"], a["trained"][0]["checkpoint_hash"]);
+  auto beyond = run("tw-beyond", head + "out = \"" + (work() / "tw-beyond").string() + "\"\ntrain_window = 128\n" +
+                                     "[sweep]\nwindows = [64, 256]\n");
+  EXPECT_EQ(beyond.code, 1) << beyond.out;
+  EXPECT_NE(beyond.out.find("train.train_window: trains at 128 and serves g = 2 at every window, so windows up to 128 "
+                            "tokens; the sweep has W = 256"),
+            std::string::npos)
+      << beyond.out;
+  EXPECT_EQ(beyond.out.find("pi-ft-"), std::string::npos) << "refused before training: " << beyond.out;
+  auto low = run("tw-low", head + "out = \"" + (work() / "tw-low").string() + "\"\ntrain_window = 64\n");
+  EXPECT_EQ(low.code, 1) << low.out;
+  EXPECT_NE(low.out.find("train.train_window: (64) must be larger than L = 64"), std::string::npos) << low.out;
+}
+
+// A sweep's seed axis through the real E²-LLM backend: one training per seed (cached apart,
+// different weights), a label served at a fixed g sharing those trainings, cells per seed;
+// a `seed` key beside a seed axis is refused, naming the field.
+TEST(TrainE2E, SweepSeedsTrainOncePerSeedAndFixedGSharesTheTraining) {
+  const auto base_out = work() / "base";
+  auto base = run("base-seeds", config(base_out.string()));
+  ASSERT_EQ(base.code, 0) << base.out;
+  const auto base_dir = run_dir(base_out, "pretrain") / "model";
+  const std::string knobs = "plugin = \"e2llm\"\ncorpus = \"" + (work() / "corpus.jsonl").string() +
+                            "\"\nsteps = 2\nbatch = 2\nlr = 1e-3\nthreads = 1\ncheck_blas = false\nseq_len = 32\n" +
+                            "gmax = 4\n";
+  const std::string toml = "[run]\nseed = 3\n[tokenizer]\nmodel = \"" E2LLM_SHARED_DATA
+                           "/models/tok512.model\"\n[base]\nsource = \"hf\"\npath = \"" +
+                           base_dir.string() + "\"\nwindow = 64\n[backends.e2]\n" + knobs + "[backends.e2-fixed]\n" +
+                           knobs + "factor_rule = \"fixed\"\nfactor = 2\n" +
+                           "[tasks.ppl]\nplugin = \"proofpile\"\ndata = \"" + (work() / "corpus.jsonl").string() +
+                           "\"\nmax_documents = 2\nstride = 32\n[sweep]\nwindows = [64, 128]\nseeds = [1, 2]\n";
+  const fs::path cfg = work() / "seeds.toml", out = work() / "seeds-run";
+  e2llm::util::write_file_atomic(cfg, toml);
+  const std::string sweep = std::string(E2LLM_EXE) + " sweep " + cfg.string() + " --out " + out.string() + " 2>&1";
+  FILE* p = ::popen(sweep.c_str(), "r");
+  std::string log;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) log.append(buf, n);
+  ASSERT_EQ(::pclose(p), 0) << log;
+  std::vector<std::string> trainings;
+  for (const auto& e : fs::directory_iterator(out / "cache" / "e2llm"))
+    if (e.is_directory() && e.path().filename().string().rfind("e2llm-", 0) == 0)
+      trainings.push_back(e.path().filename().string());
+  EXPECT_EQ(trainings.size(), 2u) << "one training per seed, shared by both labels";
+  std::map<std::string, std::string> hash;  // "label/seed" -> checkpoint hash
+  std::map<std::string, double> served_g;   // "label/seed/window" -> g
+  for (const auto& e : fs::directory_iterator(out / "cells")) {
+    if (e.path().extension() != ".json") continue;
+    const auto cell = nlohmann::json::parse(e2llm::util::read_file(e.path()));
+    const std::string id = cell["backend"]["label"].get<std::string>() + "/" + cell["training_seed"].dump();
+    hash[id] = cell["backend"]["prepare"]["checkpoint_hash"];
+    served_g[id + "/" + cell["window"].dump()] = cell["model"]["g"];
+    EXPECT_TRUE(cell.contains("uncertainty"));
+  }
+  ASSERT_EQ(hash.size(), 4u);
+  EXPECT_NE(hash["e2/1"], hash["e2/2"]);  // another seed, other weights
+  EXPECT_EQ(hash["e2/1"], hash["e2-fixed/1"]);
+  EXPECT_EQ(served_g["e2/1/64"], 1.0);
+  EXPECT_EQ(served_g["e2/1/128"], 2.0);
+  EXPECT_EQ(served_g["e2-fixed/1/64"], 2.0);  // the fixed g at W = L too
+
+  const fs::path bad = work() / "seeds-bad.toml";
+  std::string with_seed = toml;
+  with_seed.replace(with_seed.find("[backends.e2-fixed]"), 0, "seed = 5\n");
+  e2llm::util::write_file_atomic(bad, with_seed);
+  p = ::popen(
+      (std::string(E2LLM_EXE) + " sweep " + bad.string() + " --out " + (work() / "seeds-bad").string() + " 2>&1")
+          .c_str(),
+      "r");
+  log.clear();
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) log.append(buf, n);
+  EXPECT_NE(::pclose(p), 0) << log;
+  EXPECT_NE(log.find("backends.e2.seed: is set per training by the sweep's seed axis"), std::string::npos) << log;
 }

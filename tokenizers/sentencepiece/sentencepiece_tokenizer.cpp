@@ -26,9 +26,11 @@ class SentencePieceTokenizer final : public Tokenizer {
  public:
   void load(const std::string& model_path) override {
     std::error_code ec;
-    const fs::path resolved = util::resolve_user_path(model_path);  // pip:<package>/<file> too
+    fs::path resolved = util::resolve_user_path(model_path);            // pip:<package>/<file> too
+    if (fs::is_directory(resolved, ec)) resolved /= "tokenizer.model";  // a model folder holding one
     if (!fs::is_regular_file(resolved, ec))
-      throw Error("tokenizer model " + model_path + " does not exist (pass a SentencePiece .model file)");
+      throw Error("tokenizer model " + model_path +
+                  " does not exist (pass a SentencePiece .model file or a folder holding tokenizer.model)");
     // Parse from bytes we read ourselves so the fingerprint and the model are the same bytes.
     std::string bytes = util::read_file(resolved);
     auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();

@@ -3,7 +3,8 @@
 // Gimelshein 2018; Dao et al. 2022, FlashAttention, Alg. 1 forward / Alg. 2 backward)
 // elsewhere and as the reference.
 // Grouped-query heads are handled by viewing q as [B, Hkv, G, T, d] and broadcasting k, v
-// over G, so KV heads are never repeated in memory.
+// over G, so KV heads are never repeated in memory. Self-Extend's grouped attention (Jin et
+// al. 2024) runs on the blocked kernel's online softmax with two kinds of score.
 #include <ATen/SDPBackend.h>
 
 #include <cmath>
@@ -79,6 +80,56 @@ std::pair<Tensor, Tensor> blocked_forward(const Tensor& qg, const Tensor& k, con
     lse.narrow(3, q0, tq).copy_(m + torch::log(l));
   }
   return {out, lse};
+}
+
+// Self-Extend's forward (self_extend_attention): the online softmax of blocked_forward over
+// two kinds of score. Query i sits at absolute index offset + i; a key j with (offset + i) − j
+// < window scores qn·kn, any other visible key qg·kg. Returns out [B, Hkv, G, T, d] float32.
+Tensor self_extend_forward(const Tensor& qn, const Tensor& qg, const Tensor& kn, const Tensor& kg, const Tensor& v,
+                           int64_t offset, int64_t window, const AttentionOptions& o) {
+  const int64_t T = qn.size(3), d = qn.size(4);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const double inf = std::numeric_limits<double>::infinity();
+  auto out = torch::empty(qn.sizes(), qn.options());
+  auto lopts = torch::TensorOptions().dtype(torch::kLong).device(qn.device());
+  for (int64_t q0 = 0; q0 < T; q0 += o.query_block) {
+    const int64_t q1 = std::min(T, q0 + o.query_block), tq = q1 - q0;
+    auto qnb = qn.narrow(3, q0, tq) * scale;
+    auto qgb = qg.narrow(3, q0, tq) * scale;
+    const int64_t p_first = offset + q0, p_last = offset + q1 - 1;  // absolute query indices
+    const int64_t k_end = p_last + 1;
+    auto m = torch::full({qn.size(0), qn.size(1), qn.size(2), tq, 1}, -inf, qn.options());
+    auto l = torch::zeros_like(m);
+    auto acc = torch::zeros({qn.size(0), qn.size(1), qn.size(2), tq, d}, qn.options());
+    for (int64_t k0 = 0; k0 < k_end; k0 += o.key_block) {
+      const int64_t k1 = std::min(k_end, k0 + o.key_block), tk = k1 - k0;
+      const int64_t d_min = p_first - (k1 - 1), d_max = p_last - k0;  // distances in this block
+      auto vb = v.narrow(2, k0, tk).unsqueeze(2);
+      auto scores = [&](const Tensor& qb, const Tensor& k) {
+        return torch::matmul(qb, k.narrow(2, k0, tk).unsqueeze(2).transpose(-1, -2));  // [B, Hkv, G, tq, tk]
+      };
+      Tensor s;
+      if (d_max < window) {
+        s = scores(qnb, kn);  // wholly inside the neighbour window
+      } else if (d_min >= window) {
+        s = scores(qgb, kg);  // wholly beyond it
+      } else {
+        auto dist =
+            torch::arange(p_first, p_last + 1, lopts).view({-1, 1}) - torch::arange(k0, k1, lopts).view({1, -1});
+        s = torch::where(dist < window, scores(qnb, kn), scores(qgb, kg));
+      }
+      auto mask = causal_mask(p_first, p_last + 1, k0, k1, qn.device());
+      if (mask.defined()) s.masked_fill_(mask, -inf);
+      auto m_new = torch::maximum(m, s.amax(-1, true));
+      auto p = s.sub_(m_new).exp_();
+      auto correction = m.sub_(m_new).exp_();
+      l.mul_(correction).add_(p.sum(-1, true));
+      acc.mul_(correction).add_(torch::matmul(p, vb));
+      m = m_new;
+    }
+    out.narrow(3, q0, tq).copy_(acc / l);
+  }
+  return out;
 }
 
 // Backward by recomputation: P = exp(S - lse) per block; D = rowsum(dO * O);
@@ -171,6 +222,24 @@ Tensor blocked_attention(const Tensor& q, const Tensor& k, const Tensor& v, cons
     out = blocked_forward(qg, kf, vf, s.S - s.T, options).first;
   }
   return out.reshape({s.B, s.H, s.T, s.d}).to(q.scalar_type());
+}
+
+Tensor self_extend_attention(const Tensor& qn, const Tensor& qg, const Tensor& kn, const Tensor& kg, const Tensor& v,
+                             int64_t window, const AttentionOptions& options) {
+  const auto s = check_shapes(qn, kn, v);
+  if (qg.sizes() != qn.sizes() || kg.sizes() != kn.sizes())
+    throw Error("self-extend attention: the grouped q / k must have the shapes of q / k");
+  if (options.query_block < 1 || options.key_block < 1) throw Error("attention: block sizes must be >= 1");
+  if (torch::GradMode::is_enabled() && (qn.requires_grad() || kn.requires_grad() || v.requires_grad()))
+    throw Error("self-extend attention has no backward: it serves trained models (torch::NoGradGuard)");
+  auto f32 = [&](const Tensor& x, int64_t heads, int64_t n) {
+    return x.to(torch::kFloat32).reshape({s.B, heads, n, s.d}).contiguous();
+  };
+  auto qn5 = qn.to(torch::kFloat32).reshape({s.B, s.Hkv, s.G, s.T, s.d});
+  auto qg5 = qg.to(torch::kFloat32).reshape({s.B, s.Hkv, s.G, s.T, s.d});
+  auto out = self_extend_forward(qn5, qg5, f32(kn, s.Hkv, s.S), f32(kg, s.Hkv, s.S), f32(v, s.Hkv, s.S), s.S - s.T,
+                                 window, options);
+  return out.reshape({s.B, s.H, s.T, s.d}).to(qn.scalar_type());
 }
 
 namespace {

@@ -1,11 +1,12 @@
 // LlamaModel: weights, forward with RoPE from explicit positions, KV cache, checkpoint
 // import/export, generation and the BLAS sanity check.
+#include <time.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
 #include <thread>
-#include <time.h>
+#include <tuple>
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/model.hpp"
@@ -55,9 +56,11 @@ Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin, const s
 void KVCache::clear() {
   keys_.clear();
   values_.clear();
+  group_keys_.clear();
   length_ = 0;
   inv_freq_ = Tensor();
   attention_factor_ = 1.0;
+  self_extend_ = {};
 }
 
 // ---- model ------------------------------------------------------------------------------
@@ -128,8 +131,10 @@ Tensor LlamaModel::layer(int64_t l, const Tensor& x, const Tensor& cos, const Te
   auto q = torch::linear(h, L.wq).view({B, T, c.n_heads, hd}).transpose(1, 2);
   auto k = torch::linear(h, L.wk).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
   auto v = torch::linear(h, L.wv).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
-  q = apply_rope(q, cos, sin, c.rope_layout);
-  k = apply_rope(k, cos, sin, c.rope_layout);
+  if (cos.defined()) {
+    q = apply_rope(q, cos, sin, c.rope_layout);
+    k = apply_rope(k, cos, sin, c.rope_layout);
+  }
   auto a = attend(l, q, k, v);  // [B, H, T, hd]
   auto y = x + torch::linear(a.transpose(1, 2).reshape({B, T, c.n_heads * hd}), L.wo);
   auto mlp = [&](const Tensor& rows) {
@@ -172,55 +177,83 @@ Tensor LlamaModel::forward_hidden(const Tensor& ids, const RopeInputs& rope, KVC
   const auto dev = options_.device;
 
   auto inv = rope.inv_freq.to(torch::kFloat64).to(dev);
-  const auto [cos, sin] = rope_tables(rope.positions, inv, rope.attention_factor, options_.dtype, dev);
+  Tensor cos, sin;
+  std::tie(cos, sin) = rope_tables(rope.positions, inv, rope.attention_factor, options_.dtype, dev);
 
   int64_t past = 0;
   if (cache) {
     if (cache->length_ > 0) {
       if (cache->keys_.empty() || cache->keys_[0].size(0) != B)
         throw Error("KV cache holds another batch size; clear() it first");
-      if (!torch::equal(cache->inv_freq_, inv.cpu()) || cache->attention_factor_ != rope.attention_factor)
+      if (!torch::equal(cache->inv_freq_, inv.cpu()) || cache->attention_factor_ != rope.attention_factor ||
+          !(cache->self_extend_ == rope.self_extend))
         throw Error(
-            "KV cache keys were rotated with another RoPE (inv_freq or attention factor differ); clear() the "
-            "cache and recompute the prefix with the new RoPE");
+            "KV cache keys were rotated with another RoPE (inv_freq, attention factor or Self-Extend setting "
+            "differ); clear() the cache and recompute the prefix with the new RoPE");
     } else {
       cache->inv_freq_ = inv.cpu().clone();
       cache->attention_factor_ = rope.attention_factor;
+      cache->self_extend_ = rope.self_extend;
     }
     past = cache->length_;
     const int64_t need = past + T;
     if (cache->capacity() < need || cache->keys_.size() != static_cast<size_t>(c.n_layers)) {
       const int64_t cap = std::max({need, cache->reserve_, 2 * cache->capacity()});
       auto opts = torch::TensorOptions().dtype(options_.dtype).device(dev);
+      auto grow = [&](std::vector<Tensor>& per_layer, int64_t l) {
+        auto t = torch::empty({B, c.n_kv_heads, cap, hd}, opts);
+        if (past > 0) t.narrow(2, 0, past).copy_(per_layer[l].narrow(2, 0, past));
+        if (per_layer.size() <= static_cast<size_t>(l))
+          per_layer.push_back(t);
+        else
+          per_layer[l] = t;
+      };
       for (int64_t l = 0; l < c.n_layers; ++l) {
-        auto nk = torch::empty({B, c.n_kv_heads, cap, hd}, opts);
-        auto nv = torch::empty({B, c.n_kv_heads, cap, hd}, opts);
-        if (past > 0) {
-          nk.narrow(2, 0, past).copy_(cache->keys_[l].narrow(2, 0, past));
-          nv.narrow(2, 0, past).copy_(cache->values_[l].narrow(2, 0, past));
-        }
-        if (cache->keys_.size() <= static_cast<size_t>(l)) {
-          cache->keys_.push_back(nk);
-          cache->values_.push_back(nv);
-        } else {
-          cache->keys_[l] = nk;
-          cache->values_[l] = nv;
-        }
+        grow(cache->keys_, l);
+        grow(cache->values_, l);
+        if (rope.self_extend.enabled()) grow(cache->group_keys_, l);
       }
     }
   }
 
-  auto attend = [&](int64_t l, const Tensor& q, Tensor k, Tensor v) {
+  // Self-Extend: the grouped rotations, queries at floor(p/G) + w − floor(w/G), keys at floor(k/G).
+  Tensor gq_cos, gq_sin, gk_cos, gk_sin;
+  const auto& se = rope.self_extend;
+  if (se.enabled()) {
+    auto index = torch::arange(past, past + T, torch::kFloat64).unsqueeze(0).expand({B, T});
+    if (!torch::equal(rope.positions.to(torch::kCPU).to(torch::kFloat64), index))
+      throw Error("Self-Extend needs the token indices as positions (start + t, no scale)");
+    auto key_pos = torch::floor(index / static_cast<double>(se.group)).to(dev);
+    auto query_pos = key_pos + static_cast<double>(se.query_shift());
+    std::tie(gq_cos, gq_sin) = rope_tables(query_pos, inv, rope.attention_factor, options_.dtype, dev);
+    std::tie(gk_cos, gk_sin) = rope_tables(key_pos, inv, rope.attention_factor, options_.dtype, dev);
+  }
+
+  // layer() hands over q and k as projected (no tables given): they are rotated here, by the
+  // token positions and, with Self-Extend, also by the grouped ones.
+  auto attend = [&](int64_t l, Tensor q, Tensor k, Tensor v) {
+    Tensor qg, kg;  // Self-Extend's grouped rotations of the same q and k
+    if (se.enabled()) {
+      qg = apply_rope(q, gq_cos, gq_sin, c.rope_layout);
+      kg = apply_rope(k, gk_cos, gk_sin, c.rope_layout);
+    }
+    q = apply_rope(q, cos, sin, c.rope_layout);
+    k = apply_rope(k, cos, sin, c.rope_layout);
     if (cache) {
       cache->keys_[l].narrow(2, past, T).copy_(k);
       cache->values_[l].narrow(2, past, T).copy_(v);
       k = cache->keys_[l].narrow(2, 0, past + T);
       v = cache->values_[l].narrow(2, 0, past + T);
+      if (se.enabled()) {
+        cache->group_keys_[l].narrow(2, past, T).copy_(kg);
+        kg = cache->group_keys_[l].narrow(2, 0, past + T);
+      }
     }
-    return attention(q, k, v, options_.attention);  // [B, H, T, hd]
+    return se.enabled() ? self_extend_attention(q, qg, k, kg, v, se.window, options_.attention)
+                        : attention(q, k, v, options_.attention);  // [B, H, T, hd]
   };
   auto x = torch::embedding(embed_, ids.to(dev).to(torch::kLong));  // [B, T, D]
-  for (int64_t l = 0; l < c.n_layers; ++l) x = layer(l, x, cos, sin, attend);
+  for (int64_t l = 0; l < c.n_layers; ++l) x = layer(l, x, Tensor(), Tensor(), attend);
   if (cache) cache->length_ = past + T;
   return rms_norm(x, norm_);
 }
@@ -351,7 +384,8 @@ int32_t sample_token(const std::vector<float>& logits, double temperature, doubl
 }
 
 std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_t>& prompt,
-                                     const formats::RopeFrequencies& rope, const GenerationOptions& options) {
+                                     const formats::RopeFrequencies& rope, const GenerationOptions& options,
+                                     const SelfExtendOptions& self_extend) {
   if (prompt.empty()) throw Error("generate: the prompt is empty (start with the BOS token)");
   torch::NoGradGuard no_grad;
   std::mt19937_64 rng(options.seed);
@@ -363,7 +397,9 @@ std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_
   std::vector<int32_t> out;
   for (int32_t step = 0; step < options.max_new_tokens; ++step) {
     const int64_t T = input.size(1);
-    auto hidden = model.forward_hidden(input, RopeInputs::make(rope, 1, T, pos), &cache);
+    RopeInputs inputs = RopeInputs::make(rope, 1, T, pos);
+    inputs.self_extend = self_extend;
+    auto hidden = model.forward_hidden(input, inputs, &cache);
     pos += T;
     auto logits = model.project(hidden.select(1, T - 1)).squeeze(0).to(torch::kCPU, torch::kFloat32).contiguous();
     std::vector<float> row(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());

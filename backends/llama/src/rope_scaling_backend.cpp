@@ -1,6 +1,7 @@
 #include "e2llm/llama/rope_scaling_backend.hpp"
 
 #include <cmath>
+#include <sstream>
 
 #include "e2llm/error.hpp"
 #include "e2llm/formats/checkpoint.hpp"
@@ -27,13 +28,20 @@ void RopeScalingBackend::configure(const nlohmann::json& config) {
   model_path_ = cfg.get<std::string>("model", "");
   threads_ = cfg.get<int>("threads", 0);
   const auto rule = cfg.get<std::string>("factor_rule", "ceil");
-  if (rule != "ceil" && rule != "exact")
-    throw ConfigError("factor_rule", "must be \"ceil\" (g = ceil(W/L)) or \"exact\" (g = W/L), got \"" + rule + "\"");
+  if (rule != "ceil" && rule != "exact" && rule != "fixed")
+    throw ConfigError("factor_rule",
+                      "must be \"ceil\" (g = ceil(W/L)), \"exact\" (g = W/L) or \"fixed\" (g = factor at "
+                      "every window), got \"" +
+                          rule + "\"");
   exact_factor_ = rule == "exact";
+  fixed_factor_ = rule == "fixed";
+  factor_.reset();
   if (cfg.has("factor")) {
     factor_ = cfg.require<double>("factor");
     if (*factor_ < 1.0) throw ConfigError("factor", "must be >= 1");
   }
+  if (fixed_factor_ && !factor_)
+    throw ConfigError("factor_rule", "\"fixed\" serves one g at every window: set factor = g (e.g. factor = 16)");
   beta_fast_ = cfg.get<double>("beta_fast", 32.0);
   beta_slow_ = cfg.get<double>("beta_slow", 1.0);
   if (cfg.has("attention_factor")) attention_factor_ = cfg.require<double>("attention_factor");
@@ -100,6 +108,15 @@ nlohmann::json RopeScalingBackend::prepare(const PrepareContext& context) {
     original_window_ = context.base_model.at("original_window").get<int64_t>();
   if (original_window_ < 1) throw Error(path + ": unknown original window; set base_model.original_window");
   tokenizer_ = context.tokenizer;
+  if (fixed_factor_)  // a fixed g serves windows up to g x L: beyond, positions leave the trained range
+    for (int64_t w : context.windows)
+      if (double(w) > *factor_ * double(original_window_)) {
+        // no fmt in LibTorch code (docs/pitfalls.md, "LibTorch from the pinned wheel")
+        std::ostringstream msg;
+        msg << "serves g = " << *factor_ << " at every window, so windows up to " << *factor_ * double(original_window_)
+            << " tokens (g x L); the sweep has W = " << w << ": raise factor or drop that window";
+        throw ConfigError("factor", msg.str());
+      }
   return {{"checkpoint_hash", checkpoint_hash_},
           {"trained_tokens", 0},
           {"train_wall_s", 0},
@@ -111,10 +128,21 @@ nlohmann::json RopeScalingBackend::prepare(const PrepareContext& context) {
 
 double RopeScalingBackend::scale_for_window(int64_t window) const {
   if (original_window_ < 1) throw Error(info_.name + ": call prepare() before open()");
-  if (window <= original_window_) return 1.0;
+  return scale_for_window(window, original_window_);
+}
+
+double RopeScalingBackend::scale_for_window(int64_t window, int64_t original_window) const {
+  if (fixed_factor_) return *factor_;
+  if (window <= original_window) return 1.0;
   if (factor_) return *factor_;
-  const double ratio = static_cast<double>(window) / static_cast<double>(original_window_);
+  const double ratio = static_cast<double>(window) / static_cast<double>(original_window);
   return exact_factor_ ? ratio : std::ceil(ratio);
+}
+
+void RopeScalingBackend::serve_fixed_factor(double g) {
+  fixed_factor_ = true;
+  factor_ = g;
+  settings_["served_factor"] = g;
 }
 
 formats::RopeConfig RopeScalingBackend::base_rope() const {
@@ -133,9 +161,12 @@ formats::RopeConfig RopeScalingBackend::base_rope() const {
 std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
   if (!model_) throw Error(info_.name + ": call prepare() before open()");
   const formats::RopeConfig rope = rope_for_window(window);
-  nlohmann::json extra = {{"backend", info_.name}, {"g", scale_for_window(window)},
-                          {"original_window", original_window_}, {"settings", settings_}};
-  auto lm = std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra);
+  nlohmann::json extra = {{"backend", info_.name},
+                          {"g", recorded_g(window)},
+                          {"original_window", original_window_},
+                          {"settings", settings_}};
+  auto lm =
+      std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra, self_extend_for_window(window));
   lm->set_batch_size(batch_size_);
   return lm;
 }

@@ -20,9 +20,14 @@ void check_ids(const char* what, const std::vector<int32_t>& ids, int64_t vocab_
 }  // namespace
 
 TorchLanguageModel::TorchLanguageModel(std::shared_ptr<LlamaModel> model, formats::RopeConfig rope, int64_t window,
-                                       std::shared_ptr<const Tokenizer> tokenizer, nlohmann::json extra)
-    : model_(std::move(model)), rope_(rope), window_(window), tokenizer_(std::move(tokenizer)),
-      extra_(std::move(extra)) {
+                                       std::shared_ptr<const Tokenizer> tokenizer, nlohmann::json extra,
+                                       SelfExtendOptions self_extend)
+    : model_(std::move(model)),
+      rope_(rope),
+      window_(window),
+      tokenizer_(std::move(tokenizer)),
+      extra_(std::move(extra)),
+      self_extend_(self_extend) {
   if (!model_) throw Error("TorchLanguageModel: no model");
   if (window_ < 1) throw Error("TorchLanguageModel: window must be >= 1, got " + std::to_string(window_));
   if (rope_.head_dim != model_->config().head_dim())
@@ -46,7 +51,9 @@ std::vector<float> TorchLanguageModel::token_logprobs(const std::vector<int32_t>
   torch::NoGradGuard no_grad;
   std::vector<int64_t> ids64(ids.begin(), ids.end());
   auto input = torch::tensor(ids64, torch::kLong).unsqueeze(0);
-  auto hidden = model_->forward_hidden(input, RopeInputs::make(frequencies(T), 1, T)).squeeze(0);  // [T, D]
+  RopeInputs rope = RopeInputs::make(frequencies(T), 1, T);
+  rope.self_extend = self_extend_;
+  auto hidden = model_->forward_hidden(input, rope).squeeze(0);  // [T, D]
   auto targets = input.squeeze(0);
   std::vector<float> out;
   out.reserve(ids.size() - score_from);
@@ -87,7 +94,7 @@ std::vector<int32_t> TorchLanguageModel::generate(const std::vector<int32_t>& pr
                                                   const GenerationOptions& options) {
   check_generate("generate", prompt, options, model_->config().vocab_size, window_);
   const int64_t total = static_cast<int64_t>(prompt.size()) + options.max_new_tokens;
-  return generate_tokens(*model_, prompt, frequencies(total), options);
+  return generate_tokens(*model_, prompt, frequencies(total), options, self_extend_);
 }
 
 std::vector<std::vector<int32_t>> TorchLanguageModel::generate_batch(const std::vector<GenerationRequest>& requests,
@@ -101,10 +108,21 @@ std::vector<std::vector<int32_t>> TorchLanguageModel::generate_batch(const std::
     const int64_t total = static_cast<int64_t>(r.prompt.size()) + r.options.max_new_tokens;
     jobs.push_back({r.prompt, frequencies(total), r.options});
   }
+  if (self_extend_.enabled()) {
+    // Self-Extend's grouped attention has no batched decoding step: one sequence at a time,
+    // each exactly as generate() runs it (all requests were checked above).
+    std::vector<std::vector<int32_t>> out(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      out[i] = generate_tokens(*model_, jobs[i].prompt, jobs[i].rope, jobs[i].options, self_extend_);
+      if (done) done(i, out[i]);
+    }
+    return out;
+  }
   return BatchedGenerator(*model_, batch_size()).run(jobs, done);
 }
 
 int64_t TorchLanguageModel::batch_size() const {
+  if (self_extend_.enabled()) return 1;  // generate_batch decodes one sequence at a time then
   if (batch_size_ > 0) return batch_size_;
   const auto& o = model_->options();
   const int64_t element_bytes = static_cast<int64_t>(c10::elementSize(o.dtype));
@@ -136,6 +154,11 @@ nlohmann::json TorchLanguageModel::describe() const {
       {"dynamic_ntk_policy", "base fixed per call from the final length (generate) or ids.size() (token_logprobs)"},
   };
   if (rope_.type != formats::RopeType::DynamicNtk) j.erase("dynamic_ntk_policy");
+  if (self_extend_.enabled()) {
+    j["self_extend"] = self_extend_.to_json();
+    j["self_extend"]["max_relative_position"] = self_extend_.max_relative_position(window_);
+    j["attention"]["kernel"] = "self-extend (blocked)";
+  }
   for (const auto& [k, v] : extra_.items()) j[k] = v;
   return j;
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ struct PrepareContext {
   // own setting. When set they override the backend's config.
   std::string device;
   std::string dtype;
+  // One training seed of the sweep's seed axis ([sweep] seeds): a backend that trains uses
+  // it in place of its own seed (every random draw of the training: data order, positions,
+  // synthetic rows) and caches one training per seed. Unset: the backend's configured seed.
+  // Training-free backends ignore it (the sweep prepares them once).
+  std::optional<std::uint64_t> training_seed;
 };
 
 class Backend : public Plugin {

@@ -40,13 +40,21 @@ struct ReferenceValue {
   double value = 0;
   int decimals = 1;
   std::string footnote;
+  // window_curve: the published window as a multiple of the publication's own L (W / L;
+  // e.g. 8k on a 4k model is 2). 0 for other views.
+  double window_ratio = 0;
 };
 
+// dataset_table: one column of published numbers, one value per row. window_curve: a
+// published table, rows = its models, each value at a window_ratio; the report shows it
+// beside ours as ratios to each one's own base at W = L (`base_row` here, the sweep's
+// [report] base for ours), so that numbers of different models and scales compare.
 struct ReferenceColumn {
-  std::string label;   // e.g. the model the numbers are for
+  std::string label;   // e.g. the model the numbers are for, or the table's name
   std::string tag;     // a short mark that these are not ours, e.g. "paper"
   std::string source;  // where the numbers come from
   std::vector<ReferenceValue> values;
+  std::string base_row{};  // window_curve: the row whose window_ratio 1 value is the base
 };
 
 struct ReportView {
@@ -69,12 +77,17 @@ struct ReportView {
   // when a cell's config sets it. A fraction for ValueFormat::percent.
   std::optional<double> pass_threshold;
   std::string threshold_key;
+  // The same rule with a threshold relative to the base: factor x the value of the
+  // sweep's [report] base backend at W = L (e.g. 1.0 for perplexity: "no worse than the
+  // base at its own window"; 0.9 for accuracy). Shown when the sweep names a base.
+  std::optional<double> relative_threshold;
 
   // grid and dataset_table: the heading of the row names, e.g. "depth", "dataset".
   std::string row_label;
 
-  // dataset_table
-  std::vector<std::string> row_order;  // these rows first, in this order; others after them
+  // dataset_table: rows first in this order; then the others.
+  std::vector<std::string> row_order;
+  // dataset_table: reference columns; window_curve: published tables (ReferenceColumn).
   std::vector<ReferenceColumn> references;
 };
 

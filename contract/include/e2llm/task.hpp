@@ -55,6 +55,11 @@ struct CellResult {
   std::vector<nlohmann::json> samples;                // per-sample records
   std::uint64_t tokens_processed = 0;
   nlohmann::json details = nlohmann::json::object();  // protocol facts (truncation, ...)
+  // How sure the metrics are (docs/statistics.md): the per-item values and, per metric,
+  // how it is computed from them and its intervals — what the task kit's
+  // taskkit::UncertaintyBuilder::to_json() returns. The report shows the intervals and
+  // compares cells scored on the same items from it. Empty: the report says "no interval".
+  nlohmann::json uncertainty = nlohmann::json::object();
 };
 
 // The sweep a task runs in, for protocols that depend on more than the evaluated window.

@@ -60,14 +60,13 @@ std::string prompt_text(const std::vector<Pair>& pairs, std::size_t n, std::size
          pairs.at(asked).key + "\"\n" + kValueLabel;
 }
 
-KvPrompt build_prompt(const Tokenizer& tokenizer, std::uint64_t seed, double depth, std::int64_t target_tokens,
-                      bool add_bos, Shape shape) {
+KvPrompt build_prompt(const taskkit::PromptFraming& framing, std::uint64_t seed, double depth,
+                      std::int64_t target_tokens, Shape shape) {
   if (!(depth >= 0.0 && depth <= 1.0)) throw Error(fmt::format("kv-retrieval: depth {} is not in [0, 1]", depth));
   PairStream stream(seed, shape);
-  const std::int64_t bos = add_bos ? 1 : 0;
   auto count = [&](std::size_t n) {
     const auto& pairs = stream.first(n);
-    return bos + std::int64_t(tokenizer.encode(prompt_text(pairs, n, asked_index(depth, n))).size());
+    return std::int64_t(framing.ids(prompt_text(pairs, n, asked_index(depth, n))).size());
   };
   if (count(1) > target_tokens)
     throw Error(
@@ -87,9 +86,7 @@ KvPrompt build_prompt(const Tokenizer& tokenizer, std::uint64_t seed, double dep
   p.pairs.assign(stream.first(lo).begin(), stream.first(lo).begin() + std::ptrdiff_t(lo));
   p.asked = asked_index(depth, lo);
   p.text = prompt_text(p.pairs, lo, p.asked);
-  if (add_bos) p.ids.push_back(tokenizer.bos_id());
-  const auto body = tokenizer.encode(p.text);
-  p.ids.insert(p.ids.end(), body.begin(), body.end());
+  p.ids = framing.ids(p.text);
   return p;
 }
 

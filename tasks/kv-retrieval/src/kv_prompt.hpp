@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "e2llm/taskkit/prompt_framing.hpp"
 #include "e2llm/taskkit/seeded_rng.hpp"
-#include "e2llm/tokenizer.hpp"
 
 namespace e2llm::kv_retrieval {
 
@@ -65,16 +65,17 @@ std::string prompt_text(const std::vector<Pair>& pairs, std::size_t n, std::size
 
 struct KvPrompt {
   std::string text;
-  std::vector<std::int32_t> ids;  // BOS (if requested) + encode(text)
+  std::vector<std::int32_t> ids;  // framing.ids(text): BOS and the chat template as configured
   std::vector<Pair> pairs;        // the n pairs in the object, in order
   std::size_t asked = 0;          // index of the asked pair
   double depth = 0.0;             // requested
 };
 
-// The prompt with the most pairs whose ids (BOS included) number at most `target_tokens`.
-// Throws e2llm::Error naming both numbers when not even one pair fits.
-KvPrompt build_prompt(const Tokenizer& tokenizer, std::uint64_t trial_seed, double depth, std::int64_t target_tokens,
-                      bool add_bos, Shape shape = {});
+// The prompt with the most pairs whose framed ids (BOS and the chat template's tokens
+// included) number at most `target_tokens`. Throws e2llm::Error naming both numbers when not
+// even one pair fits.
+KvPrompt build_prompt(const taskkit::PromptFraming& framing, std::uint64_t trial_seed, double depth,
+                      std::int64_t target_tokens, Shape shape = {});
 
 // The first run of ASCII letters and digits in `text`, lowercased (" \"7B20e4d5\"," ->
 // "7b20e4d5"); nothing when there is none.

@@ -10,6 +10,7 @@
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/lists.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
+#include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::kv_retrieval {
@@ -30,6 +31,7 @@ std::vector<ReportView> report_views() {
   accuracy.summary = WindowSummary::mean;
   accuracy.pass_threshold = KvConfig{}.threshold;
   accuracy.threshold_key = "threshold";
+  accuracy.relative_threshold = 0.9;  // 90% of what the base retrieves at its own window
   ReportView by_depth;
   by_depth.kind = ViewKind::grid;
   by_depth.title = "Key-value accuracy by depth";
@@ -72,7 +74,7 @@ void KvRetrievalTask::configure(const nlohmann::json& config) {
   c.shape.value_chars = cfg.get<int>("value_chars", c.shape.value_chars);
   c.max_new_tokens = cfg.get<std::int32_t>("max_new_tokens", c.max_new_tokens);
   c.target_tokens = cfg.get<std::int64_t>("target_tokens", c.target_tokens);
-  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  c.framing = taskkit::read_framing_config(cfg);
   c.threshold = cfg.get<double>("threshold", c.threshold);
   cfg.finish();
   if (c.depths.empty()) throw ConfigError("depths", "is empty");
@@ -109,8 +111,8 @@ std::string KvRetrievalTask::fingerprint() const {
                              {"value_chars", config_.shape.value_chars},
                              {"max_new_tokens", config_.max_new_tokens},
                              {"target_tokens", config_.target_tokens},
-                             {"add_bos", config_.add_bos},
                              {"threshold", config_.threshold}};
+  taskkit::add_framing_fingerprint(resolved, config_.framing);
   return util::sha256_hex(resolved.dump());
 }
 
@@ -121,10 +123,11 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   if (target + config_.max_new_tokens > window)
     throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
                                                    config_.max_new_tokens, window));
+  const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
   GenerationOptions options;
   options.max_new_tokens = config_.max_new_tokens;
   options.temperature = 0.0;  // greedy
-  options.stop_tokens = {model.tokenizer().eos_id()};
+  options.stop_tokens = framing.stop_tokens();
 
   std::vector<Trial> trials;
   std::vector<taskkit::Sample> samples;
@@ -150,7 +153,7 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   std::vector<KvPrompt> prompts(trials.size());
   auto request = [&](std::size_t i) {
     const Trial& t = trials[i];
-    prompts[i] = build_prompt(tokenizer, t.seed, t.depth, target, config_.add_bos, config_.shape);
+    prompts[i] = build_prompt(framing, t.seed, t.depth, target, config_.shape);
     return GenerationRequest{prompts[i].ids, options};
   };
   auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
@@ -200,6 +203,21 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   const double accuracy = double(correct) / double(trials.size());
   result.metrics = {
       {"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", std::int64_t(trials.size())}};
+  // Prompts are the items (0/1 each): Wilson and bootstrap intervals, overall and per depth.
+  taskkit::UncertaintyBuilder u({0.95, 2000, context.seed});
+  const taskkit::MetricSpec exact{taskkit::Statistic::ratio,          "correct", "", "", 1.0,
+                                  taskkit::PairedTest::mcnemar_exact, true};
+  u.add("accuracy", exact);
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const std::string depth = taskkit::format_fraction(trials[i].depth);
+    u.items().ids.push_back(trials[i].id);
+    u.items().strata.push_back(depth);
+    u.items().columns["correct"].push_back(result.samples[i].at("correct").get<bool>() ? 1.0 : 0.0);
+    taskkit::MetricSpec at_depth = exact;
+    at_depth.stratum = depth;
+    u.add_row("accuracy_by_depth", depth, at_depth);
+  }
+  result.uncertainty = u.to_json();
   result.tokens_processed = tokens;
   result.details = {
       {"template",
@@ -207,7 +225,9 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
        "(docs/protocols.md §Key-value retrieval)"},
       {"window", window},
       {"target_tokens", target},
-      {"target_rule", config_.target_tokens > 0 ? "explicit" : "window - max_new_tokens (BOS included)"},
+      {"target_rule", config_.target_tokens > 0
+                          ? "explicit"
+                          : "window - max_new_tokens (BOS and the chat template's tokens included)"},
       {"prompt_tokens_min", prompt_min},
       {"prompt_tokens_max", prompt_max},
       {"pairs_min", pairs_min},
@@ -217,7 +237,7 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
       {"key_chars", config_.shape.key_chars},
       {"value_chars", config_.shape.value_chars},
       {"max_new_tokens", config_.max_new_tokens},
-      {"decoding", "greedy, stops at EOS"},
+      {"decoding", framing.chat() ? "greedy, stops at EOS or the template's end of turn" : "greedy, stops at EOS"},
       {"scoring", "the first run of ASCII letters and digits in the decoded output, lowercased, equals the value"},
       {"depth_rule", "asked pair = round(depth * (n - 1)) of the n pairs"},
       {"seed_rule",
@@ -225,7 +245,8 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
       {"seed", context.seed},
       {"threshold", config_.threshold},
       {"passes_threshold", accuracy >= config_.threshold},
-      {"add_bos", config_.add_bos},
+      {"add_bos", taskkit::bos_rule_json(config_.framing.add_bos)},
+      {"prompt_framing", framing.record()},
       {"tokenizer",
        {{"fingerprint", tokenizer.fingerprint()},
         {"model_path", tokenizer.model_path()},

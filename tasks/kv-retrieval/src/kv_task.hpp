@@ -10,15 +10,15 @@
 namespace e2llm::kv_retrieval {
 
 inline constexpr const char* kName = "kv-retrieval";
-inline constexpr const char* kVersion = "1.0.0";
+inline constexpr const char* kVersion = "1.1.0";  // 1.1: intervals (uncertainty)
 
 struct KvConfig {
   std::vector<double> depths{0.0, 0.25, 0.5, 0.75, 1.0};  // of the asked pair in the object
   std::int64_t trials = 2;                                // per (window, depth)
   Shape shape{};
   std::int32_t max_new_tokens = 16;
-  std::int64_t target_tokens = 0;  // prompt tokens (BOS included); 0 = window - max_new_tokens
-  bool add_bos = true;
+  std::int64_t target_tokens = 0;  // framed prompt tokens (BOS, template); 0 = window - max_new_tokens
+  taskkit::FramingConfig framing;  // chat_template, add_bos (taskkit/prompt_framing.hpp)
   double threshold = 0.9;  // the report's "largest window with accuracy >= threshold"
 };
 

@@ -23,7 +23,7 @@ std::vector<DatasetSpec> make_table() {
        "explanation.\n\nStory: {context}\n\nNow, answer the question based on the story asconcisely as you "
        "can, using a single phrase if possible. Do not provide any explanation.\n\nQuestion: "
        "{input}\n\nAnswer:",
-       128, Metric::qa_f1},
+       128, Metric::qa_f1, true},
       {"qasper",
        "You are given a scientific article and a question. Answer the question as concisely as you can, "
        "using a single phrase or sentence if possible. If the question cannot be answered based on the "
@@ -33,28 +33,28 @@ std::vector<DatasetSpec> make_table() {
        "sentence if possible. If the question cannot be answered based on the information in the article, "
        "write \"unanswerable\". If the question is a yes/no question, answer \"yes\", \"no\", or "
        "\"unanswerable\". Do not provide any explanation.\n\nQuestion: {input}\n\nAnswer:",
-       128, Metric::qa_f1},
+       128, Metric::qa_f1, true},
       {"multifieldqa_en",
        "Read the following text and answer briefly.\n\n{context}\n\nNow, answer the following question "
        "based on the above text, only give me the answer and do not output any other words.\n\nQuestion: "
        "{input}\nAnswer:",
-       64, Metric::qa_f1},
-      {"hotpotqa", kMultiHopPrompt, 32, Metric::qa_f1},
-      {"2wikimqa", kMultiHopPrompt, 32, Metric::qa_f1},
-      {"musique", kMultiHopPrompt, 32, Metric::qa_f1},
+       64, Metric::qa_f1, true},
+      {"hotpotqa", kMultiHopPrompt, 32, Metric::qa_f1, true},
+      {"2wikimqa", kMultiHopPrompt, 32, Metric::qa_f1, true},
+      {"musique", kMultiHopPrompt, 32, Metric::qa_f1, true},
       {"gov_report",
        "You are given a report by a government agency. Write a one-page summary of the report.\n\nReport:\n"
        "{context}\n\nNow, write a one-page summary of the report.\n\nSummary:",
-       512, Metric::rouge},
+       512, Metric::rouge, true},
       {"qmsum",
        "You are given a meeting transcript and a query containing a question or instruction. Answer the "
        "query in one or more sentences.\n\nTranscript:\n{context}\n\nNow, answer the query based on the "
        "above meeting transcript in one or more sentences.\n\nQuery: {input}\nAnswer:",
-       512, Metric::rouge},
+       512, Metric::rouge, true},
       {"multi_news",
        "You are given several news passages. Write a one-page summary of all news. \n\nNews:\n{context}\n\n"
        "Now, write a one-page summary of all the news.\n\nSummary:",
-       512, Metric::rouge},
+       512, Metric::rouge, true},
   };
 }
 

@@ -14,17 +14,19 @@
 #include "e2llm/longbench/python_text.hpp"
 #include "e2llm/longbench/report_view.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
+#include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::longbench {
 
 namespace {
 
-constexpr const char* kTaskVersion = "1.0.0";
+constexpr const char* kTaskVersion = "1.1.0";  // 1.1: intervals (uncertainty)
 
 constexpr const char* kTruncationRule =
-    "LongBench pred.py: ids = [BOS] + encode(prompt); if len(ids) > budget: half = budget // 2, "
-    "prompt = decode(ids[:half]) + decode(ids[-half:]) (special tokens skipped), ids = [BOS] + "
+    "LongBench pred.py: ids = [BOS by add_bos] + encode(prompt); if len(ids) > budget: half = budget // 2, "
+    "prompt = decode(ids[:half]) + decode(ids[-half:]) (special tokens skipped); then ids = the prompt "
+    "framed again, in the chat template when one is used and the dataset takes it, else [BOS by add_bos] + "
     "encode(prompt). Window guard: if len(ids) >= window, ids = ids[:half] + ids[-half:] (window_cut); "
     "if len(ids) + max_new_tokens > window, max_new_tokens = window - len(ids).";
 
@@ -148,6 +150,7 @@ void LongBenchTask::configure(const nlohmann::json& section) {
     throw ConfigError("budget", "is only used with budget_rule = \"fixed\" (rule here: " + rule + ")");
   }
   c.out_dir = cfg.get<std::string>("out_dir", "");
+  c.framing = taskkit::read_framing_config(cfg);
   cfg.finish();
 
   // The data is part of the fingerprint: hash each file now, so a missing one fails early.
@@ -171,6 +174,7 @@ void LongBenchTask::configure(const nlohmann::json& section) {
                              {"budget_rule", budget_rule_name(c.budget_rule)},
                              {"reserve", c.reserve},
                              {"budget", c.budget}};
+  taskkit::add_framing_fingerprint(resolved, c.framing, /*bos_key=*/false);
   // Paths are left out of the hash (the data hashes stand for them); out_dir changes no number.
   nlohmann::json keyed = {{"task", "longbench"}, {"version", kTaskVersion}, {"config", resolved}, {"data", data}};
   fingerprint_ = util::sha256_hex(keyed.dump());
@@ -190,19 +194,25 @@ std::string LongBenchTask::fingerprint() const {
 namespace {
 
 // One row's request: the prompt middle-truncated to the budget (cut again if re-encoding grew
-// it past the window), greedy generation up to the dataset's length.
+// it past the window), framed by the chat template when the dataset takes one, greedy
+// generation up to the dataset's length.
 struct RowPrompt {
   TruncatedPrompt prompt;
   std::int64_t max_new = 0;
   bool cut = false;
+  std::vector<std::int32_t> stop_tokens;  // the framing's: EOS, and the template's end of turn
 };
 
-RowPrompt row_prompt(LanguageModel& model, const DatasetSpec& spec, const Row& row, std::int64_t budget) {
-  const Tokenizer& tokenizer = model.tokenizer();
+RowPrompt row_prompt(LanguageModel& model, const DatasetSpec& spec, const Row& row, std::int64_t budget,
+                     const taskkit::PromptFraming& framing) {
   const std::int64_t window = model.window();
+  const taskkit::PromptFraming plain = framing.without_template();
+  const taskkit::PromptFraming& framed = spec.chat_template ? framing : plain;
   RowPrompt r;
-  r.prompt = truncate_prompt(tokenizer, build_prompt(spec, row.context, row.input), static_cast<std::size_t>(budget));
+  r.prompt =
+      truncate_prompt(plain, framed, build_prompt(spec, row.context, row.input), static_cast<std::size_t>(budget));
   r.max_new = spec.max_new_tokens;
+  r.stop_tokens = framed.stop_tokens();
   auto prompt_len = static_cast<std::int64_t>(r.prompt.ids.size());
   if (prompt_len >= window) {  // re-encoding grew the prompt past the window: cut the ids themselves
     r.prompt.ids = keep_head_and_tail(r.prompt.ids, static_cast<std::size_t>(budget));
@@ -213,12 +223,12 @@ RowPrompt row_prompt(LanguageModel& model, const DatasetSpec& spec, const Row& r
   return r;
 }
 
-GenerationOptions row_options(const Tokenizer& tokenizer, std::int64_t max_new, std::uint64_t seed) {
+GenerationOptions row_options(const std::vector<std::int32_t>& stop_tokens, std::int64_t max_new, std::uint64_t seed) {
   GenerationOptions options;
   options.max_new_tokens = static_cast<std::int32_t>(max_new);
   options.temperature = 0.0;  // greedy, as pred.py (do_sample=False, num_beams=1)
   options.seed = seed;
-  options.stop_tokens = {tokenizer.eos_id()};
+  options.stop_tokens = stop_tokens;
   return options;
 }
 
@@ -248,6 +258,7 @@ struct Item {  // one row of one dataset, in evaluation order
 
 CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (!configured_) throw Error("longbench: evaluate() before configure()");
+  const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
   // Load everything first so a bad file fails before any generation.
   std::vector<std::vector<Row>> all_rows;
   std::vector<Item> items;
@@ -287,8 +298,9 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
   std::vector<RowPrompt> prompts(items.size());
   auto request = [&](std::size_t i) {
     const Item& item = items[i];
-    prompts[i] = row_prompt(model, dataset(config_.datasets[item.dataset]), *item.row, budgets[item.dataset]);
-    return GenerationRequest{prompts[i].prompt.ids, row_options(model.tokenizer(), prompts[i].max_new, context.seed)};
+    prompts[i] = row_prompt(model, dataset(config_.datasets[item.dataset]), *item.row, budgets[item.dataset], framing);
+    return GenerationRequest{prompts[i].prompt.ids,
+                             row_options(prompts[i].stop_tokens, prompts[i].max_new, context.seed)};
   };
   auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
     const Item& item = items[i];
@@ -299,13 +311,27 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
     return scored(i, std::move(record));
   };
   result.samples = taskkit::run_generation_samples(context, model, samples, "rows", reuse, request, finish);
-  summarize(result, all_rows, budgets, resumed, model.window());
+  summarize(result, all_rows, budgets, resumed, model.window(), framing);
+  // Rows are the items (score 0..1 each): a bootstrap over rows per dataset, and one
+  // resampling rows within each dataset for the average of the dataset scores.
+  taskkit::UncertaintyBuilder u({0.95, 2000, context.seed});
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    u.items().ids.push_back(samples[i].id);
+    u.items().strata.push_back(config_.datasets[items[i].dataset]);
+    u.items().columns["score"].push_back(result.samples[i].at("score").get<double>());
+  }
+  for (const auto& name : config_.datasets)
+    u.add(name,
+          {taskkit::Statistic::ratio, "score", "", name, 100.0, taskkit::PairedTest::bootstrap_difference, false});
+  u.add("avg_en", {taskkit::Statistic::stratified_mean, "score", "", "", 100.0,
+                   taskkit::PairedTest::bootstrap_difference, false});
+  result.uncertainty = u.to_json();
   return result;
 }
 
 void LongBenchTask::summarize(CellResult& result, const std::vector<std::vector<Row>>& all_rows,
                               const std::vector<std::int64_t>& budgets, const std::vector<std::size_t>& resumed,
-                              std::int64_t window) const {
+                              std::int64_t window, const taskkit::PromptFraming& framing) const {
   nlohmann::json per_dataset = nlohmann::json::object();
   double sum_scores = 0;
   std::size_t next = 0;  // records are in dataset order
@@ -332,6 +358,7 @@ void LongBenchTask::summarize(CellResult& result, const std::vector<std::vector<
                               {"truncated", truncated},
                               {"max_new_tokens_capped", capped},
                               {"window_cut", window_cut},
+                              {"chat_template", framing.chat() && spec.chat_template},
                               {"resumed", resumed[d]}};
     if (!config_.out_dir.empty()) write_predictions(config_.out_dir / (spec.name + ".jsonl"), predictions);
   }
@@ -341,7 +368,10 @@ void LongBenchTask::summarize(CellResult& result, const std::vector<std::vector<
                     {"budget_rule", budget_rule_name(config_.budget_rule)},
                     {"reserve", config_.reserve},
                     {"truncation", kTruncationRule},
-                    {"decoding", "greedy; stop at EOS; special tokens skipped when decoding"},
+                    {"prompt_framing", framing.record()},
+                    {"decoding", framing.chat() ? "greedy; stop at EOS or the template's end of turn; special tokens "
+                                                  "skipped when decoding"
+                                                : "greedy; stop at EOS; special tokens skipped when decoding"},
                     {"average", "avg_en = plain mean of the dataset scores"},
                     {"datasets", per_dataset},
                     {"config", resolved_}};

@@ -40,13 +40,13 @@ Split split_filler(std::size_t total, double depth) {
 }
 }  // namespace
 
-PasskeyPrompt build_prompt(const Tokenizer& tokenizer, std::int64_t key, double depth, std::int64_t target_tokens,
-                           bool add_bos) {
+PasskeyPrompt build_prompt(const taskkit::PromptFraming& framing, std::int64_t key, double depth,
+                           std::int64_t target_tokens) {
   if (!(depth >= 0.0 && depth <= 1.0)) throw Error(fmt::format("passkey: depth {} is not in [0, 1]", depth));
-  const std::int64_t bos = add_bos ? 1 : 0;
+  const Tokenizer& tokenizer = framing.tokenizer();
   auto count = [&](std::size_t total) {
     Split s = split_filler(total, depth);
-    return std::int64_t(tokenizer.encode(prompt_text(key, s.prefix, s.suffix)).size()) + bos;
+    return std::int64_t(framing.ids(prompt_text(key, s.prefix, s.suffix)).size());
   };
   const std::int64_t minimum = count(0);
   if (minimum > target_tokens)
@@ -73,11 +73,8 @@ PasskeyPrompt build_prompt(const Tokenizer& tokenizer, std::int64_t key, double 
   p.prefix_chars = s.prefix;
   p.suffix_chars = s.suffix;
   p.text = prompt_text(key, s.prefix, s.suffix);
-  if (add_bos) p.ids.push_back(tokenizer.bos_id());
-  auto body = tokenizer.encode(p.text);
-  p.ids.insert(p.ids.end(), body.begin(), body.end());
-  std::size_t key_at = p.text.find(key_line(key));
-  p.key_token = std::int64_t(tokenizer.encode(std::string_view(p.text).substr(0, key_at)).size()) + bos;
+  p.ids = framing.ids(p.text);
+  p.key_token = framing.tokens_before(p.text, p.text.find(key_line(key)));
   return p;
 }
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "e2llm/tokenizer.hpp"
+#include "e2llm/taskkit/prompt_framing.hpp"
 
 namespace e2llm::passkey {
 
@@ -35,20 +35,20 @@ std::string prompt_text(std::int64_t key, std::size_t prefix_chars, std::size_t 
 
 struct PasskeyPrompt {
   std::string text;
-  std::vector<std::int32_t> ids;  // BOS (if requested) + encode(text)
+  std::vector<std::int32_t> ids;  // framing.ids(text): BOS and the chat template as configured
   std::int64_t key = 0;
   std::size_t prefix_chars = 0, suffix_chars = 0;
   std::int64_t key_token = 0;  // index in ids of the first token of the key line
   double depth = 0.0;          // requested; prefix_chars = floor(depth * (prefix_chars + suffix_chars))
 };
 
-// The longest filler whose prompt has at most `target_tokens` tokens (BOS included), split
-// prefix = floor(depth * filler chars) (the reference code's int()), suffix = the rest.
-// Throws e2llm::Error if even an empty filler does not fit. Token count is monotone in
-// length up to tokenizer merges at the cut, so the result lands within a few tokens of
-// the target and never above it.
-PasskeyPrompt build_prompt(const Tokenizer& tokenizer, std::int64_t key, double depth, std::int64_t target_tokens,
-                           bool add_bos);
+// The longest filler whose framed prompt has at most `target_tokens` ids (BOS and the chat
+// template's tokens included), split prefix = floor(depth * filler chars) (the reference
+// code's int()), suffix = the rest. Throws e2llm::Error if even an empty filler does not
+// fit. Token count is monotone in length up to tokenizer merges at the cut, so the result
+// lands within a few tokens of the target and never above it.
+PasskeyPrompt build_prompt(const taskkit::PromptFraming& framing, std::int64_t key, double depth,
+                           std::int64_t target_tokens);
 
 // The key of one trial: uniform in [1, 50000], seeded by (seed, window, depth, trial) only,
 // so it does not depend on the order in which trials run or on the other depths.

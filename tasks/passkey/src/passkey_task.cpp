@@ -9,13 +9,14 @@
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/lists.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
+#include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
 #include "passkey_prompt.hpp"
 
 namespace e2llm::passkey {
 
 namespace {
-constexpr const char* kVersion = "1.0.0";
+constexpr const char* kVersion = "1.1.0";  // 1.1: intervals (uncertainty)
 
 // Accuracy per backend and window (with the largest window that passes the threshold),
 // then depth x window per backend.
@@ -31,6 +32,7 @@ std::vector<ReportView> report_views() {
   accuracy.summary = WindowSummary::mean;
   accuracy.pass_threshold = PasskeyConfig{}.threshold;
   accuracy.threshold_key = "threshold";
+  accuracy.relative_threshold = 0.9;  // 90% of what the base retrieves at its own window
   ReportView by_depth;
   by_depth.kind = ViewKind::grid;
   by_depth.title = "Accuracy by depth";
@@ -65,7 +67,7 @@ void PasskeyTask::configure(const nlohmann::json& config) {
   c.threshold = cfg.get<double>("threshold", c.threshold);
   c.max_new_tokens = cfg.get<std::int32_t>("max_new_tokens", c.max_new_tokens);
   c.target_tokens = cfg.get<std::int64_t>("target_tokens", c.target_tokens);
-  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  c.framing = taskkit::read_framing_config(cfg);
   cfg.finish();
   for (double d : c.depths)
     if (!(d >= 0.0 && d <= 1.0)) throw ConfigError("depths", fmt::format("depth {} is not in [0, 1]", d));
@@ -95,8 +97,8 @@ std::string PasskeyTask::fingerprint() const {
       {"trials", config_.trials},
       {"threshold", config_.threshold},
       {"max_new_tokens", config_.max_new_tokens},
-      {"target_tokens", config_.target_tokens},
-      {"add_bos", config_.add_bos}};
+      {"target_tokens", config_.target_tokens}};
+  taskkit::add_framing_fingerprint(resolved, config_.framing);
   return util::sha256_hex(resolved.dump());
 }
 
@@ -151,6 +153,28 @@ Tally tally(const std::vector<Trial>& trials, const std::vector<nlohmann::json>&
   return t;
 }
 
+// Prompts are the items (0/1 each): Wilson and bootstrap intervals of the accuracy, overall
+// and per depth; cells on the same prompts compare by exact McNemar (docs/statistics.md).
+nlohmann::json uncertainty(const std::vector<Trial>& trials, const std::vector<nlohmann::json>& records,
+                           std::uint64_t seed) {
+  taskkit::UncertaintyBuilder u({0.95, 2000, seed});
+  taskkit::ItemTable& items = u.items();
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    items.ids.push_back(trials[i].id);
+    items.strata.push_back(taskkit::format_fraction(trials[i].depth));
+    items.columns["correct"].push_back(records[i].at("correct").get<bool>() ? 1.0 : 0.0);
+  }
+  const taskkit::MetricSpec accuracy{taskkit::Statistic::ratio,          "correct", "", "", 1.0,
+                                     taskkit::PairedTest::mcnemar_exact, true};
+  u.add("accuracy", accuracy);
+  for (const auto& depth : items.strata) {
+    taskkit::MetricSpec at_depth = accuracy;
+    at_depth.stratum = depth;
+    u.add_row("accuracy_by_depth", depth, at_depth);
+  }
+  return u.to_json();
+}
+
 }  // namespace
 
 CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
@@ -160,10 +184,11 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (target + config_.max_new_tokens > window)
     throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
                                                    config_.max_new_tokens, window));
+  const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
   GenerationOptions options;
   options.max_new_tokens = config_.max_new_tokens;
   options.temperature = 0.0;  // greedy
-  options.stop_tokens = {model.tokenizer().eos_id()};
+  options.stop_tokens = framing.stop_tokens();
 
   std::vector<Trial> trials;
   std::vector<taskkit::Sample> samples;
@@ -184,7 +209,7 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   // The trials not stored yet are generated together (the model batches them).
   std::vector<PasskeyPrompt> prompts(trials.size());
   auto request = [&](std::size_t i) {
-    prompts[i] = build_prompt(model.tokenizer(), trials[i].key, trials[i].depth, target, config_.add_bos);
+    prompts[i] = build_prompt(framing, trials[i].key, trials[i].depth, target);
     return GenerationRequest{prompts[i].ids, options};
   };
   auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
@@ -200,6 +225,7 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
     accuracy_by_depth[taskkit::format_fraction(depth)] = double(c) / double(n);
   }
   result.metrics = {{"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", t.total}};
+  result.uncertainty = uncertainty(trials, result.samples, context.seed);
   result.tokens_processed = t.tokens;
   const Tokenizer& tokenizer = model.tokenizer();
   const std::int64_t prompt_min = t.prompt_min, prompt_max = t.prompt_max;
@@ -209,13 +235,15 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
        "start of the filler repeated with spaces; prefix:suffix = depth:(1 - depth) in characters"},
       {"window", window},
       {"target_tokens", target},
-      {"target_rule", config_.target_tokens > 0 ? "explicit" : "window - max_new_tokens (BOS included)"},
+      {"target_rule", config_.target_tokens > 0
+                          ? "explicit"
+                          : "window - max_new_tokens (BOS and the chat template's tokens included)"},
       {"prompt_tokens_min", prompt_min},
       {"prompt_tokens_max", prompt_max},
       {"depths", config_.depths},
       {"trials_per_depth", config_.trials},
       {"max_new_tokens", config_.max_new_tokens},
-      {"decoding", "greedy, stops at EOS"},
+      {"decoding", framing.chat() ? "greedy, stops at EOS or the template's end of turn" : "greedy, stops at EOS"},
       {"scoring", "the first run of ASCII digits in the decoded output equals the key"},
       {"key_rule",
        "uniform in [1, 50000] by SplitMix64 seeded with derive_seed(seed, "
@@ -223,7 +251,8 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
       {"seed", context.seed},
       {"threshold", config_.threshold},
       {"passes_threshold", accuracy >= config_.threshold},
-      {"add_bos", config_.add_bos},
+      {"add_bos", taskkit::bos_rule_json(config_.framing.add_bos)},
+      {"prompt_framing", framing.record()},
       {"tokenizer",
        {{"fingerprint", tokenizer.fingerprint()},
         {"model_path", tokenizer.model_path()},

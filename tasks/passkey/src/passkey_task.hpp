@@ -5,8 +5,10 @@
 //   trials          10 per (window, depth)
 //   threshold       0.9: the report's "largest window with accuracy >= threshold"
 //   max_new_tokens  10 greedy tokens; the first integer in them is the answer
-//   target_tokens   0 = window - max_new_tokens (the prompt, BOS included, never exceeds it)
-//   add_bos         true
+//   target_tokens   0 = window - max_new_tokens (the framed prompt, BOS and chat template
+//                   included, never exceeds it)
+//   chat_template   "none" | "auto" | a family; add_bos "auto" | true | false
+//                   (taskkit/prompt_framing.hpp)
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "e2llm/task.hpp"
+#include "e2llm/taskkit/prompt_framing.hpp"
 
 namespace e2llm::passkey {
 
@@ -23,7 +26,7 @@ struct PasskeyConfig {
   double threshold = 0.9;
   std::int32_t max_new_tokens = 10;
   std::int64_t target_tokens = 0;
-  bool add_bos = true;
+  taskkit::FramingConfig framing;
 };
 
 class PasskeyTask final : public Task {

@@ -9,12 +9,33 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
+#include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::proofpile {
 
 namespace {
-constexpr const char* kVersion = "1.0.0";
+constexpr const char* kVersion = "1.1.0";  // 1.1: intervals (uncertainty)
+
+// The paper's Proof-Pile perplexities (E²-LLM, arXiv 2401.06951, Table 3; docs/methods.md
+// §Reference numbers), L = 4k: the report shows them as ratios to Llama2-7B at 4k beside
+// ours as ratios to our base at L. The 13B row is left out: its own base is not in the table.
+ReferenceColumn paper_table3() {
+  ReferenceColumn t{"E²-LLM paper, Table 3 (Proof-Pile, Llama2-7B, L = 4k)",
+                    "paper",
+                    "E²-LLM (arXiv 2401.06951) Table 3; docs/methods.md §Reference numbers",
+                    {},
+                    "Llama2-7B (no extension)"};
+  const std::vector<std::pair<std::string, std::vector<double>>> rows = {
+      {"Llama2-7B (no extension)", {2.92}},
+      {"LongChat-v1.5-7B-32k (PI trained at 8L, g = 8)", {3.54, 3.18, 2.91, 2.73}},
+      {"E²-LLM-7B-16k (g = 4)", {2.96, 2.71, 2.54}},
+      {"E²-LLM-7B-32k (g = 8)", {2.99, 2.74, 2.56, 2.46}},
+      {"E²-LLM-7B-64k (g = 16)", {3.06, 2.81, 2.62, 2.51, 2.56}}};
+  for (const auto& [row, values] : rows)
+    for (std::size_t i = 0; i < values.size(); ++i) t.values.push_back({row, values[i], 2, "", double(1 << i)});
+  return t;
+}
 
 // Perplexity per backend and window: a log-scale chart, the table, and the backends ranked
 // by geometric-mean perplexity over the extended windows.
@@ -37,6 +58,10 @@ ReportView perplexity_view() {
       "falling row.";
   v.chart = ChartScale::log;
   v.summary = WindowSummary::geometric_mean;
+  // "No worse than the base at its own window": the paper's claim that one training serves
+  // every window needs a row at or below the base's W = L perplexity.
+  v.relative_threshold = 1.0;
+  v.references = {paper_table3()};
   return v;
 }
 }  // namespace
@@ -71,7 +96,7 @@ void ProofPileTask::configure(const nlohmann::json& config) {
   c.truncate = cfg.get<std::int64_t>("truncate", c.truncate);
   c.stride = cfg.get<std::int64_t>("stride", c.stride);
   std::string aggregation = cfg.get<std::string>("aggregation", "token_weighted");
-  c.add_bos = cfg.get<bool>("add_bos", c.add_bos);
+  c.add_bos = taskkit::read_bos_rule(cfg);
   cfg.finish();
 
   if (c.max_documents < 0) throw ConfigError("max_documents", "must be >= 0 (0 = all documents)");
@@ -118,22 +143,23 @@ std::int64_t ProofPileTask::text_length(std::int64_t window) const {
 
 nlohmann::json ProofPileTask::resolved_config() const {
   // No absolute paths: moving the data folder keeps the fingerprint; changing it does not.
-  return {{"task", "proofpile"},
-          {"version", kVersion},
-          {"data_files",
-           [&] {
-             auto names = nlohmann::json::array();
-             for (const auto& f : files_) names.push_back(f.filename().string());
-             return names;
-           }()},
-          {"data_sha256", data_sha256_},
-          {"max_documents", config_.max_documents},
-          {"min_tokens", config_.min_tokens},
-          {"truncation", config_.fixed_text ? "fixed" : "per_window"},
-          {"truncate", config_.fixed_text ? text_length(0) : 0},
-          {"stride", config_.stride},
-          {"aggregation", taskkit::aggregation_name(config_.aggregation)},
-          {"add_bos", config_.add_bos}};
+  nlohmann::json resolved = {{"task", "proofpile"},
+                             {"version", kVersion},
+                             {"data_files",
+                              [&] {
+                                auto names = nlohmann::json::array();
+                                for (const auto& f : files_) names.push_back(f.filename().string());
+                                return names;
+                              }()},
+                             {"data_sha256", data_sha256_},
+                             {"max_documents", config_.max_documents},
+                             {"min_tokens", config_.min_tokens},
+                             {"truncation", config_.fixed_text ? "fixed" : "per_window"},
+                             {"truncate", config_.fixed_text ? text_length(0) : 0},
+                             {"stride", config_.stride},
+                             {"aggregation", taskkit::aggregation_name(config_.aggregation)}};
+  taskkit::add_framing_fingerprint(resolved, {"none", config_.add_bos});
+  return resolved;
 }
 
 std::string ProofPileTask::fingerprint() const {
@@ -148,11 +174,7 @@ const std::vector<std::int32_t>& ProofPileTask::tokens_of(std::size_t index, con
     tokenized_.assign(documents_.size(), false);
   }
   if (!tokenized_[index]) {
-    std::vector<std::int32_t> ids;
-    if (config_.add_bos) ids.push_back(tokenizer.bos_id());
-    auto body = tokenizer.encode(documents_[index].text);
-    ids.insert(ids.end(), body.begin(), body.end());
-    tokens_[index] = std::move(ids);
+    tokens_[index] = taskkit::document_ids(tokenizer, config_.add_bos, documents_[index].text);
     tokenized_[index] = true;
   }
   return tokens_[index];
@@ -215,7 +237,25 @@ CellResult ProofPileTask::evaluate(LanguageModel& model, EvalContext& context) {
   CellResult result;
   result.samples = taskkit::run_samples(context, samples, "windows", reuse, compute);
   summarize(result, selection, window, truncate, tokenizer);
+  result.uncertainty = uncertainty(result.samples, context.seed);
   return result;
+}
+
+nlohmann::json ProofPileTask::uncertainty(const std::vector<nlohmann::json>& records, std::uint64_t seed) const {
+  // Documents are the items: a bootstrap over documents, each weighted by its scored tokens
+  // (or windows) exactly as the point estimate (docs/statistics.md).
+  taskkit::UncertaintyBuilder u({0.95, 2000, seed});
+  taskkit::ItemTable& items = u.items();
+  for (const auto& record : records) {
+    items.ids.push_back(record.at("id").get<std::string>());
+    for (const char* column : {"nll_sum", "tokens_scored", "window_mean_nll_sum", "windows", "ppl"})
+      items.columns[column].push_back(record.at(column).get<double>());
+  }
+  const bool tokens = config_.aggregation == taskkit::Aggregation::TokenWeighted;
+  u.add("ppl", {taskkit::Statistic::exp_ratio, tokens ? "nll_sum" : "window_mean_nll_sum",
+                tokens ? "tokens_scored" : "windows", "", 1.0, taskkit::PairedTest::bootstrap_ratio, false});
+  u.add("ppl_mean_doc", {taskkit::Statistic::ratio, "ppl", "", "", 1.0, taskkit::PairedTest::bootstrap_ratio, false});
+  return u.to_json();
 }
 
 void ProofPileTask::summarize(CellResult& result, const Selection& selection, std::int64_t window,
@@ -258,7 +298,9 @@ void ProofPileTask::summarize(CellResult& result, const Selection& selection, st
                        ? "exp(sum of NLL / number of scored tokens) over all documents"
                        : "exp(mean over the windows of all documents of each window's mean NLL)"},
       {"ppl_mean_doc_rule", "plain mean of per-document perplexities, each by the same aggregation"},
-      {"add_bos", config_.add_bos},
+      {"add_bos", taskkit::bos_rule_json(config_.add_bos)},
+      {"bos", taskkit::starts_with_bos(tokenizer, config_.add_bos)},
+      {"eos", tokenizer.adds_eos()},
       {"min_tokens", config_.min_tokens},
       {"max_documents", config_.max_documents},
       {"documents_read", documents_.size()},

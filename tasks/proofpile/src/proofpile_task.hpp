@@ -14,7 +14,8 @@
 //                 (outside a sweep: the evaluated window)
 //   stride        256 (the paper's S)
 //   aggregation   "token_weighted" (default) | "mean_of_window_means" (YaRN's eval code)
-//   add_bos       true: prepend the tokenizer's BOS (as Hugging Face tokenizers do)
+//   add_bos       "auto": BOS (and EOS) as the tokenizer file says, as Hugging Face tokenizers
+//                 frame a text; true: BOS always; false: never (taskkit/prompt_framing.hpp)
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,7 @@
 
 #include "documents.hpp"
 #include "e2llm/task.hpp"
+#include "e2llm/taskkit/prompt_framing.hpp"
 #include "e2llm/taskkit/sliding_window.hpp"
 
 namespace e2llm::proofpile {
@@ -39,7 +41,7 @@ struct ProofPileConfig {
   std::int64_t sweep_max_window = 0;  // from set_sweep(); 0 outside a sweep
   std::int64_t stride = 256;
   taskkit::Aggregation aggregation = taskkit::Aggregation::TokenWeighted;
-  bool add_bos = true;
+  taskkit::BosRule add_bos = taskkit::BosRule::tokenizer;
 };
 
 class ProofPileTask final : public Task {
@@ -74,6 +76,8 @@ class ProofPileTask final : public Task {
   // The metrics and protocol facts of the documents' records.
   void summarize(CellResult& result, const Selection& selection, std::int64_t window, std::int64_t truncate,
                  const Tokenizer& tokenizer) const;
+  // The cell's intervals (CellResult::uncertainty): a bootstrap over the documents' records.
+  nlohmann::json uncertainty(const std::vector<nlohmann::json>& records, std::uint64_t seed) const;
 
   ProofPileConfig config_;
   bool configured_ = false;

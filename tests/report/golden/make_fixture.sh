@@ -6,11 +6,12 @@
 #
 #   tests/report/golden/make_fixture.sh [BUILD_DIR]     (default: build)
 #
-# The goldens beside it (leaderboard.md, leaderboard.html, summary.json) are the report of
-# this run; test_report_golden checks that `e2llm report` still prints exactly them. The
-# committed run predates recorded views and per-cell memory (cell schema 1); a regenerated
-# run has both, and its Cells table (speeds, memory) differs, so regenerate the goldens
-# with it: `e2llm report` on a copy of run/, timestamps set to 2000-01-01T00:00:00Z.
+# The goldens beside it (leaderboard.md, leaderboard.html, summary.json, plot-proofpile.svg)
+# are the report of this run; test_report_golden checks that `e2llm report` still prints
+# exactly them. The run has two training seeds for its trained backend, a [report] base,
+# reference and group, and cells of schema 3 (views, intervals, provenance). Its Cells table
+# (speeds, memory) differs from run to run, so regenerate the goldens with it:
+#   tests/report/golden/make_fixture.sh build && tests/report/golden/make_goldens.sh build
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-build}" && pwd)
@@ -96,6 +97,15 @@ reserve = 64
 windows = [512, 1024, 2048]
 backends = ["none", "pi", "e2llm"]
 tasks = ["proofpile", "passkey", "longbench"]
+seeds = [1, 2]
+
+[report]
+base = "none"
+reference = "pi"
+
+[[report.groups]]
+title = "Trained against training-free"
+backends = ["pi", "e2llm"]
 TOML
 
 "$build/bin/e2llm" --plugin-path "$build/tests/sweep_test_plugins" sweep "$work/golden.toml" --out "$work/run" >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }

@@ -3,9 +3,12 @@
 // Keys: tag (a name the fake model reports), scale (log p of every token is
 // -scale * log(window), so perplexity = window^scale), trains (pretend to train),
 // recall_tokens (generate() answers with the first number in the last N prompt tokens, else
-// "42"; 0 = always "42").
+// "42"; 0 = always "42"). A backend that trains with a sweep's training seed S "trains"
+// once per seed: it appends "<tag> <S>" to <cache>/trainings.txt, and its scale becomes
+// scale * (1 + S / 100), so that seeds differ.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "../../support/language_model_checks.hpp"
 #include "e2llm/backend.hpp"
@@ -62,26 +65,31 @@ class FakeBackend : public e2llm::Backend {
   void configure(const nlohmann::json& section) override {
     e2llm::ConfigReader cfg(section);
     tag_ = cfg.get<std::string>("tag", "x");
-    scale_ = cfg.get<double>("scale", 1.0);
+    scale_ = served_scale_ = cfg.get<double>("scale", 1.0);
     trains_ = cfg.get<bool>("trains", false);
     recall_tokens_ = cfg.get<std::int64_t>("recall_tokens", 0);
     cfg.finish();
   }
   nlohmann::json prepare(const e2llm::PrepareContext& ctx) override {
     tok_ = ctx.tokenizer;
-    nlohmann::json record = {{"checkpoint_hash", "fake-" + tag_ + "-" + std::to_string(scale_)},
+    if (trains_ && ctx.training_seed) {
+      served_scale_ = scale_ * (1.0 + double(*ctx.training_seed) / 100.0);
+      std::filesystem::create_directories(ctx.cache_dir);
+      std::ofstream(ctx.cache_dir / "trainings.txt", std::ios::app) << tag_ << " " << *ctx.training_seed << "\n";
+    }
+    nlohmann::json record = {{"checkpoint_hash", "fake-" + tag_ + "-" + std::to_string(served_scale_)},
                              {"trained_tokens", trains_ ? 123456 : 0},
                              {"train_wall_s", trains_ ? 12.5 : 0.0}};
     if (trains_) record["checkpoint_path"] = (ctx.cache_dir / "model").string();
     return record;
   }
   std::unique_ptr<e2llm::LanguageModel> open(std::int64_t window) override {
-    return std::make_unique<FakeModel>(window, tok_, tag_, scale_, recall_tokens_);
+    return std::make_unique<FakeModel>(window, tok_, tag_, served_scale_, recall_tokens_);
   }
 
  private:
   std::string tag_;
-  double scale_ = 1;
+  double scale_ = 1, served_scale_ = 1;
   bool trains_ = false;
   std::int64_t recall_tokens_ = 0;
   std::shared_ptr<const e2llm::Tokenizer> tok_;

@@ -1,5 +1,6 @@
 // Test-only task: `samples` samples, each optionally slow, each logged to
-// <out_dir>/computed.txt when computed (not when resumed), so tests can count work.
+// <out_dir>/computed.txt when computed (not when resumed), so tests can count work. Its
+// cells carry intervals of `ppl` from the task kit, as a real task's do.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/plugin.hpp"
 #include "e2llm/task.hpp"
+#include "e2llm/taskkit/uncertainty.hpp"
 
 namespace {
 
@@ -53,6 +55,14 @@ class FakeTask : public e2llm::Task {
     }
     result.metrics = {{"ppl", std::exp(sum / samples_)}, {"accuracy", 1.0}};
     result.details = {{"samples", samples_}};
+    e2llm::taskkit::UncertaintyBuilder u({0.95, 200, ctx.seed});
+    for (int i = 0; i < samples_; ++i) {
+      u.items().ids.push_back("s" + std::to_string(i));
+      u.items().columns["nll"].push_back(result.samples[std::size_t(i)]["nll"].get<double>());
+    }
+    u.add("ppl", {e2llm::taskkit::Statistic::exp_ratio, "nll", "", "", 1.0, e2llm::taskkit::PairedTest::bootstrap_ratio,
+                  false});
+    result.uncertainty = u.to_json();
     return result;
   }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "e2llm/bpe/unicode.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/plugin.hpp"
 #include "e2llm/tokenizer.hpp"
@@ -13,7 +14,6 @@
 #include "e2llm/util/package_path.hpp"
 #include "e2llm/util/sha256.hpp"
 #include "tokenizer_json.hpp"
-#include "unicode.hpp"
 
 namespace e2llm {
 namespace {
@@ -115,7 +115,7 @@ class HfJsonTokenizer final : public Tokenizer {
 
   std::vector<std::int32_t> encode(std::string_view text) const override {
     // Text from files may hold invalid UTF-8: each invalid run reads as U+FFFD.
-    if (!hfjson::is_valid_utf8(text)) return core().encode(hfjson::utf8_lossy(text));
+    if (!bpe::is_valid_utf8(text)) return core().encode(bpe::utf8_lossy(text));
     return core().encode(text);
   }
 

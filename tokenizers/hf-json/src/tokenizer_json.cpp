@@ -2,12 +2,15 @@
 
 #include <algorithm>
 
-#include "bpe.hpp"
+#include "e2llm/bpe/bpe_model.hpp"
+#include "e2llm/bpe/pretokenize.hpp"
+#include "e2llm/bpe/unicode.hpp"
 #include "e2llm/error.hpp"
-#include "pretokenize.hpp"
-#include "unicode.hpp"
 
 namespace e2llm::hfjson {
+
+using namespace e2llm::bpe;
+
 namespace {
 
 using nlohmann::json;
@@ -46,6 +49,52 @@ char32_t single_char(const std::string& s, const std::string& what) {
   if (s.empty() || !is_valid_utf8(s) || (decode_at(s, 0, len), len != s.size()))
     throw Error(what + " must be a single character, not " + json(s).dump());
   return decode_at(s, 0, len);
+}
+
+// --- the model ----------------------------------------------------------------------------
+
+std::string optional_string(const json& spec, const char* key) {
+  auto it = spec.find(key);
+  return it == spec.end() || it->is_null() ? std::string() : it->get<std::string>();
+}
+
+std::pair<std::string, std::string> parse_merge(const json& m) {
+  if (m.is_array() && m.size() == 2) return {m[0].get<std::string>(), m[1].get<std::string>()};
+  if (m.is_string()) {
+    const std::string line = m.get<std::string>();
+    std::size_t space = line.find(' ');
+    if (space != std::string::npos && line.find(' ', space + 1) == std::string::npos)
+      return {line.substr(0, space), line.substr(space + 1)};
+  }
+  throw Error("model.merges: entry " + m.dump() + " is not a pair of tokens (\"a b\" or [\"a\", \"b\"])");
+}
+
+// A "model" object of type BPE. Throws e2llm::Error on anything it cannot honour (dropout,
+// a merge whose parts or result are not in the vocabulary).
+std::unique_ptr<BpeModel> make_bpe_model(const json& spec) {
+  if (auto it = spec.find("dropout"); it != spec.end() && !it->is_null() && it->get<double>() > 0.0)
+    throw Error("model.dropout " + it->dump() + " is not supported: BPE dropout is random; set it to null");
+  const json& vocab_spec = spec.at("vocab");
+  if (!vocab_spec.is_object()) throw Error("model.vocab must be an object of token -> id");
+  std::vector<std::pair<std::string, std::int32_t>> vocab;
+  vocab.reserve(vocab_spec.size());
+  for (auto it = vocab_spec.begin(); it != vocab_spec.end(); ++it)
+    vocab.emplace_back(it.key(), it.value().get<std::int32_t>());
+  std::vector<std::pair<std::string, std::string>> merges;
+  for (const auto& m : spec.at("merges")) merges.push_back(parse_merge(m));
+  BpeOptions options;
+  if (spec.contains("unk_token") && !spec["unk_token"].is_null())
+    options.unk_token = spec["unk_token"].get<std::string>();
+  options.continuing_subword_prefix = optional_string(spec, "continuing_subword_prefix");
+  options.end_of_word_suffix = optional_string(spec, "end_of_word_suffix");
+  options.fuse_unk = spec.value("fuse_unk", false);
+  options.byte_fallback = spec.value("byte_fallback", false);
+  options.ignore_merges = spec.value("ignore_merges", false);
+  try {
+    return std::make_unique<BpeModel>(vocab, merges, std::move(options));
+  } catch (const Error& e) {
+    throw Error(std::string("model: ") + e.what());
+  }
 }
 
 // --- normalizers ---------------------------------------------------------------------------
@@ -421,7 +470,7 @@ TokenizerJson::TokenizerJson(std::string_view json_text) {
     const std::string type = model.value("type", std::string(model.contains("merges") ? "BPE" : ""));
     if (type != "BPE")
       throw Error("model type '" + type + "' is not supported (supported: BPE — byte-level or with byte fallback)");
-    model_ = std::make_unique<BpeModel>(model);
+    model_ = make_bpe_model(model);
     normalizer_ = make_normalizer(root.value("normalizer", json()));
     pre_tokenizer_ = make_pre_tokenizer(root.value("pre_tokenizer", json()));
     decoder_ = make_decoder(root.value("decoder", json()));

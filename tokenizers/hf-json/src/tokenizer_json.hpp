@@ -13,10 +13,15 @@
 #include <unordered_set>
 #include <vector>
 
-namespace e2llm::hfjson {
-
+namespace e2llm::bpe {
 class BpeModel;
 class PreTokenizer;
+}  // namespace e2llm::bpe
+
+namespace e2llm::hfjson {
+
+using bpe::BpeModel;
+using bpe::PreTokenizer;
 
 // One step of a normalizer or decoder chain.
 class Normalizer {

@@ -92,7 +92,10 @@ RetrievalRow retrieval_row(const Tokenizer& tok, int64_t row_len, uint64_t seed,
   RetrievalRow row;
   const bool passkey = rng.next() % 2 == 0;
   row.kind = passkey ? "passkey" : "key-value";
-  const int64_t budget = row_len - 1;  // the document after its BOS
+  // The document starts as the tokenizer frames a text (BOS when its file says so: every
+  // SentencePiece base; none for GPT-2-style vocabularies), and fills the rest of the row.
+  const std::vector<int32_t> start = prompt_start(tok);
+  const int64_t budget = row_len - static_cast<int64_t>(start.size());
   std::vector<int32_t> doc;
   if (passkey) {
     const int64_t key = rng.uniform(passkey::kKeyMin, passkey::kKeyMax);
@@ -112,13 +115,13 @@ RetrievalRow retrieval_row(const Tokenizer& tok, int64_t row_len, uint64_t seed,
   if (doc.empty())  // the row is too short for even an empty-filler document: corpus only
     row.document_tokens = 0;
   else
-    row.document_tokens = static_cast<int64_t>(doc.size()) + 1;
+    row.document_tokens = static_cast<int64_t>(start.size() + doc.size());
   const int64_t before = row_len - row.document_tokens;
   uint64_t at = rng.next() % corpus_size;
   row.tokens.reserve(static_cast<size_t>(row_len));
   for (int64_t i = 0; i < before; ++i, at = (at + 1) % corpus_size) row.tokens.push_back(corpus_token(at));
   if (!doc.empty()) {
-    row.tokens.push_back(tok.bos_id());
+    row.tokens.insert(row.tokens.end(), start.begin(), start.end());
     row.tokens.insert(row.tokens.end(), doc.begin(), doc.end());
   }
   return row;

@@ -23,7 +23,7 @@ namespace e2llm::llama::train {
 struct RetrievalRow {
   std::vector<int32_t> tokens;  // exactly row_len
   std::string kind;             // "passkey" | "key-value"
-  int64_t document_tokens = 0;  // BOS + the document at the row's end
+  int64_t document_tokens = 0;  // the document at the row's end, with BOS when the tokenizer adds one
   std::string answer;           // the key or value the document asks for
 };
 

@@ -327,9 +327,11 @@ formats::RopeConfig Trainer::served_rope(formats::RopeConfig rope) const {
   rope.factor = 1.0;
   rope.attention_factor.reset();
   if (o_.policy.original_window > 0) rope.original_max_position = o_.policy.original_window;
-  if (o_.policy.kind == PolicyKind::Pi && o_.policy.g_fixed > 1.0) {
+  // PI and PoSE serve their one trained scale (PoSE: L_t / L for every window, as its code does).
+  const double g = PositionPolicy(o_.policy).serving_scale();
+  if ((o_.policy.kind == PolicyKind::Pi || o_.policy.kind == PolicyKind::Pose) && g > 1.0) {
     rope.type = formats::RopeType::Linear;
-    rope.factor = o_.policy.g_fixed;
+    rope.factor = g;
   }
   return rope;
 }
@@ -356,9 +358,11 @@ void Trainer::save_model_dir(const fs::path& dir, int64_t step) {
   extra["policy"] = o_.policy.to_json();
   ck.config.extra = extra;
   ck.config.rope = served_rope(ck.config.rope);
-  // max_position_embeddings: L for plain RoPE (read back as the original window), W = R for PI.
-  ck.config.max_position =
-      ck.config.rope.type == formats::RopeType::Linear ? o_.data.seq_len : ck.config.rope.original_max_position;
+  // max_position_embeddings: L for plain RoPE (read back as the original window), W = R for PI,
+  // the target window L_t for PoSE.
+  ck.config.max_position = o_.policy.kind == PolicyKind::Pose                 ? o_.policy.target_window
+                           : ck.config.rope.type == formats::RopeType::Linear ? o_.data.seq_len
+                                                                              : ck.config.rope.original_max_position;
   formats::save_hf_dir(ck, dir);
 }
 
@@ -422,8 +426,9 @@ double Trainer::eval_loss() {
   torch::NoGradGuard ng;
   const int64_t R = o_.data.seq_len, B = std::max<int64_t>(1, micro_);
   const int64_t n = std::min(data_.val.size(), B * o_.eval_batches);
-  // Validation at the policy's serving setting: PI at its fixed g, otherwise plain positions.
-  const double g = o_.policy.kind == PolicyKind::Pi ? o_.policy.g_fixed : 1.0;
+  // Validation at the policy's serving setting: PI at its fixed g, PoSE at L_t / L, otherwise
+  // plain positions.
+  const double g = policy_->serving_scale();
   double total = 0;
   int64_t count = 0;
   for (int64_t first = 0; first < n; first += B) {

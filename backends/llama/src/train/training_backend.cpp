@@ -1,6 +1,8 @@
 #include "e2llm/llama/train/training_backend.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "e2llm/error.hpp"
 #include "e2llm/formats/checkpoint.hpp"
@@ -85,8 +87,20 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   o.warmup = cfg.get<int64_t>("warmup", o.warmup);
   o.weight_decay = cfg.get<double>("weight_decay", o.weight_decay);
   o.grad_clip = cfg.get<double>("grad_clip", o.grad_clip);
+  seed_configured_ = cfg.has("seed");
+  retrieval_seed_configured_ = cfg.has("retrieval_seed");
   o.seed = cfg.get<uint64_t>("seed", o.seed);
   o.data.retrieval_seed = cfg.get<uint64_t>("retrieval_seed", o.seed);
+  train_window_ = cfg.get<int64_t>("train_window", 0);
+  if (train_window_ < 0)
+    throw ConfigError("train_window", "must be > 0 (a window to train at) or 0 (one model per window)");
+  if (train_window_ > 0 && mode_ != TrainingMode::PerWindow)
+    throw ConfigError("train_window",
+                      "is a pi-ft key (one PI model trained at that window); " + name_ + " trains at seq_len");
+  if (mode_ == TrainingMode::PerWindow && train_window_ == 0 && cfg.get<std::string>("factor_rule", "ceil") == "fixed")
+    throw ConfigError("factor_rule",
+                      "\"fixed\" would train every window's model at the same g; use it with "
+                      "train_window (one model) or use \"ceil\" / \"exact\"");
   // A training's folder is named by the hash of everything that shapes it, so its checkpoints
   // can only belong to this very run: a training killed mid-way (e.g. inside a sweep) resumes
   // from its newest checkpoint by default, written every ~10% of the steps unless set.
@@ -120,6 +134,12 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   }
   if (mode_ == TrainingMode::PerWindow && p.kind != PolicyKind::Pi)
     throw ConfigError("policy", "pi-ft trains with the PI policy only (g = W/L per window)");
+  if (p.kind == PolicyKind::Pose) {  // other policies leave these keys unknown (an error)
+    p.target_window = cfg.get<int64_t>("target_window", 0);
+    p.chunks = cfg.get<int64_t>("chunks", 2);
+    if (p.target_window < 0) throw ConfigError("target_window", "must be > L (or left out for the largest window)");
+    if (p.chunks < 1) throw ConfigError("chunks", "must be >= 1");
+  }
   p.gmax = cfg.get<int64_t>("gmax", p.gmax);
   const auto sampling = cfg.get<std::string>("g_sampling", "sample");
   if (sampling != "sample" && sampling != "iteration")
@@ -154,16 +174,14 @@ int64_t TrainingBackend::batch_for(int64_t seq_len) const {
 }
 
 double TrainingBackend::g_for_window(int64_t window, int64_t L) const {
-  if (window <= L) return 1.0;
-  const auto& s = settings();
-  if (s.contains("factor")) return s["factor"].get<double>();
-  const double ratio = static_cast<double>(window) / static_cast<double>(L);
-  return s.value("factor_rule", std::string("ceil")) == "exact" ? ratio : std::ceil(ratio);
+  return scale_for_window(window, L);
 }
 
 TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::string& base_path, const std::string& base_hash,
                                        int64_t L, int64_t seq_len, double g, nlohmann::json* policy_out) {
   TrainOptions o = opts_;
+  o.seed = o.policy.seed = seed_;
+  if (!retrieval_seed_configured_) o.data.retrieval_seed = seed_;
   o.base_checkpoint = random_init_ ? "" : base_path;
   o.data.seq_len = seq_len;
   o.data.cache_dir = ctx.cache_dir;
@@ -173,6 +191,13 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   o.policy.original_window = L;
   o.policy.seq_len = seq_len;
   if (o.policy.kind == PolicyKind::Pi) o.policy.g_fixed = g;
+  if (o.policy.kind == PolicyKind::Pose && o.policy.target_window == 0) {
+    // PoSE trains for one target window: by default the largest the sweep evaluates.
+    for (int64_t W : ctx.windows) o.policy.target_window = std::max(o.policy.target_window, W);
+    if (o.policy.target_window <= L)
+      throw ConfigError("target_window", "PoSE needs a target window L_t > L = " + std::to_string(L) +
+                                             ": set target_window or list a window > L in [sweep] windows");
+  }
   if (o.data.corpus.empty()) throw ConfigError("corpus", "is required: a text/JSONL file or folder to train on");
   PositionPolicy check(o.policy);  // validate before hashing gigabytes
   *policy_out = o.policy.to_json();
@@ -181,6 +206,7 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   h.update("e2llm-train-v1\n");
   h.update(base_hash + "\n");
   nlohmann::json key = train_settings_;
+  key["seed"] = seed_;  // the synthetic rows' seed is in dataset_hash below
   key["seq_len"] = seq_len;
   key["batch"] = o.batch;
   key["policy"] = *policy_out;
@@ -220,10 +246,29 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   if (ctx.base_model.is_object() && ctx.base_model.contains("original_window"))
     L = ctx.base_model["original_window"].get<int64_t>();
   if (L < 1) throw Error(name_ + ": unknown original window L; set [base] window");
+  if (ctx.training_seed && seed_configured_)
+    throw ConfigError("seed",
+                      "is set per training by the sweep's seed axis ([sweep] seeds); remove it from this "
+                      "section, or remove [sweep] seeds to train with it");
+  seed_ = ctx.training_seed.value_or(opts_.seed);
+  if (train_window_ > 0 && train_window_ <= L)
+    throw ConfigError("train_window", "(" + std::to_string(train_window_) + ") must be larger than L = " +
+                                          std::to_string(L) + ": PI trains beyond the base's window");
 
   // Every training's batch is known before the first one starts: a bad budget fails now.
   if (mode_ == TrainingMode::Once) {
     batch_for(opts_.data.seq_len > 0 ? opts_.data.seq_len : L);
+  } else if (train_window_ > 0) {
+    batch_for(train_window_);
+    // Served with the g it trains at, the model reaches g x L tokens: refuse longer windows now.
+    const double g = g_for_window(train_window_, L);
+    for (int64_t W : ctx.windows)
+      if (double(W) > g * double(L)) {
+        std::ostringstream msg;  // no fmt in LibTorch code (docs/pitfalls.md, "LibTorch from the pinned wheel")
+        msg << "trains at " << train_window_ << " and serves g = " << g << " at every window, so windows up to "
+            << g * double(L) << " tokens; the sweep has W = " << W << ": raise train_window or drop that window";
+        throw ConfigError("train_window", msg.str());
+      }
   } else {
     for (int64_t W : ctx.windows)
       if (W > L) batch_for(W);
@@ -236,11 +281,26 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   if (mode_ == TrainingMode::Once) {
     const int64_t R = opts_.data.seq_len > 0 ? opts_.data.seq_len : L;
     const auto r = train_one(ctx, base_path, base_hash, L, R, opts_.policy.g_fixed, &policy);
+    if (opts_.policy.kind == PolicyKind::Pose) pose_scale_ = policy.at("scale").get<double>();
     trained.push_back(r.to_json());
     trained.back()["cached"] = r.cached;
     tokens += r.tokens, wall += r.wall_s;
     serve_path = r.checkpoint_dir.string();
     serve_hash = r.checkpoint_hash;
+  } else if (train_window_ > 0) {
+    // One PI model trained at train_window (Chen et al. 2023; the paper's PI baseline), served
+    // at every window with the g it trained at, as its published config declares.
+    const double g = g_for_window(train_window_, L);
+    nlohmann::json p;
+    const auto r = train_one(ctx, base_path, base_hash, L, train_window_, g, &p);
+    auto rec = r.to_json();
+    rec["window"] = train_window_, rec["g"] = g, rec["cached"] = r.cached, rec["policy"] = p;
+    trained.push_back(rec);
+    tokens += r.tokens, wall += r.wall_s;
+    serve_path = r.checkpoint_dir.string();
+    serve_hash = r.checkpoint_hash;
+    policy = {{"policy", "pi"}, {"train_window", train_window_}, {"served_g", g}};
+    serve_fixed_factor(g);
   } else {
     for (int64_t W : ctx.windows) {
       if (W <= L || per_window_paths_.count(W)) continue;
@@ -271,7 +331,7 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   record["train_wall_s"] = wall;
   record["policy"] = policy;
   record["trained"] = trained;
-  if (mode_ == TrainingMode::Once) {
+  if (mode_ == TrainingMode::Once || train_window_ > 0) {
     record["checkpoint_path"] = serve_path;
     record["checkpoint_hash"] = serve_hash;
   } else {
@@ -283,9 +343,15 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   return record;
 }
 
+double TrainingBackend::recorded_g(int64_t window) const {
+  return opts_.policy.kind == PolicyKind::Pose ? pose_scale_ : scale_for_window(window);
+}
+
 formats::RopeConfig TrainingBackend::rope_for_window(int64_t window) const {
   formats::RopeConfig rope = base_rope();
-  const double g = opts_.policy.kind == PolicyKind::Plain ? 1.0 : scale_for_window(window);
+  const double g = opts_.policy.kind == PolicyKind::Plain  ? 1.0
+                   : opts_.policy.kind == PolicyKind::Pose ? pose_scale_
+                                                           : scale_for_window(window);
   if (g > 1.0) {
     rope.type = formats::RopeType::Linear;  // angle = (m / g) · θ_j, t = 0 (docs/methods.md §E²-LLM)
     rope.factor = g;
@@ -294,7 +360,7 @@ formats::RopeConfig TrainingBackend::rope_for_window(int64_t window) const {
 }
 
 std::unique_ptr<LanguageModel> TrainingBackend::open(int64_t window) {
-  if (mode_ == TrainingMode::PerWindow) {
+  if (mode_ == TrainingMode::PerWindow && train_window_ == 0) {
     if (window > original_window()) {
       auto it = per_window_models_.find(window);
       if (it == per_window_models_.end())

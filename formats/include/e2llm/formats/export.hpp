@@ -19,13 +19,19 @@ struct PortableRope {
   // For config.json: static NTK-aware scaling (which transformers does not name) becomes
   // plain RoPE with base ntk_base(b, s, d): the same frequencies.
   RopeConfig hf;
-  // For GGUF: llama.cpp's rope.scaling.type ("none" | "linear" | "yarn"), the base and
-  // factor it reads; `gguf_refusal` is non-empty when llama.cpp cannot serve this RoPE
-  // (dynamic NTK; YaRN with other betas or an explicit attention factor) and says why.
+  // For GGUF: llama.cpp's rope.scaling.type ("none" | "linear" | "yarn" | "longrope"), the
+  // base and factor it reads; `gguf_refusal` is non-empty when llama.cpp cannot serve this
+  // RoPE (dynamic NTK; YaRN with other betas or an explicit attention factor) and says why.
   std::string gguf_type;
   double gguf_freq_base = 10000.0;
   double gguf_factor = 1.0;
   int64_t gguf_original_context = 0;
+  // llama3: tensor rope_freqs.weight, the per-pair divisors llama.cpp applies at every length.
+  std::vector<double> gguf_rope_freqs;
+  // longrope: tensors rope_factors_long / _short.weight and rope.scaling.attn_factor (no
+  // rope.scaling.factor: llama.cpp would scale the positions by it as well).
+  std::vector<double> gguf_long_factors, gguf_short_factors;
+  double gguf_attn_factor = 1.0;
   std::string gguf_refusal;
 };
 PortableRope portable_rope(const RopeConfig& served);

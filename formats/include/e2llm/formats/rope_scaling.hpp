@@ -1,7 +1,7 @@
 // RoPE frequency schedules: plain RoPE and the context-extension baselines (PI, NTK,
-// dynamic NTK, YaRN). This header and rope_scaling.cpp are the one place the formulas live;
-// every other part of e2llm asks compute_rope() for inv_freq and the attention factor.
-// Formulas: docs/methods.md §Baselines (Hugging Face `rope_scaling` semantics).
+// dynamic NTK, YaRN, Llama 3's llama3, Phi-3's longrope). This header and rope_scaling.cpp are the one place the
+// formulas live; every other part of e2llm asks compute_rope() for inv_freq and the attention factor. Formulas:
+// docs/methods.md §Baselines (Hugging Face `rope_scaling` semantics).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 namespace e2llm::formats {
 
 // Names and aliases: rope_types() below.
-enum class RopeType { Default, Linear, Ntk, DynamicNtk, Yarn };
+enum class RopeType { Default, Linear, Ntk, DynamicNtk, Yarn, Llama3, Longrope };
 
 struct RopeConfig {
   RopeType type = RopeType::Default;
@@ -22,7 +22,11 @@ struct RopeConfig {
   double base = 10000.0;                     // b
   int64_t original_max_position = 4096;      // L, the ORIGINAL window
   double beta_fast = 32.0, beta_slow = 1.0;  // YaRN
-  std::optional<double> attention_factor;    // YaRN: overrides mscale when set
+  std::optional<double> attention_factor;    // YaRN, longrope: overrides the default when set
+  double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3 (Llama 3.1's values)
+  // longrope: the per-pair divisors of inv_freq (d/2 each); long_factor serves sequences
+  // longer than L, short_factor the others.
+  std::vector<double> long_factor, short_factor;
 
   std::string to_string() const;
   nlohmann::json to_json() const;
@@ -32,10 +36,11 @@ struct RopeConfig {
 
 struct RopeFrequencies {
   std::vector<double> inv_freq;   // d/2 entries; angle of pair j at position p = p * inv_freq[j]
-  double attention_factor = 1.0;  // multiplies both cos and sin (YaRN mscale)
+  double attention_factor = 1.0;  // multiplies both cos and sin (YaRN mscale, longrope's factor)
 };
 
-// seq_len matters only for dynamic NTK (the current length n; n <= L gives plain RoPE).
+// seq_len matters for dynamic NTK (the current length n; n <= L gives plain RoPE) and
+// longrope (n > L takes long_factor, else short_factor; 0 = short).
 // Throws e2llm::Error on an invalid config (odd/non-positive head_dim, factor < 1 where
 // scaling is asked, base <= 1, ...).
 RopeFrequencies compute_rope(const RopeConfig& config, int64_t seq_len = 0);
@@ -71,11 +76,18 @@ double yarn_mscale(double factor);
 double ntk_base(double base, double factor, int64_t head_dim);
 // The dynamic NTK base for current length n: b * ((s*n/L) - (s-1))^(d/(d-2)) when n > L, else b.
 double dynamic_ntk_base(double base, double factor, int64_t head_dim, int64_t seq_len, int64_t original_max_position);
+// longrope's default attention factor sqrt(1 + ln s / ln L) for s > 1, else 1 (Phi-3; HF).
+double longrope_attention_factor(double factor, int64_t original_max_position);
+// Per pair j, the divisor of the plain frequency: b^(-2j/d) / inv_freq'_j for `config` at
+// `seq_len` (1 for plain RoPE, s for PI). llama.cpp carries llama3 and longrope as such
+// tensors (rope_freqs, rope_factors_long / _short).
+std::vector<double> frequency_divisors(const RopeConfig& config, int64_t seq_len = 0);
 
 // From a Hugging Face config.json object: rope_theta, head_dim (or hidden_size /
 // num_attention_heads), max_position_embeddings, and rope_scaling {"type"|"rope_type",
 // "factor", "original_max_position_embeddings", "beta_fast", "beta_slow",
-// "attention_factor"} or the newer rope_parameters {"rope_type", "rope_theta", ...}.
+// "attention_factor", "low_freq_factor", "high_freq_factor", "long_factor",
+// "short_factor"} or the newer rope_parameters {"rope_type", "rope_theta", ...}.
 // Throws e2llm::Error naming the field on an unknown rope type or a bad value.
 RopeConfig rope_config_from_hf(const nlohmann::json& hf_config);
 // The rope_scaling dict for config.json (null for Default).

@@ -20,7 +20,8 @@ namespace e2llm::harness {
 
 // The cell file format. Bump the version on any change a reader must know about.
 inline constexpr const char* kCellSchema = "e2llm.cell";
-inline constexpr int kCellSchemaVersion = 2;  // 2: task.views, peak_rss_bytes_cell
+// 2: task.views, peak_rss_bytes_cell. 3: uncertainty, training_seed, config_sha256.
+inline constexpr int kCellSchemaVersion = 3;
 // Bump when the key material changes shape: every cell is then recomputed.
 inline constexpr int kCellKeyVersion = 1;
 
@@ -38,6 +39,7 @@ struct CellKeyInputs {
   std::string task_fingerprint;
   std::int64_t window = 0;
   std::uint64_t seed = 0;
+  std::optional<std::uint64_t> training_seed;  // [sweep] seeds: the seed the backend trained with
 };
 nlohmann::json cell_key_material(const CellKeyInputs& in);
 

@@ -12,6 +12,7 @@
 
 #include "e2llm/harness/config.hpp"
 #include "e2llm/harness/registry.hpp"
+#include "e2llm/harness/report.hpp"
 
 namespace e2llm::harness {
 
@@ -36,6 +37,9 @@ struct SweepSpec {
   std::vector<std::filesystem::path> plugin_paths;
   std::string tokenizer_plugin = "sentencepiece";
   std::filesystem::path tokenizer_model;
+  // Where tokenizer_model comes from, for errors: "tokenizer.model", or "base.path" when
+  // [tokenizer] model is left out and the base model's own tokenizer is used.
+  std::string tokenizer_key = "tokenizer.model";
   std::string base_source;         // "gguf" | "hf" | "pretrain"
   std::filesystem::path base_path;  // empty for "pretrain"
   std::int64_t original_window = 0;  // L
@@ -43,6 +47,11 @@ struct SweepSpec {
   std::vector<PluginSection> backends;
   std::vector<PluginSection> tasks;
   std::vector<std::int64_t> windows;
+  // [sweep] seeds: training seeds. Each backend that trains is prepared (trained) once per
+  // seed and has cells per seed; the others once. Empty: one training with each backend's
+  // own seed. Tasks keep [run] seed, so every cell of a window scores the same items.
+  std::vector<std::uint64_t> seeds;
+  ReportSettings report;  // [report], checked against the backends
 };
 
 // Checks the config (located errors) and resolves paths. `out_override` is --out.

@@ -16,10 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "e2llm/language_model.hpp"
 #include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/formats/model_config.hpp"
 #include "e2llm/formats/rope_scaling.hpp"
+#include "e2llm/language_model.hpp"
+#include "e2llm/llama/self_extend.hpp"
 
 namespace e2llm::llama {
 
@@ -30,6 +31,9 @@ struct RopeInputs {
   torch::Tensor positions;        // [B, T] floating (or integral): the position each token is rotated by
   torch::Tensor inv_freq;         // [d/2] (any floating dtype; used in float64)
   double attention_factor = 1.0;  // multiplies cos and sin (YaRN mscale)
+  // Self-Extend's grouped attention (self_extend.hpp); then positions must be the token
+  // indices (start + t, scale 1), which the grouped positions are computed from.
+  SelfExtendOptions self_extend{};
 
   // positions[b, t] = (start + t) / scale for every row b; inv_freq and the factor from `freq`.
   static RopeInputs make(const formats::RopeFrequencies& freq, int64_t batch, int64_t length, int64_t start = 0,
@@ -73,6 +77,14 @@ std::string attention_kernel_name(const torch::Tensor& q, const torch::Tensor& k
 // chunked prefill.
 torch::Tensor blocked_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                 const AttentionOptions& options = {});
+// Self-Extend (self_extend.hpp): qn, kn rotated by the token positions, qg, kg by the grouped
+// ones (same shapes as q and k); query i sits at S − T + i. A key with (S − T + i) − j <
+// window scores qn·kn, any other visible key qg·kg, in one softmax. Blocked over queries and
+// keys like blocked_attention (memory O(T * block)); a key block wholly inside or wholly
+// beyond the neighbour window computes one kind of score only. Forward only, float32 math.
+torch::Tensor self_extend_attention(const torch::Tensor& qn, const torch::Tensor& qg, const torch::Tensor& kn,
+                                    const torch::Tensor& kg, const torch::Tensor& v, int64_t window,
+                                    const AttentionOptions& options = {});
 // The textbook form: materializes the [B, H, T, S] scores. For tests and tiny inputs only.
 torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
@@ -88,9 +100,11 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const
                          const std::string& layout);
 
 // Keys (already rotated) and values per layer, preallocated and grown by doubling.
-// It remembers the RoPE its keys were rotated with: a forward with a different inv_freq or
-// attention factor throws instead of mixing bases (the dynamic-NTK bug class: keys cached
-// with an older base). clear() to start over with another RoPE.
+// It remembers the RoPE its keys were rotated with: a forward with a different inv_freq,
+// attention factor or Self-Extend setting throws instead of mixing bases (the dynamic-NTK bug
+// class: keys cached with an older base). clear() to start over with another RoPE.
+// With Self-Extend it also keeps every key rotated by its grouped position floor(k/G): a
+// key's two rotations never change, so each is computed once (docs/methods.md §Self-Extend).
 class KVCache {
  public:
   KVCache() = default;
@@ -103,10 +117,12 @@ class KVCache {
   friend class LlamaModel;
   friend class BatchedGenerator;              // batched_generation.hpp: one cache per sequence, decoded together
   std::vector<torch::Tensor> keys_, values_;  // [B, Hkv, capacity, d] per layer
+  std::vector<torch::Tensor> group_keys_;     // Self-Extend only: keys rotated by floor(k/G)
   int64_t length_ = 0;
   int64_t reserve_ = 0;
   torch::Tensor inv_freq_;  // float64 copy of the RoPE the keys carry
   double attention_factor_ = 1.0;
+  SelfExtendOptions self_extend_;
 };
 
 struct ModelOptions {
@@ -164,8 +180,8 @@ class LlamaModel : public torch::nn::Module {
   };
   torch::Tensor add(const std::string& hf_name, std::vector<int64_t> shape, bool norm, WeightInit init);
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
-  // Layer l on x [B, T, D]: attention (attend gets q, k, v rotated by cos / sin) and MLP, each
-  // with its residual.
+  // Layer l on x [B, T, D]: attention (attend gets q, k rotated by cos / sin, or as projected
+  // when cos is undefined: then attend rotates them) and MLP, each with its residual.
   torch::Tensor layer(int64_t l, const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                       const StepAttention& attend);
 
@@ -190,7 +206,8 @@ formats::Checkpoint to_checkpoint(const LlamaModel& model);
 // the whole call. Stops at a stop token (not returned) or after max_new_tokens. Greedy when
 // temperature <= 0, else temperature + nucleus (top_p) sampling with std::mt19937_64(seed).
 std::vector<int32_t> generate_tokens(LlamaModel& model, const std::vector<int32_t>& prompt,
-                                     const formats::RopeFrequencies& rope, const GenerationOptions& options);
+                                     const formats::RopeFrequencies& rope, const GenerationOptions& options,
+                                     const SelfExtendOptions& self_extend = {});
 // The sampling rule generate_tokens uses, on one row of logits.
 int32_t sample_token(const std::vector<float>& logits, double temperature, double top_p, std::mt19937_64& rng);
 

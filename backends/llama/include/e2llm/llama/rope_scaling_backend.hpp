@@ -13,6 +13,7 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/formats/model_config.hpp"
 #include "e2llm/formats/rope_scaling.hpp"
+#include "e2llm/llama/self_extend.hpp"
 
 namespace e2llm::llama {
 
@@ -25,8 +26,9 @@ class RopeScalingBackend : public Backend {
 
   BackendInfo info() const override;
   // Keys: model (path; else the run's base model), threads (0 = all cores),
-  // factor_rule ("ceil": g = ceil(W/L), default; "exact": g = W/L), factor (a fixed s for
-  // every W > L instead of g), beta_fast, beta_slow, attention_factor (YaRN),
+  // factor_rule ("ceil": g = ceil(W/L), default; "exact": g = W/L; "fixed": g = `factor` at
+  // every window, W <= L included, and no window beyond factor x L), factor (a fixed s for
+  // every W > L instead of g; required by "fixed"), beta_fast, beta_slow, attention_factor (YaRN),
   // block_size (blocked attention query/key block, default 256), check_blas (default true),
   // device ("auto" | "cpu" | "cuda" | "cuda:N"; the run's PrepareContext::device wins),
   // dtype ("float32" | "bfloat16"), attention ("fused" | "blocked"), batch_size (sequences
@@ -39,8 +41,11 @@ class RopeScalingBackend : public Backend {
   // A TorchLanguageModel sharing the loaded weights, with rope_for_window(window).
   std::unique_ptr<LanguageModel> open(int64_t window) override;
 
-  // The scale for a window: 1 when W <= L; else `factor` if configured, else ceil(W/L) or W/L.
+  // The scale for a window: `factor` at every window under the "fixed" rule; else 1 when
+  // W <= L, `factor` if configured, ceil(W/L) or W/L.
   double scale_for_window(int64_t window) const;
+  // The same rule for a given L (before prepare() knows it).
+  double scale_for_window(int64_t window, int64_t original_window) const;
   // The model's own RoPE (Default type) with this backend's beta / attention_factor settings.
   formats::RopeConfig base_rope() const;
   int64_t original_window() const { return original_window_; }
@@ -52,6 +57,11 @@ class RopeScalingBackend : public Backend {
  protected:
   // The hook: which RoPE serves `window`.
   virtual formats::RopeConfig rope_for_window(int64_t window) const = 0;
+  // The "g" open(window) records: scale_for_window(window) unless a method serves another
+  // scale (PoSE: its one trained scale at every window).
+  virtual double recorded_g(int64_t window) const { return scale_for_window(window); }
+  // Self-Extend's grouped attention at `window` (off unless a method turns it on).
+  virtual SelfExtendOptions self_extend_for_window(int64_t /*window*/) const { return {}; }
   // Extra config keys of a subclass (read them from `reader`; finish() is called after).
   virtual void configure_extra(ConfigReader& /*reader*/) {}
   // For trained subclasses: replace the served weights (e.g. after fine-tuning).
@@ -66,12 +76,15 @@ class RopeScalingBackend : public Backend {
   std::shared_ptr<const Tokenizer> tokenizer() const { return tokenizer_; }
   // A subclass's config key holding a path (BackendInfo::path_keys), e.g. "corpus".
   void declare_path_key(std::string key) { info_.path_keys.push_back(std::move(key)); }
+  // Serves g at every window from now on (the "fixed" rule), e.g. a model trained at one g.
+  void serve_fixed_factor(double g);
 
  private:
   BackendInfo info_;
   std::string model_path_;  // from configure; empty = the run's base model
   int threads_ = 0;
   bool exact_factor_ = false;
+  bool fixed_factor_ = false;  // factor_rule = "fixed": factor_ at every window
   std::optional<double> factor_;
   double beta_fast_ = 32.0, beta_slow_ = 1.0;
   std::optional<double> attention_factor_;

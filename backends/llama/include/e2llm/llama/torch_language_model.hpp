@@ -16,8 +16,10 @@ class TorchLanguageModel : public LanguageModel {
  public:
   // `tokenizer` may be null (then tokenizer() throws): tests and benchmarks work on ids.
   // `extra` is merged into describe() (e.g. {"backend": "pi", "g": 4}).
+  // `self_extend` (enabled: G > 1) serves Self-Extend's grouped attention on top of `rope`.
   TorchLanguageModel(std::shared_ptr<LlamaModel> model, formats::RopeConfig rope, int64_t window,
-                     std::shared_ptr<const Tokenizer> tokenizer, nlohmann::json extra = nlohmann::json::object());
+                     std::shared_ptr<const Tokenizer> tokenizer, nlohmann::json extra = nlohmann::json::object(),
+                     SelfExtendOptions self_extend = {});
 
   int64_t window() const override { return window_; }
   const Tokenizer& tokenizer() const override;
@@ -53,6 +55,7 @@ class TorchLanguageModel : public LanguageModel {
   int64_t window_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   nlohmann::json extra_;
+  SelfExtendOptions self_extend_;
   int64_t batch_size_ = 0;  // 0 = chosen from memory
 };
 

@@ -15,6 +15,10 @@ struct DatasetSpec {
   std::string prompt;  // with the placeholders {context} and {input}
   int max_new_tokens;
   Metric metric;
+  // Whether a chat model's prompt is wrapped in its chat template. LongBench's pred.py skips
+  // the template for trec, triviaqa, samsum, lsht, lcc and repobench-p (few-shot and code
+  // completion sets, none of them in this table); every set here takes it.
+  bool chat_template;
 };
 
 // narrativeqa, qasper, multifieldqa_en, hotpotqa, 2wikimqa, musique, gov_report, qmsum,

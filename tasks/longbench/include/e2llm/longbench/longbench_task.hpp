@@ -11,6 +11,9 @@
 //   reserve      tokens kept free for the answer, default 500
 //   budget       a fixed prompt budget in tokens
 //   out_dir      where <dataset>.jsonl prediction files go (none when unset)
+//   chat_template "none" (default) | "auto" | a family: the chat prompt, built after truncation
+//                for the datasets that take one (DatasetSpec::chat_template)
+//   add_bos      "auto" (default) | true | false (taskkit/prompt_framing.hpp)
 #pragma once
 
 #include <cstddef>
@@ -24,6 +27,7 @@
 #include "e2llm/longbench/datasets.hpp"
 #include "e2llm/longbench/loader.hpp"
 #include "e2llm/task.hpp"
+#include "e2llm/taskkit/prompt_framing.hpp"
 
 namespace e2llm::longbench {
 
@@ -37,9 +41,10 @@ struct TaskConfig {
   std::int64_t reserve = 500;
   std::int64_t budget = 0;  // for BudgetRule::fixed
   std::filesystem::path out_dir;
+  taskkit::FramingConfig framing;
 };
 
-// The prompt budget (BOS included) for a window and dataset under the config's rule.
+// The prompt budget (BOS included, before the chat template) for a window and dataset under the config's rule.
 // Throws e2llm::Error when it leaves fewer than 2 prompt tokens or exceeds the window.
 std::int64_t prompt_budget(const TaskConfig& config, std::int64_t window, const DatasetSpec& spec);
 
@@ -61,8 +66,8 @@ class LongBenchTask : public Task {
  private:
   // The metrics (per dataset, avg_en), the prediction files and the protocol facts.
   void summarize(CellResult& result, const std::vector<std::vector<Row>>& all_rows,
-                 const std::vector<std::int64_t>& budgets, const std::vector<std::size_t>& resumed,
-                 std::int64_t window) const;
+                 const std::vector<std::int64_t>& budgets, const std::vector<std::size_t>& resumed, std::int64_t window,
+                 const taskkit::PromptFraming& framing) const;
 
   bool configured_ = false;
   TaskConfig config_;

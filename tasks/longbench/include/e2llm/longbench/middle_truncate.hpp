@@ -1,6 +1,7 @@
 // LongBench's middle truncation (THUDM/LongBench pred.py): when the tokenized prompt is
 // longer than the budget, keep its first and last budget/2 tokens, decode both halves to
-// text, join them, and encode the result again for the model.
+// text, join them, and encode the result again for the model (with the chat template, for a
+// chat model: LongBench builds the chat prompt after truncating).
 #pragma once
 
 #include <cstddef>
@@ -8,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "e2llm/tokenizer.hpp"
+#include "e2llm/taskkit/prompt_framing.hpp"
 
 namespace e2llm::longbench {
 
@@ -17,14 +18,18 @@ namespace e2llm::longbench {
 std::vector<std::int32_t> keep_head_and_tail(const std::vector<std::int32_t>& ids, std::size_t budget);
 
 struct TruncatedPrompt {
-  std::vector<std::int32_t> ids;    // BOS + tokens, what the model is given
-  std::size_t original_tokens = 0;  // BOS + tokens before truncation
+  std::vector<std::int32_t> ids;    // what the model is given: framed.ids(text)
+  std::size_t original_tokens = 0;  // plain.ids(prompt).size(), before truncation
   bool truncated = false;           // the text was cut in the middle
 };
 
-// Encodes BOS + prompt; when that is longer than `budget`, cuts it with keep_head_and_tail,
-// decodes the two halves without BOS (skip_special_tokens) and encodes their concatenation
-// again with BOS. Like pred.py, the result may differ from `budget` by a few tokens.
-TruncatedPrompt truncate_prompt(const Tokenizer& tokenizer, std::string_view prompt, std::size_t budget);
+// Frames the prompt without a chat template (`plain`: BOS by the add_bos rule); when that is
+// longer than `budget`, cuts it with keep_head_and_tail, decodes the two halves without BOS
+// and EOS (skip_special_tokens) and joins them as text. The text, cut or not, is framed
+// again by `framed` (the chat template when the dataset takes one, else `plain`): LongBench
+// truncates the prompt before it builds the chat prompt. Like pred.py, the result may differ
+// from `budget` by a few tokens, and by the template's tokens.
+TruncatedPrompt truncate_prompt(const taskkit::PromptFraming& plain, const taskkit::PromptFraming& framed,
+                                std::string_view prompt, std::size_t budget);
 
 }  // namespace e2llm::longbench

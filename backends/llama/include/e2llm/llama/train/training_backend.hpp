@@ -1,4 +1,4 @@
-// The base of the training backends ("e2llm", "pi-ft", "pretrain"): reads the training
+// The base of the training backends ("e2llm", "pi-ft", "pose", "pretrain"): reads the training
 // keys, trains in prepare() through run_training (cached by content hash under
 // ctx.cache_dir: a rerun loads the cached checkpoint), then serves the trained weights
 // through RopeScalingBackend. Free of LibTorch types so plugins compile quickly.
@@ -9,11 +9,16 @@
 //   steps, batch (global), tokens_per_step (instead of batch: batch = tokens_per_step / R for
 //   every trained sequence length, so PI-FT at W and E²-LLM at R see equal token budgets),
 //   grad_accum, lr, min_lr_ratio, warmup, weight_decay, grad_clip,
-//   seed, policy ("plain" | "pi" | "e2llm"), gmax, g_sampling ("sample" | "iteration"),
+//   seed, policy ("plain" | "pi" | "e2llm" | "pose"), gmax, g_sampling ("sample" | "iteration"),
 //   g_values, sink, scale_augmentation, offset_augmentation, g_fixed,
+//   target_window (PoSE's L_t; default the sweep's largest window), chunks (PoSE's N, 2),
 //   init ("base" | "random"), model = {dim, layers, heads, kv_heads, ffn, window, vocab,
 //   rope_base, tied_embeddings} (random init), checkpoint_every, keep_last, resume,
-//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step.
+//   log_every, eval_every, eval_batches, dist_timeout_s, debug_kill_at_step,
+//   train_window (pi-ft: one model trained at this window, served at every window with the
+//   g it trained at, as a long-context PI model is published; 0 = one model per window).
+// A sweep's seed axis (PrepareContext::training_seed) replaces `seed` (and `retrieval_seed`
+// unless set): one training, cached apart, per seed.
 #pragma once
 
 #include <map>
@@ -44,9 +49,11 @@ class TrainingBackend : public RopeScalingBackend {
   std::unique_ptr<LanguageModel> open(int64_t window) override;
 
  protected:
-  // Plain policy models are served with plain RoPE; the others with PI-style g = W / L
-  // (E²-LLM inference, docs/methods.md §E²-LLM: t = 0, g = W / L with the ceil rule by default).
+  // Plain policy models are served with plain RoPE; PoSE with PI at its trained L_t / L at
+  // every window (as its code evaluates); the others with PI-style g = W / L (E²-LLM
+  // inference, docs/methods.md §E²-LLM: t = 0, g = W / L with the ceil rule by default).
   formats::RopeConfig rope_for_window(int64_t window) const override;
+  double recorded_g(int64_t window) const override;
   void configure_extra(ConfigReader& reader) override;
 
  private:
@@ -57,6 +64,10 @@ class TrainingBackend : public RopeScalingBackend {
   std::string name_;
   PolicyKind default_policy_;
   TrainingMode mode_;
+  int64_t train_window_ = 0;      // pi-ft: > 0 trains one model at this window
+  bool seed_configured_ = false;  // `seed` written in the section (refused with a seed axis)
+  bool retrieval_seed_configured_ = false;
+  uint64_t seed_ = 0;                        // the seed of the current prepare(): the sweep's or `seed`
   int64_t batch_for(int64_t seq_len) const;  // throws ConfigError for a bad tokens_per_step
   int64_t tokens_per_step_ = 0;  // > 0: batch = tokens_per_step_ / seq_len per training
   TrainOptions opts_;  // the configured knobs (policy/seq_len/out completed per job)
@@ -68,6 +79,7 @@ class TrainingBackend : public RopeScalingBackend {
   std::map<int64_t, std::shared_ptr<LlamaModel>> per_window_models_;
   std::shared_ptr<LlamaModel> served_base_;
   std::string served_hash_;
+  double pose_scale_ = 0;  // PoSE: L_t / L, known after prepare()
 };
 
 }  // namespace e2llm::llama::train
