@@ -4,6 +4,7 @@
 # precompiled <torch/torch.h>: one TU including it costs ~20 s here (docs/pitfalls.md, "Compile cost of torch.h").
 add_library(e2llm_llama SHARED
   src/attention.cpp
+  src/batched_generation.cpp
   src/device.cpp
   src/model.cpp
   src/torch_language_model.cpp

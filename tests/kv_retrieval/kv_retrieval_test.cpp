@@ -72,6 +72,11 @@ class OracleModel final : public LanguageModel {
     if (std::int64_t(ids.size()) > o.max_new_tokens) ids.resize(std::size_t(o.max_new_tokens));
     return ids;
   }
+  std::vector<std::vector<std::int32_t>> generate_batch(const std::vector<GenerationRequest>& requests,
+                                                        const GenerationDone& done) override {
+    return e2llm::testing::generate_each(*this, window_, tokenizer_.vocab_size(), requests, done);
+  }
+  std::int64_t batch_size() const override { return 3; }
   nlohmann::json describe() const override { return {{"model", "oracle"}}; }
 
   double fail_beyond = 1.0;

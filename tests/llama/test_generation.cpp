@@ -447,7 +447,7 @@ TEST(BackendsByValue, E2llmServedAtWEqualsLinearScalingByWOverL) {
 }
 
 // The LanguageModel contract on the LibTorch model itself (the suite every test double
-// passes too): plain RoPE and PI, with the stories260K vocabulary's stop tokens.
+// passes too): plain RoPE, PI and Self-Extend, with the stories260K vocabulary's stop tokens.
 TEST(Generation, TorchLanguageModelKeepsTheLanguageModelContract) {
   auto model = stories_model();
   ASSERT_TRUE(model->vocab.has_value());
@@ -463,6 +463,12 @@ TEST(Generation, TorchLanguageModelKeepsTheLanguageModelContract) {
     e2llm::testing::expect_language_model_contract(lm, {}, options);
     e2llm::testing::expect_next_token_distribution(lm, {tokenizer->bos_id(), 300, 301, 302});
   }
+  // Self-Extend's grouped attention (generate_batch runs it one request at a time).
+  TorchLanguageModel se(model, model->config().rope, 64, tokenizer, nlohmann::json::object(), SelfExtendOptions{2, 16});
+  EXPECT_EQ(se.batch_size(), 1);
+  e2llm::GenerationOptions options;
+  options.stop_tokens = {tokenizer->bos_id(), tokenizer->eos_id()};
+  e2llm::testing::expect_language_model_contract(se, {}, options);
 }
 
 // PoSE (docs/methods.md §PoSE) trains once toward L_t and serves every window with PI at the

@@ -141,6 +141,35 @@ TEST(LlamaModel, AdjacentAndHalfLayoutsGiveSameLogits) {
   EXPECT_LT(rel_diff(h, a), 1e-5);
 }
 
+TEST(LlamaModel, LongInputsThroughTheMlpInRowChunksGiveTheSameLogits) {
+  auto model = load_model(stories());
+  const int64_t T = LlamaModel::kMlpRowChunk + 300;
+  auto ids = random_ids(1, T, 9);
+  torch::Tensor whole;
+  {
+    torch::AutoGradMode on(true);  // autograd on: the MLP takes all rows at once
+    whole = model->forward_hidden(ids, default_rope(*model, 1, T)).detach();
+  }
+  torch::NoGradGuard ng;
+  auto chunked = model->forward_hidden(ids, default_rope(*model, 1, T));
+  EXPECT_LT(rel_diff(chunked, whole), 1e-5);
+}
+
+TEST(LlamaModel, LoadingDrawsNoRandomInitialization) {
+  // load_model constructs without drawing weights (load_weights overwrites every one), so it
+  // leaves LibTorch's generator where it was; a model built for training draws from it.
+  torch::manual_seed(11);
+  const auto expected = torch::randn({4});
+  torch::manual_seed(11);
+  auto model = load_model(stories());
+  EXPECT_TRUE(torch::equal(torch::randn({4}), expected));
+  torch::manual_seed(11);
+  LlamaModel fresh(stories().config);
+  EXPECT_FALSE(torch::equal(torch::randn({4}), expected));
+  EXPECT_TRUE(
+      torch::equal(model->hf_parameter("model.norm.weight"), load_model(stories())->hf_parameter("model.norm.weight")));
+}
+
 TEST(LlamaModel, KVCacheIncrementalEqualsFullRecomputation) {
   auto model = load_model(stories());
   AttentionOptions small_blocks;

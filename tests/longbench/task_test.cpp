@@ -94,6 +94,11 @@ class OracleModel : public LanguageModel {
     ADD_FAILURE() << "no known question at the end of the prompt";
     return {};
   }
+  std::vector<std::vector<std::int32_t>> generate_batch(const std::vector<GenerationRequest>& requests,
+                                                        const GenerationDone& done) override {
+    return e2llm::testing::generate_each(*this, window_, tokenizer_.vocab_size(), requests, done);
+  }
+  std::int64_t batch_size() const override { return 3; }
   nlohmann::json describe() const override { return {{"model", "oracle"}}; }
 
   int calls = 0;
@@ -351,6 +356,11 @@ class ShortAnswerModel : public LanguageModel {
     out.resize(std::min(out.size(), std::size_t(options.max_new_tokens)));
     return out;
   }
+  std::vector<std::vector<std::int32_t>> generate_batch(const std::vector<GenerationRequest>& requests,
+                                                        const GenerationDone& done) override {
+    return e2llm::testing::generate_each(*this, window_, tokenizer_.vocab_size(), requests, done);
+  }
+  std::int64_t batch_size() const override { return 3; }
   nlohmann::json describe() const override { return {}; }
 
  private:

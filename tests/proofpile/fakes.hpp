@@ -69,6 +69,11 @@ class ContextProbeModel final : public LanguageModel {
     if (std::count(o.stop_tokens.begin(), o.stop_tokens.end(), 0)) return {};
     return std::vector<std::int32_t>(std::size_t(o.max_new_tokens), 0);
   }
+  std::vector<std::vector<std::int32_t>> generate_batch(const std::vector<GenerationRequest>& requests,
+                                                        const GenerationDone& done) override {
+    return testing::generate_each(*this, window_, tokenizer_.vocab_size(), requests, done);
+  }
+  std::int64_t batch_size() const override { return 2; }
   nlohmann::json describe() const override { return {{"model", "context-probe"}}; }
 
   struct Call {

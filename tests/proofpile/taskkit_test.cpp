@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
+#include <optional>
 
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/lists.hpp"
+#include "e2llm/taskkit/sample_loop.hpp"
 #include "e2llm/taskkit/seeded_rng.hpp"
 #include "e2llm/taskkit/sliding_window.hpp"
 #include "fakes.hpp"
@@ -210,4 +213,110 @@ TEST(TaskkitLists, TokenCounts) {
   EXPECT_EQ(format_fraction(0.1), "0.1");
   EXPECT_EQ(number_list(nlohmann::json::parse("[0, 0.5, 1]"), "depths"), (std::vector<double>{0, 0.5, 1}));
   EXPECT_THROW(number_list(nlohmann::json::parse("[0, \"x\"]"), "depths"), ConfigError);
+}
+
+// ---- run_generation_samples ----------------------------------------------------------------
+
+namespace {
+
+// Answers every prompt with its last token, keeping the contract; its generate_batch hands
+// results over in reverse order (language_model_checks.hpp).
+class EchoModel final : public LanguageModel {
+ public:
+  std::int64_t window() const override { return 64; }
+  const Tokenizer& tokenizer() const override { return tokenizer_; }
+  std::vector<float> token_logprobs(const std::vector<std::int32_t>& ids, std::size_t from) override {
+    e2llm::testing::check_token_logprobs_args(window(), tokenizer_.vocab_size(), ids, from);
+    return std::vector<float>(from < ids.size() ? ids.size() - from : 0, -1.0f);
+  }
+  std::vector<std::int32_t> generate(const std::vector<std::int32_t>& prompt, const GenerationOptions& o) override {
+    e2llm::testing::check_generate_args(window(), tokenizer_.vocab_size(), prompt, o);
+    ++generated;
+    return o.max_new_tokens > 0 ? std::vector<std::int32_t>{prompt.back()} : std::vector<std::int32_t>{};
+  }
+  std::vector<std::vector<std::int32_t>> generate_batch(const std::vector<GenerationRequest>& requests,
+                                                        const GenerationDone& done) override {
+    return e2llm::testing::generate_each(*this, window(), tokenizer_.vocab_size(), requests, done);
+  }
+  std::int64_t batch_size() const override { return 2; }
+  nlohmann::json describe() const override { return {{"model", "echo"}}; }
+  int generated = 0;
+
+ private:
+  fakes::ByteTokenizer tokenizer_;
+};
+
+class MapStore final : public SampleStore {
+ public:
+  std::optional<nlohmann::json> find(const std::string& id) override {
+    auto it = rows.find(id);
+    return it == rows.end() ? std::nullopt : std::optional<nlohmann::json>(it->second);
+  }
+  void put(const std::string& id, const nlohmann::json& record) override { rows[id] = record; }
+  std::map<std::string, nlohmann::json> rows;
+};
+
+}  // namespace
+
+TEST(TaskkitGenerationSamples, StoresEachAsItFinishesAndReturnsSampleOrder) {
+  EchoModel model;
+  MapStore store;
+  store.rows["s1"] = {{"i", 1}, {"answer", 100}};
+  EvalContext context;
+  context.samples = &store;
+  std::vector<Sample> samples;
+  for (int i = 0; i < 5; ++i) samples.push_back({"s" + std::to_string(i)});
+  std::vector<std::size_t> requested, finished;
+  auto reuse = [](std::size_t, const nlohmann::json& stored) -> std::optional<nlohmann::json> { return stored; };
+  auto request = [&](std::size_t i) {
+    requested.push_back(i);
+    GenerationOptions o;
+    o.max_new_tokens = 1;
+    return GenerationRequest{{1, std::int32_t(10 + i)}, o};
+  };
+  auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
+    for (std::size_t f : finished) EXPECT_TRUE(store.rows.count("s" + std::to_string(f))) << "stored as it finished";
+    finished.push_back(i);
+    return nlohmann::json{{"i", i}, {"answer", generated.at(0)}};
+  };
+  auto records = run_generation_samples(context, model, samples, "items", reuse, request, finish);
+  EXPECT_EQ(requested, (std::vector<std::size_t>{0, 2, 3, 4}));  // the stored one is not asked again
+  EXPECT_EQ(finished, (std::vector<std::size_t>{4, 3, 2, 0}));   // the model's order
+  ASSERT_EQ(records.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(records[i].at("i"), i);
+    EXPECT_EQ(records[i].at("answer"), i == 1 ? 100 : int(10 + i));
+    EXPECT_EQ(store.rows.at("s" + std::to_string(i)), records[i]);
+  }
+}
+
+TEST(TaskkitGenerationSamples, AFailureKeepsTheFinishedSamples) {
+  EchoModel model;
+  MapStore store;
+  EvalContext context;
+  context.samples = &store;
+  std::vector<Sample> samples = {{"a"}, {"b"}, {"c"}};
+  auto reuse = [](std::size_t, const nlohmann::json& stored) -> std::optional<nlohmann::json> { return stored; };
+  auto request = [](std::size_t i) {
+    GenerationOptions o;
+    o.max_new_tokens = 2;
+    return GenerationRequest{{1, std::int32_t(5 + i)}, o};
+  };
+  auto finish = [](std::size_t i, const std::vector<std::int32_t>&) -> nlohmann::json {
+    if (i == 1) throw Error("disk full");
+    return {{"i", i}};
+  };
+  EXPECT_THROW(run_generation_samples(context, model, samples, "items", reuse, request, finish), Error);
+  EXPECT_EQ(store.rows.size(), 1u);  // c finished first (reverse order) and stayed stored
+  EXPECT_TRUE(store.rows.count("c"));
+  // A resumed run asks only for what is missing.
+  int asked = 0;
+  auto counting = [&](std::size_t i) {
+    ++asked;
+    return request(i);
+  };
+  auto ok = [](std::size_t i, const std::vector<std::int32_t>&) { return nlohmann::json{{"i", i}}; };
+  auto records = run_generation_samples(context, model, samples, "items", reuse, counting, ok);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(records[2].at("i"), 2);
 }

@@ -12,6 +12,10 @@
 //     most max_new_tokens ids, each in the vocabulary and none a stop token — exactly
 //     max_new_tokens when there is no stop token to end on (a model that generates nothing
 //     fails); greedy (temperature 0), its first token is one its token_logprobs rank first.
+//   generate_batch(requests, done): e2llm::Error naming the request ("request i") when any
+//     request breaks generate()'s rules, before generating anything (done is never called);
+//     else results[i] == generate(requests[i]...) and done(i, results[i]) exactly once each.
+//   batch_size() >= 1.
 //
 // `prompt` is a prompt the model under test can answer (a test double may expect one);
 // `options` carries what the double expects (stop tokens, temperature).
@@ -22,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +41,52 @@ inline std::vector<std::int32_t> conformance_ids(const LanguageModel& m, std::si
   std::vector<std::int32_t> ids(n);
   for (std::size_t i = 0; i < n; ++i) ids[i] = i == 0 ? m.tokenizer().bos_id() : std::int32_t((i * 37 + 5) % vocab);
   return ids;
+}
+
+inline void expect_generate_batch_contract(LanguageModel& m, const std::vector<std::int32_t>& prompt,
+                                           const GenerationOptions& options, std::int64_t room) {
+  EXPECT_GE(m.batch_size(), 1);
+  std::vector<GenerationRequest> requests;
+  for (std::int64_t max_new : {std::int64_t(3), std::int64_t(0), std::min<std::int64_t>(room, 16), std::int64_t(1)}) {
+    GenerationRequest r{prompt, options};
+    r.options.max_new_tokens = std::int32_t(max_new);
+    r.options.seed = std::uint64_t(requests.size());
+    requests.push_back(r);
+  }
+  std::vector<int> seen(requests.size(), 0);
+  std::vector<std::vector<std::int32_t>> delivered(requests.size());
+  auto results = m.generate_batch(requests, [&](std::size_t i, const std::vector<std::int32_t>& tokens) {
+    ASSERT_LT(i, requests.size());
+    ++seen[i];
+    delivered[i] = tokens;
+  });
+  ASSERT_EQ(results.size(), requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(seen[i], 1) << "done() must see request " << i << " exactly once";
+    EXPECT_EQ(delivered[i], results[i]) << "request " << i;
+    EXPECT_EQ(results[i], m.generate(requests[i].prompt, requests[i].options))
+        << "request " << i << " must equal generate() of the same prompt and options";
+  }
+  EXPECT_TRUE(m.generate_batch({}, {}).empty());
+  // A bad request anywhere is refused, naming it, before anything is generated.
+  const std::int32_t vocab = m.tokenizer().vocab_size();
+  std::vector<std::pair<std::size_t, std::function<void(GenerationRequest&)>>> breakers = {
+      {1, [](GenerationRequest& r) { r.options.max_new_tokens = -1; }},
+      {2, [](GenerationRequest& r) { r.prompt.clear(); }},
+      {3, [&](GenerationRequest& r) { r.prompt.back() = vocab; }},
+      {3, [&](GenerationRequest& r) { r.options.max_new_tokens = std::int32_t(room + 1); }}};
+  for (const auto& [index, breaker] : breakers) {
+    auto bad = requests;
+    breaker(bad[index]);
+    int calls = 0;
+    try {
+      m.generate_batch(bad, [&](std::size_t, const std::vector<std::int32_t>&) { ++calls; });
+      ADD_FAILURE() << "a bad request " << index << " must be refused";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("request " + std::to_string(index)), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(calls, 0) << "nothing may be generated before every request is checked";
+  }
 }
 
 inline void expect_language_model_contract(LanguageModel& m, std::vector<std::int32_t> prompt = {},
@@ -132,6 +183,7 @@ inline void expect_language_model_contract(LanguageModel& m, std::vector<std::in
       }
     }
   }
+  expect_generate_batch_contract(m, prompt, options, room);
 }
 
 // For a real model: the next-token log-probabilities after `ids` over the whole vocabulary

@@ -61,6 +61,11 @@ class Model final : public e2llm::LanguageModel {
     if (defect_ == Defect::empty_generation) return {};
     return std::vector<std::int32_t>(std::size_t(o.max_new_tokens), defect_ == Defect::greedy_not_argmax ? 9 : 7);
   }
+  std::vector<std::vector<std::int32_t>> generate_batch(const std::vector<e2llm::GenerationRequest>& requests,
+                                                        const e2llm::GenerationDone& done) override {
+    return e2llm::testing::generate_each(*this, 64, 32, requests, done);
+  }
+  std::int64_t batch_size() const override { return 2; }
   nlohmann::json describe() const override { return {{"model", "test"}}; }
 
  private:

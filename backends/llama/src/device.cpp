@@ -11,6 +11,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
 #endif
 
 namespace e2llm::llama {
@@ -139,6 +140,25 @@ long long device_peak_bytes(const std::string& resolved) {
   }
 #endif
   (void)resolved;
+  return -1;
+}
+
+long long device_available_bytes(const std::string& resolved) {
+#if defined(E2LLM_TORCH_CUDA)
+  if (resolved.rfind("cuda", 0) == 0) {
+    size_t free_bytes = 0, total_bytes = 0;
+    c10::cuda::CUDAGuard guard(torch::Device(resolved).index());
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return static_cast<long long>(free_bytes);
+    return -1;
+  }
+#endif
+  (void)resolved;
+  std::ifstream in("/proc/meminfo");  // "MemAvailable:   12345678 kB"
+  std::string key;
+  long long kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
   return -1;
 }
 

@@ -1,11 +1,12 @@
 // LlamaModel: weights, forward with RoPE from explicit positions, KV cache, checkpoint
 // import/export, generation and the BLAS sanity check.
+#include <time.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
 #include <thread>
-#include <time.h>
+#include <tuple>
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/model.hpp"
@@ -24,6 +25,16 @@ RopeInputs RopeInputs::make(const formats::RopeFrequencies& freq, int64_t batch,
   r.inv_freq = torch::tensor(freq.inv_freq, torch::kFloat64);
   r.attention_factor = freq.attention_factor;
   return r;
+}
+
+std::pair<Tensor, Tensor> rope_tables(const Tensor& positions, const Tensor& inv_freq, double attention_factor,
+                                      torch::Dtype dtype, const torch::Device& device) {
+  // Angles in float64: positions up to ~1e5 times inv_freq need more than float32's 24 bits.
+  auto inv = inv_freq.to(torch::kFloat64).to(device);
+  auto angles = positions.to(device).to(torch::kFloat64).unsqueeze(-1) * inv;  // [B, T, d/2]
+  auto cos = (torch::cos(angles) * attention_factor).to(dtype).unsqueeze(1);
+  auto sin = (torch::sin(angles) * attention_factor).to(dtype).unsqueeze(1);
+  return {cos, sin};
 }
 
 Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin, const std::string& layout) {
@@ -54,32 +65,35 @@ void KVCache::clear() {
 
 // ---- model ------------------------------------------------------------------------------
 
-LlamaModel::LlamaModel(formats::ModelConfig config, ModelOptions options) : config_(std::move(config)), options_(options) {
+LlamaModel::LlamaModel(formats::ModelConfig config, ModelOptions options, WeightInit init)
+    : config_(std::move(config)), options_(options) {
   config_.validate("LlamaModel");
   const auto& c = config_;
   const int64_t hd = c.head_dim();
-  embed_ = add("model.embed_tokens.weight", {c.vocab_size, c.dim}, false);
+  embed_ = add("model.embed_tokens.weight", {c.vocab_size, c.dim}, false, init);
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     Layer L;
-    L.attn_norm = add(p + "input_layernorm.weight", {c.dim}, true);
-    L.wq = add(p + "self_attn.q_proj.weight", {c.n_heads * hd, c.dim}, false);
-    L.wk = add(p + "self_attn.k_proj.weight", {c.n_kv_heads * hd, c.dim}, false);
-    L.wv = add(p + "self_attn.v_proj.weight", {c.n_kv_heads * hd, c.dim}, false);
-    L.wo = add(p + "self_attn.o_proj.weight", {c.dim, c.n_heads * hd}, false);
-    L.mlp_norm = add(p + "post_attention_layernorm.weight", {c.dim}, true);
-    L.w_gate = add(p + "mlp.gate_proj.weight", {c.hidden_dim, c.dim}, false);
-    L.w_up = add(p + "mlp.up_proj.weight", {c.hidden_dim, c.dim}, false);
-    L.w_down = add(p + "mlp.down_proj.weight", {c.dim, c.hidden_dim}, false);
+    L.attn_norm = add(p + "input_layernorm.weight", {c.dim}, true, init);
+    L.wq = add(p + "self_attn.q_proj.weight", {c.n_heads * hd, c.dim}, false, init);
+    L.wk = add(p + "self_attn.k_proj.weight", {c.n_kv_heads * hd, c.dim}, false, init);
+    L.wv = add(p + "self_attn.v_proj.weight", {c.n_kv_heads * hd, c.dim}, false, init);
+    L.wo = add(p + "self_attn.o_proj.weight", {c.dim, c.n_heads * hd}, false, init);
+    L.mlp_norm = add(p + "post_attention_layernorm.weight", {c.dim}, true, init);
+    L.w_gate = add(p + "mlp.gate_proj.weight", {c.hidden_dim, c.dim}, false, init);
+    L.w_up = add(p + "mlp.up_proj.weight", {c.hidden_dim, c.dim}, false, init);
+    L.w_down = add(p + "mlp.down_proj.weight", {c.dim, c.hidden_dim}, false, init);
     layers_.push_back(L);
   }
-  norm_ = add("model.norm.weight", {c.dim}, true);
-  lm_head_ = c.tied_embeddings ? embed_ : add("lm_head.weight", {c.vocab_size, c.dim}, false);
+  norm_ = add("model.norm.weight", {c.dim}, true, init);
+  lm_head_ = c.tied_embeddings ? embed_ : add("lm_head.weight", {c.vocab_size, c.dim}, false, init);
 }
 
-Tensor LlamaModel::add(const std::string& hf_name, std::vector<int64_t> shape, bool norm) {
+Tensor LlamaModel::add(const std::string& hf_name, std::vector<int64_t> shape, bool norm, WeightInit init) {
   auto opts = torch::TensorOptions().dtype(options_.dtype).device(options_.device);
-  Tensor t = norm ? torch::ones(shape, opts) : torch::randn(shape, opts) * 0.02;
+  Tensor t = init == WeightInit::Uninitialized ? torch::empty(shape, opts)
+             : norm                            ? torch::ones(shape, opts)
+                                               : torch::randn(shape, opts) * 0.02;
   std::string name = hf_name;  // torch::nn::Module names may not contain '.'
   std::replace(name.begin(), name.end(), '.', '_');
   t = register_parameter(name, t);
@@ -108,6 +122,48 @@ Tensor LlamaModel::project(const Tensor& hidden) {
   return logits;
 }
 
+Tensor LlamaModel::layer(int64_t l, const Tensor& x, const Tensor& cos, const Tensor& sin,
+                         const StepAttention& attend) {
+  const auto& c = config_;
+  const auto& L = layers_[l];
+  const int64_t B = x.size(0), T = x.size(1), hd = c.head_dim();
+  auto h = rms_norm(x, L.attn_norm);
+  auto q = torch::linear(h, L.wq).view({B, T, c.n_heads, hd}).transpose(1, 2);
+  auto k = torch::linear(h, L.wk).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
+  auto v = torch::linear(h, L.wv).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
+  if (cos.defined()) {
+    q = apply_rope(q, cos, sin, c.rope_layout);
+    k = apply_rope(k, cos, sin, c.rope_layout);
+  }
+  auto a = attend(l, q, k, v);  // [B, H, T, hd]
+  auto y = x + torch::linear(a.transpose(1, 2).reshape({B, T, c.n_heads * hd}), L.wo);
+  auto mlp = [&](const Tensor& rows) {
+    auto m = rms_norm(rows, L.mlp_norm);
+    return rows + torch::linear(torch::silu(torch::linear(m, L.w_gate)) * torch::linear(m, L.w_up), L.w_down);
+  };
+  // Without autograd a long input goes through the MLP in row chunks: its three [T, hidden]
+  // intermediates would otherwise be the largest tensors of a long prefill.
+  if (T <= kMlpRowChunk || torch::GradMode::is_enabled()) return mlp(y);
+  auto out = torch::empty_like(y);
+  for (int64_t r0 = 0; r0 < T; r0 += kMlpRowChunk) {
+    const int64_t n = std::min(kMlpRowChunk, T - r0);
+    out.narrow(1, r0, n).copy_(mlp(y.narrow(1, r0, n)));
+  }
+  return out;
+}
+
+Tensor LlamaModel::forward_step(const Tensor& ids, const Tensor& cos, const Tensor& sin, const StepAttention& attend) {
+  const auto& c = config_;
+  if (ids.dim() != 2 || ids.size(1) != 1) throw Error("LlamaModel::forward_step: ids must be [B, 1]");
+  const int64_t B = ids.size(0);
+  if (cos.dim() != 4 || cos.size(0) != B || cos.size(2) != 1 || cos.size(3) != c.head_dim() / 2 ||
+      sin.sizes() != cos.sizes())
+    throw Error("LlamaModel::forward_step: cos and sin must be [B, 1, 1, head_dim/2]");
+  auto x = torch::embedding(embed_, ids.to(options_.device).to(torch::kLong));  // [B, 1, D]
+  for (int64_t l = 0; l < c.n_layers; ++l) x = layer(l, x, cos, sin, attend);
+  return rms_norm(x, norm_);
+}
+
 Tensor LlamaModel::forward_hidden(const Tensor& ids, const RopeInputs& rope, KVCache* cache) {
   const auto& c = config_;
   if (ids.dim() != 2) throw Error("LlamaModel::forward: ids must be [B, T]");
@@ -120,11 +176,9 @@ Tensor LlamaModel::forward_hidden(const Tensor& ids, const RopeInputs& rope, KVC
     throw Error("LlamaModel::forward: rope.inv_freq must have head_dim/2 = " + std::to_string(hd / 2) + " entries");
   const auto dev = options_.device;
 
-  // Angles in float64: positions up to ~1e5 times inv_freq need more than float32's 24 bits.
   auto inv = rope.inv_freq.to(torch::kFloat64).to(dev);
-  auto angles = rope.positions.to(dev).to(torch::kFloat64).unsqueeze(-1) * inv;  // [B, T, d/2]
-  auto cos = (torch::cos(angles) * rope.attention_factor).to(options_.dtype).unsqueeze(1);
-  auto sin = (torch::sin(angles) * rope.attention_factor).to(options_.dtype).unsqueeze(1);
+  Tensor cos, sin;
+  std::tie(cos, sin) = rope_tables(rope.positions, inv, rope.attention_factor, options_.dtype, dev);
 
   int64_t past = 0;
   if (cache) {
@@ -171,22 +225,13 @@ Tensor LlamaModel::forward_hidden(const Tensor& ids, const RopeInputs& rope, KVC
       throw Error("Self-Extend needs the token indices as positions (start + t, no scale)");
     auto key_pos = torch::floor(index / static_cast<double>(se.group)).to(dev);
     auto query_pos = key_pos + static_cast<double>(se.query_shift());
-    auto rot = [&](const Tensor& pos, Tensor& cs, Tensor& sn) {
-      auto a = pos.unsqueeze(-1) * inv;
-      cs = (torch::cos(a) * rope.attention_factor).to(options_.dtype).unsqueeze(1);
-      sn = (torch::sin(a) * rope.attention_factor).to(options_.dtype).unsqueeze(1);
-    };
-    rot(query_pos, gq_cos, gq_sin);
-    rot(key_pos, gk_cos, gk_sin);
+    std::tie(gq_cos, gq_sin) = rope_tables(query_pos, inv, rope.attention_factor, options_.dtype, dev);
+    std::tie(gk_cos, gk_sin) = rope_tables(key_pos, inv, rope.attention_factor, options_.dtype, dev);
   }
 
-  auto x = torch::embedding(embed_, ids.to(dev).to(torch::kLong));  // [B, T, D]
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    const auto& L = layers_[l];
-    auto h = rms_norm(x, L.attn_norm);
-    auto q = torch::linear(h, L.wq).view({B, T, c.n_heads, hd}).transpose(1, 2);
-    auto k = torch::linear(h, L.wk).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
-    auto v = torch::linear(h, L.wv).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
+  // layer() hands over q and k as projected (no tables given): they are rotated here, by the
+  // token positions and, with Self-Extend, also by the grouped ones.
+  auto attend = [&](int64_t l, Tensor q, Tensor k, Tensor v) {
     Tensor qg, kg;  // Self-Extend's grouped rotations of the same q and k
     if (se.enabled()) {
       qg = apply_rope(q, gq_cos, gq_sin, c.rope_layout);
@@ -204,12 +249,11 @@ Tensor LlamaModel::forward_hidden(const Tensor& ids, const RopeInputs& rope, KVC
         kg = cache->group_keys_[l].narrow(2, 0, past + T);
       }
     }
-    auto a = se.enabled() ? self_extend_attention(q, qg, k, kg, v, se.window, options_.attention)
-                          : attention(q, k, v, options_.attention);  // [B, H, T, hd]
-    x = x + torch::linear(a.transpose(1, 2).reshape({B, T, c.n_heads * hd}), L.wo);
-    auto m = rms_norm(x, L.mlp_norm);
-    x = x + torch::linear(torch::silu(torch::linear(m, L.w_gate)) * torch::linear(m, L.w_up), L.w_down);
-  }
+    return se.enabled() ? self_extend_attention(q, qg, k, kg, v, se.window, options_.attention)
+                        : attention(q, k, v, options_.attention);  // [B, H, T, hd]
+  };
+  auto x = torch::embedding(embed_, ids.to(dev).to(torch::kLong));  // [B, T, D]
+  for (int64_t l = 0; l < c.n_layers; ++l) x = layer(l, x, Tensor(), Tensor(), attend);
   if (cache) cache->length_ = past + T;
   return rms_norm(x, norm_);
 }
@@ -287,7 +331,8 @@ void load_weights(LlamaModel& model, const formats::Checkpoint& checkpoint) {
 }
 
 std::shared_ptr<LlamaModel> load_model(const formats::Checkpoint& checkpoint, ModelOptions options) {
-  auto model = std::make_shared<LlamaModel>(checkpoint.config, options);
+  // Uninitialized: load_weights overwrites every parameter (it refuses a missing one).
+  auto model = std::make_shared<LlamaModel>(checkpoint.config, options, WeightInit::Uninitialized);
   load_weights(*model, checkpoint);
   return model;
 }

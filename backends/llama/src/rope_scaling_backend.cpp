@@ -54,6 +54,8 @@ void RopeScalingBackend::configure(const nlohmann::json& config) {
   attention_ = cfg.get<std::string>("attention", "fused");
   parse_attention_kernel(attention_, "attention");
   check_blas_ = cfg.get<bool>("check_blas", true);
+  batch_size_ = cfg.get<int64_t>("batch_size", 0);
+  if (batch_size_ < 0) throw ConfigError("batch_size", "must be >= 0 (0 = chosen from free memory)");
   configure_extra(cfg);
   cfg.finish();
   settings_ = config.is_null() ? nlohmann::json::object() : config;
@@ -163,7 +165,10 @@ std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
                           {"g", recorded_g(window)},
                           {"original_window", original_window_},
                           {"settings", settings_}};
-  return std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra, self_extend_for_window(window));
+  auto lm =
+      std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra, self_extend_for_window(window));
+  lm->set_batch_size(batch_size_);
+  return lm;
 }
 
 ScaledRopeBackend::ScaledRopeBackend(std::string name, std::string description, formats::RopeType type)

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "e2llm/error.hpp"
+#include "e2llm/llama/batched_generation.hpp"
 #include "e2llm/llama/device_torch.hpp"
 
 namespace e2llm::llama {
@@ -57,8 +58,9 @@ std::vector<float> TorchLanguageModel::token_logprobs(const std::vector<int32_t>
   std::vector<float> out;
   out.reserve(ids.size() - score_from);
   // Row r of the logits predicts token r + 1.
-  for (int64_t r0 = static_cast<int64_t>(score_from) - 1; r0 < T - 1; r0 += kLogprobChunk) {
-    const int64_t n = std::min(kLogprobChunk, T - 1 - r0);
+  const int64_t rows = logprob_rows();
+  for (int64_t r0 = static_cast<int64_t>(score_from) - 1; r0 < T - 1; r0 += rows) {
+    const int64_t n = std::min(rows, T - 1 - r0);
     auto logp = torch::log_softmax(model_->project(hidden.narrow(0, r0, n)).to(torch::kFloat32), -1);
     auto picked = logp.gather(1, targets.narrow(0, r0 + 1, n).to(logp.device()).unsqueeze(1)).squeeze(1).cpu()
                       .contiguous();
@@ -67,17 +69,70 @@ std::vector<float> TorchLanguageModel::token_logprobs(const std::vector<int32_t>
   return out;
 }
 
+namespace {
+
+// generate()'s rules for one request; `what` names it in the message.
+void check_generate(const std::string& what, const std::vector<int32_t>& prompt, const GenerationOptions& options,
+                    int64_t vocab_size, int64_t window) {
+  if (options.max_new_tokens < 0)
+    throw Error(what + ": max_new_tokens must be >= 0, got " + std::to_string(options.max_new_tokens));
+  if (prompt.empty()) throw Error(what + ": the prompt is empty (start with the BOS token)");
+  check_ids(what.c_str(), prompt, vocab_size);
+  const int64_t total = static_cast<int64_t>(prompt.size()) + options.max_new_tokens;
+  if (total > window)
+    throw Error(what + ": prompt (" + std::to_string(prompt.size()) + ") + max_new_tokens (" +
+                std::to_string(options.max_new_tokens) + ") exceed the window of " + std::to_string(window));
+}
+
+}  // namespace
+
+int64_t TorchLanguageModel::logprob_rows() const {
+  return std::clamp<int64_t>(kLogitElements / std::max<int64_t>(1, model_->config().vocab_size), 1, kLogprobChunk);
+}
+
 std::vector<int32_t> TorchLanguageModel::generate(const std::vector<int32_t>& prompt,
                                                   const GenerationOptions& options) {
-  if (options.max_new_tokens < 0)
-    throw Error("generate: max_new_tokens must be >= 0, got " + std::to_string(options.max_new_tokens));
-  if (prompt.empty()) throw Error("generate: the prompt is empty (start with the BOS token)");
-  check_ids("generate", prompt, model_->config().vocab_size);
+  check_generate("generate", prompt, options, model_->config().vocab_size, window_);
   const int64_t total = static_cast<int64_t>(prompt.size()) + options.max_new_tokens;
-  if (total > window_)
-    throw Error("generate: prompt (" + std::to_string(prompt.size()) + ") + max_new_tokens (" +
-                std::to_string(options.max_new_tokens) + ") exceed the window of " + std::to_string(window_));
   return generate_tokens(*model_, prompt, frequencies(total), options, self_extend_);
+}
+
+std::vector<std::vector<int32_t>> TorchLanguageModel::generate_batch(const std::vector<GenerationRequest>& requests,
+                                                                     const GenerationDone& done) {
+  std::vector<GenerationJob> jobs;
+  jobs.reserve(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    check_generate("generate_batch: request " + std::to_string(i), r.prompt, r.options, model_->config().vocab_size,
+                   window_);
+    const int64_t total = static_cast<int64_t>(r.prompt.size()) + r.options.max_new_tokens;
+    jobs.push_back({r.prompt, frequencies(total), r.options});
+  }
+  if (self_extend_.enabled()) {
+    // Self-Extend's grouped attention has no batched decoding step: one sequence at a time,
+    // each exactly as generate() runs it (all requests were checked above).
+    std::vector<std::vector<int32_t>> out(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      out[i] = generate_tokens(*model_, jobs[i].prompt, jobs[i].rope, jobs[i].options, self_extend_);
+      if (done) done(i, out[i]);
+    }
+    return out;
+  }
+  return BatchedGenerator(*model_, batch_size()).run(jobs, done);
+}
+
+int64_t TorchLanguageModel::batch_size() const {
+  if (self_extend_.enabled()) return 1;  // generate_batch decodes one sequence at a time then
+  if (batch_size_ > 0) return batch_size_;
+  const auto& o = model_->options();
+  const int64_t element_bytes = static_cast<int64_t>(c10::elementSize(o.dtype));
+  return default_batch_size(model_->config(), window_, element_bytes, device_available_bytes(o.device.str()));
+}
+
+void TorchLanguageModel::set_batch_size(int64_t batch_size) {
+  if (batch_size < 0)
+    throw Error("batch_size must be >= 0 (0 = chosen from memory), got " + std::to_string(batch_size));
+  batch_size_ = batch_size;
 }
 
 nlohmann::json TorchLanguageModel::describe() const {
@@ -91,9 +146,11 @@ nlohmann::json TorchLanguageModel::describe() const {
       {"dtype", std::string(c10::toString(m.options().dtype))},
       {"device", describe_device(m.options().device.str())},
       {"threads", torch::get_num_threads()},
-      {"attention", {{"kernel", attention_kernel_config_name(m.options().attention.kernel)},
-                     {"query_block", m.options().attention.query_block},
-                     {"key_block", m.options().attention.key_block}}},
+      {"batch_size", {{"value", batch_size()}, {"rule", batch_size_ > 0 ? "configured" : "from free memory"}}},
+      {"attention",
+       {{"kernel", attention_kernel_config_name(m.options().attention.kernel)},
+        {"query_block", m.options().attention.query_block},
+        {"key_block", m.options().attention.key_block}}},
       {"dynamic_ntk_policy", "base fixed per call from the final length (generate) or ids.size() (token_logprobs)"},
   };
   if (rope_.type != formats::RopeType::DynamicNtk) j.erase("dynamic_ntk_policy");

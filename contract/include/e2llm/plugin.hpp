@@ -9,7 +9,8 @@ namespace e2llm {
 // Bump on any change to a class in contract/include/e2llm/ (layout, virtuals, semantics).
 // 3: tokenizers say BOS/EOS, special ids, chat template. 4: CellResult::uncertainty,
 // PrepareContext::training_seed, relative thresholds and window-curve references in views.
-inline constexpr std::uint32_t kAbiVersion = 4;
+// 5: LanguageModel::generate_batch and batch_size (several prompts decoded together).
+inline constexpr std::uint32_t kAbiVersion = 5;
 
 // Every plugin object derives from Plugin so that the registry can own it uniformly;
 // the descriptor's `kind` says which interface it implements.

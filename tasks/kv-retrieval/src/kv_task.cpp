@@ -149,11 +149,17 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
     record["correct"] = is_correct(stored.at("output").get<std::string>(), stored.at("value").get<std::string>());
     return record;
   };
-  auto compute = [&](std::size_t i, const std::function<void()>&) {
+  // The trials not stored yet are generated together (the model batches them).
+  std::vector<KvPrompt> prompts(trials.size());
+  auto request = [&](std::size_t i) {
     const Trial& t = trials[i];
-    KvPrompt prompt = build_prompt(framing, t.seed, t.depth, target, config_.shape);
+    prompts[i] = build_prompt(framing, t.seed, t.depth, target, config_.shape);
+    return GenerationRequest{prompts[i].ids, options};
+  };
+  auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
+    const Trial& t = trials[i];
+    const KvPrompt& prompt = prompts[i];
     const Pair& asked = prompt.pairs[prompt.asked];
-    std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
     std::string output = tokenizer.decode(generated);
     auto answer = first_run(output);
     return nlohmann::json{{"id", t.id},
@@ -172,7 +178,7 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
                           {"correct", is_correct(output, asked.value)}};
   };
   CellResult result;
-  result.samples = taskkit::run_samples(context, samples, "trials", reuse, compute);
+  result.samples = taskkit::run_generation_samples(context, model, samples, "trials", reuse, request, finish);
 
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_depth;  // depth -> (correct, trials)
   std::int64_t correct = 0, prompt_min = INT64_MAX, prompt_max = 0, pairs_min = INT64_MAX, pairs_max = 0;

@@ -193,42 +193,59 @@ std::string LongBenchTask::fingerprint() const {
 
 namespace {
 
-// One row's prediction: the prompt middle-truncated to the budget (cut again if re-encoding
-// grew it past the window), greedy generation, the answer decoded as Python would hold it.
-nlohmann::json predict(LanguageModel& model, const DatasetSpec& spec, const Row& row, std::int64_t budget,
-                       std::uint64_t seed, const taskkit::PromptFraming& framing) {
-  const Tokenizer& tokenizer = model.tokenizer();
+// One row's request: the prompt middle-truncated to the budget (cut again if re-encoding grew
+// it past the window), framed by the chat template when the dataset takes one, greedy
+// generation up to the dataset's length.
+struct RowPrompt {
+  TruncatedPrompt prompt;
+  std::int64_t max_new = 0;
+  bool cut = false;
+  std::vector<std::int32_t> stop_tokens;  // the framing's: EOS, and the template's end of turn
+};
+
+RowPrompt row_prompt(LanguageModel& model, const DatasetSpec& spec, const Row& row, std::int64_t budget,
+                     const taskkit::PromptFraming& framing) {
   const std::int64_t window = model.window();
   const taskkit::PromptFraming plain = framing.without_template();
   const taskkit::PromptFraming& framed = spec.chat_template ? framing : plain;
-  TruncatedPrompt prompt =
+  RowPrompt r;
+  r.prompt =
       truncate_prompt(plain, framed, build_prompt(spec, row.context, row.input), static_cast<std::size_t>(budget));
-  std::int64_t max_new = spec.max_new_tokens;
-  bool cut = false;
-  auto prompt_len = static_cast<std::int64_t>(prompt.ids.size());
+  r.max_new = spec.max_new_tokens;
+  r.stop_tokens = framed.stop_tokens();
+  auto prompt_len = static_cast<std::int64_t>(r.prompt.ids.size());
   if (prompt_len >= window) {  // re-encoding grew the prompt past the window: cut the ids themselves
-    prompt.ids = keep_head_and_tail(prompt.ids, static_cast<std::size_t>(budget));
-    prompt_len = static_cast<std::int64_t>(prompt.ids.size());
-    cut = true;
+    r.prompt.ids = keep_head_and_tail(r.prompt.ids, static_cast<std::size_t>(budget));
+    prompt_len = static_cast<std::int64_t>(r.prompt.ids.size());
+    r.cut = true;
   }
-  if (prompt_len + max_new > window) max_new = window - prompt_len;
+  if (prompt_len + r.max_new > window) r.max_new = window - prompt_len;
+  return r;
+}
+
+GenerationOptions row_options(const std::vector<std::int32_t>& stop_tokens, std::int64_t max_new, std::uint64_t seed) {
   GenerationOptions options;
   options.max_new_tokens = static_cast<std::int32_t>(max_new);
   options.temperature = 0.0;  // greedy, as pred.py (do_sample=False, num_beams=1)
   options.seed = seed;
-  options.stop_tokens = framed.stop_tokens();
-  std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
+  options.stop_tokens = stop_tokens;
+  return options;
+}
+
+// The row's prediction from its generated tokens: the answer decoded as Python would hold it.
+nlohmann::json prediction(const Tokenizer& tokenizer, const DatasetSpec& spec, const Row& row, const RowPrompt& r,
+                          const std::vector<std::int32_t>& generated) {
   // Invalid UTF-8 (a cut multi-byte character) becomes U+FFFD, as a Python str would hold it.
   std::string pred = py::encode_utf8(py::decode_utf8(tokenizer.decode(strip_special(generated, tokenizer))));
   return {{"dataset", spec.name},
           {"_id", row.id},
           {"line", row.line},
           {"pred", pred},
-          {"original_tokens", prompt.original_tokens},
-          {"prompt_tokens", prompt.ids.size()},
-          {"truncated", prompt.truncated},
-          {"window_cut", cut},
-          {"max_new_tokens", max_new},
+          {"original_tokens", r.prompt.original_tokens},
+          {"prompt_tokens", r.prompt.ids.size()},
+          {"truncated", r.prompt.truncated},
+          {"window_cut", r.cut},
+          {"max_new_tokens", r.max_new},
           {"generated_tokens", generated.size()}};
 }
 
@@ -277,15 +294,23 @@ CellResult LongBenchTask::evaluate(LanguageModel& model, EvalContext& context) {
     ++resumed[items[i].dataset];
     return scored(i, stored);
   };
-  auto compute = [&](std::size_t i, const std::function<void()>&) {
+  // The rows not stored yet are generated together (the model batches them).
+  std::vector<RowPrompt> prompts(items.size());
+  auto request = [&](std::size_t i) {
     const Item& item = items[i];
-    nlohmann::json record = predict(model, dataset(config_.datasets[item.dataset]), *item.row, budgets[item.dataset],
-                                    context.seed, framing);
+    prompts[i] = row_prompt(model, dataset(config_.datasets[item.dataset]), *item.row, budgets[item.dataset], framing);
+    return GenerationRequest{prompts[i].prompt.ids,
+                             row_options(prompts[i].stop_tokens, prompts[i].max_new, context.seed)};
+  };
+  auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
+    const Item& item = items[i];
+    nlohmann::json record =
+        prediction(model.tokenizer(), dataset(config_.datasets[item.dataset]), *item.row, prompts[i], generated);
     result.tokens_processed +=
         record["prompt_tokens"].get<std::uint64_t>() + record["generated_tokens"].get<std::uint64_t>();
     return scored(i, std::move(record));
   };
-  result.samples = taskkit::run_samples(context, samples, "rows", reuse, compute);
+  result.samples = taskkit::run_generation_samples(context, model, samples, "rows", reuse, request, finish);
   summarize(result, all_rows, budgets, resumed, model.window(), framing);
   // Rows are the items (score 0..1 each): a bootstrap over rows per dataset, and one
   // resampling rows within each dataset for the average of the dataset scores.

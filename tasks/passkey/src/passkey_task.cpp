@@ -110,12 +110,9 @@ struct Trial {
   std::int64_t trial, key;
 };
 
-// One generation: the prompt with `t.key` at `t.depth`, greedy decoding, scored.
-nlohmann::json run_trial(LanguageModel& model, const Trial& t, std::int64_t window, std::int64_t target,
-                         const taskkit::PromptFraming& framing, const GenerationOptions& options) {
-  const Tokenizer& tokenizer = model.tokenizer();
-  PasskeyPrompt prompt = build_prompt(framing, t.key, t.depth, target);
-  std::vector<std::int32_t> generated = model.generate(prompt.ids, options);
+// One trial's record: its prompt (the key at `t.depth`), the greedy generation, the score.
+nlohmann::json trial_record(const Tokenizer& tokenizer, const Trial& t, std::int64_t window,
+                            const PasskeyPrompt& prompt, const std::vector<std::int32_t>& generated) {
   std::string output = tokenizer.decode(generated);
   auto answer = first_integer(output);
   return nlohmann::json{{"id", t.id},
@@ -209,11 +206,17 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
                       trials[i].id, stored.value("key", std::int64_t(-1)), trials[i].key));
     return stored;
   };
-  auto compute = [&](std::size_t i, const std::function<void()>&) {
-    return run_trial(model, trials[i], window, target, framing, options);
+  // The trials not stored yet are generated together (the model batches them).
+  std::vector<PasskeyPrompt> prompts(trials.size());
+  auto request = [&](std::size_t i) {
+    prompts[i] = build_prompt(framing, trials[i].key, trials[i].depth, target);
+    return GenerationRequest{prompts[i].ids, options};
+  };
+  auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
+    return trial_record(model.tokenizer(), trials[i], window, prompts[i], generated);
   };
   CellResult result;
-  result.samples = taskkit::run_samples(context, samples, "trials", reuse, compute);
+  result.samples = taskkit::run_generation_samples(context, model, samples, "trials", reuse, request, finish);
   const Tally t = tally(trials, result.samples);
   const double accuracy = double(t.correct) / double(t.total);
   nlohmann::json accuracy_by_depth = nlohmann::json::object();

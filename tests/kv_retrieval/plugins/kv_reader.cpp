@@ -54,6 +54,11 @@ class ReaderModel : public e2llm::LanguageModel {
     out.resize(std::min(out.size(), std::size_t(options.max_new_tokens)));
     return out;
   }
+  std::vector<std::vector<std::int32_t>> generate_batch(const std::vector<e2llm::GenerationRequest>& requests,
+                                                        const e2llm::GenerationDone& done) override {
+    return e2llm::testing::generate_each(*this, window_, tok_->vocab_size(), requests, done);
+  }
+  std::int64_t batch_size() const override { return 4; }
   nlohmann::json describe() const override { return {{"model", "kvreader"}, {"window", window_}}; }
 
  private:

@@ -36,5 +36,8 @@ void make_current_device(const std::string& resolved_device);
 // for a GPU; -1 on the CPU (measure RSS there).
 long long device_peak_bytes(const std::string& resolved_device);
 void reset_device_peak(const std::string& resolved_device);
+// Memory free for new allocations, in bytes: the GPU's free memory (cudaMemGetInfo) or the
+// machine's MemAvailable (/proc/meminfo) on the CPU; -1 when unknown.
+long long device_available_bytes(const std::string& resolved_device);
 
 }  // namespace e2llm::llama

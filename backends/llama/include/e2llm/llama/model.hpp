@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -87,6 +88,12 @@ torch::Tensor self_extend_attention(const torch::Tensor& qn, const torch::Tensor
 // The textbook form: materializes the [B, H, T, S] scores. For tests and tiny inputs only.
 torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
+// The rotation tables for `positions` [B, T] and `inv_freq` [d/2] (angles in float64):
+// cos, sin [B, 1, T, d/2] in `dtype` on `device`, each multiplied by `attention_factor`.
+std::pair<torch::Tensor, torch::Tensor> rope_tables(const torch::Tensor& positions, const torch::Tensor& inv_freq,
+                                                    double attention_factor, torch::Dtype dtype,
+                                                    const torch::Device& device);
+
 // Rotates x [B, heads, T, d] by cos/sin [B, 1, T, d/2] in the given pair layout
 // ("half": pairs (i, i + d/2); "adjacent": pairs (2i, 2i + 1)).
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -108,6 +115,7 @@ class KVCache {
 
  private:
   friend class LlamaModel;
+  friend class BatchedGenerator;              // batched_generation.hpp: one cache per sequence, decoded together
   std::vector<torch::Tensor> keys_, values_;  // [B, Hkv, capacity, d] per layer
   std::vector<torch::Tensor> group_keys_;     // Self-Extend only: keys rotated by floor(k/G)
   int64_t length_ = 0;
@@ -123,10 +131,14 @@ struct ModelOptions {
   AttentionOptions attention;
 };
 
+// How the constructor fills the parameters: Random for training from scratch (normal, std 0.02;
+// norms 1; seeded by torch::manual_seed), Uninitialized when load_weights follows (memory only:
+// drawing 135M normal numbers took seconds on every real-model load).
+enum class WeightInit { Random, Uninitialized };
+
 class LlamaModel : public torch::nn::Module {
  public:
-  // Random initialization (normal, std 0.02; norms 1), seeded by torch::manual_seed.
-  explicit LlamaModel(formats::ModelConfig config, ModelOptions options = {});
+  explicit LlamaModel(formats::ModelConfig config, ModelOptions options = {}, WeightInit init = WeightInit::Random);
 
   // ids [B, T] int64 -> logits [B, T, V] (float32 for float32 models, else the model dtype).
   // With a cache, the T tokens follow cache->length() cached ones; the cache is extended.
@@ -135,6 +147,19 @@ class LlamaModel : public torch::nn::Module {
   // so callers that need only some rows never hold a [T, V] matrix.
   torch::Tensor forward_hidden(const torch::Tensor& ids, const RopeInputs& rope, KVCache* cache = nullptr);
   torch::Tensor project(const torch::Tensor& hidden);
+
+  // One new token for each of B independent sequences (batched decoding): ids [B, 1]; cos, sin
+  // [B, 1, 1, d/2] from rope_tables, so every row has its own position and RoPE. attend(layer,
+  // q [B, H, 1, d], k, v [B, Hkv, 1, d]) keeps the new keys and values wherever the caller
+  // caches them and returns the attention output [B, H, 1, d]. Returns the final-normed
+  // hidden states [B, 1, D]; the layers are the ones forward_hidden runs.
+  using StepAttention = std::function<torch::Tensor(int64_t layer, const torch::Tensor& q, const torch::Tensor& k,
+                                                    const torch::Tensor& v)>;
+  torch::Tensor forward_step(const torch::Tensor& ids, const torch::Tensor& cos, const torch::Tensor& sin,
+                             const StepAttention& attend);
+
+  // Rows the MLP takes at once when autograd is off (a long prefill's memory bound).
+  static constexpr int64_t kMlpRowChunk = 1024;
 
   const formats::ModelConfig& config() const { return config_; }
   const ModelOptions& options() const { return options_; }
@@ -153,8 +178,12 @@ class LlamaModel : public torch::nn::Module {
   struct Layer {
     torch::Tensor attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down;
   };
-  torch::Tensor add(const std::string& hf_name, std::vector<int64_t> shape, bool norm);
+  torch::Tensor add(const std::string& hf_name, std::vector<int64_t> shape, bool norm, WeightInit init);
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
+  // Layer l on x [B, T, D]: attention (attend gets q, k rotated by cos / sin, or as projected
+  // when cos is undefined: then attend rotates them) and MLP, each with its residual.
+  torch::Tensor layer(int64_t l, const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                      const StepAttention& attend);
 
   formats::ModelConfig config_;
   ModelOptions options_;

@@ -31,7 +31,8 @@ class RopeScalingBackend : public Backend {
   // every W > L instead of g; required by "fixed"), beta_fast, beta_slow, attention_factor (YaRN),
   // block_size (blocked attention query/key block, default 256), check_blas (default true),
   // device ("auto" | "cpu" | "cuda" | "cuda:N"; the run's PrepareContext::device wins),
-  // dtype ("float32" | "bfloat16"), attention ("fused" | "blocked").
+  // dtype ("float32" | "bfloat16"), attention ("fused" | "blocked"), batch_size (sequences
+  // generate_batch decodes together; 0 = chosen from free memory).
   // Subclasses add keys in configure_extra().
   void configure(const nlohmann::json& config) override;
   // Loads the base model (once; later calls with the same path reuse it). Returns
@@ -90,6 +91,7 @@ class RopeScalingBackend : public Backend {
   int64_t block_size_ = 256;
   bool check_blas_ = true;
   std::string device_ = "auto", dtype_ = "float32", attention_ = "fused";
+  int64_t batch_size_ = 0;
   std::string resolved_device_;  // set by prepare()
   nlohmann::json settings_ = nlohmann::json::object();
 

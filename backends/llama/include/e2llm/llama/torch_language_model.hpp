@@ -31,11 +31,23 @@ class TorchLanguageModel : public LanguageModel {
   // base its queries use; the KVCache also refuses a changed base. Other RoPE types do not
   // depend on n.
   std::vector<int32_t> generate(const std::vector<int32_t>& prompt, const GenerationOptions& options) override;
+  // Up to batch_size() sequences decode together (BatchedGenerator); each request's RoPE is
+  // the one generate() would use for it (dynamic NTK: from its own final length).
+  std::vector<std::vector<int32_t>> generate_batch(const std::vector<GenerationRequest>& requests,
+                                                   const GenerationDone& done) override;
+  // The configured batch size, or (0, the default) default_batch_size() for the window from
+  // the device's free memory.
+  int64_t batch_size() const override;
+  void set_batch_size(int64_t batch_size);
   nlohmann::json describe() const override;
 
   formats::RopeFrequencies frequencies(int64_t seq_len) const { return formats::compute_rope(rope_, seq_len); }
   LlamaModel& model() { return *model_; }
-  static constexpr int64_t kLogprobChunk = 1024;  // rows of logits materialized at once
+  // Rows of logits materialized at once: at most kLogprobChunk, and at most kLogitElements
+  // logits (SmolLM2's 49,152-token vocabulary: 170 rows, 32 MiB).
+  static constexpr int64_t kLogprobChunk = 1024;
+  static constexpr int64_t kLogitElements = int64_t(1) << 23;
+  int64_t logprob_rows() const;
 
  private:
   std::shared_ptr<LlamaModel> model_;
@@ -44,6 +56,7 @@ class TorchLanguageModel : public LanguageModel {
   std::shared_ptr<const Tokenizer> tokenizer_;
   nlohmann::json extra_;
   SelfExtendOptions self_extend_;
+  int64_t batch_size_ = 0;  // 0 = chosen from memory
 };
 
 }  // namespace e2llm::llama

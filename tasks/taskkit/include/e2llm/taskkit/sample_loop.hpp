@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "e2llm/language_model.hpp"
 #include "e2llm/task.hpp"
 
 namespace e2llm::taskkit {
@@ -34,5 +35,19 @@ using ComputeSample = std::function<nlohmann::json(std::size_t index, const std:
 std::vector<nlohmann::json> run_samples(EvalContext& context, const std::vector<Sample>& samples,
                                         const std::string& unit, const ReuseSample& reuse,
                                         const ComputeSample& compute);
+
+// For tasks whose samples are generations: what sample `index` asks the model, and the record
+// its generated tokens make.
+using RequestSample = std::function<GenerationRequest(std::size_t index)>;
+using FinishSample = std::function<nlohmann::json(std::size_t index, const std::vector<std::int32_t>& generated)>;
+
+// run_samples for generations: every sample not in the store is asked of the model in one
+// generate_batch() call (the model decodes batch_size() of them together), and each record is
+// stored as soon as its generation ends, so a killed cell resumes from every finished one.
+// Returns the records in sample order, whatever order the generations finish in.
+std::vector<nlohmann::json> run_generation_samples(EvalContext& context, LanguageModel& model,
+                                                   const std::vector<Sample>& samples, const std::string& unit,
+                                                   const ReuseSample& reuse, const RequestSample& request,
+                                                   const FinishSample& finish);
 
 }  // namespace e2llm::taskkit

@@ -1,0 +1,166 @@
+// Evaluation throughput of one model in one mode, in a fresh process; prints one JSON line.
+//   throughput_bench MODEL prefill  --window W                 [common]
+//   throughput_bench MODEL decode   --batch B --tokens N [--prompt P] [common]
+//   throughput_bench MODEL logprobs --window W                 [common]
+//   common: --threads N (0 = all cores) --repeats R --attention fused|blocked
+// prefill: one forward over W random ids and the last position's logits (what llama-bench's
+//   pp test computes); tokens/s = W / best time.
+// decode: B sequences of P random ids (default 1) generate N tokens each without stopping,
+//   together (TorchLanguageModel::generate_batch, batch size B); the prefill is taken out by
+//   timing N + 1 and 1 new tokens: tokens/s = B·N / (t(N + 1) − t(1)). llama-bench's tg test
+//   is the B = 1, P = 1 case.
+// logprobs: TorchLanguageModel::token_logprobs over W ids (the perplexity path, chunked).
+// Memory: peak_rss_mib is the process's high-water mark after the model was loaded and the
+// mark reset (/proc/self/clear_refs), so it is what the measured call added on top of
+// rss_after_load_mib, plus that.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "e2llm/formats/checkpoint.hpp"
+#include "e2llm/llama/device_torch.hpp"
+#include "e2llm/llama/model.hpp"
+#include "e2llm/llama/torch_language_model.hpp"
+
+using namespace e2llm::llama;
+namespace formats = e2llm::formats;
+
+namespace {
+
+double status_mib(const std::string& key) {  // VmRSS / VmHWM from /proc/self/status, in MiB
+  std::ifstream in("/proc/self/status");
+  std::string k;
+  long long kib = 0;
+  std::string unit;
+  while (in >> k) {
+    if (k == key + ":") {
+      in >> kib;
+      return static_cast<double>(kib) / 1024.0;
+    }
+    std::getline(in, unit);
+  }
+  return -1;
+}
+
+void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+template <class F>
+double best_seconds(int repeats, int warmup, F&& f) {
+  double best = 1e30;
+  for (int r = 0; r < warmup + repeats; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r >= warmup) best = std::min(best, s);
+  }
+  return best;
+}
+
+std::vector<int32_t> random_ids(int64_t n, int64_t vocab, int64_t seed) {
+  torch::manual_seed(seed);
+  auto t = torch::randint(0, vocab, {n}, torch::kLong);
+  std::vector<int32_t> ids(n);
+  for (int64_t i = 0; i < n; ++i) ids[i] = static_cast<int32_t>(t[i].item<int64_t>());
+  return ids;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: throughput_bench MODEL prefill|decode|logprobs [--window W] [--batch B] [--tokens N] "
+                 "[--prompt P] [--threads N] [--repeats R] [--attention fused|blocked]\n";
+    return 2;
+  }
+  const std::string path = argv[1], mode = argv[2];
+  int64_t window = 512, batch = 1, tokens = 128, prompt = 1;
+  int threads = 0, repeats = 0;
+  std::string attention = "fused";
+  for (int i = 3; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--window")
+      window = std::stoll(value);
+    else if (flag == "--batch")
+      batch = std::stoll(value);
+    else if (flag == "--tokens")
+      tokens = std::stoll(value);
+    else if (flag == "--prompt")
+      prompt = std::stoll(value);
+    else if (flag == "--threads")
+      threads = std::stoi(value);
+    else if (flag == "--repeats")
+      repeats = std::stoi(value);
+    else if (flag == "--attention")
+      attention = value;
+    else {
+      std::cerr << "throughput_bench: unknown flag " << flag << "\n";
+      return 2;
+    }
+  }
+  if (mode != "prefill" && mode != "decode" && mode != "logprobs") {
+    std::cerr << "throughput_bench: mode must be prefill, decode or logprobs, got " << mode << "\n";
+    return 2;
+  }
+  try {
+    const int used_threads = set_threads(threads);
+    ModelOptions options;
+    options.attention.kernel = parse_attention_kernel(attention);
+    auto t_load = std::chrono::steady_clock::now();
+    auto model = load_model(formats::load_checkpoint(path), options);
+    const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+    const int64_t vocab = model->config().vocab_size;
+    torch::NoGradGuard no_grad;
+    const double rss_after_load = status_mib("VmRSS");
+    reset_peak_rss();
+    double seconds = 0, tokens_per_s = 0;
+    int64_t counted = 0;
+    if (mode == "prefill") {
+      if (repeats <= 0) repeats = window <= 2048 ? 5 : window <= 8192 ? 2 : 1;
+      const auto ids = random_ids(window, vocab, 0);
+      auto input = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kLong).unsqueeze(0);
+      const auto rope = RopeInputs::make(formats::compute_rope(model->config().rope, window), 1, window);
+      seconds = best_seconds(repeats, window < 16384 ? 1 : 0, [&] {
+        auto hidden = model->forward_hidden(input, rope);
+        auto last = model->project(hidden.select(1, window - 1));
+        (void)last.sum().item<double>();
+      });
+      counted = window;
+    } else if (mode == "decode") {
+      if (repeats <= 0) repeats = 2;
+      window = prompt + tokens + 1;
+      TorchLanguageModel lm(model, model->config().rope, window, nullptr);
+      lm.set_batch_size(batch);
+      std::vector<e2llm::GenerationRequest> requests;
+      for (int64_t b = 0; b < batch; ++b) requests.push_back({random_ids(prompt, vocab, 1 + b), {}});
+      auto run = [&](int64_t n) {
+        for (auto& r : requests) r.options.max_new_tokens = static_cast<int32_t>(n);
+        return best_seconds(repeats, 1, [&] { lm.generate_batch(requests, {}); });
+      };
+      seconds = run(tokens + 1) - run(1);
+      counted = batch * tokens;
+    } else {
+      if (repeats <= 0) repeats = window <= 2048 ? 3 : 1;
+      TorchLanguageModel lm(model, model->config().rope, window, nullptr);
+      const auto ids = random_ids(window, vocab, 0);
+      seconds = best_seconds(repeats, 0, [&] { lm.token_logprobs(ids, 1); });
+      counted = window;
+    }
+    tokens_per_s = static_cast<double>(counted) / seconds;
+    std::printf(
+        "{\"impl\": \"e2llm\", \"mode\": \"%s\", \"window\": %lld, \"batch\": %lld, \"tokens\": %lld, \"prompt\": "
+        "%lld, "
+        "\"threads\": %d, \"attention\": \"%s\", \"repeats\": %d, \"seconds\": %.6f, "
+        "\"tokens_per_s\": %.3f, \"load_s\": %.3f, \"rss_after_load_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
+        mode.c_str(), static_cast<long long>(window), static_cast<long long>(batch), static_cast<long long>(tokens),
+        static_cast<long long>(prompt), used_threads, attention.c_str(), repeats, seconds, tokens_per_s, load_s,
+        rss_after_load, status_mib("VmHWM"));
+  } catch (const std::exception& e) {
+    std::cerr << "throughput_bench: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
