@@ -15,14 +15,14 @@ const std::vector<DTypeInfo>& dtype_table() {
       {DType::F32, "F32", 0, 1, 4},
       {DType::F16, "F16", 1, 1, 2},
       {DType::BF16, "BF16", 30, 1, 2},
-      {DType::Q4_0, "Q4_0", 2, 32, 2 + 16},            // d, 32 x 4-bit
-      {DType::Q4_1, "Q4_1", 3, 32, 2 + 2 + 16},        // d, m, 32 x 4-bit
-      {DType::Q5_0, "Q5_0", 6, 32, 2 + 4 + 16},        // d, 32 high bits, 32 x 4-bit
-      {DType::Q5_1, "Q5_1", 7, 32, 2 + 2 + 4 + 16},    // d, m, high bits, 32 x 4-bit
-      {DType::Q8_0, "Q8_0", 8, 32, 2 + 32},            // d, 32 x int8
-      {DType::Q2_K, "Q2_K", 10, 256, 16 + 64 + 2 + 2},  // scales, 256 x 2-bit, d, dmin
-      {DType::Q3_K, "Q3_K", 11, 256, 32 + 64 + 12 + 2},  // hmask, 256 x 2-bit, scales, d
-      {DType::Q4_K, "Q4_K", 12, 256, 2 + 2 + 12 + 128},  // d, dmin, scales, 256 x 4-bit
+      {DType::Q4_0, "Q4_0", 2, 32, 2 + 16},                   // d, 32 x 4-bit
+      {DType::Q4_1, "Q4_1", 3, 32, 2 + 2 + 16},               // d, m, 32 x 4-bit
+      {DType::Q5_0, "Q5_0", 6, 32, 2 + 4 + 16},               // d, 32 high bits, 32 x 4-bit
+      {DType::Q5_1, "Q5_1", 7, 32, 2 + 2 + 4 + 16},           // d, m, high bits, 32 x 4-bit
+      {DType::Q8_0, "Q8_0", 8, 32, 2 + 32},                   // d, 32 x int8
+      {DType::Q2_K, "Q2_K", 10, 256, 16 + 64 + 2 + 2},        // scales, 256 x 2-bit, d, dmin
+      {DType::Q3_K, "Q3_K", 11, 256, 32 + 64 + 12 + 2},       // hmask, 256 x 2-bit, scales, d
+      {DType::Q4_K, "Q4_K", 12, 256, 2 + 2 + 12 + 128},       // d, dmin, scales, 256 x 4-bit
       {DType::Q5_K, "Q5_K", 13, 256, 2 + 2 + 12 + 32 + 128},  // d, dmin, scales, qh, qs
       {DType::Q6_K, "Q6_K", 14, 256, 128 + 64 + 16 + 2},      // ql, qh, int8 scales, d
   };

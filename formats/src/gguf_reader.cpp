@@ -60,10 +60,9 @@ size_t min_element_size(Type t) {
 // (the readable ones are in dtype_table()).
 std::string ggml_type_name(uint32_t t) {
   static const std::map<uint32_t, const char*> names = {
-      {9, "Q8_1"},     {15, "Q8_K"},   {16, "IQ2_XXS"}, {17, "IQ2_XS"}, {18, "IQ3_XXS"}, {19, "IQ1_S"},
-      {20, "IQ4_NL"},  {21, "IQ3_S"},  {22, "IQ2_S"},   {23, "IQ4_XS"}, {24, "I8"},      {25, "I16"},
-      {26, "I32"},     {27, "I64"},    {28, "F64"},     {29, "IQ1_M"},  {34, "TQ1_0"},   {35, "TQ2_0"},
-      {39, "MXFP4"}};
+      {9, "Q8_1"},   {15, "Q8_K"},  {16, "IQ2_XXS"}, {17, "IQ2_XS"}, {18, "IQ3_XXS"}, {19, "IQ1_S"}, {20, "IQ4_NL"},
+      {21, "IQ3_S"}, {22, "IQ2_S"}, {23, "IQ4_XS"},  {24, "I8"},     {25, "I16"},     {26, "I32"},   {27, "I64"},
+      {28, "F64"},   {29, "IQ1_M"}, {34, "TQ1_0"},   {35, "TQ2_0"},  {39, "MXFP4"}};
   auto it = names.find(t);
   return it != names.end() ? it->second : fmt::format("ggml type {}", t);
 }
@@ -193,9 +192,10 @@ DType tensor_dtype(Cursor& c, uint32_t ggml_type, const std::string& tensor) {
   if (const auto d = dtype_from_ggml(ggml_type)) return *d;
   std::string readable;
   for (const auto& i : dtype_table()) readable += (readable.empty() ? "" : ", ") + std::string(i.name);
-  throw Error(fmt::format("{}: tensor '{}' has type {}, which e2llm cannot read (it reads {}); use a GGUF "
-                          "quantized to one of those (e.g. Q4_K_M, Q8_0) or convert the model to F16",
-                          c.file(), printable(tensor), ggml_type_name(ggml_type), readable));
+  throw Error(
+      fmt::format("{}: tensor '{}' has type {}, which e2llm cannot read (it reads {}); use a GGUF "
+                  "quantized to one of those (e.g. Q4_K_M, Q8_0) or convert the model to F16",
+                  c.file(), printable(tensor), ggml_type_name(ggml_type), readable));
 }
 
 TensorInfo read_tensor_info(Cursor& c) {

@@ -40,9 +40,9 @@ TEST(RealModelChat, GreedyReplyEqualsTransformers) {
     ASSERT_TRUE(std::getline(lines, line)) << py.out;
     const auto hf = nlohmann::json::parse(line);
     ASSERT_GE(hf.at("ids").size(), 5u) << line;  // a reply, not an immediate end of turn
-    const auto e = run_command(quote(E2LLM_EXE) + " generate --threads 2 --model " + quote(kModel) +
-                               " --chat --max-new-tokens " + std::to_string(kMaxNewTokens) + " --prompt " +
-                               quote(prompt));
+    const auto e =
+        run_command(quote(E2LLM_EXE) + " generate --threads 2 --model " + quote(kModel) + " --chat --max-new-tokens " +
+                    std::to_string(kMaxNewTokens) + " --prompt " + quote(prompt));
     ASSERT_EQ(e.exit_code, 0) << e.err;
     // generate prints the reply and a newline.
     EXPECT_EQ(e.out, hf.at("text").get<std::string>() + "\n");

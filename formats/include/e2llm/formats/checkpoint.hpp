@@ -25,10 +25,10 @@ enum class DType { F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_
 
 struct DTypeInfo {
   DType dtype;
-  const char* name;      // "F32", "Q4_1", ...: safetensors' names for floats, ggml's for the rest
-  uint32_t ggml_type;    // the number GGUF stores (ggml_type)
-  int64_t block;         // elements per block (1 for float types)
-  size_t block_bytes;    // bytes per block
+  const char* name;    // "F32", "Q4_1", ...: safetensors' names for floats, ggml's for the rest
+  uint32_t ggml_type;  // the number GGUF stores (ggml_type)
+  int64_t block;       // elements per block (1 for float types)
+  size_t block_bytes;  // bytes per block
 };
 // The one table of dtypes: readers, writers, messages and dequantization read it.
 const std::vector<DTypeInfo>& dtype_table();
