@@ -1,4 +1,4 @@
-// How a cluster launches e2llm (docs/training.md §Clusters), through the real binary:
+// How a cluster launches e2llm, through the real binary (docs/training.md §Clusters: a sweep as an array job)
 // - Slurm-style array job: 4 `e2llm sweep` processes started at once on one run folder, with
 //   two training backends (e2llm once, pi-ft once per window) and two tasks. Every cell is
 //   computed by exactly one process (the processes' own counts add up to the plan), each
