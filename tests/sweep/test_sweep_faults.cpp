@@ -77,7 +77,13 @@ std::string head_toml() {
 // A training-free backend x 3 tasks x 2 windows = 6 cells.
 fs::path eval_config() {
   const fs::path cfg = work() / "eval.toml";
-  e2llm::util::write_file_atomic(cfg, head_toml() + "[backends.pi]\ncheck_blas = false\n" + tasks_toml());
+  // batch_size = 1 and 4 passkey trials per depth: generations finish one at a time, 8 to a
+  // passkey cell, so kills land between the samples of a cell (with every prompt of a cell
+  // decoded together its samples arrive at once, and on an idle machine the sweep finished
+  // before five kills).
+  std::string tasks = tasks_toml();
+  tasks.replace(tasks.find("trials = 1"), 10, "trials = 4");
+  e2llm::util::write_file_atomic(cfg, head_toml() + "[backends.pi]\ncheck_blas = false\nbatch_size = 1\n" + tasks);
   return cfg;
 }
 
