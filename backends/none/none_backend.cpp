@@ -1,4 +1,10 @@
-// "none": plain RoPE at every window (extrapolation beyond the trained window L).
+// "none": no method added. Serves the model with the RoPE its file declares — plain RoPE for
+// most checkpoints (extrapolation beyond the trained window L), the file's own scaling where
+// config.json's rope_scaling or the GGUF's rope keys declare one, as transformers and llama.cpp
+// serve it. Key `rope`: "file" (default) or "plain" (plain RoPE; on a file that declares a
+// scaling this replaces it, so it needs rope_override = true).
+#include "e2llm/config_reader.hpp"
+#include "e2llm/error.hpp"
 #include "e2llm/llama/rope_scaling_backend.hpp"
 #include "e2llm/plugin.hpp"
 
@@ -6,10 +12,32 @@ namespace {
 
 class NoneBackend : public e2llm::llama::RopeScalingBackend {
  public:
-  NoneBackend() : RopeScalingBackend("none", "plain RoPE, no scaling (extrapolation past the trained window)") {}
+  NoneBackend()
+      : RopeScalingBackend("none",
+                           "no method: the RoPE the model's file declares (plain RoPE for most; "
+                           "extrapolation past the trained window)") {}
 
  protected:
-  e2llm::formats::RopeConfig rope_for_window(int64_t /*window*/) const override { return base_rope(); }
+  void configure_extra(e2llm::ConfigReader& reader) override {
+    const auto rope = reader.get<std::string>("rope", "file");
+    if (rope != "file" && rope != "plain")
+      throw e2llm::ConfigError("rope",
+                               "must be \"file\" (the RoPE the model's file declares) or \"plain\" (plain "
+                               "RoPE), got \"" +
+                                   rope + "\"");
+    plain_ = rope == "plain";
+  }
+  bool serves_file_rope() const override { return !plain_; }
+  e2llm::formats::RopeConfig rope_for_window(int64_t /*window*/) const override {
+    return plain_ ? base_rope() : file_rope();
+  }
+  // The scale actually served when the file declares one; else the nominal g = W / L.
+  double recorded_g(int64_t window) const override {
+    return !plain_ && file_declares_scaling() ? file_rope().factor : scale_for_window(window);
+  }
+
+ private:
+  bool plain_ = false;
 };
 
 }  // namespace

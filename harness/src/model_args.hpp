@@ -15,8 +15,10 @@
 namespace e2llm::harness {
 
 struct ModelArgs {
-  // tokenizer "": the one the model carries; plugin "": chosen by the file
-  std::string model, tokenizer, rope_type = "default", tokenizer_plugin;
+  // tokenizer "": the one the model carries; plugin "": chosen by the file; rope_type "": the
+  // RoPE the model's file declares (backend `none`)
+  std::string model, tokenizer, rope_type, tokenizer_plugin;
+  bool rope_override = false;
   std::string device = "auto", dtype = "float32";
   double rope_factor = 0.0;
   int threads = 0;
@@ -37,7 +39,7 @@ struct OpenedModel {
 };
 
 // Opens the model at `window` (0 = the model's own window) through the backend plugin that
-// implements --rope-type.
+// implements --rope-type; without --rope-type, with the RoPE the model's file declares.
 OpenedModel open_model(AppContext& context, const ModelArgs& args, std::int64_t window);
 
 }  // namespace e2llm::harness

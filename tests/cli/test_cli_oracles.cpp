@@ -358,9 +358,10 @@ TEST(CliOracle, ExportWritesGgufRopeKeysAndRoundTripsEveryTensorBitExact) {
   const auto written = json::parse(r.out);
   EXPECT_EQ(written["hf"]["rope_scaling"]["rope_type"], "linear");
   EXPECT_EQ(written["hf"]["rope_scaling"]["factor"], 4.0);
-  // From the HF directory: L comes back from its rope_scaling, so the same flags give factor 4.
+  // From the HF directory, without RoPE flags: it is served with the scaling its
+  // config.json declares (linear, factor 4 over L = 256), so the GGUF carries the same keys.
   r = run_command(kExe + " export --model " + quote(hf.string()) + " --tokenizer " + quote(kTok.string()) +
-                  " --window 1024 --rope-type linear --threads 1 --gguf " + quote(g2.string()));
+                  " --window 1024 --threads 1 --gguf " + quote(g2.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const fs::path& g : {g1, g2}) {
     SCOPED_TRACE(g.filename().string());
@@ -417,6 +418,15 @@ TEST(CliOracle, ExportedDirectoryServedByTransformersHasThePerplexityE2llmMeasur
     ASSERT_GT(got["tokens"].get<int>(), 512) << "the text must reach beyond 2L";
     measured.push_back(got["ppl"].get<double>());
     tokens = got["tokens"].get<int>();
+    // Read back without RoPE flags: the directory is served with the RoPE its config.json
+    // declares, so the perplexity is the export-time run's.
+    r = run_command(kExe + " perplexity --model " + quote(out.string()) + " --tokenizer " + quote(kTok.string()) +
+                    " --window 1024 --threads 1 --input " + quote(text.string()) + " --stride 1024");
+    ASSERT_EQ(r.exit_code, 0) << rope << "\n" << r.err;
+    const auto back = json::parse(r.out);
+    EXPECT_EQ(back["model"]["rope_source"], "file") << rope;
+    EXPECT_LT(relative(back["ppl"].get<double>(), measured.back()), 1e-5)
+        << rope << ": read back " << back["ppl"] << " vs export-time " << measured.back();
   }
   const auto served = json::parse(oracle("hf-perplexity " + quote(kGguf.string()) + " " + quote(text.string()) + dirs));
   ASSERT_EQ(served.size(), ropes.size());
@@ -451,6 +461,16 @@ TEST(CliOracle, ExportCarriesLlama3AndLongropeToTransformersAndGguf) {
     r = run_command(kExe + " perplexity" + export_args(rope) + " --input " + quote(text.string()) + " --stride 1024");
     ASSERT_EQ(r.exit_code, 0) << rope << "\n" << r.err;
     measured.push_back(json::parse(r.out)["ppl"].get<double>());
+    // Both files read back without RoPE flags serve what they declare: the export-time value.
+    for (const fs::path& file : {out, gguf}) {
+      r = run_command(kExe + " perplexity --model " + quote(file.string()) + " --tokenizer " + quote(kTok.string()) +
+                      " --window 1024 --threads 1 --input " + quote(text.string()) + " --stride 1024");
+      ASSERT_EQ(r.exit_code, 0) << file << "\n" << r.err;
+      const auto back = json::parse(r.out);
+      EXPECT_EQ(back["model"]["rope_source"], "file") << file;
+      EXPECT_LT(relative(back["ppl"].get<double>(), measured.back()), 1e-5)
+          << file << ": read back " << back["ppl"] << " vs export-time " << measured.back();
+    }
   }
   const auto served = json::parse(oracle("hf-perplexity " + quote(kGguf.string()) + " " + quote(text.string()) + dirs));
   ASSERT_EQ(served.size(), ropes.size());
@@ -498,6 +518,59 @@ TEST(CliOracle, ExportCarriesLlama3AndLongropeToTransformersAndGguf) {
   want = divisors(1);  // the text is longer than L: transformers served the long factors
   const auto longs = check["rope_tensors"]["rope_factors_long.weight"].get<std::vector<double>>();
   for (std::size_t j = 0; j < want.size(); ++j) EXPECT_LT(relative(longs[j], want[j]), 1e-6) << "long[" << j << "]";
+}
+
+// A GGUF that declares YaRN (as llama.cpp reads it: rope.scaling.* keys) is served with YaRN
+// when no RoPE flag is given, at every window, W <= L included (as transformers and llama.cpp
+// serve it); plain RoPE differs. A method asked on top conflicts in one line naming both,
+// unless --rope-override says to replace the file's scaling.
+TEST(CliOracle, ModelFileRopeScalingIsServedUnlessOverridden) {
+  Scratch dir("file-rope");
+  const fs::path text = dir.path / "story.txt", hf = dir.path / "yarn", g = dir.path / "yarn.gguf";
+  e2llm::util::write_file_atomic(text, long_story());
+  auto r = run_command(kExe + " export" + export_args("yarn") + " --out " + quote(hf.string()) + " --gguf " +
+                       quote(g.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ppl = [&](const fs::path& model, const std::string& flags, int window) {
+    auto res = run_command(kExe + " perplexity --model " + quote(model.string()) + " --tokenizer " +
+                           quote(kTok.string()) + " --threads 1 --input " + quote(text.string()) + " --window " +
+                           std::to_string(window) + " --stride " + std::to_string(window) + flags);
+    return res;
+  };
+  for (const fs::path& file : {hf, g}) {
+    SCOPED_TRACE(file.filename().string());
+    for (int window : {256, 1024}) {
+      r = ppl(file, "", window);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const auto served = json::parse(r.out);
+      EXPECT_EQ(served["model"]["rope"]["type"], "yarn");
+      EXPECT_EQ(served["model"]["rope"]["factor"], 4.0);
+      EXPECT_EQ(served["model"]["rope_source"], "file");
+      EXPECT_EQ(served["model"]["file_rope"]["type"], "yarn");
+      // The same model with its scaling replaced by plain RoPE measures something else.
+      r = ppl(file, " --rope-type default --rope-override", window);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const auto plain = json::parse(r.out);
+      EXPECT_EQ(plain["model"]["rope"]["type"], "default");
+      EXPECT_EQ(plain["model"]["rope_source"], "override");
+      EXPECT_GT(relative(plain["ppl"].get<double>(), served["ppl"].get<double>()), 1e-3) << window;
+    }
+    for (const std::string flags : {" --rope-type ntk", " --rope-type default", " --rope-type yarn"}) {
+      r = ppl(file, flags, 1024);
+      EXPECT_EQ(r.exit_code, 1) << flags << "\n" << r.out;
+      EXPECT_EQ(lines(r.err), 1) << r.err;
+      EXPECT_NE(r.err.find("declares RoPE scaling yarn (s = 4, L = 256)"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("--rope-override"), std::string::npos) << r.err;
+      EXPECT_TRUE(r.out.empty()) << r.out;
+    }
+    r = ppl(file, " --original-window 512", 1024);  // contradicts the declared L
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("original window to 512"), std::string::npos) << r.err;
+    r = ppl(file, " --rope-factor 2", 1024);  // a factor needs a method
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.err.find("--rope-factor needs --rope-type"), std::string::npos) << r.err;
+  }
 }
 
 // Bad requests: one line, exit 1, nothing written.

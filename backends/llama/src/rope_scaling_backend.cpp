@@ -56,6 +56,7 @@ void RopeScalingBackend::configure(const nlohmann::json& config) {
   check_blas_ = cfg.get<bool>("check_blas", true);
   batch_size_ = cfg.get<int64_t>("batch_size", 0);
   if (batch_size_ < 0) throw ConfigError("batch_size", "must be >= 0 (0 = chosen from free memory)");
+  rope_override_ = cfg.get<bool>("rope_override", false);
   configure_extra(cfg);
   cfg.finish();
   settings_ = config.is_null() ? nlohmann::json::object() : config;
@@ -107,6 +108,7 @@ nlohmann::json RopeScalingBackend::prepare(const PrepareContext& context) {
   if (context.base_model.is_object() && context.base_model.contains("original_window"))
     original_window_ = context.base_model.at("original_window").get<int64_t>();
   if (original_window_ < 1) throw Error(path + ": unknown original window; set base_model.original_window");
+  check_file_rope(path, context);
   tokenizer_ = context.tokenizer;
   if (fixed_factor_)  // a fixed g serves windows up to g x L: beyond, positions leave the trained range
     for (int64_t w : context.windows)
@@ -145,6 +147,44 @@ void RopeScalingBackend::serve_fixed_factor(double g) {
   settings_["served_factor"] = g;
 }
 
+void RopeScalingBackend::check_file_rope(const std::string& path, const PrepareContext& context) {
+  check_declared_rope(path, model_->config().rope, context);
+}
+
+void RopeScalingBackend::check_declared_rope(const std::string& path, const formats::RopeConfig& declared,
+                                             const PrepareContext& context) {
+  declared_rope_ = declared;
+  if (declared.type == formats::RopeType::Default) return;
+  std::ostringstream what;
+  what << path << " declares RoPE scaling " << formats::rope_type_name(declared.type) << " (s = " << declared.factor
+       << ", L = " << declared.original_max_position << ")";
+  if (serves_file_rope()) {
+    if (context.base_model.is_object() && context.base_model.contains("original_window") &&
+        context.base_model.at("original_window").get<int64_t>() != declared.original_max_position) {
+      std::ostringstream msg;
+      msg << what.str() << " and the run sets its original window to " << context.base_model.at("original_window")
+          << ": they conflict; drop the original window (--original-window, [base] original_window) to serve the "
+             "file's scaling, or replace the scaling with rope_override = true (--rope-override)";
+      throw ConfigError("original_window", msg.str());
+    }
+    return;
+  }
+  if (rope_override_) return;
+  throw ConfigError("rope_override",
+                    what.str() + " and backend `" + info_.name + "` would serve its own RoPE in its place: " +
+                        "they conflict; serve the file's scaling with backend `none` (CLI: no --rope-type), or " +
+                        "set rope_override = true (CLI: --rope-override) to serve `" + info_.name +
+                        "` on the file's unscaled RoPE");
+}
+
+formats::RopeConfig RopeScalingBackend::file_rope() const {
+  if (!model_) throw Error(info_.name + ": call prepare() before open()");
+  formats::RopeConfig rope = model_->config().rope;
+  rope.head_dim = model_->config().head_dim();
+  if (rope.type == formats::RopeType::Default) rope.original_max_position = original_window_;
+  return rope;
+}
+
 formats::RopeConfig RopeScalingBackend::base_rope() const {
   if (!model_) throw Error(info_.name + ": call prepare() before open()");
   formats::RopeConfig rope = model_->config().rope;
@@ -165,6 +205,11 @@ std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
                           {"g", recorded_g(window)},
                           {"original_window", original_window_},
                           {"settings", settings_}};
+  // Where the served RoPE comes from: the file ("file"), this backend's method on a file
+  // without declared scaling ("method"), or a method replacing a declared one ("override").
+  const bool declared = declared_rope_.type != formats::RopeType::Default;
+  extra["rope_source"] = serves_file_rope() ? "file" : declared ? "override" : "method";
+  if (declared) extra["file_rope"] = declared_rope_.to_json();
   auto lm =
       std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra, self_extend_for_window(window));
   lm->set_batch_size(batch_size_);

@@ -243,6 +243,9 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
     const formats::Checkpoint base = formats::load_checkpoint(base_path);
     L = base.config.rope.original_max_position > 0 ? base.config.rope.original_max_position : base.config.max_position;
     base_hash = base.fingerprint;
+    // Training rotates with the base's plain RoPE: a base that declares its own scaling is
+    // refused unless rope_override says to replace it.
+    check_declared_rope(base_path, base.config.rope, ctx);
   }
   if (ctx.base_model.is_object() && ctx.base_model.contains("original_window"))
     L = ctx.base_model["original_window"].get<int64_t>();

@@ -32,7 +32,9 @@ class RopeScalingBackend : public Backend {
   // block_size (blocked attention query/key block, default 256), check_blas (default true),
   // device ("auto" | "cpu" | "cuda" | "cuda:N"; the run's PrepareContext::device wins),
   // dtype ("float32" | "bfloat16"), attention ("fused" | "blocked"), batch_size (sequences
-  // generate_batch decodes together; 0 = chosen from free memory).
+  // generate_batch decodes together; 0 = chosen from free memory), rope_override (default
+  // false: a method refuses a checkpoint that declares its own RoPE scaling, naming both;
+  // true: the method replaces the declared scaling, served on the file's unscaled RoPE).
   // Subclasses add keys in configure_extra().
   void configure(const nlohmann::json& config) override;
   // Loads the base model (once; later calls with the same path reuse it). Returns
@@ -48,6 +50,10 @@ class RopeScalingBackend : public Backend {
   double scale_for_window(int64_t window, int64_t original_window) const;
   // The model's own RoPE (Default type) with this backend's beta / attention_factor settings.
   formats::RopeConfig base_rope() const;
+  // The RoPE the checkpoint declares (its own scaling: config.json's rope_scaling, the GGUF's
+  // rope keys; Default for most files), with head_dim and L filled.
+  formats::RopeConfig file_rope() const;
+  bool file_declares_scaling() const { return file_rope().type != formats::RopeType::Default; }
   int64_t original_window() const { return original_window_; }
   // The device prepare() resolved ("cpu", "cuda:0", ...) and the configured dtype.
   const std::string& device() const { return resolved_device_; }
@@ -60,6 +66,9 @@ class RopeScalingBackend : public Backend {
   // The "g" open(window) records: scale_for_window(window) unless a method serves another
   // scale (PoSE: its one trained scale at every window).
   virtual double recorded_g(int64_t window) const { return scale_for_window(window); }
+  // Whether this backend serves the checkpoint's declared RoPE (the `none` backend) rather than
+  // a method of its own, which replaces a declared scaling only under rope_override.
+  virtual bool serves_file_rope() const { return false; }
   // Self-Extend's grouped attention at `window` (off unless a method turns it on).
   virtual SelfExtendOptions self_extend_for_window(int64_t /*window*/) const { return {}; }
   // Extra config keys of a subclass (read them from `reader`; finish() is called after).
@@ -78,6 +87,14 @@ class RopeScalingBackend : public Backend {
   void declare_path_key(std::string key) { info_.path_keys.push_back(std::move(key)); }
   // Serves g at every window from now on (the "fixed" rule), e.g. a model trained at one g.
   void serve_fixed_factor(double g);
+  // Called by prepare() with the checkpoint it loaded; trained backends override it to a no-op
+  // and call check_declared_rope() on their base instead (their own outputs declare the scale
+  // they were trained at).
+  virtual void check_file_rope(const std::string& path, const PrepareContext& context);
+  // Records the RoPE scaling the user's checkpoint `path` declares and refuses a method that
+  // would replace it (unless rope_override), or an original window that contradicts it when
+  // the file's RoPE is served: one line naming both.
+  void check_declared_rope(const std::string& path, const formats::RopeConfig& declared, const PrepareContext& context);
 
  private:
   BackendInfo info_;
@@ -92,11 +109,13 @@ class RopeScalingBackend : public Backend {
   bool check_blas_ = true;
   std::string device_ = "auto", dtype_ = "float32", attention_ = "fused";
   int64_t batch_size_ = 0;
+  bool rope_override_ = false;
   std::string resolved_device_;  // set by prepare()
   nlohmann::json settings_ = nlohmann::json::object();
 
   std::shared_ptr<LlamaModel> model_;
   std::string loaded_path_, checkpoint_hash_;
+  formats::RopeConfig declared_rope_;  // what the user's checkpoint declares (Default: nothing)
   int64_t original_window_ = 0;
   std::shared_ptr<const Tokenizer> tokenizer_;
   double matmul_gflops_ = 0.0;

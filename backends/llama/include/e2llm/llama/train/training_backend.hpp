@@ -54,6 +54,9 @@ class TrainingBackend : public RopeScalingBackend {
   // inference, docs/methods.md §E²-LLM: t = 0, g = W / L with the ceil rule by default).
   formats::RopeConfig rope_for_window(int64_t window) const override;
   double recorded_g(int64_t window) const override;
+  // The served checkpoint is this backend's own output (it declares the scale it trained at);
+  // prepare() checks the base instead.
+  void check_file_rope(const std::string& /*path*/, const PrepareContext& /*context*/) override {}
   void configure_extra(ConfigReader& reader) override;
 
  private:
