@@ -1,5 +1,6 @@
 // e2llm sweep CONFIG [--set k=v]... [--dry-run] [--out DIR]: backends x tasks x windows.
 #include <fmt/core.h>
+#include <algorithm>
 
 #include "e2llm/harness/app.hpp"
 #include "e2llm/harness/config.hpp"
@@ -27,6 +28,12 @@ void install(CLI::App& app, AppContext& context) {
     Config config = Config::load(a->file, overrides);
     SweepSpec spec = parse_sweep_spec(config, a->out.empty() ? std::nullopt : std::optional<std::filesystem::path>(a->out));
     auto& registry = context.registry(spec.plugin_paths);
+    if (spec.original_window > 0 && *std::max_element(spec.windows.begin(), spec.windows.end()) <= spec.original_window)
+      fmt::print(stderr,
+                 "e2llm sweep: note: every window in [sweep] windows is <= L = {} ([base] window): no backend "
+                 "extends the context; if the base was trained at a shorter window than that, set [base] window to "
+                 "it\n",
+                 spec.original_window);
     SweepOptions options;
     options.dry_run = a->dry_run;
     context.exit_code = run_sweep(spec, registry, options);
