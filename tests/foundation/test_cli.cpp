@@ -1,8 +1,14 @@
 // The real e2llm binary: exit codes, one-line errors, nothing written on failure.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <vector>
 
 #include "../support/run_command.hpp"
 #include "e2llm/util/files.hpp"
@@ -118,4 +124,93 @@ TEST(Cli, CiRunsTheReadmeTestCommand) {
   auto start = ci.find('\'', marker) + 1;
   std::string command = ci.substr(start, ci.find('\'', start) - start);
   EXPECT_NE(readme.find(command), std::string::npos) << "README lacks: " << command;
+}
+
+// Every e2llm command the README and docs/ show in a code block exists, and so does each of
+// its flags: `e2llm <command> [<subcommand>] --help` lists them. Continuation lines ("\") are
+// joined; a command ends at a shell operator, a comment or the two spaces that start the
+// README's description column.
+TEST(Cli, CommandsShownInTheDocsExistWithTheirFlags) {
+  namespace fs = std::filesystem;
+  const fs::path root = E2LLM_SOURCE_DIR;
+  std::vector<fs::path> files = {root / "README.md"};
+  for (const auto& entry : fs::directory_iterator(root / "docs"))
+    if (entry.path().extension() == ".md") files.push_back(entry.path());
+  std::map<std::string, std::string> help;  // "tokenizer encode" -> its --help text
+  auto help_of = [&](const std::string& command) -> const std::string& {
+    auto it = help.find(command);
+    if (it == help.end()) {
+      auto r = run_command(kExe + " " + command + " --help");
+      it = help.emplace(command, r.exit_code == 0 ? r.out : std::string()).first;
+    }
+    return it->second;
+  };
+  auto lists = [](const std::string& text, const std::string& word) {
+    for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+      const char after = at + word.size() < text.size() ? text[at + word.size()] : ' ';
+      const char before = at > 0 ? text[at - 1] : ' ';
+      if (!std::isalnum(static_cast<unsigned char>(after)) && after != '-' && after != '_' &&
+          !std::isalnum(static_cast<unsigned char>(before)) && before != '-')
+        return true;
+    }
+    return false;
+  };
+  const std::regex start(R"((?:^|[\s/])e2llm\s+([a-z][a-z-]*)(?:\s+([a-z][a-z-]*(?:\|[a-z-]+)*))?)");
+  const std::regex flag(R"(--[a-z][a-z0-9-]*)");
+  std::size_t commands = 0, flags = 0;
+  for (const auto& file : files) {
+    std::istringstream in(e2llm::testing::slurp(file.string()));
+    std::string line, logical;
+    bool fenced = false;
+    int number = 0, first = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (line.rfind("```", 0) == 0) {
+        fenced = !fenced;
+        continue;
+      }
+      if (!fenced) continue;
+      if (logical.empty()) first = number;
+      if (!line.empty() && line.back() == '\\') {
+        logical += line.substr(0, line.size() - 1) + " ";
+        continue;
+      }
+      logical += line;
+      const std::string text = logical;
+      logical.clear();
+      std::smatch m;
+      if (!std::regex_search(text, m, start)) continue;
+      const std::string where = file.filename().string() + ":" + std::to_string(first);
+      const std::string command = m[1];
+      if (help_of(command).empty()) {
+        ADD_FAILURE() << where << ": `e2llm " << command << "` is not a command: " << text;
+        continue;
+      }
+      // The subcommands, when the second word names some (e.g. encode|decode).
+      std::vector<std::string> paths;
+      if (m[2].matched) {
+        std::string alternatives = m[2];
+        std::size_t at = 0;
+        while (at <= alternatives.size()) {
+          const std::size_t bar = std::min(alternatives.find('|', at), alternatives.size());
+          const std::string sub = alternatives.substr(at, bar - at);
+          if (!help_of(command + " " + sub).empty() && lists(help_of(command), sub))
+            paths.push_back(command + " " + sub);
+          at = bar + 1;
+        }
+      }
+      if (paths.empty()) paths.push_back(command);
+      std::string rest = m.suffix().str();
+      for (const char* end : {" | ", "&&", ";", " #", "  ", " >", "||", "$("}) rest = rest.substr(0, rest.find(end));
+      ++commands;
+      for (auto it = std::sregex_iterator(rest.begin(), rest.end(), flag); it != std::sregex_iterator(); ++it) {
+        ++flags;
+        for (const auto& path : paths)
+          EXPECT_TRUE(lists(help_of(path), it->str()))
+              << where << ": `e2llm " << path << "` has no flag " << it->str() << ": " << text;
+      }
+    }
+  }
+  EXPECT_GE(commands, 30u) << commands;  // the README's command list alone has 19
+  EXPECT_GE(flags, 50u);
 }
