@@ -44,6 +44,16 @@ inline std::string format_value(const ViewData& v, double value) {
   return v.spec.format == ValueFormat::percent ? format_accuracy(value, v.percent) : format_number(value);
 }
 
+// A task's headline metric as its own section shows it (accuracy in percent where the section
+// uses percent), else as a plain number: one format per quantity across the report.
+inline std::string format_headline(const ReportModel& m, const GenericView& gv, double value) {
+  for (const auto& section : m.sections)
+    if (section.task_label == gv.task_label)
+      for (const auto& view : section.views)
+        if (view.spec.metric == gv.metric) return format_value(view, value);
+  return format_number(value);
+}
+
 // What a view's ranking over W > L is, in words ("geometric mean perplexity").
 inline std::string summary_name(const ReportView& spec) {
   return (spec.summary == WindowSummary::geometric_mean ? "geometric mean " : "mean ") + spec.quantity;

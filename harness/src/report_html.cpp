@@ -16,8 +16,31 @@ namespace e2llm::harness {
 
 namespace {
 
-const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+// Okabe & Ito's colour-blind-safe palette (its yellow left out: unreadable on white). Backend r
+// gets colour r mod 7 and marker r mod 5, so no two of the first 35 lines look alike, and lines
+// from the eighth on are dashed as well.
+const char* const kPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"};
+constexpr std::size_t kMarkers = 5;  // circle, square, triangle, diamond, inverted triangle
+
+// Marker `kind` centred at (x, y), as SVG.
+std::string marker_svg(std::size_t kind, double x, double y, const char* color) {
+  switch (kind % kMarkers) {
+    case 1:
+      return fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"7\" height=\"7\" fill=\"{}\"/>", x - 3.5, y - 3.5,
+                         color);
+    case 2:
+      return fmt::format("<polygon points=\"{:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f}\" fill=\"{}\"/>", x, y - 4.5,
+                         x - 4.5, y + 3.5, x + 4.5, y + 3.5, color);
+    case 3:
+      return fmt::format("<polygon points=\"{:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f}\" fill=\"{}\"/>", x,
+                         y - 5, x + 5, y, x, y + 5, x - 5, y, color);
+    case 4:
+      return fmt::format("<polygon points=\"{:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f}\" fill=\"{}\"/>", x, y + 4.5,
+                         x - 4.5, y - 3.5, x + 4.5, y - 3.5, color);
+    default:
+      return fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"/>", x, y, color);
+  }
+}
 
 std::string esc(const std::string& s) {
   return html_escape(s);
@@ -124,7 +147,9 @@ std::string value_table(const ReportModel& m, const ViewData& v, const ValueTabl
 }
 
 // The headline table: numbers with their intervals.
-std::string plain_table(const ReportModel& m, const ValueTable& t) {
+std::string plain_table(const ReportModel& m, const GenericView& gv) {
+  const ValueTable& t = gv.table;
+  auto format_number = [&](double x) { return format_headline(m, gv, x); };  // the section's format
   std::string out = "<table><thead><tr><th>backend</th>";
   for (const auto& c : t.columns) out += "<th>" + window_header(m, c) + "</th>";
   out += "</tr></thead><tbody>\n";
@@ -307,22 +332,29 @@ std::string extended_table(const ReportModel& m, const ViewData& v) {
   return out + "</tbody></table>\n";
 }
 
-// The y axis of a chart: log10 over whole decades, or linear over round steps.
+// The y axis of a chart: log10 fitted to the data (y0, y1 in log10 units, a little beyond the
+// lowest and highest value), or linear over round steps.
 struct YScale {
   bool log = true;
   double y0 = 0, y1 = 1;
   bool plottable(double v) const { return std::isfinite(v) && (!log || v > 0); }
   double fraction_from_top(double v) const { return log ? (y1 - std::log10(v)) / (y1 - y0) : (y1 - v) / (y1 - y0); }
-  // (value, major) grid lines: decades, plus 2x and 5x when the range is narrow; or each step.
+  // (value, major) grid lines. Log: the 1-2-5 values inside the range (decades major); when
+  // fewer than three fall inside, round linear steps of the range's span instead, so a
+  // narrow range (21.9 .. 29.7) is labelled 22, 24, 26, 28.
   std::vector<std::pair<double, bool>> ticks() const {
     std::vector<std::pair<double, bool>> out;
     if (log) {
-      for (double e = y0; e <= y1 + 1e-9; e += 1)
+      for (double e = std::floor(y0); e <= std::ceil(y1); e += 1)
         for (double mult : {1.0, 2.0, 5.0}) {
-          double v = mult * std::pow(10.0, e);
-          if (std::log10(v) > y1 + 1e-9 || (mult != 1.0 && y1 - y0 > 2)) continue;
+          const double v = mult * std::pow(10.0, e), lv = std::log10(v);
+          if (lv < y0 - 1e-9 || lv > y1 + 1e-9 || (mult != 1.0 && y1 - y0 > 2.5)) continue;
           out.emplace_back(v, mult == 1.0);
         }
+      if (out.size() >= 3) return out;
+      out.clear();
+      const double lo = std::pow(10.0, y0), hi = std::pow(10.0, y1), step = nice_step(hi - lo);
+      for (double v = std::ceil(lo / step) * step; v <= hi * (1 + 1e-12); v += step) out.emplace_back(v, true);
       return out;
     }
     double step = nice_step(y1 - y0);
@@ -346,8 +378,9 @@ std::optional<YScale> y_scale(const ViewData& v) {
     if (s.plottable(value.value)) lo = std::min(lo, value.value), hi = std::max(hi, value.value);
   if (!std::isfinite(lo)) return std::nullopt;
   if (s.log) {
-    s.y0 = std::floor(std::log10(lo)), s.y1 = std::ceil(std::log10(hi));
-    if (s.y1 <= s.y0) s.y1 = s.y0 + 1;
+    // Fitted to the data with 5% of its span (at least 1% of a value) on either side.
+    const double a = std::log10(lo), b = std::log10(hi), pad = std::max(0.05 * (b - a), 0.0043);
+    s.y0 = a - pad, s.y1 = b + pad;
   } else {
     if (hi <= lo) hi = lo + 1;
     double step = YScale::nice_step(hi - lo);
@@ -357,6 +390,8 @@ std::optional<YScale> y_scale(const ViewData& v) {
 }
 
 struct ChartFrame {
+  // Tall enough for one legend entry per line (20 px each).
+  explicit ChartFrame(std::size_t lines) : height(std::max(380.0, 20.0 + 20.0 * double(lines) + 50.0)) {}
   double width = 760, height = 380, left = 70, right = 180, top = 20, bottom = 50;
   double plot_w() const { return width - left - right; }
   double plot_h() const { return height - top - bottom; }
@@ -397,7 +432,7 @@ std::string chart_line(const ReportModel& m, const ViewData& v, std::size_t r, c
                        const std::function<double(std::size_t)>& px) {
   constexpr std::size_t kColors = sizeof kPalette / sizeof *kPalette;
   const char* color = kPalette[r % kColors];
-  // Past the palette, lines are dashed so that no two backends look the same.
+  // Past the palette, lines are dashed as well (colour and marker already differ).
   const std::string dash = (r / kColors) % 2 ? " stroke-dasharray=\"7 4\"" : "";
   const std::string& name = v.table.rows[r];
   auto py = [&](double value) { return f.top + y.fraction_from_top(value) * f.plot_h(); };
@@ -419,19 +454,21 @@ std::string chart_line(const ReportModel& m, const ViewData& v, std::size_t r, c
                            px(c), py(std::clamp(value->interval->low, lo, hi)),
                            py(std::clamp(value->interval->high, lo, hi)), color, dash);
     }
-    marks += fmt::format(
-        "<a href=\"{0}\"><circle cx=\"{1:.1f}\" cy=\"{2:.1f}\" r=\"4\" fill=\"{3}\"><title>{4}</title></circle></a>\n",
-        esc(value->cell), px(c), py(value->value), color,
-        esc(name + " W=" + std::to_string(m.windows[c]) + ": " + v.spec.metric + " " + format_value(v, value->value) +
-            " (" + value->cell + ")"));
+    marks +=
+        fmt::format("<a href=\"{0}\"><g class=\"point\" data-style=\"{1}\"><title>{2}</title>{3}</g></a>\n",
+                    esc(value->cell), fmt::format("{} marker {}{}", color, r % kMarkers, dash.empty() ? "" : " dashed"),
+                    esc(name + " W=" + std::to_string(m.windows[c]) + ": " + v.spec.metric + " " +
+                        format_value(v, value->value) + " (" + value->cell + ")"),
+                    marker_svg(r, px(c), py(value->value), color));
   }
   if (!points.empty())
     s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", color, dash,
                      points);
   s += marks;
   double ly = f.top + 12 + 20 * double(r);
-  s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"3\"{}/>\n",
-                   f.left + f.plot_w() + 12, ly - 2, f.left + f.plot_w() + 32, ly - 2, color, dash);
+  s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"3\"{}/>{}\n",
+                   f.left + f.plot_w() + 12, ly - 2, f.left + f.plot_w() + 32, ly - 2, color, dash,
+                   marker_svg(r, f.left + f.plot_w() + 22, ly - 2, color));
   // Long labels are cut in the legend (the full one is its tooltip and in the table).
   std::string shown = name.size() > 20 ? name.substr(0, 19) + "…" : name;
   s += fmt::format("<text x=\"{}\" y=\"{}\"><title>{}</title>{}</text>\n", f.left + f.plot_w() + 36, ly + 2, esc(name),
@@ -445,7 +482,7 @@ std::string svg_chart(const ReportModel& m, const ViewData& v, const std::string
   if (!y)
     return "<p class=\"note\">No " + std::string(v.spec.chart == ChartScale::log ? "positive " : "") +
            esc(v.spec.quantity) + " values to plot.</p>\n";
-  const ChartFrame f;
+  const ChartFrame f(v.table.rows.size());
   const auto& ws = m.windows;
   double x0 = std::log2(double(ws.front())), x1 = std::log2(double(ws.back()));
   auto px = [&](std::size_t c) {
@@ -557,17 +594,29 @@ std::string dataset_table_html(const ReportModel& m, const TaskSection& s, const
       h += "<th class=\"paper\" title=\"" + esc(ref.source) + "\">" + esc(ref.label) + "<br><small>" + esc(ref.tag) +
            "</small></th>";
     h += "</tr></thead><tbody>\n";
+    std::vector<std::string> footnotes;  // the references' footnotes, numbered as in the Markdown
     for (std::size_t r = 0; r < t.rows.size(); ++r) {
       h += "<tr><th>" + esc(t.rows[r]) + "</th>";
       for (std::size_t c = 0; c < t.columns.size(); ++c) {
         const CellValue* value = t.at(r, c);
         h += "<td>" + (value ? html_value(v, *value) : std::string("—")) + "</td>";
       }
-      for (const auto& ref : refs)
-        h += "<td class=\"paper\">" + reference_text(reference_value(ref, t.rows[r])) + "</td>";
+      for (const auto& ref : refs) {
+        const ReferenceValue* value = reference_value(ref, t.rows[r]);
+        std::string mark;
+        if (value && !value->footnote.empty()) {
+          auto at = std::find(footnotes.begin(), footnotes.end(), value->footnote);
+          if (at == footnotes.end()) at = footnotes.insert(footnotes.end(), value->footnote);
+          mark = fmt::format("<sup>{}</sup>", 1 + (at - footnotes.begin()));
+        }
+        h += "<td class=\"paper\">" + reference_text(value) + mark + "</td>";
+      }
       h += "</tr>\n";
     }
-    h += "</tbody></table>\n" + legend_html(m, v);
+    h += "</tbody></table>\n";
+    for (std::size_t i = 0; i < footnotes.size(); ++i)
+      h += fmt::format("<p class=\"note footnote\"><sup>{}</sup> {}</p>\n", i + 1, esc(footnotes[i]));
+    h += legend_html(m, v);
   }
   return h + warnings_html(v);
 }
@@ -598,7 +647,7 @@ table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ddd;pad
 thead th{background:#f4f4f4}tbody th{text-align:left;background:#fafafa}td a{color:inherit;text-decoration:none}
 td a:hover{text-decoration:underline}.paper{background:#f3f0ff;font-style:italic}.note{color:#555}
 .tick{font-size:11px;fill:#555}svg text{font-size:12px}.heat td{min-width:56px;text-align:center}.empty{color:#aaa}
-.ci{color:#666}.mark{font-weight:bold}.cmp{text-align:left;font-size:12px}.warning{background:#fff4e5;padding:6px 10px})";
+.ci{color:#666}.mark{font-weight:bold}.cmp{text-align:left;font-size:12px}td.text{text-align:left}.warning{background:#fff4e5;padding:6px 10px})";
 
 // For texts the HTML printer escapes afterwards.
 std::string same(const std::string& text) {
@@ -629,7 +678,7 @@ std::string headline_html(const ReportModel& m) {
   for (const auto& gv : m.headline) {
     h += fmt::format("<h3>{} <small>({}, <code>{}</code>, {} is better)</small></h3>\n", esc(gv.task_label),
                      esc(gv.task_plugin), esc(gv.metric), gv.higher_is_better ? "higher" : "lower");
-    h += plain_table(m, gv.table);
+    h += plain_table(m, gv);
   }
   return h;
 }
@@ -643,7 +692,7 @@ std::string cost_html(const ReportModel& m) {
        "<th>prepare wall (last run)</th></tr></thead><tbody>\n";
   for (const auto& row : m.cost)
     h += fmt::format(
-        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        "<tr><th>{}</th><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
         link(row.label + (row.training_seed ? fmt::format(" (seed {})", *row.training_seed) : ""), row.file),
         esc(row.plugin), row.trains ? "yes" : "no", row.trained_tokens ? esc(format_count(*row.trained_tokens)) : "—",
         row.train_wall_s ? esc(human_duration(*row.train_wall_s)) : "—", esc(human_duration(row.prepare_wall_s)));
@@ -661,13 +710,13 @@ std::string cells_html(const ReportModel& m) {
   h += std::string(per_cell ? "<th title=\"the sweep process's peak while this cell ran\">peak RSS (cell)</th>" : "") +
        "<th>git</th></tr></thead><tbody>\n";
   for (const auto& c : m.cells) {
-    h += fmt::format("<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{:g}</td>", link(c.key.substr(0, 16), c.file),
-                     esc(c.backend), esc(c.task), c.window, c.g);
+    h += fmt::format("<tr><th>{}</th><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{:g}</td>",
+                     link(c.key.substr(0, 16), c.file), esc(c.backend), esc(c.task), c.window, c.g);
     if (seeded) h += "<td>" + (c.training_seed ? std::to_string(*c.training_seed) : std::string("—")) + "</td>";
     h += fmt::format("<td>{:.0f}</td><td>{}</td><td>{}</td>", c.tokens_per_s, esc(human_duration(c.wall_s)),
                      esc(format_bytes(double(c.peak_rss_bytes))));
     if (per_cell) h += "<td>" + esc(cell_peak_text(c)) + "</td>";
-    h += "<td>" + esc(c.git_revision) + "</td></tr>\n";
+    h += "<td class=\"text\">" + esc(c.git_revision) + "</td></tr>\n";
   }
   return h + "</tbody></table>\n";
 }

@@ -112,18 +112,19 @@ void value_rows(std::string& out, const ValueTable& t, const ViewData& v) {
   }
 }
 
-// Plain numbers (the headline table): value and interval.
-void plain_rows(std::string& out, const ValueTable& t) {
+// The headline table: value and interval, formatted as the task's own section formats them.
+void plain_rows(std::string& out, const ReportModel& m, const GenericView& gv) {
+  const ValueTable& t = gv.table;
+  auto f = [&](double x) { return format_headline(m, gv, x); };
   for (std::size_t r = 0; r < t.rows.size(); ++r) {
     out += "| " + md(t.rows[r]) + " |";
     for (std::size_t c = 0; c < t.columns.size(); ++c) {
       const CellValue* v = t.at(r, c);
       std::string text = "—";
       if (v) {
-        text = md_link(format_number(v->value), v->cell);
-        if (v->seed_sd) text += " ±" + format_number(*v->seed_sd);
-        text += v->interval ? " [" + format_number(v->interval->low) + ", " + format_number(v->interval->high) + "]"
-                            : " [n/a]";
+        text = md_link(f(v->value), v->cell);
+        if (v->seed_sd) text += " ±" + f(*v->seed_sd);
+        text += v->interval ? " [" + f(v->interval->low) + ", " + f(v->interval->high) + "]" : " [n/a]";
       }
       out += " " + text + " |";
     }
@@ -470,7 +471,7 @@ void headline_md(std::string& out, const ReportModel& m) {
     out += fmt::format("**{}** ({}, `{}`, {} is better)\n\n", md(gv.task_label), md(gv.task_plugin), md(gv.metric),
                        gv.higher_is_better ? "higher" : "lower");
     table_header(out, "backend", window_headers(m, gv.table.columns));
-    plain_rows(out, gv.table);
+    plain_rows(out, m, gv);
     out += "\n";
   }
 }

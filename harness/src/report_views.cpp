@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include <fmt/core.h>
+
 #include "e2llm/error.hpp"
 #include "e2llm/harness/view_json.hpp"
 #include "report_internal.hpp"
@@ -203,7 +205,15 @@ void rank_by_pairs(ViewData& v, const ReportModel& m, const CellIndex& index, Re
 // --threshold, else the task config's `threshold_key`, else the view's own threshold.
 std::optional<double> threshold_of(const ReportModel& m, const ReportView& spec, const LoadedCell& first) {
   if (!spec.pass_threshold) return std::nullopt;
-  if (m.options.threshold) return m.options.threshold;
+  if (m.options.threshold) {
+    // Percentages are thresholded as fractions: 0.9, not 90 (nor 2, which nothing can reach).
+    if (spec.format == ValueFormat::percent && *m.options.threshold > 1.0)
+      throw Error(
+          fmt::format("--threshold {:g}: the view \"{}\" is a percentage, whose threshold is a fraction "
+                      "0..1 (e.g. 0.9 for 90%)",
+                      *m.options.threshold, spec.title));
+    return m.options.threshold;
+  }
   const json& task = first.json["task"];
   if (!spec.threshold_key.empty() && task.contains("config") && task["config"].is_object())
     if (auto t = finite_number(task["config"].value(spec.threshold_key, json()))) return t;

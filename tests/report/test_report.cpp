@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <regex>
 
 #include "e2llm/error.hpp"
 #include "e2llm/harness/cell_store.hpp"
@@ -252,10 +253,52 @@ TEST(Report, EveryStringFromTheDataIsEscapedInHtml) {
   EXPECT_TRUE(contains(html, "&lt;code onclick=&quot;alert(3)&quot;&gt;no</code>"));  // a stray closing tag is harmless
   // Each planted string is present, escaped, in every role it plays.
   const std::string escaped = "x&lt;script&gt;alert(1)&lt;/script&gt;&quot;onmouseover=&quot;alert(2)";
-  for (const char* prefix : {"curve ", "grid ", "table ", "<th>b", "— t", "<h3>t", "<td>t", "<th>d", "<th>r", "ref",
-                             "tag", "src", "run", "rev", "<code>m", "tp"})
+  for (const char* prefix : {"curve ", "grid ", "table ", "<th>b", "— t", "<h3>t", "<td class=\"text\">t", "<th>d",
+                             "<th>r", "ref", "tag", "src", "run", "rev", "<code>m", "tp"})
     EXPECT_TRUE(contains(html, prefix + escaped)) << prefix;
   std::string md = render_markdown(m);
   EXPECT_FALSE(contains(md, "<script")) << md;
   EXPECT_FALSE(contains(md, "<code")) << md;
+}
+
+// What a reader of either output sees the same way: the references' footnotes under the
+// LongBench table in the HTML as in the Markdown; a task's headline metric in its section's
+// format (passkey accuracy in percent, as its section shows it); text columns left-aligned.
+TEST(Report, HtmlCarriesTheFootnotesAndEveryOutputOneNumberFormat) {
+  fs::path dir = fresh_dir("formats");
+  report_fixture::write_run(dir);
+  write_report(build_report_model(dir));
+  const std::string md = e2llm::util::read_file(dir / "leaderboard.md");
+  const std::string html = e2llm::util::read_file(dir / "leaderboard.html");
+  ASSERT_TRUE(contains(md, "¹ a mean")) << "the fixture's LongBench reference has a footnote";
+  EXPECT_TRUE(contains(html, "<sup>1</sup> a mean")) << "the HTML dropped the Markdown's footnote";
+  EXPECT_TRUE(contains(html, "24.02<sup>1</sup>")) << "the reference value carries its footnote mark";
+  // The headline block of passkey: its values in percent, not 0.00 / 1.00.
+  const auto headline = md.substr(md.find("## Headline metric of every task"));
+  const auto passkey = headline.substr(headline.find("**passkey**"));
+  const auto table = passkey.substr(0, passkey.find("\n\n", passkey.find("| backend")));
+  EXPECT_TRUE(contains(table, "%")) << table;
+  EXPECT_FALSE(std::regex_search(table, std::regex(R"(\[(0|1)\.\d\d, )"))) << table;
+  EXPECT_TRUE(contains(html, "<td class=\"text\">")) << "text columns are marked for left alignment";
+  EXPECT_TRUE(contains(html, "td.text{text-align:left}"));
+}
+
+// --threshold is a fraction for percentage views: 2 (or 90) is refused in one line naming
+// the view; 0.9 passes.
+TEST(Report, ThresholdAboveOneIsRefusedForPercentViews) {
+  fs::path dir = fresh_dir("threshold");
+  report_fixture::write_run(dir);
+  e2llm::harness::ReportOptions options;
+  options.threshold = 2.0;
+  try {
+    build_report_model(dir, options);
+    FAIL() << "no error";
+  } catch (const e2llm::Error& e) {
+    const std::string what = e.what();
+    EXPECT_TRUE(contains(what, "--threshold 2")) << what;
+    EXPECT_TRUE(contains(what, "fraction")) << what;
+    EXPECT_FALSE(contains(what, "\n"));
+  }
+  options.threshold = 0.9;
+  EXPECT_NO_THROW(build_report_model(dir, options));
 }

@@ -3,7 +3,9 @@
 // where a reader would read them: a script run in the rendered page measures every chart
 // point's screen position against the rendered axis (the tick labels' grid lines, linear or
 // log) and the window's tick, and reads each point's value; every cell's value must be a
-// point at its window, placed within a pixel and a half of where its axis puts that value.
+// point at its window, placed within a pixel and a half of where its axis puts that value;
+// a log axis is fitted to the data (the points span most of the plot), and no two backends
+// share colour, marker and dash.
 // Fails where /usr/bin/chromium is absent (Debian package `chromium`, scripts/setup.sh).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -88,16 +90,20 @@ const char* kMeasureScript = R"JS(<script>
     }
     var lin = fit(function (v) { return v; });
     var lg = yt.every(function (t) { return t.v > 0; }) ? fit(Math.log10) : null;
-    var ax = lg && lg.worst < lin.worst ? lg : lin, points = [];
-    svg.querySelectorAll('circle').forEach(function (c) {
+    var ax = lg && lg.worst < lin.worst ? lg : lin, points = [], styles = {}, top = Infinity, bottom = -Infinity;
+    svg.querySelectorAll('g.point').forEach(function (c) {
       var m = /^(.*) W=(\d+): \S+ (-?[0-9.]+)(%?)/.exec(c.querySelector('title').textContent);
       var r = c.getBoundingClientRect(), cx = r.left + r.width / 2, cy = r.top + r.height / 2;
       var w = +m[2], v = parseFloat(m[3]), tick = xt.filter(function (x) { return x.v === w; })[0];
       points.push({series: m[1], window: w, value: v, percent: m[4] === '%',
                    dy: cy - (ax.a + ax.b * ax.f(v)), dx: tick ? cx - tick.x : null});
+      styles[m[1]] = c.getAttribute('data-style');
+      top = Math.min(top, cy), bottom = Math.max(bottom, cy);
     });
+    var frame = svg.querySelector('rect').getBoundingClientRect();
     charts.push({label: svg.getAttribute('aria-label'), log: ax === lg, y_ticks: yt.length,
-                 tick_fit_px: ax.worst, points: points});
+                 tick_fit_px: ax.worst, points: points, styles: styles,
+                 data_height: points.length ? (bottom - top) / frame.height : 0});
   });
   var pre = document.createElement('pre');
   pre.id = 'e2llm-measured';
@@ -193,6 +199,15 @@ TEST(ReportBrowser, ChartPointsSitWhereTheRenderedAxesPutTheCellsValues) {
       remaining.erase(id);
     }
     EXPECT_TRUE(remaining.empty()) << remaining.size() << " cells have no point";
+    // The axis is fitted to the data: on a log axis the points span most of the plot's height
+    // (a whole-decade axis put 21.9 .. 29.7 into a fifth of it).
+    if (chart["log"].get<bool>()) EXPECT_GT(chart["data_height"].get<double>(), 0.8);
+    // No two backends share colour, marker and dash.
+    std::map<std::string, std::string> seen;
+    for (const auto& [series, style] : chart["styles"].items()) {
+      EXPECT_FALSE(seen.count(style.get<std::string>())) << series << " looks like " << seen[style];
+      seen[style] = series;
+    }
     charted[task] += 1;
   }
   EXPECT_EQ(charted["proofpile"], 1) << "the perplexity view is charted";
