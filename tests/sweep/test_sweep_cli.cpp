@@ -321,6 +321,29 @@ TEST(SweepCli, DryRunPrintsThePlanAndWritesNothing) {
   EXPECT_NE(after.output.find("0 of 4 cells to compute"), std::string::npos) << after.output;
 }
 
+// A sweep whose every window is <= L ([base] window) extends nothing, and says so before it
+// starts (the dry run too); one window beyond L and the note is gone.
+TEST(SweepCli, SaysWhenNoWindowExtendsTheBase) {
+  fs::path dir = fresh_dir("no-extension");
+  const std::string note = "every window in [sweep] windows is <= L = 512";
+  fs::path config = write_config(dir, 1, 0, "", "", "[256, 512]"), out = dir / "run";
+  Result r = run([&] {
+    auto a = base_args(config, out);
+    a.push_back("--dry-run");
+    return a;
+  }());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(note), std::string::npos) << r.output;
+  config = write_config(dir, 1, 0, "", "", "[512, 1024]");
+  r = run([&] {
+    auto a = base_args(config, out);
+    a.push_back("--dry-run");
+    return a;
+  }());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("every window in [sweep] windows"), std::string::npos) << r.output;
+}
+
 TEST(SweepCli, UnknownBackendPluginSaysDidYouMeanInOneLine) {
   fs::path dir = fresh_dir("typo");
   fs::path config = write_config(dir, 2, 0, "d");  // "fakebackendd"
