@@ -119,7 +119,9 @@ Config Config::from_string(const std::string& text, const std::string& shown,
 Config Config::load(const fs::path& path, const std::vector<std::string>& overrides) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
-    throw Error("config " + path.string() + " does not exist (see configs/ for examples)");
+    throw Error(
+        "config " + path.string() +
+        " does not exist; give the path of a TOML run config (the e2llm repository's configs/ folder has examples)");
   return from_string(util::read_file(path), path.string(), overrides);
 }
 

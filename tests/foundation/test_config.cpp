@@ -83,7 +83,8 @@ TEST(Config, ConfigReaderRejectsUnknownKeys) {
 
 TEST(Config, MissingFileIsOneClearLine) {
   EXPECT_EQ(error_of([] { Config::load("/nonexistent/x.toml"); }),
-            "config /nonexistent/x.toml does not exist (see configs/ for examples)");
+            "config /nonexistent/x.toml does not exist; give the path of a TOML run config (the e2llm repository's "
+            "configs/ folder has examples)");
 }
 
 TEST(Config, ResolvedConfigRoundTripsThroughToml) {
