@@ -56,6 +56,8 @@ TEST(KvRetrievalSweep, RealModelCellsAndAReportWithTheGrid) {
     const std::int64_t window = cell.at("window").get<std::int64_t>();
     seen.insert({cell.at("backend").at("label").get<std::string>(), window});
     EXPECT_EQ(cell.at("task").at("plugin"), "kv-retrieval");
+    // [run] threads = 1 caps the backends' LibTorch threads (their own `threads` key is unset).
+    if (cell.at("model").contains("threads")) EXPECT_EQ(cell.at("model").at("threads"), 1) << e.path();
     const json& m = cell.at("metrics");
     EXPECT_EQ(m.at("trials"), 3);
     const double accuracy = m.at("accuracy").get<double>();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <thread>
 #include <tuple>
@@ -461,6 +462,9 @@ void require_fast_blas(double min_gflops) {
 }
 
 int set_threads(int n) {
+  // 0: the run's cap (a sweep's [run] threads, passed as E2LLM_THREADS), else every core.
+  if (n <= 0)
+    if (const char* env = std::getenv("E2LLM_THREADS")) n = std::atoi(env);
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
   return torch::get_num_threads();

@@ -25,7 +25,7 @@ class RopeScalingBackend : public Backend {
   ~RopeScalingBackend() override;
 
   BackendInfo info() const override;
-  // Keys: model (path; else the run's base model), threads (0 = all cores),
+  // Keys: model (path; else the run's base model), threads (0 = the run's cap E2LLM_THREADS, else all cores),
   // factor_rule ("ceil": g = ceil(W/L), default; "exact": g = W/L; "fixed": g = `factor` at
   // every window, W <= L included, and no window beyond factor x L), factor (a fixed s for
   // every W > L instead of g; required by "fixed"), beta_fast, beta_slow, attention_factor (YaRN),
