@@ -86,6 +86,14 @@ void apply_override(nlohmann::json& root, std::map<std::string, std::string>& lo
     node = &next;
     start = dot + 1;
   }
+  // The file's locations of what the value replaced (its keys and array items) go with it:
+  // an error inside the new value is blamed on the --set.
+  for (auto it = locations.begin(); it != locations.end();)
+    if (it->first.size() > key.size() && it->first.compare(0, key.size(), key) == 0 &&
+        (it->first[key.size()] == '.' || it->first[key.size()] == '['))
+      it = locations.erase(it);
+    else
+      ++it;
   locations[key] = "--set " + printable(key);
 }
 

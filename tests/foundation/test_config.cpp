@@ -47,6 +47,11 @@ TEST(Config, OverridesReplaceAndCreateKeys) {
   EXPECT_EQ(c.json()["run"]["seed"], 7);
   EXPECT_EQ(c.where("run.seed"), "--set run.seed");
   EXPECT_EQ(c.where("sweep.windows"), "--set sweep.windows");
+  // An item of the new value is the --set's too, not the file's item it replaced.
+  EXPECT_EQ(c.where("sweep.windows[0]"), "--set sweep.windows");
+  auto t = Config::from_string("[tasks.p]\nplugin = \"passkey\"\ntrials = 3\n", "t.toml", {"tasks.p={trials = 0}"});
+  EXPECT_EQ(t.where("tasks.p.trials"), "--set tasks.p");
+  EXPECT_EQ(t.where("tasks.p.plugin"), "--set tasks.p");
 }
 
 TEST(Config, MalformedOverrideIsAUsageError) {
