@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 
@@ -113,23 +114,65 @@ class SweepRunner {
       setenv("OMP_NUM_THREADS", std::to_string(s_.threads).c_str(), 0);
       setenv("E2LLM_THREADS", std::to_string(s_.threads).c_str(), 0);
     }
+    check_device_visible();
     load_plugins();
-    if (!options_.dry_run) {
-      // Temp files of a sweep killed mid-write (cells, records, records of prepare, the
-      // backends' caches); a live process's are kept.
-      util::remove_stale_temp_files(s_.out, /*recursive=*/true);
-      write_sweep_json();
+    // A run folder this process creates is removed again if the run fails before anything
+    // worth keeping is in it (a cell, a prepare record, a training's files): a bad window or
+    // device leaves no half-made folder behind.
+    std::error_code ec;
+    const bool fresh = !options_.dry_run && !fs::exists(s_.out, ec);
+    try {
+      if (!options_.dry_run) {
+        // Temp files of a sweep killed mid-write (cells, records, records of prepare, the
+        // backends' caches); a live process's are kept.
+        util::remove_stale_temp_files(s_.out, /*recursive=*/true);
+        write_sweep_json();
+      }
+      resolve_base();
+      prepare_backends();
+      plan();
+      if (options_.dry_run) return print_plan();
+      write_sweep_json();  // again, now with the plan's cell keys: the report shows these cells only
+      compute();
+    } catch (...) {
+      if (fresh && !holds_results(s_.out)) fs::remove_all(s_.out, ec);
+      throw;
     }
-    resolve_base();
-    prepare_backends();
-    plan();
-    if (options_.dry_run) return print_plan();
-    write_sweep_json();  // again, now with the plan's cell keys: the report shows these cells only
-    compute();
     return 0;
   }
 
  private:
+  // [run] device / --device naming CUDA on a machine that shows no NVIDIA GPU fails now, in
+  // the dry run too, rather than after the folder is made and the plugins are loaded.
+  void check_device_visible() const {
+    if (s_.device.rfind("cuda", 0) != 0) return;
+    std::error_code ec;
+    std::size_t gpus = 0;
+    for (auto it = fs::directory_iterator("/proc/driver/nvidia/gpus", ec); !ec && it != fs::directory_iterator();
+         it.increment(ec))
+      ++gpus;
+    if (gpus == 0 && fs::exists("/dev/nvidia0", ec)) gpus = 1;
+    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    if (visible && (std::string(visible).empty() || std::string(visible) == "-1")) gpus = 0;
+    if (gpus == 0)
+      throw c_.error_at("run.device", "\"" + s_.device +
+                                          "\" but this machine shows no NVIDIA GPU (no /proc/driver/nvidia/gpus, no "
+                                          "/dev/nvidia0, or CUDA_VISIBLE_DEVICES hides them): use \"auto\" or \"cpu\"");
+  }
+
+  // Whether a run folder holds anything but its sweep.json, locks and temp files.
+  static bool holds_results(const fs::path& out) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(out, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      const std::string name = it->path().filename().string();
+      if (name == "sweep.json" || it->path().extension() == ".lock" || name.find(".tmp") != std::string::npos) continue;
+      return true;
+    }
+    return false;
+  }
+
   void load_plugins() {
     try {
       tokenizer_ = registry_.make_tokenizer(s_.tokenizer_plugin);

@@ -344,6 +344,40 @@ TEST(SweepCli, SaysWhenNoWindowExtendsTheBase) {
   EXPECT_EQ(r.output.find("every window in [sweep] windows"), std::string::npos) << r.output;
 }
 
+// What can be checked before work starts fails before anything is made: CUDA on a machine
+// without a visible GPU, in the dry run too. A run that fails before its first result (here
+// a base that is not a GGUF, found when a real backend loads it) removes the run folder it
+// created; a folder that existed before is left alone.
+TEST(SweepCli, FailuresBeforeTheFirstResultLeaveNothingBehind) {
+  fs::path dir = fresh_dir("nothing-behind");
+  fs::path config = write_config(dir, 1, 0), out = dir / "run";
+  setenv("CUDA_VISIBLE_DEVICES", "-1", 1);  // no GPU, whatever this machine has
+  for (bool dry : {true, false}) {
+    auto args = base_args(config, out);
+    args.insert(args.end(), {"--device", "cuda"});
+    if (dry) args.push_back("--dry-run");
+    Result r = run(args);
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find("shows no NVIDIA GPU"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("run.device"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(out)) << "dry run: " << dry;
+  }
+  unsetenv("CUDA_VISIBLE_DEVICES");
+  // A real backend on a base that is not a GGUF: prepare() fails after the folder was made.
+  std::string text = e2llm::util::read_file(config);
+  text.replace(text.find("[backends.a]\nplugin = \"fakebackend\"\ntag = \"a\"\n"),
+               std::string("[backends.a]\nplugin = \"fakebackend\"\ntag = \"a\"\n").size(),
+               "[backends.a]\nplugin = \"none\"\n");
+  e2llm::util::write_file_atomic(config, text);
+  Result r = run(base_args(config, out));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_FALSE(fs::exists(out)) << r.output;
+  fs::create_directories(out);  // a folder the user made is kept
+  r = run(base_args(config, out));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_TRUE(fs::exists(out));
+}
+
 TEST(SweepCli, UnknownBackendPluginSaysDidYouMeanInOneLine) {
   fs::path dir = fresh_dir("typo");
   fs::path config = write_config(dir, 2, 0, "d");  // "fakebackendd"
