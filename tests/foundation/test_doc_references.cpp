@@ -19,6 +19,7 @@
 //  4. Every docs/<name>.md a line names exists, and a section named right after it, as
 //     `docs/<name>.md §Heading ...` or `(docs/<name>.md, "Heading")`, is a heading of that
 //     file (for §, the text after it starts with the heading).
+//  5. Every repository path a Markdown file names exists (missing_paths below).
 // Failures list file:line and what to do.
 #include <gtest/gtest.h>
 
@@ -29,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -264,6 +266,33 @@ TEST(DocReferences, RuleChecksDocsFilesAndSections) {
   EXPECT_FALSE(flagged("tasks/longbench/docs/" + std::string("other.md")));  // not the top-level docs/
 }
 
+// 5. Every repository path a Markdown file names (a token starting with one of the source
+//    folders, e.g. `harness/src/sweep_run.cpp` or tests/report/golden/) exists in the tree.
+//    Patterns (`*`, `<name>`, `{a,b}`, `...`) and paths a run creates are not checked.
+std::vector<std::string> missing_paths(const std::string& line, const fs::path& root) {
+  static const std::regex path(
+      R"((?:^|[\s`(\[*"'])((?:harness|backends|formats|contract|util|tokenizers|tasks|tests|scripts|bench|configs|docs)/[A-Za-z0-9_./+-]*))");
+  std::vector<std::string> out;
+  for (auto it = std::sregex_iterator(line.begin(), line.end(), path); it != std::sregex_iterator(); ++it) {
+    std::string p = (*it)[1];
+    const size_t end = (*it)[1].second - line.begin();
+    if (end < line.size() && std::string_view("*<{").find(line[end]) != std::string_view::npos) continue;
+    if (p.find("...") != std::string::npos || p.find("..") != std::string::npos) continue;
+    while (!p.empty() && (p.back() == '.' || p.back() == ',' || p.back() == ':')) p.pop_back();
+    std::error_code ec;
+    if (!fs::exists(root / p, ec)) out.push_back("names " + p + ", which is not in the tree: fix or drop the path");
+  }
+  return out;
+}
+
+TEST(DocReferences, RuleResolvesSourcePaths) {
+  const fs::path root = E2LLM_SOURCE_DIR;
+  EXPECT_TRUE(missing_paths("see `harness/src/sweep_run.cpp` and docs/methods.md.", root).empty());
+  EXPECT_TRUE(missing_paths("the goldens in tests/report/golden/, backends/*/ and tasks/<name>/", root).empty());
+  EXPECT_EQ(missing_paths("`tasks/common/perplexity.cpp` holds it", root).size(), 1u);
+  EXPECT_EQ(missing_paths("(docs/" + std::string("gone.md)"), root).size(), 1u);
+}
+
 TEST(DocReferences, TheTreeHasNone) {
   const fs::path root = E2LLM_SOURCE_DIR;
   if (!fs::exists(root / ".git")) GTEST_SKIP() << root << " is not a git checkout; nothing to list";
@@ -294,6 +323,11 @@ TEST(DocReferences, TheTreeHasNone) {
         report += path + ":" + std::to_string(number) + ": " + problem + "\n";
         ++problems;
       }
+      if (path.size() > 3 && path.compare(path.size() - 3, 3, ".md") == 0 && path.rfind("tests/report/golden/", 0) != 0)
+        for (const auto& problem : missing_paths(line, root)) {
+          report += path + ":" + std::to_string(number) + ": " + problem + "\n";
+          ++problems;
+        }
     }
   }
   EXPECT_GT(scanned, 50u);
