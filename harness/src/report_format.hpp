@@ -128,8 +128,11 @@ inline std::string comparison_text(const ViewData& v, const Comparison& c) {
   std::string detail;
   for (const auto& p : c.pairs) {
     if (!detail.empty()) detail += "; ";
+    // The seeds paired: "seed 7", "seed 7/8", or the other side's seed alone when this
+    // backend trains nothing ("vs seed 7").
     if (p.seed_a) detail += fmt::format("seed {}", *p.seed_a);
     if (p.seed_a && p.seed_b && p.seed_a != p.seed_b) detail += fmt::format("/{}", *p.seed_b);
+    if (!p.seed_a && p.seed_b) detail += fmt::format("vs seed {}", *p.seed_b);
     detail += ": " + pair_text(v, p);
   }
   return word + fmt::format(" ({} of {} seed pairings significant: ", significant, c.pairs.size()) + detail + ")";

@@ -1,6 +1,8 @@
 // The markdown and JSON printers of the report, and writing all outputs.
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "e2llm/harness/report.hpp"
 #include "e2llm/harness/view_json.hpp"
 #include "e2llm/util/files.hpp"
@@ -83,11 +85,14 @@ std::string window_header(const ReportModel& m, const std::string& w) {
   return fmt::format("{} (g={:g})", w, g);
 }
 
-void table_header(std::string& out, const std::string& first, const std::vector<std::string>& columns) {
+// Number columns are right-aligned; the columns named in `text` (words, names, revisions)
+// left-aligned, as in the HTML.
+void table_header(std::string& out, const std::string& first, const std::vector<std::string>& columns,
+                  const std::vector<std::string>& text = {}) {
   out += "| " + first + " |";
   for (const auto& c : columns) out += " " + c + " |";
   out += "\n|---|";
-  for (std::size_t i = 0; i < columns.size(); ++i) out += "---:|";
+  for (const auto& c : columns) out += std::find(text.begin(), text.end(), c) == text.end() ? "---:|" : "---|";
   out += "\n";
 }
 
@@ -486,7 +491,8 @@ void cost_md(std::string& out, const ReportModel& m) {
       "From each backend's prepare record (`backends/<label>.json`). *Trained tokens* and *train wall* are the "
       "backend's own account of its training (cached training keeps its original cost); *prepare wall* is what "
       "prepare() took in the latest sweep process.\n\n";
-  table_header(out, "backend", {"plugin", "trains", "trained tokens", "train wall", "prepare wall (last run)"});
+  table_header(out, "backend", {"plugin", "trains", "trained tokens", "train wall", "prepare wall (last run)"},
+               {"plugin", "trains"});
   for (const auto& row : m.cost) {
     const std::string label = row.label + (row.training_seed ? fmt::format(" (seed {})", *row.training_seed) : "");
     out += fmt::format("| [{}]({}) | {} | {} | {} | {} | {} |\n", md(label), row.file, md(row.plugin),
@@ -516,7 +522,7 @@ void cells_md(std::string& out, const ReportModel& m) {
   for (const char* c : {"tokens/s", "wall", "peak RSS (process)"}) columns.push_back(c);
   if (per_cell) columns.push_back("peak RSS (cell)");
   columns.push_back("git");
-  table_header(out, "cell", columns);
+  table_header(out, "cell", columns, {"backend", "task", "git"});
   for (const auto& c : m.cells) {
     out += fmt::format("| [{}]({}) | {} | {} | {} | {:g} |", c.key.substr(0, 16), c.file, md(c.backend), md(c.task),
                        c.window, c.g);
