@@ -344,6 +344,18 @@ std::string long_story() {
   return text;
 }
 
+// An exported file read back without RoPE flags is served with the RoPE it declares: one
+// window of W = 1024 over `text` gives the perplexity measured at export time.
+void expect_read_back(const fs::path& file, const fs::path& text, double export_time_ppl) {
+  auto r = run_command(kExe + " perplexity --model " + quote(file.string()) + " --tokenizer " + quote(kTok.string()) +
+                       " --window 1024 --threads 1 --input " + quote(text.string()) + " --stride 1024");
+  ASSERT_EQ(r.exit_code, 0) << file << "\n" << r.err;
+  const auto back = json::parse(r.out);
+  EXPECT_EQ(back["model"]["rope_source"], "file") << file;
+  EXPECT_LT(relative(back["ppl"].get<double>(), export_time_ppl), 1e-5)
+      << file << ": read back " << back["ppl"] << " vs export-time " << export_time_ppl;
+}
+
 }  // namespace
 
 // The GGUF carries llama.cpp's rope keys for the served RoPE and every tensor of the source
@@ -420,13 +432,7 @@ TEST(CliOracle, ExportedDirectoryServedByTransformersHasThePerplexityE2llmMeasur
     tokens = got["tokens"].get<int>();
     // Read back without RoPE flags: the directory is served with the RoPE its config.json
     // declares, so the perplexity is the export-time run's.
-    r = run_command(kExe + " perplexity --model " + quote(out.string()) + " --tokenizer " + quote(kTok.string()) +
-                    " --window 1024 --threads 1 --input " + quote(text.string()) + " --stride 1024");
-    ASSERT_EQ(r.exit_code, 0) << rope << "\n" << r.err;
-    const auto back = json::parse(r.out);
-    EXPECT_EQ(back["model"]["rope_source"], "file") << rope;
-    EXPECT_LT(relative(back["ppl"].get<double>(), measured.back()), 1e-5)
-        << rope << ": read back " << back["ppl"] << " vs export-time " << measured.back();
+    expect_read_back(out, text, measured.back());
   }
   const auto served = json::parse(oracle("hf-perplexity " + quote(kGguf.string()) + " " + quote(text.string()) + dirs));
   ASSERT_EQ(served.size(), ropes.size());
@@ -462,15 +468,7 @@ TEST(CliOracle, ExportCarriesLlama3AndLongropeToTransformersAndGguf) {
     ASSERT_EQ(r.exit_code, 0) << rope << "\n" << r.err;
     measured.push_back(json::parse(r.out)["ppl"].get<double>());
     // Both files read back without RoPE flags serve what they declare: the export-time value.
-    for (const fs::path& file : {out, gguf}) {
-      r = run_command(kExe + " perplexity --model " + quote(file.string()) + " --tokenizer " + quote(kTok.string()) +
-                      " --window 1024 --threads 1 --input " + quote(text.string()) + " --stride 1024");
-      ASSERT_EQ(r.exit_code, 0) << file << "\n" << r.err;
-      const auto back = json::parse(r.out);
-      EXPECT_EQ(back["model"]["rope_source"], "file") << file;
-      EXPECT_LT(relative(back["ppl"].get<double>(), measured.back()), 1e-5)
-          << file << ": read back " << back["ppl"] << " vs export-time " << measured.back();
-    }
+    for (const fs::path& file : {out, gguf}) expect_read_back(file, text, measured.back());
   }
   const auto served = json::parse(oracle("hf-perplexity " + quote(kGguf.string()) + " " + quote(text.string()) + dirs));
   ASSERT_EQ(served.size(), ropes.size());
