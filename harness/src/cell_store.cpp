@@ -19,7 +19,12 @@ namespace fs = std::filesystem;
 
 nlohmann::json cell_key_material(const CellKeyInputs& in) {
   nlohmann::json base = in.base;
-  if (base.is_object()) base.erase("path");
+  // Neither the path (where the base sits) nor its content hash (the backend's checkpoint
+  // hash already names the weights it serves; adding it would move every existing key).
+  if (base.is_object()) {
+    base.erase("path");
+    base.erase("content_sha256");
+  }
   nlohmann::json material = {{"key_version", kCellKeyVersion},
                              {"backend",
                               {{"label", in.backend_label},

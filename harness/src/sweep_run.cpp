@@ -15,6 +15,7 @@
 #include "e2llm/harness/version.hpp"
 #include "e2llm/harness/view_json.hpp"
 #include "e2llm/util/files.hpp"
+#include "e2llm/util/package_path.hpp"
 #include "e2llm/util/sha256.hpp"
 #include "peak_memory.hpp"
 #include "sweep_progress.hpp"
@@ -93,15 +94,58 @@ json metrics_info(const TaskInfo& info) {
   return out;
 }
 
-std::optional<json> read_saved_record(const fs::path& path, const std::string& inputs_hash) {
+// The base as a backend's prepare inputs name it: by content, not by where it sits. Its path
+// is spelt relative to the working folder, so a run folder moved (or mounted elsewhere on
+// another node) would not match its own records; the content hash (files) or the pretrained
+// checkpoint's hash identifies it instead.
+json base_identity(const json& base) {
+  json out = base;
+  if (out.is_object()) out.erase("path");
+  return out;
+}
+
+// Whether a saved prepare record was made for these inputs. Records written before the inputs
+// named the base by content (they hold base.path and no base.content_sha256) match when
+// everything but the base's path and content hash agrees: the dry run then trusts the path-free
+// rest, and the real run prepares again and rewrites the record in the current form.
+bool same_prepare_inputs(const json& saved, const json& inputs, const std::string& inputs_hash) {
+  if (saved.value("prepare_inputs_hash", "") == inputs_hash) return true;
+  if (!saved.contains("prepare_inputs") || !saved["prepare_inputs"].is_object()) return false;
+  json old = saved["prepare_inputs"];
+  if (!old.contains("base") || !old["base"].is_object() || !old["base"].contains("path") ||
+      old["base"].contains("content_sha256"))
+    return false;
+  old["base"].erase("path");
+  json now = inputs;
+  if (now.contains("base") && now["base"].is_object()) now["base"].erase("content_sha256");
+  return old == now;
+}
+
+std::optional<json> read_saved_record(const fs::path& path, const json& inputs, const std::string& inputs_hash) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return std::nullopt;
   try {
     json saved = json::parse(util::read_file(path));
-    if (saved.value("prepare_inputs_hash", "") == inputs_hash && saved.contains("record")) return saved;
+    if (saved.contains("record") && same_prepare_inputs(saved, inputs, inputs_hash)) return saved;
   } catch (const std::exception&) {
   }
   return std::nullopt;
+}
+
+// sha256 of a base model's bytes: the file, or every visible regular file of a folder (names
+// in order, then each file's digest). Format-agnostic, so any base the backends accept has one.
+std::string base_content_sha256(const fs::path& spec) {
+  const fs::path path = util::resolve_user_path(spec.string());  // "pip:<package>/<file>" too
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return util::sha256_file(path);
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(path))
+    if (entry.is_regular_file() && entry.path().filename().string().rfind('.', 0) != 0) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  util::Sha256 h;
+  h.update("e2llm-base-folder-v1\n");
+  for (const auto& f : files) h.update(f.filename().string() + '\0' + util::sha256_file(f) + '\n');
+  return h.hex_digest();
 }
 
 class SweepRunner {
@@ -283,9 +327,13 @@ class SweepRunner {
   std::string config_sha256() const { return util::sha256_hex(c_.json().dump()); }
 
   json prepare_inputs(const LoadedBackend& b, const std::vector<std::int64_t>& windows) const {
-    json inputs = {{"plugin", b.spec->plugin},  {"version", b.info.version}, {"config", b.spec->config_as_written},
-                   {"base", base_model_},       {"tokenizer", tokenizer_->fingerprint()},
-                   {"seed", s_.seed},           {"windows", windows}};
+    json inputs = {{"plugin", b.spec->plugin},
+                   {"version", b.info.version},
+                   {"config", b.spec->config_as_written},
+                   {"base", base_identity(base_model_)},
+                   {"tokenizer", tokenizer_->fingerprint()},
+                   {"seed", s_.seed},
+                   {"windows", windows}};
     if (!s_.device.empty()) inputs["device"] = s_.device;
     if (!s_.dtype.empty()) inputs["dtype"] = s_.dtype;
     if (b.training_seed) inputs["training_seed"] = *b.training_seed;
@@ -339,7 +387,10 @@ class SweepRunner {
 
   void resolve_base() {
     if (!s_.pretrain) {
-      base_model_ = {{"path", s_.base_path.string()}, {"format", s_.base_source}, {"original_window", s_.original_window}};
+      base_model_ = {{"path", s_.base_path.string()},
+                     {"format", s_.base_source},
+                     {"original_window", s_.original_window},
+                     {"content_sha256", base_content_sha256(s_.base_path)}};
       return;
     }
     // The trainer starts from nothing; its checkpoint is every backend's base.
@@ -348,7 +399,7 @@ class SweepRunner {
     t.prepare_inputs = prepare_inputs(t, {s_.original_window});
     t.inputs_hash = cell_key(t.prepare_inputs);
     if (options_.dry_run) {
-      t.saved = read_saved_record(record_path(t.spec->label), t.inputs_hash);
+      t.saved = read_saved_record(record_path(t.spec->label), t.prepare_inputs, t.inputs_hash);
     } else {
       t.saved = prepare(t, {s_.original_window});
     }
@@ -372,7 +423,7 @@ class SweepRunner {
       b.inputs_hash = cell_key(b.prepare_inputs);
       if (!base_known_) continue;
       if (options_.dry_run)
-        b.saved = read_saved_record(record_path(b.record_name()), b.inputs_hash);
+        b.saved = read_saved_record(record_path(b.record_name()), b.prepare_inputs, b.inputs_hash);
       else
         b.saved = prepare(b, s_.windows);
     }

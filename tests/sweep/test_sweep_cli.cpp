@@ -321,6 +321,55 @@ TEST(SweepCli, DryRunPrintsThePlanAndWritesNothing) {
   EXPECT_NE(after.output.find("0 of 4 cells to compute"), std::string::npos) << after.output;
 }
 
+// Keys name inputs by content, not by path spelling: a finished run moved (config, base, run
+// folder) and planned from another working folder has nothing to compute; a base whose bytes
+// changed has. Prepare records written before the base was named by content still match.
+TEST(SweepCli, AMovedRunFolderHasNothingToCompute) {
+  fs::path dir = fresh_dir("moved");
+  fs::create_directories(dir / "a");
+  fs::path config = write_config(dir / "a", 2, 0);
+  ASSERT_EQ(run(base_args(config, dir / "a" / "run")).code, 0);
+  const auto first = computed(dir / "a").size();  // one line per item computed
+  ASSERT_EQ(first, 8u);
+
+  fs::create_directories(dir / "elsewhere" / "deeper");
+  fs::rename(dir / "a", dir / "elsewhere" / "deeper" / "a");
+  const fs::path moved = dir / "elsewhere" / "deeper" / "a";
+  // Relative spellings from a different working folder: "deeper/a/base.gguf", not "<dir>/a/base.gguf".
+  auto plan_from = [&](bool dry) {
+    std::vector<std::string> args = {E2LLM_EXE,           "--plugin-path", SWEEP_TEST_PLUGIN_DIR, "sweep",
+                                     "deeper/a/cfg.toml", "--out",         "deeper/a/run"};
+    if (dry) args.push_back("--dry-run");
+    std::string command = "cd " + quote((dir / "elsewhere").string()) + " &&";
+    for (const auto& a : args) command += " " + quote(a);
+    return run({"/bin/sh", "-c", command});
+  };
+  Result dry = plan_from(true);
+  ASSERT_EQ(dry.code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("0 of 4 cells to compute"), std::string::npos) << dry.output;
+  ASSERT_EQ(plan_from(false).code, 0);
+  EXPECT_EQ(computed(moved).size(), first) << "the moved run recomputed cells";
+
+  // Same path, other bytes: the prepare records no longer apply.
+  e2llm::util::write_file_atomic(moved / "base.gguf", "another fake base");
+  dry = plan_from(true);
+  ASSERT_EQ(dry.code, 0) << dry.output;
+  EXPECT_EQ(dry.output.find("0 of 4 cells to compute"), std::string::npos) << dry.output;
+  e2llm::util::write_file_atomic(moved / "base.gguf", "fake base");  // back as it was
+  dry = plan_from(true);
+  EXPECT_NE(dry.output.find("0 of 4 cells to compute"), std::string::npos) << dry.output;
+
+  // A record in the form written before (base named by path, no content hash) still matches.
+  const fs::path record = moved / "run" / "backends" / "a.json";
+  json saved = json::parse(e2llm::util::read_file(record));
+  saved["prepare_inputs"]["base"].erase("content_sha256");
+  saved["prepare_inputs"]["base"]["path"] = "../somewhere/else/base.gguf";
+  saved["prepare_inputs_hash"] = "written-by-an-older-e2llm";
+  e2llm::util::write_file_atomic(record, saved.dump(2));
+  dry = plan_from(true);
+  EXPECT_NE(dry.output.find("0 of 4 cells to compute"), std::string::npos) << dry.output;
+}
+
 // A sweep whose every window is <= L ([base] window) extends nothing, and says so before it
 // starts (the dry run too); one window beyond L and the note is gone.
 TEST(SweepCli, SaysWhenNoWindowExtendsTheBase) {
