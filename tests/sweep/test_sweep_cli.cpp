@@ -224,6 +224,44 @@ TEST(SweepCli, ShippedSweepConfigsPlanCleanly) {
   EXPECT_FALSE(fs::exists(dir / "out"));
 }
 
+// A window too small for a task's prompt fails the dry run (and the run, before it prepares or
+// trains anything) in one line naming the task's key: the retrieval tasks' prompt and answer,
+// LongBench's prompt budget per dataset.
+TEST(SweepCli, WindowsTooSmallForATaskFailTheDryRun) {
+#ifndef E2LLM_HAVE_REAL_PLUGINS
+  GTEST_SKIP() << "built without the LibTorch backends or the task plugins";
+#endif
+  fs::path dir = fresh_dir("small_windows");
+  e2llm::util::write_file_atomic(dir / "eval.jsonl", json({{"text", "a held-out document"}}).dump() + "\n");
+  const fs::path configs = fs::path(E2LLM_SOURCE_DIR) / "configs";
+  struct Case {
+    std::string config, windows, expected;
+  };
+  for (const Case& c :
+       {Case{"quickstart.toml", "[1, 512]", "tasks.passkey.target_tokens: passkey: window 1 leaves no room"},
+        Case{"quickstart.toml", "[512, 8]", "tasks.passkey.target_tokens: passkey: window 8 leaves no room"},
+        Case{"longbench-smoke.toml", "[1024, 128]",
+             "tasks.longbench.reserve: longbench: prompt budget 0 for qasper at window 128"}}) {
+    for (bool dry : {true, false}) {
+      std::vector<std::string> args = {E2LLM_EXE,
+                                       "sweep",
+                                       (configs / c.config).string(),
+                                       "--out",
+                                       (dir / "out").string(),
+                                       "--set",
+                                       "sweep.windows=" + c.windows};
+      if (c.config == "quickstart.toml")
+        args.insert(args.end(), {"--set", "tasks.proofpile.data=" + (dir / "eval.jsonl").string()});
+      if (dry) args.push_back("--dry-run");
+      Result r = run(args);
+      EXPECT_EQ(r.code, 1) << r.output;
+      EXPECT_NE(r.output.find(c.expected), std::string::npos) << r.output;
+      EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+      EXPECT_FALSE(fs::exists(dir / "out")) << c.config << " " << c.windows << (dry ? " (dry run)" : "");
+    }
+  }
+}
+
 TEST(SweepCli, SigkillMidCellLosesAtMostTheSampleInFlight) {
   fs::path dir = fresh_dir("kill");
   fs::path config = write_config(dir, 6, 60), out = dir / "run";

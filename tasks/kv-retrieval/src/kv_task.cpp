@@ -9,6 +9,7 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/lists.hpp"
+#include "e2llm/taskkit/prompt_budget.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
 #include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
@@ -96,7 +97,12 @@ void KvRetrievalTask::configure(const nlohmann::json& config) {
 }
 
 std::int64_t KvRetrievalTask::target_tokens_for(std::int64_t window) const {
-  return config_.target_tokens > 0 ? config_.target_tokens : window - config_.max_new_tokens;
+  return taskkit::retrieval_prompt_tokens("kv-retrieval", window, config_.target_tokens, config_.max_new_tokens);
+}
+
+void KvRetrievalTask::set_sweep(const SweepInfo& sweep) {
+  // Every window is checked now, before the sweep prepares or trains anything.
+  taskkit::check_retrieval_windows("kv-retrieval", sweep.windows, config_.target_tokens, config_.max_new_tokens);
 }
 
 std::string KvRetrievalTask::fingerprint() const {
@@ -119,10 +125,7 @@ std::string KvRetrievalTask::fingerprint() const {
 CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (!configured_) throw Error("kv-retrieval: evaluate() called before configure()");
   const std::int64_t window = context.window > 0 ? context.window : model.window();
-  const std::int64_t target = target_tokens_for(window);
-  if (target + config_.max_new_tokens > window)
-    throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
-                                                   config_.max_new_tokens, window));
+  const std::int64_t target = target_tokens_for(window);  // throws when the prompt cannot fit
   const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
   GenerationOptions options;
   options.max_new_tokens = config_.max_new_tokens;

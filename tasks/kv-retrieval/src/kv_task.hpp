@@ -29,6 +29,7 @@ class KvRetrievalTask final : public Task {
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
   std::optional<std::int64_t> planned_items(std::int64_t window) const override;
+  void set_sweep(const SweepInfo& sweep) override;
 
   const KvConfig& config() const { return config_; }
   std::int64_t target_tokens_for(std::int64_t window) const;

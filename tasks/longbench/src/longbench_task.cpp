@@ -119,6 +119,25 @@ std::optional<std::int64_t> LongBenchTask::planned_items(std::int64_t /*window*/
   return planned_rows_;
 }
 
+// Every dataset's prompt budget at every window of the sweep, before it prepares anything:
+// the error names the key that sets the budget.
+void LongBenchTask::set_sweep(const SweepInfo& sweep) {
+  if (!configured_) throw Error("longbench: set_sweep() before configure()");
+  for (std::int64_t window : sweep.windows)
+    for (const auto& name : config_.datasets) {
+      try {
+        prompt_budget(config_, window, dataset(name));
+      } catch (const ConfigError&) {
+        throw;
+      } catch (const Error& e) {
+        const char* field = config_.budget_rule == BudgetRule::window_minus_reserve ? "reserve"
+                            : config_.budget_rule == BudgetRule::fixed              ? "budget"
+                                                                                    : "budget_rule";
+        throw ConfigError(field, e.what());
+      }
+    }
+}
+
 void LongBenchTask::configure(const nlohmann::json& section) {
   ConfigReader cfg(section);
   TaskConfig c;

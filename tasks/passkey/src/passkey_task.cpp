@@ -8,6 +8,7 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/taskkit/lists.hpp"
+#include "e2llm/taskkit/prompt_budget.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
 #include "e2llm/taskkit/uncertainty.hpp"
 #include "e2llm/util/sha256.hpp"
@@ -84,7 +85,12 @@ void PasskeyTask::configure(const nlohmann::json& config) {
 }
 
 std::int64_t PasskeyTask::target_tokens_for(std::int64_t window) const {
-  return config_.target_tokens > 0 ? config_.target_tokens : window - config_.max_new_tokens;
+  return taskkit::retrieval_prompt_tokens("passkey", window, config_.target_tokens, config_.max_new_tokens);
+}
+
+void PasskeyTask::set_sweep(const SweepInfo& sweep) {
+  // Every window is checked now, before the sweep prepares or trains anything.
+  taskkit::check_retrieval_windows("passkey", sweep.windows, config_.target_tokens, config_.max_new_tokens);
 }
 
 std::string PasskeyTask::fingerprint() const {
@@ -180,10 +186,7 @@ nlohmann::json uncertainty(const std::vector<Trial>& trials, const std::vector<n
 CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   if (!configured_) throw Error("passkey: evaluate() called before configure()");
   const std::int64_t window = context.window > 0 ? context.window : model.window();
-  const std::int64_t target = target_tokens_for(window);
-  if (target + config_.max_new_tokens > window)
-    throw ConfigError("target_tokens", fmt::format("target_tokens {} + max_new_tokens {} exceed the window {}", target,
-                                                   config_.max_new_tokens, window));
+  const std::int64_t target = target_tokens_for(window);  // throws when the prompt cannot fit
   const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
   GenerationOptions options;
   options.max_new_tokens = config_.max_new_tokens;

@@ -36,6 +36,7 @@ class PasskeyTask final : public Task {
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
   std::optional<std::int64_t> planned_items(std::int64_t window) const override;
+  void set_sweep(const SweepInfo& sweep) override;
 
   const PasskeyConfig& config() const { return config_; }
   // The prompt size used at `window`.

@@ -58,6 +58,7 @@ class LongBenchTask : public Task {
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
   // Rows: min(limit, rows) of every dataset file, counted at configure().
   std::optional<std::int64_t> planned_items(std::int64_t window) const override;
+  void set_sweep(const SweepInfo& sweep) override;
   // {"dataset", "file", "per_sample"?} -> {"dataset", "metric", "n", "score", "per_sample"?}
   nlohmann::json score_predictions(const nlohmann::json& request) override;
 
