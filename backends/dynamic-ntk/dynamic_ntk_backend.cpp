@@ -8,11 +8,11 @@
 
 namespace {
 
-class DynamicNtkBackend : public e2llm::llama::ScaledRopeBackend {
+class DynamicNtkBackend : public e2llm::llama::RopeTypeBackend {
  public:
   DynamicNtkBackend()
-      : ScaledRopeBackend("dynamic-ntk", "dynamic NTK (HF semantics): base grows with the sequence length",
-                          e2llm::formats::RopeType::DynamicNtk) {}
+      : RopeTypeBackend("dynamic-ntk", "dynamic NTK (HF semantics): base grows with the sequence length",
+                        e2llm::formats::RopeType::DynamicNtk) {}
 };
 
 }  // namespace

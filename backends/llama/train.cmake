@@ -6,8 +6,8 @@ add_library(e2llm_train_data STATIC
   ${CMAKE_CURRENT_LIST_DIR}/src/train/token_data.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/train/retrieval_mix.cpp)
 target_include_directories(e2llm_train_data PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include)
-# The retrieval mix writes the passkey probe's own template (one place for that text).
-target_link_libraries(e2llm_train_data PUBLIC e2llm_contract e2llm_util PRIVATE e2llm_passkey_core)
+# The retrieval mix writes the passkey probe's own text (the task kit's passkey_text: one place).
+target_link_libraries(e2llm_train_data PUBLIC e2llm_contract e2llm_util PRIVATE e2llm_taskkit)
 
 target_sources(e2llm_llama PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/src/train/trainer.cpp

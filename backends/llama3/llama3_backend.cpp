@@ -11,12 +11,12 @@ namespace {
 using e2llm::ConfigError;
 using e2llm::formats::RopeConfig;
 
-class Llama3Backend : public e2llm::llama::ScaledRopeBackend {
+class Llama3Backend : public e2llm::llama::RopeTypeBackend {
  public:
   Llama3Backend()
-      : ScaledRopeBackend("llama3",
-                          "Llama 3.1 scaling: short wavelengths kept, long ones divided by s = g, blended between",
-                          e2llm::formats::RopeType::Llama3) {}
+      : RopeTypeBackend("llama3",
+                        "Llama 3.1 scaling: short wavelengths kept, long ones divided by s = g, blended between",
+                        e2llm::formats::RopeType::Llama3) {}
 
  protected:
   void configure_extra(e2llm::ConfigReader& cfg) override {
@@ -26,7 +26,7 @@ class Llama3Backend : public e2llm::llama::ScaledRopeBackend {
     if (!(high_ > low_)) throw ConfigError("high_freq_factor", "must be greater than low_freq_factor");
   }
   RopeConfig rope_for_window(int64_t window) const override {
-    RopeConfig rope = ScaledRopeBackend::rope_for_window(window);
+    RopeConfig rope = RopeTypeBackend::rope_for_window(window);
     rope.low_freq_factor = low_;
     rope.high_freq_factor = high_;
     return rope;

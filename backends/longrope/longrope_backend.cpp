@@ -25,12 +25,12 @@ using e2llm::ConfigError;
 using e2llm::formats::RopeConfig;
 using e2llm::formats::RopeType;
 
-class LongropeBackend : public e2llm::llama::ScaledRopeBackend {
+class LongropeBackend : public e2llm::llama::RopeTypeBackend {
  public:
   LongropeBackend()
-      : ScaledRopeBackend("longrope",
-                          "LongRoPE (Phi-3): per-pair divisors of the frequencies, long beyond L, short below",
-                          RopeType::Longrope) {}
+      : RopeTypeBackend("longrope",
+                        "LongRoPE (Phi-3): per-pair divisors of the frequencies, long beyond L, short below",
+                        RopeType::Longrope) {}
 
  protected:
   void configure_extra(e2llm::ConfigReader& cfg) override {
@@ -49,7 +49,7 @@ class LongropeBackend : public e2llm::llama::ScaledRopeBackend {
   }
 
   RopeConfig rope_for_window(int64_t window) const override {
-    RopeConfig rope = ScaledRopeBackend::rope_for_window(window);  // type longrope, factor s
+    RopeConfig rope = RopeTypeBackend::rope_for_window(window);  // type longrope, factor s
     const auto pairs = static_cast<size_t>(rope.head_dim / 2);
     if (!long_.empty()) {
       if (long_.size() != pairs || (!short_.empty() && short_.size() != pairs))

@@ -31,10 +31,6 @@ class NoneBackend : public e2llm::llama::RopeScalingBackend {
   e2llm::formats::RopeConfig rope_for_window(int64_t /*window*/) const override {
     return plain_ ? base_rope() : file_rope();
   }
-  // The scale actually served when the file declares one; else the nominal g = W / L.
-  double recorded_g(int64_t window) const override {
-    return !plain_ && file_declares_scaling() ? file_rope().factor : scale_for_window(window);
-  }
 
  private:
   bool plain_ = false;

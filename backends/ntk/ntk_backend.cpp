@@ -4,11 +4,11 @@
 
 namespace {
 
-class NtkBackend : public e2llm::llama::ScaledRopeBackend {
+class NtkBackend : public e2llm::llama::RopeTypeBackend {
  public:
   NtkBackend()
-      : ScaledRopeBackend("ntk", "static NTK-aware RoPE base scaling with s = g, no training",
-                          e2llm::formats::RopeType::Ntk) {}
+      : RopeTypeBackend("ntk", "static NTK-aware RoPE base scaling with s = g, no training",
+                        e2llm::formats::RopeType::Ntk) {}
 };
 
 }  // namespace

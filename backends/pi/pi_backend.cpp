@@ -5,11 +5,11 @@
 
 namespace {
 
-class PiBackend : public e2llm::llama::ScaledRopeBackend {
+class PiBackend : public e2llm::llama::RopeTypeBackend {
  public:
   PiBackend()
-      : ScaledRopeBackend("pi", "Position Interpolation: positions divided by s = g, no training",
-                          e2llm::formats::RopeType::Linear) {}
+      : RopeTypeBackend("pi", "Position Interpolation: positions divided by s = g, no training",
+                        e2llm::formats::RopeType::Linear) {}
 };
 
 }  // namespace

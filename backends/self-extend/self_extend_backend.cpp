@@ -33,7 +33,6 @@ class SelfExtendBackend : public e2llm::llama::RopeScalingBackend {
     if (group_ < 0) throw ConfigError("group", "must be >= 1 (or left out to fit each window into L)");
   }
   e2llm::formats::RopeConfig rope_for_window(int64_t /*window*/) const override { return base_rope(); }
-  double recorded_g(int64_t /*window*/) const override { return 1.0; }  // the RoPE is not scaled
   SelfExtendOptions self_extend_for_window(int64_t window) const override {
     const int64_t L = original_window();
     const int64_t w = window_ > 0 ? window_ : std::max<int64_t>(1, L / 4);

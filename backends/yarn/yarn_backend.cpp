@@ -6,11 +6,11 @@
 
 namespace {
 
-class YarnBackend : public e2llm::llama::ScaledRopeBackend {
+class YarnBackend : public e2llm::llama::RopeTypeBackend {
  public:
   YarnBackend()
-      : ScaledRopeBackend("yarn", "YaRN: NTK-by-parts interpolation with attention scaling, s = g",
-                          e2llm::formats::RopeType::Yarn) {}
+      : RopeTypeBackend("yarn", "YaRN: NTK-by-parts interpolation with attention scaling, s = g",
+                        e2llm::formats::RopeType::Yarn) {}
 };
 
 }  // namespace

@@ -663,7 +663,10 @@ std::string header_html(const ReportModel& m) {
   if (m.cells_not_in_plan)
     h += fmt::format("{} older cell files not in the latest sweep's plan were left out. ", m.cells_not_in_plan);
   if (m.original_window)
-    h += fmt::format("Base window L = {}; a window W is served with g = W / L. ", m.original_window);
+    h += fmt::format(
+        "Base window L = {0}; a window reads W (W/L), e.g. {1} (2L); s in the cells table is the RoPE "
+        "scale the model ran with (1: plain RoPE). ",
+        m.original_window, 2 * m.original_window);
   h += "Every number links to the cell file it comes from (hover for its name).</p>\n";
   h += "<p class=\"note\"><strong>Provenance:</strong> " + markdown_note_to_html(provenance_sentence(m, same)) +
        "</p>\n";
@@ -704,14 +707,16 @@ std::string cells_html(const ReportModel& m) {
                               [](const CellSummary& c) { return c.peak_rss_bytes_cell.has_value(); });
   bool seeded =
       std::any_of(m.cells.begin(), m.cells.end(), [](const CellSummary& c) { return c.training_seed.has_value(); });
-  std::string h = "<h2>Cells</h2>\n<table><thead><tr><th>cell</th><th>backend</th><th>task</th><th>W</th><th>g</th>";
+  std::string h =
+      "<h2>Cells</h2>\n<table><thead><tr><th>cell</th><th>backend</th><th>task</th><th>W</th><th title=\"the RoPE "
+      "scale the model ran with\">s</th>";
   if (seeded) h += "<th>training seed</th>";
   h += "<th>tokens/s</th><th>wall</th><th>peak RSS (process)</th>";
   h += std::string(per_cell ? "<th title=\"the sweep process's peak while this cell ran\">peak RSS (cell)</th>" : "") +
        "<th>git</th></tr></thead><tbody>\n";
   for (const auto& c : m.cells) {
-    h += fmt::format("<tr><th>{}</th><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{:g}</td>",
-                     link(c.key.substr(0, 16), c.file), esc(c.backend), esc(c.task), c.window, c.g);
+    h += fmt::format("<tr><th>{}</th><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td>",
+                     link(c.key.substr(0, 16), c.file), esc(c.backend), esc(c.task), c.window, served_scale_text(c));
     if (seeded) h += "<td>" + (c.training_seed ? std::to_string(*c.training_seed) : std::string("—")) + "</td>";
     h += fmt::format("<td>{:.0f}</td><td>{}</td><td>{}</td>", c.tokens_per_s, esc(human_duration(c.wall_s)),
                      esc(format_bytes(double(c.peak_rss_bytes))));

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "e2llm/error.hpp"
+#include "e2llm/formats/window_rule.hpp"
 #include "e2llm/harness/cell_store.hpp"
 #include "e2llm/harness/report.hpp"
 #include "e2llm/util/files.hpp"
@@ -153,6 +154,18 @@ std::vector<LoadedCell> read_cells(const fs::path& run_dir, const SweepFacts& fa
   return cells;
 }
 
+// The scale the model served: the cell's served_scale (schema 4), else (older cells, which
+// recorded W / L as "g") the one the RoPE it describes implies, so old runs are read the same way.
+std::optional<double> served_scale_of_cell(const json& cell) {
+  if (auto s = finite_number(cell.value("served_scale", json()))) return s;
+  if (!cell.contains("model") || !cell["model"].is_object() || !cell["model"].contains("rope")) return std::nullopt;
+  try {
+    return formats::served_scale(formats::RopeConfig::from_json(cell["model"]["rope"]));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 CellSummary summarize_cell(const ReportModel& m, const LoadedCell& c) {
   const json& cell = c.json;
   CellSummary s;
@@ -162,8 +175,8 @@ CellSummary summarize_cell(const ReportModel& m, const LoadedCell& c) {
   s.task = c.task();
   s.task_plugin = cell["task"]["plugin"];
   s.window = c.window();
-  s.g = finite_number(cell.value("g", json()))
-            .value_or(m.original_window ? double(s.window) / double(m.original_window) : 0);
+  s.window_ratio = m.original_window ? double(s.window) / double(m.original_window) : 0;
+  s.served_scale = served_scale_of_cell(cell);
   s.tokens_per_s = finite_number(cell.value("tokens_per_s", json())).value_or(0);
   if (cell.contains("timing") && cell["timing"].is_object())
     s.wall_s = finite_number(cell["timing"].value("wall_s", json())).value_or(0);

@@ -40,6 +40,10 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
+std::string served_scale_text(const CellSummary& c) {
+  return c.served_scale ? fmt::format("{:g}", *c.served_scale) : std::string("—");
+}
+
 namespace {
 
 // Text from data inside a markdown table cell or heading: no pipes, no line breaks, no raw HTML.
@@ -81,8 +85,8 @@ std::string md_link(const std::string& number, const std::string& file) {
 
 std::string window_header(const ReportModel& m, const std::string& w) {
   if (!m.original_window) return w;
-  double g = std::stod(w) / double(m.original_window);
-  return fmt::format("{} (g={:g})", w, g);
+  // The window as a multiple of L (W / L, a ratio: the scale each model served is in the cells table).
+  return fmt::format("{} ({:g}L)", w, std::stod(w) / double(m.original_window));
 }
 
 // Number columns are right-aligned; the columns named in `text` (words, names, revisions)
@@ -463,7 +467,10 @@ void header_md(std::string& out, const ReportModel& m) {
   if (m.cells_not_in_plan)
     out += fmt::format("{} older cell files not in the latest sweep's plan were left out. ", m.cells_not_in_plan);
   if (m.original_window)
-    out += fmt::format("Base window L = {}; a window W is served with g = W / L. ", m.original_window);
+    out += fmt::format(
+        "Base window L = {0}; a window reads W (W/L), e.g. {1} (2L); s in the cells table is the RoPE "
+        "scale the model ran with (1: plain RoPE). ",
+        m.original_window, 2 * m.original_window);
   out += "Every number links to the cell file it comes from.\n\n";
   out += "**Provenance:** " + provenance_sentence(m, md) + "\n\n";
   out += "**Statistics:** " + statistics_sentence(m, md) + "\n\n";
@@ -517,15 +524,15 @@ bool any_training_seed(const ReportModel& m) {
 void cells_md(std::string& out, const ReportModel& m) {
   out += "## Cells\n\n";
   const bool per_cell = any_cell_peak(m), seeded = any_training_seed(m);
-  std::vector<std::string> columns = {"backend", "task", "W", "g"};
+  std::vector<std::string> columns = {"backend", "task", "W", "s"};
   if (seeded) columns.push_back("training seed");
   for (const char* c : {"tokens/s", "wall", "peak RSS (process)"}) columns.push_back(c);
   if (per_cell) columns.push_back("peak RSS (cell)");
   columns.push_back("git");
   table_header(out, "cell", columns, {"backend", "task", "git"});
   for (const auto& c : m.cells) {
-    out += fmt::format("| [{}]({}) | {} | {} | {} | {:g} |", c.key.substr(0, 16), c.file, md(c.backend), md(c.task),
-                       c.window, c.g);
+    out += fmt::format("| [{}]({}) | {} | {} | {} | {} |", c.key.substr(0, 16), c.file, md(c.backend), md(c.task),
+                       c.window, served_scale_text(c));
     if (seeded) out += " " + (c.training_seed ? std::to_string(*c.training_seed) : std::string("—")) + " |";
     out += fmt::format(" {:.0f} | {} | {} |", c.tokens_per_s, human_duration(c.wall_s),
                        format_bytes(double(c.peak_rss_bytes)));
@@ -610,7 +617,8 @@ json cells_json(const ReportModel& m) {
                  {"task", c.task},
                  {"task_plugin", c.task_plugin},
                  {"window", c.window},
-                 {"g", c.g},
+                 {"window_ratio", c.window_ratio},
+                 {"served_scale", c.served_scale ? json(*c.served_scale) : json(nullptr)},
                  {"tokens_per_s", c.tokens_per_s},
                  {"wall_s", c.wall_s},
                  {"peak_rss_bytes", c.peak_rss_bytes},
@@ -749,7 +757,7 @@ json render_summary_json(const ReportModel& m) {
   json groups = json::array();
   for (const auto& g : m.settings.groups) groups.push_back({{"title", g.title}, {"backends", g.backends}});
   json out = {{"schema", "e2llm.summary"},
-              {"schema_version", 3},
+              {"schema_version", 4},  // 4: window_ratio and served_scale replace g
               {"run", m.run_name},
               {"generated_at", m.generated_at},
               {"original_window", m.original_window},

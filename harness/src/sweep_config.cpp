@@ -6,6 +6,7 @@
 #include "e2llm/error.hpp"
 #include "e2llm/harness/sweep.hpp"
 #include "e2llm/harness/tokenizer_choice.hpp"
+#include "e2llm/util/device_name.hpp"
 
 namespace e2llm::harness {
 namespace fs = std::filesystem;
@@ -40,11 +41,6 @@ std::int64_t get_int(const Config& c, const nlohmann::json& table, const std::st
   auto v = it->get<std::int64_t>();
   if (v < min_value) throw c.error_at(section + "." + key, "must be at least " + std::to_string(min_value));
   return v;
-}
-
-bool valid_device_name(const std::string& d) {
-  if (d == "auto" || d == "cpu" || d == "cuda") return true;
-  return d.size() > 5 && d.rfind("cuda:", 0) == 0 && d.find_first_not_of("0123456789", 5) == std::string::npos;
 }
 
 std::vector<PluginSection> plugin_sections(const Config& c, const std::string& group) {
@@ -140,7 +136,7 @@ SweepSpec parse_sweep_spec(const Config& c, const std::optional<fs::path>& out_o
   s.seed = static_cast<std::uint64_t>(get_int(c, run, "run", "seed", 0, 0));
   s.threads = static_cast<int>(get_int(c, run, "run", "threads", 0, 0));
   s.device = get_string(c, run, "run", "device", "");
-  if (!s.device.empty() && !valid_device_name(s.device))
+  if (!s.device.empty() && !util::parse_device_name(s.device))
     throw c.error_at("run.device", "must be \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", not \"" + s.device + "\"");
   s.dtype = get_string(c, run, "run", "dtype", "");
   if (!s.dtype.empty() && s.dtype != "float32" && s.dtype != "bfloat16")

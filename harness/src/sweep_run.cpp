@@ -9,11 +9,13 @@
 #include <ctime>
 #include <thread>
 
+#include "e2llm/formats/window_rule.hpp"
 #include "e2llm/harness/cell_store.hpp"
 #include "e2llm/harness/report.hpp"
 #include "e2llm/harness/sweep.hpp"
 #include "e2llm/harness/version.hpp"
 #include "e2llm/harness/view_json.hpp"
+#include "e2llm/util/device_name.hpp"
 #include "e2llm/util/files.hpp"
 #include "e2llm/util/package_path.hpp"
 #include "e2llm/util/sha256.hpp"
@@ -148,6 +150,17 @@ std::string base_content_sha256(const fs::path& spec) {
   return h.hex_digest();
 }
 
+// The RoPE scale the model ran with, from the RoPE it describes (formats::served_scale: its
+// factor, 1 for plain RoPE); null when the model describes none.
+json served_scale_of(const json& model) {
+  if (!model.is_object() || !model.contains("rope") || !model["rope"].is_object()) return nullptr;
+  try {
+    return formats::served_scale(formats::RopeConfig::from_json(model["rope"]));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 class SweepRunner {
  public:
   SweepRunner(const SweepSpec& spec, PluginRegistry& registry, const SweepOptions& options)
@@ -189,7 +202,7 @@ class SweepRunner {
   // [run] device / --device naming CUDA on a machine that shows no NVIDIA GPU fails now, in
   // the dry run too, rather than after the folder is made and the plugins are loaded.
   void check_device_visible() const {
-    if (s_.device.rfind("cuda", 0) != 0) return;
+    if (!util::is_cuda_device(s_.device)) return;
     std::error_code ec;
     std::size_t gpus = 0;
     for (auto it = fs::directory_iterator("/proc/driver/nvidia/gpus", ec); !ec && it != fs::directory_iterator();
@@ -476,16 +489,16 @@ class SweepRunner {
     return fmt::format("{} · {} · W={}", backends_[cell.backend].shown(), tasks_[cell.task].spec->label, cell.window);
   }
 
-  double g(std::int64_t window) const { return double(window) / double(s_.original_window); }
+  // W / L: the window's ratio to the base's, not necessarily the scale a backend serves.
+  double window_ratio(std::int64_t window) const { return double(window) / double(s_.original_window); }
 
   static std::string items_text(const std::optional<std::int64_t>& items) {
     return items ? std::to_string(*items) : "?";
   }
 
   int print_plan() {
-    fmt::print("plan: {} backends x {} tasks x {} windows = {} cells (L = {}, g = W / L), cells in {}\n",
-               backends_.size(), tasks_.size(), s_.windows.size(), cells_.size(), s_.original_window,
-               (s_.out / "cells").string());
+    fmt::print("plan: {} backends x {} tasks x {} windows = {} cells (L = {}), cells in {}\n", backends_.size(),
+               tasks_.size(), s_.windows.size(), cells_.size(), s_.original_window, (s_.out / "cells").string());
     if (!s_.seeds.empty()) {
       std::string seeds;
       for (auto seed : s_.seeds) seeds += (seeds.empty() ? "" : ", ") + std::to_string(seed);
@@ -496,12 +509,13 @@ class SweepRunner {
     if (s_.pretrain)
       fmt::print("base: pretrained by backend '{}' ({})\n", s_.pretrain->plugin,
                  base_known_ ? "done: " + base_model_["path"].get<std::string>() : "to do first");
-    fmt::print("{:<16} {:<14} {:>8} {:>7} {:>7}  {}\n", "BACKEND", "TASK", "WINDOW", "g", "ITEMS", "STATUS");
+    fmt::print("{:<16} {:<14} {:>8} {:>7} {:>7}  {}\n", "BACKEND", "TASK", "WINDOW", "W/L", "ITEMS", "STATUS");
     for (const auto& cell : cells_) {
       std::string status = cell.key.empty() ? "todo (not prepared yet: key unknown)" : cell.done ? "done" : "todo";
       std::string where = cell.key.empty() ? "" : "  " + cell_stem(cell.key);
       fmt::print("{:<16} {:<14} {:>8} {:>7.2f} {:>7}  {}{}\n", backends_[cell.backend].shown(),
-                 tasks_[cell.task].spec->label, cell.window, g(cell.window), items_text(cell.items), status, where);
+                 tasks_[cell.task].spec->label, cell.window, window_ratio(cell.window), items_text(cell.items), status,
+                 where);
     }
     print_estimate();
     fmt::print("dry run: nothing was written\n");
@@ -670,8 +684,8 @@ class SweepRunner {
           {"fingerprint", tokenizer_->fingerprint()}}},
         {"window", cell.window},
         {"original_window", s_.original_window},
-        {"g", g(cell.window)},
-        {"g_rule", "g = W / L (W = window, L = base.window)"},
+        {"window_ratio", window_ratio(cell.window)},
+        {"served_scale", served_scale_of(run.model)},
         {"model", run.model},
         {"seed", s_.seed},
         {"git_revision", kGitRevision},

@@ -1,5 +1,7 @@
 #include "report_fixture.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "e2llm/harness/cell_store.hpp"
@@ -81,7 +83,8 @@ static std::string write_cell(const fs::path& dir, const std::string& backend, c
                  {"views", views_of(task_plugin)}}},
                {"window", window},
                {"original_window", 512},
-               {"g", double(window) / 512},
+               {"window_ratio", double(window) / 512},
+               {"served_scale", backend == "none" ? 1.0 : std::max(1.0, std::ceil(double(window) / 512))},
                {"metrics", metrics},
                {"tokens_per_s", 1000.0},
                {"peak_rss_bytes", 100 << 20},

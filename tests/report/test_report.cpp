@@ -46,7 +46,7 @@ TEST(Report, MarkdownHasTheNumbersEachLinkedToItsCell) {
   // These cells predate intervals: each value says so, and the header counts them.
   EXPECT_TRUE(contains(md, ") [n/a] |")) << md;
   EXPECT_TRUE(contains(md, "21 of 21 cells record no interval")) << md;
-  EXPECT_TRUE(contains(md, "1024 (g=2)"));
+  EXPECT_TRUE(contains(md, "1024 (2L)"));
   // passkey: "none" fails from 1024 on, the others pass everywhere
   EXPECT_TRUE(contains(md, "- none: 512\n")) << md;
   EXPECT_TRUE(contains(md, "- e2llm: 2048\n"));

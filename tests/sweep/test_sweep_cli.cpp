@@ -139,13 +139,14 @@ TEST(SweepCli, RunsEveryCellThenSkipsThemAndRecomputesOnlyADeletedOne) {
   // A cell is self-describing.
   json cell = json::parse(e2llm::util::read_file(out / "cells" / cells.begin()->first));
   for (const char* field :
-       {"schema", "schema_version", "key", "backend", "task", "window", "g", "model", "seed", "git_revision", "metrics",
-        "tokens_per_s", "peak_rss_bytes", "peak_rss_bytes_cell", "peak_rss_cell_method", "timing", "host", "samples"})
+       {"schema", "schema_version", "key", "backend", "task", "window", "window_ratio", "served_scale", "model", "seed",
+        "git_revision", "metrics", "tokens_per_s", "peak_rss_bytes", "peak_rss_bytes_cell", "peak_rss_cell_method",
+        "timing", "host", "samples"})
     EXPECT_TRUE(cell.contains(field)) << field;
   EXPECT_LE(cell["peak_rss_bytes_cell"].get<std::int64_t>(), cell["peak_rss_bytes"].get<std::int64_t>());
   EXPECT_EQ(cell["key"].get<std::string>().substr(0, 16) + ".json", cells.begin()->first);
   EXPECT_EQ(cell["samples"]["count"], 3);
-  EXPECT_DOUBLE_EQ(cell["g"].get<double>(), cell["window"].get<double>() / 512);
+  EXPECT_DOUBLE_EQ(cell["window_ratio"].get<double>(), cell["window"].get<double>() / 512);
   // Relative plugin paths were resolved against the config's folder.
   EXPECT_EQ(cell["task"]["config_resolved"]["out_dir"], (dir / "counter").string());
 
@@ -260,6 +261,81 @@ TEST(SweepCli, WindowsTooSmallForATaskFailTheDryRun) {
       EXPECT_FALSE(fs::exists(dir / "out")) << c.config << " " << c.windows << (dry ? " (dry run)" : "");
     }
   }
+}
+
+// Every backend, at windows below, at and above L = 512 that are not multiples of it, with the
+// scale rules a config can name (ceil, exact, a configured factor, one fixed factor): each
+// cell's served_scale is the scale the rule gives (written out here, not computed by the code
+// under test), it is the scale of the RoPE the model describes (its factor, 1 for plain RoPE),
+// window_ratio is W / L, and the report's summary.json carries the same served scale.
+TEST(SweepCli, EveryCellRecordsTheScaleItsModelServed) {
+#ifndef E2LLM_HAVE_REAL_PLUGINS
+  GTEST_SKIP() << "built without the LibTorch backends or the task plugins";
+#endif
+  fs::path dir = fresh_dir("served_scale");
+  const fs::path models = fs::path(E2LLM_SHARED_DATA) / "models";
+  std::ifstream rows(fs::path(E2LLM_SHARED_DATA) / "longbench/rows/gov_report.jsonl");
+  std::string row;
+  ASSERT_TRUE(std::getline(rows, row));
+  e2llm::util::write_file_atomic(dir / "doc.jsonl", json{{"text", json::parse(row).at("context")}}.dump() + "\n");
+  std::string corpus;
+  for (int i = 0; i < 400; ++i)
+    corpus += json{{"text", "Once upon a time, a little cat named " + std::to_string(i) +
+                                " found a blue ball under the tree. The cat was glad and played with it all day. "}}
+                  .dump() +
+              "\n";
+  e2llm::util::write_file_atomic(dir / "corpus.jsonl", corpus);
+  const std::string train = "corpus = \"" + (dir / "corpus.jsonl").string() +
+                            "\"\nsteps = 1\nbatch = 1\nseq_len = 64\nlr = 1e-3\ncheck_blas = false\n";
+  std::ostringstream c;
+  c << "[run]\nseed = 0\nthreads = 1\n[tokenizer]\nmodel = \"" << (models / "tok512.model").string()
+    << "\"\n[base]\nsource = \"gguf\"\npath = \"" << (models / "stories260K.gguf").string() << "\"\nwindow = 512\n";
+  for (const char* plugin : {"none", "pi", "ntk", "dynamic-ntk", "yarn", "llama3", "longrope", "self-extend"})
+    c << "[backends." << plugin << "]\nplugin = \"" << plugin << "\"\n";
+  c << "[backends.pi-exact]\nplugin = \"pi\"\nfactor_rule = \"exact\"\n"
+    << "[backends.yarn-3]\nplugin = \"yarn\"\nfactor = 3\n"
+    << "[backends.e2llm]\nplugin = \"e2llm\"\ngmax = 4\n"
+    << train << "[backends.e2llm-g4]\nplugin = \"e2llm\"\ngmax = 4\nfactor_rule = \"fixed\"\nfactor = 4\n"
+    << train << "[backends.pi-ft]\nplugin = \"pi-ft\"\n"
+    << train << "[backends.pose]\nplugin = \"pose\"\n"
+    << train << "[tasks.ppl]\nplugin = \"proofpile\"\ndata = \"" << (dir / "doc.jsonl").string()
+    << "\"\nmax_documents = 1\ntruncate = 1536\n[sweep]\nwindows = [384, 512, 700, 1024, 1536]\n";
+  e2llm::util::write_file_atomic(dir / "sweep.toml", c.str());
+  Result r = run({E2LLM_EXE, "sweep", (dir / "sweep.toml").string(), "--out", (dir / "run").string()});
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_EQ(run({E2LLM_EXE, "report", (dir / "run").string()}).code, 0);
+
+  auto expected = [](const std::string& label, std::int64_t W) {
+    const double ratio = double(W) / 512;
+    if (label == "none" || label == "self-extend") return 1.0;  // plain RoPE at every window
+    if (label == "e2llm-g4") return 4.0;                        // one fixed g, W <= L included
+    if (label == "pose") return 1536.0 / 512;                   // L_t / L, L_t = the largest window
+    if (W <= 512) return 1.0;
+    if (label == "pi-exact") return ratio;
+    if (label == "yarn-3") return 3.0;
+    return std::ceil(ratio);  // the default rule, trained (e2llm, pi-ft) or not
+  };
+  const json summary = json::parse(e2llm::util::read_file(dir / "run" / "summary.json"));
+  std::map<std::string, double> reported;  // cell file -> served_scale in summary.json
+  for (const auto& cell : summary.at("cells")) reported[cell.at("cell")] = cell.at("served_scale");
+  int checked = 0;
+  for (const auto& e : fs::directory_iterator(dir / "run" / "cells")) {
+    if (e.path().extension() != ".json") continue;
+    const json cell = json::parse(e2llm::util::read_file(e.path()));
+    const std::string label = cell["backend"]["label"];
+    const std::int64_t W = cell["window"];
+    const std::string where = label + " at W = " + std::to_string(W);
+    ASSERT_TRUE(cell["served_scale"].is_number()) << where;
+    const double served = cell["served_scale"];
+    EXPECT_DOUBLE_EQ(served, expected(label, W)) << where;
+    EXPECT_DOUBLE_EQ(cell["window_ratio"].get<double>(), double(W) / 512) << where;
+    const json& rope = cell["model"]["rope"];
+    EXPECT_DOUBLE_EQ(served, rope["type"] == "default" ? 1.0 : rope["factor"].get<double>()) << where << rope;
+    EXPECT_DOUBLE_EQ(cell["model"]["g"].get<double>(), served) << where;
+    EXPECT_DOUBLE_EQ(reported.at("cells/" + e.path().filename().string()), served) << where;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 14 * 5);
 }
 
 TEST(SweepCli, SigkillMidCellLosesAtMostTheSampleInFlight) {
@@ -594,7 +670,7 @@ reference = "free"
   for (const auto& [name, inode] : cell_inodes(out)) {
     json cell = json::parse(e2llm::util::read_file(out / "cells" / name));
     EXPECT_EQ(cell["seed"], 7);  // the tasks' seed: the same items everywhere
-    EXPECT_EQ(cell["schema_version"], 3);
+    EXPECT_EQ(cell["schema_version"], 4);
     EXPECT_EQ(cell["config_sha256"].get<std::string>().size(), 64u);
     EXPECT_TRUE(cell.contains("uncertainty")) << name;
     if (cell["backend"]["label"] == "tuned") {
@@ -702,7 +778,7 @@ windows = [512, 1024, 2048]
   auto at = [&](const std::string& part) { return md.find(part); };
   // The grid first (it heads the section), rows in numeric order, one table per backend.
   EXPECT_NE(at("## Hits by distance — grid\n\nHit rate per *distance* and window (`hits_by_distance`).\n\n"
-               "### Hits by distance — a\n\n| distance | 512 (g=1) | 1024 (g=2) | 2048 (g=4) |"),
+               "### Hits by distance — a\n\n| distance | 512 (1L) | 1024 (2L) | 2048 (4L) |"),
             std::string::npos)
       << md;
   EXPECT_LT(at("| 2 | [100.0%]"), at("| 8 | [50.0%]"));

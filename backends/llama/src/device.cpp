@@ -6,6 +6,7 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/device_torch.hpp"
+#include "e2llm/util/device_name.hpp"
 
 #if defined(E2LLM_TORCH_CUDA)
 #include <ATen/cuda/CUDAContext.h>
@@ -16,21 +17,6 @@
 
 namespace e2llm::llama {
 namespace {
-
-bool parse_cuda_index(const std::string& name, int* index) {
-  if (name == "cuda") {
-    *index = -1;
-    return true;
-  }
-  if (name.rfind("cuda:", 0) != 0 || name.size() == 5) return false;
-  int v = 0;
-  for (size_t i = 5; i < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9' || v > 1000) return false;
-    v = 10 * v + (name[i] - '0');
-  }
-  *index = v;
-  return true;
-}
 
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
@@ -45,12 +31,6 @@ std::string cpu_model_name() {
 
 }  // namespace
 
-void check_device_name(const std::string& device, const std::string& field) {
-  int index = 0;
-  if (device == "auto" || device == "cpu" || parse_cuda_index(device, &index)) return;
-  throw ConfigError(field, "must be \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", not \"" + device + "\"");
-}
-
 void check_dtype_name(const std::string& dtype, const std::string& field) {
   if (dtype == "float32" || dtype == "bfloat16") return;
   throw ConfigError(field, "must be \"float32\" or \"bfloat16\", not \"" + dtype + "\"");
@@ -63,10 +43,10 @@ void check_precision_name(const std::string& precision, const std::string& field
 }
 
 std::string resolve_device_name(const std::string& name) {
-  check_device_name(name, "device");
-  if (name == "cpu") return "cpu";
+  const util::DeviceName parsed = util::check_device_name(name, "device");
+  if (parsed.kind == util::DeviceName::Kind::cpu) return "cpu";
   const bool have_cuda = torch::cuda::is_available();
-  if (name == "auto") {
+  if (parsed.kind == util::DeviceName::Kind::automatic) {
     if (!have_cuda) return "cpu";
 #if defined(E2LLM_TORCH_CUDA)
     return "cuda:" + std::to_string(static_cast<int>(c10::cuda::current_device()));
@@ -74,8 +54,7 @@ std::string resolve_device_name(const std::string& name) {
     return "cuda:0";
 #endif
   }
-  int index = 0;
-  parse_cuda_index(name, &index);
+  int index = parsed.index;
   if (!have_cuda)
     throw Error("device \"" + name + "\" was asked for but no CUDA GPU is visible to LibTorch; use device = \"cpu\" or \"auto\"");
   const int count = static_cast<int>(torch::cuda::device_count());
@@ -101,7 +80,7 @@ torch::Dtype to_torch_dtype(const std::string& name) {
 
 std::string effective_precision(const std::string& precision, const std::string& resolved_device) {
   check_precision_name(precision, "precision");
-  if (precision == "auto") return resolved_device.rfind("cuda", 0) == 0 ? "bf16-autocast" : "float32";
+  if (precision == "auto") return util::is_cuda_device(resolved_device) ? "bf16-autocast" : "float32";
   return precision;
 }
 
@@ -111,14 +90,14 @@ bool use_bf16_autocast(const std::string& precision, const torch::Device& device
 
 void make_current_device(const std::string& resolved) {
 #if defined(E2LLM_TORCH_CUDA)
-  if (resolved.rfind("cuda", 0) == 0) c10::cuda::set_device(torch::Device(resolved).index());
+  if (util::is_cuda_device(resolved)) c10::cuda::set_device(torch::Device(resolved).index());
 #endif
   (void)resolved;
 }
 
 nlohmann::json describe_device(const std::string& resolved) {
   nlohmann::json j = {{"device", resolved}, {"torch", TORCH_VERSION}};
-  if (resolved.rfind("cuda", 0) == 0) {
+  if (util::is_cuda_device(resolved)) {
 #if defined(E2LLM_TORCH_CUDA)
     const auto index = torch::Device(resolved).index();
     const auto* props = at::cuda::getDeviceProperties(index < 0 ? 0 : index);
@@ -134,7 +113,7 @@ nlohmann::json describe_device(const std::string& resolved) {
 
 long long device_peak_bytes(const std::string& resolved) {
 #if defined(E2LLM_TORCH_CUDA)
-  if (resolved.rfind("cuda", 0) == 0) {
+  if (util::is_cuda_device(resolved)) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(torch::Device(resolved).index());
     return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
   }
@@ -145,7 +124,7 @@ long long device_peak_bytes(const std::string& resolved) {
 
 long long device_available_bytes(const std::string& resolved) {
 #if defined(E2LLM_TORCH_CUDA)
-  if (resolved.rfind("cuda", 0) == 0) {
+  if (util::is_cuda_device(resolved)) {
     size_t free_bytes = 0, total_bytes = 0;
     c10::cuda::CUDAGuard guard(torch::Device(resolved).index());
     if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) return static_cast<long long>(free_bytes);
@@ -164,7 +143,7 @@ long long device_available_bytes(const std::string& resolved) {
 
 void reset_device_peak(const std::string& resolved) {
 #if defined(E2LLM_TORCH_CUDA)
-  if (resolved.rfind("cuda", 0) == 0) c10::cuda::CUDACachingAllocator::resetPeakStats(torch::Device(resolved).index());
+  if (util::is_cuda_device(resolved)) c10::cuda::CUDACachingAllocator::resetPeakStats(torch::Device(resolved).index());
 #endif
   (void)resolved;
 }

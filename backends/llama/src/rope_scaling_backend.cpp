@@ -27,21 +27,10 @@ void RopeScalingBackend::configure(const nlohmann::json& config) {
   ConfigReader cfg(config);
   model_path_ = cfg.get<std::string>("model", "");
   threads_ = cfg.get<int>("threads", 0);
+  std::optional<double> factor;
+  if (cfg.has("factor")) factor = cfg.require<double>("factor");
   const auto rule = cfg.get<std::string>("factor_rule", "ceil");
-  if (rule != "ceil" && rule != "exact" && rule != "fixed")
-    throw ConfigError("factor_rule",
-                      "must be \"ceil\" (g = ceil(W/L)), \"exact\" (g = W/L) or \"fixed\" (g = factor at "
-                      "every window), got \"" +
-                          rule + "\"");
-  exact_factor_ = rule == "exact";
-  fixed_factor_ = rule == "fixed";
-  factor_.reset();
-  if (cfg.has("factor")) {
-    factor_ = cfg.require<double>("factor");
-    if (*factor_ < 1.0) throw ConfigError("factor", "must be >= 1");
-  }
-  if (fixed_factor_ && !factor_)
-    throw ConfigError("factor_rule", "\"fixed\" serves one g at every window: set factor = g (e.g. factor = 16)");
+  window_rule_ = formats::window_rule(rule, factor);
   beta_fast_ = cfg.get<double>("beta_fast", 32.0);
   beta_slow_ = cfg.get<double>("beta_slow", 1.0);
   if (cfg.has("attention_factor")) attention_factor_ = cfg.require<double>("attention_factor");
@@ -110,13 +99,15 @@ nlohmann::json RopeScalingBackend::prepare(const PrepareContext& context) {
   if (original_window_ < 1) throw Error(path + ": unknown original window; set base_model.original_window");
   check_file_rope(path, context);
   tokenizer_ = context.tokenizer;
-  if (fixed_factor_)  // a fixed g serves windows up to g x L: beyond, positions leave the trained range
+  if (window_rule_.kind == formats::WindowRule::Kind::fixed)  // a fixed g serves windows up to g x L: beyond, positions
+                                                              // leave the trained range
     for (int64_t w : context.windows)
-      if (double(w) > *factor_ * double(original_window_)) {
+      if (double(w) > *window_rule_.factor * double(original_window_)) {
         // no fmt in LibTorch code (docs/pitfalls.md, "LibTorch from the pinned wheel")
         std::ostringstream msg;
-        msg << "serves g = " << *factor_ << " at every window, so windows up to " << *factor_ * double(original_window_)
-            << " tokens (g x L); the sweep has W = " << w << ": raise factor or drop that window";
+        msg << "serves g = " << *window_rule_.factor << " at every window, so windows up to "
+            << *window_rule_.factor * double(original_window_) << " tokens (g x L); the sweep has W = " << w
+            << ": raise factor or drop that window";
         throw ConfigError("factor", msg.str());
       }
   return {{"checkpoint_hash", checkpoint_hash_},
@@ -134,16 +125,11 @@ double RopeScalingBackend::scale_for_window(int64_t window) const {
 }
 
 double RopeScalingBackend::scale_for_window(int64_t window, int64_t original_window) const {
-  if (fixed_factor_) return *factor_;
-  if (window <= original_window) return 1.0;
-  if (factor_) return *factor_;
-  const double ratio = static_cast<double>(window) / static_cast<double>(original_window);
-  return exact_factor_ ? ratio : std::ceil(ratio);
+  return formats::scale_for_window(window_rule_, window, original_window);
 }
 
 void RopeScalingBackend::serve_fixed_factor(double g) {
-  fixed_factor_ = true;
-  factor_ = g;
+  window_rule_ = formats::window_rule("fixed", g);
   settings_["served_factor"] = g;
 }
 
@@ -201,10 +187,8 @@ formats::RopeConfig RopeScalingBackend::base_rope() const {
 std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
   if (!model_) throw Error(info_.name + ": call prepare() before open()");
   const formats::RopeConfig rope = rope_for_window(window);
-  nlohmann::json extra = {{"backend", info_.name},
-                          {"g", recorded_g(window)},
-                          {"original_window", original_window_},
-                          {"settings", settings_}};
+  // The model describes its served scale ("g") from the RoPE it runs with.
+  nlohmann::json extra = {{"backend", info_.name}, {"original_window", original_window_}, {"settings", settings_}};
   // Where the served RoPE comes from: the file ("file"), this backend's method on a file
   // without declared scaling ("method"), or a method replacing a declared one ("override").
   const bool declared = declared_rope_.type != formats::RopeType::Default;
@@ -216,10 +200,10 @@ std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
   return lm;
 }
 
-ScaledRopeBackend::ScaledRopeBackend(std::string name, std::string description, formats::RopeType type)
+RopeTypeBackend::RopeTypeBackend(std::string name, std::string description, formats::RopeType type)
     : RopeScalingBackend(std::move(name), std::move(description)), type_(type) {}
 
-formats::RopeConfig ScaledRopeBackend::rope_for_window(int64_t window) const {
+formats::RopeConfig RopeTypeBackend::rope_for_window(int64_t window) const {
   formats::RopeConfig rope = base_rope();
   rope.type = type_;
   rope.factor = scale_for_window(window);

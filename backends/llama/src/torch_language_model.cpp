@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "e2llm/error.hpp"
+#include "e2llm/formats/window_rule.hpp"
 #include "e2llm/llama/batched_generation.hpp"
 #include "e2llm/llama/device_torch.hpp"
 
@@ -139,7 +140,7 @@ nlohmann::json TorchLanguageModel::describe() const {
   const auto& m = *model_;
   nlohmann::json j = {
       {"rope", rope_.to_json()},
-      {"g", rope_.factor},
+      {"g", formats::served_scale(rope_)},  // the scale served: 1 for plain RoPE
       {"window", window_},
       {"rope_layout", m.config().rope_layout},
       {"checkpoint", {{"fingerprint", m.fingerprint}, {"source", m.source}, {"format", m.format}}},

@@ -1,10 +1,6 @@
-// The passkey prompt of Landmark attention (Mohtashami & Jaggi 2023,
-// epfml/landmark-attention), as used by PI, YaRN, LongLoRA and PoSE (docs/protocols.md §Passkey):
-//
-//   <task description>\n<prefix>\nThe pass key is K. Remember it. K is the pass key.\n<suffix>\n<question>
-//
-// prefix and suffix are both cut from the start of the filler repeated (joined by spaces),
-// sized so the whole prompt fills a target token count, with the key line at a chosen depth.
+// The passkey prompt sized to a window (docs/protocols.md §Passkey): the probe's text
+// (e2llm/taskkit/passkey_text.hpp) with filler around the key line so that the whole prompt
+// fills a target token count, the key line at a chosen depth.
 #pragma once
 
 #include <cstdint>
@@ -12,26 +8,21 @@
 #include <string>
 #include <vector>
 
+#include "e2llm/taskkit/passkey_text.hpp"
 #include "e2llm/taskkit/prompt_framing.hpp"
 
 namespace e2llm::passkey {
 
-inline constexpr const char* kTaskDescription =
-    "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you "
-    "about the important information there.";
-inline constexpr const char* kFiller =
-    "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
-inline constexpr const char* kQuestion = "What is the pass key? The pass key is";
-inline constexpr std::int64_t kKeyMin = 1, kKeyMax = 50000;
-
-// The first `chars` characters of the filler repeated, copies joined by a space.
-std::string filler_prefix(std::size_t chars);
-
-// The information line for `key`.
-std::string key_line(std::int64_t key);
-
-// The prompt text for given filler lengths (characters).
-std::string prompt_text(std::int64_t key, std::size_t prefix_chars, std::size_t suffix_chars);
+// The probe's wording (task description, filler, key line, question) is the task kit's, shared
+// with the trainer's retrieval mix; these names keep the task's code as it reads.
+using taskkit::passkey_text::filler_prefix;
+using taskkit::passkey_text::key_line;
+using taskkit::passkey_text::kFiller;
+using taskkit::passkey_text::kKeyMax;
+using taskkit::passkey_text::kKeyMin;
+using taskkit::passkey_text::kQuestion;
+using taskkit::passkey_text::kTaskDescription;
+using taskkit::passkey_text::prompt_text;
 
 struct PasskeyPrompt {
   std::string text;

@@ -3,28 +3,12 @@
 #include <cmath>
 
 #include "e2llm/error.hpp"
+#include "e2llm/util/counter_stream.hpp"
 
 namespace e2llm::llama::train {
 
 namespace {
-// A small counter-based stream: the same numbers on every platform and standard library
-// (std::uniform_int_distribution is implementation-defined).
-class Stream {
- public:
-  explicit Stream(uint64_t key) : state_(key) {}
-  uint64_t next() { return mix64(state_++); }
-  // Uniform on {0..n-1} without modulo bias (rejection).
-  uint64_t below(uint64_t n) {
-    if (n <= 1) return 0;
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t x;
-    do x = next(); while (x >= limit);
-    return x % n;
-  }
-
- private:
-  uint64_t state_;
-};
+using Stream = util::CounterStream;  // the same numbers on every platform
 
 constexpr uint64_t kScaleDomain = 0x5ca1e;
 constexpr uint64_t kOffsetDomain = 0x0ff5e7;

@@ -6,20 +6,18 @@
 
 #include "e2llm/error.hpp"
 #include "e2llm/llama/train/position_policy.hpp"
-#include "passkey_prompt.hpp"
+#include "e2llm/taskkit/passkey_text.hpp"
+#include "e2llm/util/counter_stream.hpp"
 
 namespace e2llm::llama::train {
 namespace {
 
-// A counter-based stream for one row: splitmix64 over (seed, domain, row, draw).
-class RowRng {
+// One row's stream: the trainer's counter stream keyed by (seed, domain, row).
+class RowRng : public util::CounterStream {
  public:
-  RowRng(uint64_t seed, int64_t row) : state_(mix64(mix64(seed ^ 0x7e791e5a1ull) + static_cast<uint64_t>(row))) {}
-  uint64_t next() { return mix64(state_++); }
-  int64_t uniform(int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(next() % static_cast<uint64_t>(hi - lo + 1)); }
-
- private:
-  uint64_t state_;
+  RowRng(uint64_t seed, int64_t row)
+      : CounterStream(mix64(mix64(seed ^ 0x7e791e5a1ull) + static_cast<uint64_t>(row))) {}
+  int64_t uniform(int64_t lo, int64_t hi) { return modulo_uniform(lo, hi); }
 };
 
 std::string word_key(RowRng& rng) {
@@ -44,7 +42,7 @@ std::string key_value_text(RowRng& rng, size_t filler_chars, std::string* answer
   for (size_t i = 0; i < pairs; ++i) order[i] = i;
   for (size_t i = pairs - 1; i > 0; --i) std::swap(order[i], order[static_cast<size_t>(rng.uniform(0, int64_t(i)))]);
   const size_t asked = std::min<size_t>(pairs, 4);
-  const std::string filler = passkey::filler_prefix(filler_chars);
+  const std::string filler = taskkit::passkey_text::filler_prefix(filler_chars);
   std::string text = "Remember the value of every key below.\n";
   size_t cut = 0;
   for (size_t i = 0; i < pairs; ++i) {
@@ -98,11 +96,11 @@ RetrievalRow retrieval_row(const Tokenizer& tok, int64_t row_len, uint64_t seed,
   const int64_t budget = row_len - static_cast<int64_t>(start.size());
   std::vector<int32_t> doc;
   if (passkey) {
-    const int64_t key = rng.uniform(passkey::kKeyMin, passkey::kKeyMax);
+    const int64_t key = rng.uniform(taskkit::passkey_text::kKeyMin, taskkit::passkey_text::kKeyMax);
     const double depth = static_cast<double>(rng.uniform(0, 1000)) / 1000.0;
     doc = fit(tok, rng, budget, [&](size_t chars) {
       const size_t prefix = static_cast<size_t>(std::floor(depth * static_cast<double>(chars)));
-      return passkey::prompt_text(key, prefix, chars - prefix) + " " + std::to_string(key) + ".";
+      return taskkit::passkey_text::prompt_text(key, prefix, chars - prefix) + " " + std::to_string(key) + ".";
     });
     row.answer = std::to_string(key);
   } else {

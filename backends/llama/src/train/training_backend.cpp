@@ -8,6 +8,7 @@
 #include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/device.hpp"
 #include "e2llm/llama/model.hpp"
+#include "e2llm/util/device_name.hpp"
 #include "e2llm/util/sha256.hpp"
 
 namespace e2llm::llama::train {
@@ -174,10 +175,6 @@ int64_t TrainingBackend::batch_for(int64_t seq_len) const {
   return tokens_per_step_ / seq_len;
 }
 
-double TrainingBackend::g_for_window(int64_t window, int64_t L) const {
-  return scale_for_window(window, L);
-}
-
 TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::string& base_path, const std::string& base_hash,
                                        int64_t L, int64_t seq_len, double g, nlohmann::json* policy_out) {
   TrainOptions o = opts_;
@@ -214,7 +211,7 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   // Where and how the numbers were computed changes the weights: device kind (not the
   // index: rank r of a multi-GPU run uses cuda:r), precision and attention kernel.
   const std::string device = resolve_device_name(o.device);
-  key["device"] = device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
+  key["device"] = util::is_cuda_device(device) ? "cuda" : "cpu";
   key["precision"] = effective_precision(o.precision, device);
   key["attention"] = o.attention;
   h.update(key.dump() + "\n");
@@ -265,7 +262,7 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   } else if (train_window_ > 0) {
     batch_for(train_window_);
     // Served with the g it trains at, the model reaches g x L tokens: refuse longer windows now.
-    const double g = g_for_window(train_window_, L);
+    const double g = scale_for_window(train_window_, L);
     for (int64_t W : ctx.windows)
       if (double(W) > g * double(L)) {
         std::ostringstream msg;  // no fmt in LibTorch code (docs/pitfalls.md, "LibTorch from the pinned wheel")
@@ -294,7 +291,7 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   } else if (train_window_ > 0) {
     // One PI model trained at train_window (Chen et al. 2023; the paper's PI baseline), served
     // at every window with the g it trained at, as its published config declares.
-    const double g = g_for_window(train_window_, L);
+    const double g = scale_for_window(train_window_, L);
     nlohmann::json p;
     const auto r = train_one(ctx, base_path, base_hash, L, train_window_, g, &p);
     auto rec = r.to_json();
@@ -308,7 +305,7 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   } else {
     for (int64_t W : ctx.windows) {
       if (W <= L || per_window_paths_.count(W)) continue;
-      const double g = g_for_window(W, L);
+      const double g = scale_for_window(W, L);
       nlohmann::json p;
       // PI fine-tuning (Chen et al. 2023): sequences of length W at g = W/L fixed.
       const auto r = train_one(ctx, base_path, base_hash, L, W, g, &p);
@@ -345,10 +342,6 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
     record["checkpoint_hash"] = util::sha256_hex(all);
   }
   return record;
-}
-
-double TrainingBackend::recorded_g(int64_t window) const {
-  return opts_.policy.kind == PolicyKind::Pose ? pose_scale_ : scale_for_window(window);
 }
 
 formats::RopeConfig TrainingBackend::rope_for_window(int64_t window) const {

@@ -21,7 +21,8 @@ namespace e2llm::harness {
 // The cell file format. Bump the version on any change a reader must know about.
 inline constexpr const char* kCellSchema = "e2llm.cell";
 // 2: task.views, peak_rss_bytes_cell. 3: uncertainty, training_seed, config_sha256.
-inline constexpr int kCellSchemaVersion = 3;
+// 4: window_ratio (W / L) and served_scale (the RoPE scale the model ran with) replace g.
+inline constexpr int kCellSchemaVersion = 4;
 // Bump when the key material changes shape: every cell is then recomputed.
 inline constexpr int kCellKeyVersion = 1;
 

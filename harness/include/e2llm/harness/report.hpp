@@ -175,7 +175,9 @@ struct CostRow {
 struct CellSummary {
   std::string file, key, backend, task, task_plugin;
   std::int64_t window = 0;
-  double g = 0, tokens_per_s = 0, wall_s = 0;
+  double window_ratio = 0;             // W / L
+  std::optional<double> served_scale;  // the RoPE scale the model ran with (none: not described)
+  double tokens_per_s = 0, wall_s = 0;
   std::int64_t peak_rss_bytes = 0;                  // the sweep process's lifetime peak when the cell ended
   std::optional<std::int64_t> peak_rss_bytes_cell;  // the process's peak while this cell ran
   bool peak_rss_cell_reset = false;                 // false: an upper bound (the mark was not reset)
@@ -257,6 +259,9 @@ std::vector<std::filesystem::path> write_report(const ReportModel& model);
 
 // & < > " ' -> entities: for every string from data placed in HTML (text or attribute).
 std::string html_escape(const std::string& text);
+
+// A cell's served RoPE scale as the cells tables print it ("—" when the model described none).
+std::string served_scale_text(const CellSummary& c);
 
 // Now, UTC, ISO 8601 with seconds ("2026-11-22T05:53:52Z"): cell and report timestamps.
 std::string now_iso();

@@ -10,10 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "e2llm/util/device_name.hpp"
+
 namespace e2llm::llama {
 
-// Throws e2llm::ConfigError(field, ...) for a name outside the lists above.
-void check_device_name(const std::string& device, const std::string& field = "device");
+// Throw e2llm::ConfigError(field, ...) for a name outside the lists above (device names: the
+// torch-free parser of e2llm/util/device_name.hpp, shared with the harness).
+using util::check_device_name;
 void check_dtype_name(const std::string& dtype, const std::string& field = "dtype");
 void check_precision_name(const std::string& precision, const std::string& field = "precision");
 

@@ -13,6 +13,7 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/formats/model_config.hpp"
 #include "e2llm/formats/rope_scaling.hpp"
+#include "e2llm/formats/window_rule.hpp"
 #include "e2llm/llama/self_extend.hpp"
 
 namespace e2llm::llama {
@@ -43,8 +44,7 @@ class RopeScalingBackend : public Backend {
   // A TorchLanguageModel sharing the loaded weights, with rope_for_window(window).
   std::unique_ptr<LanguageModel> open(int64_t window) override;
 
-  // The scale for a window: `factor` at every window under the "fixed" rule; else 1 when
-  // W <= L, `factor` if configured, ceil(W/L) or W/L.
+  // The scale for a window by the configured rule (formats::scale_for_window).
   double scale_for_window(int64_t window) const;
   // The same rule for a given L (before prepare() knows it).
   double scale_for_window(int64_t window, int64_t original_window) const;
@@ -63,9 +63,6 @@ class RopeScalingBackend : public Backend {
  protected:
   // The hook: which RoPE serves `window`.
   virtual formats::RopeConfig rope_for_window(int64_t window) const = 0;
-  // The "g" open(window) records: scale_for_window(window) unless a method serves another
-  // scale (PoSE: its one trained scale at every window).
-  virtual double recorded_g(int64_t window) const { return scale_for_window(window); }
   // Whether this backend serves the checkpoint's declared RoPE (the `none` backend) rather than
   // a method of its own, which replaces a declared scaling only under rope_override.
   virtual bool serves_file_rope() const { return false; }
@@ -100,9 +97,7 @@ class RopeScalingBackend : public Backend {
   BackendInfo info_;
   std::string model_path_;  // from configure; empty = the run's base model
   int threads_ = 0;
-  bool exact_factor_ = false;
-  bool fixed_factor_ = false;  // factor_rule = "fixed": factor_ at every window
-  std::optional<double> factor_;
+  formats::WindowRule window_rule_;  // factor_rule and factor (formats/window_rule.hpp)
   double beta_fast_ = 32.0, beta_slow_ = 1.0;
   std::optional<double> attention_factor_;
   int64_t block_size_ = 256;
@@ -122,10 +117,12 @@ class RopeScalingBackend : public Backend {
 };
 
 // A training-free method that serves window W with one RoPE type at s = scale_for_window(W)
-// (pi, ntk, dynamic-ntk, yarn): the plugins differ only in name and type.
-class ScaledRopeBackend : public RopeScalingBackend {
+// (pi, ntk, dynamic-ntk, yarn; llama3 and longrope add their own fields): the plugins differ
+// only in name and type. RopeScalingBackend is the base of every backend; this is the case of
+// one RoPE type scaled by the window rule.
+class RopeTypeBackend : public RopeScalingBackend {
  public:
-  ScaledRopeBackend(std::string name, std::string description, formats::RopeType type);
+  RopeTypeBackend(std::string name, std::string description, formats::RopeType type);
 
  protected:
   formats::RopeConfig rope_for_window(int64_t window) const override;

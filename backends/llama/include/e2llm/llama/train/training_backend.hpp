@@ -53,14 +53,12 @@ class TrainingBackend : public RopeScalingBackend {
   // every window (as its code evaluates); the others with PI-style g = W / L (E²-LLM
   // inference, docs/methods.md §E²-LLM: t = 0, g = W / L with the ceil rule by default).
   formats::RopeConfig rope_for_window(int64_t window) const override;
-  double recorded_g(int64_t window) const override;
   // The served checkpoint is this backend's own output (it declares the scale it trained at);
   // prepare() checks the base instead.
   void check_file_rope(const std::string& /*path*/, const PrepareContext& /*context*/) override {}
   void configure_extra(ConfigReader& reader) override;
 
  private:
-  double g_for_window(int64_t window, int64_t original_window) const;
   TrainResult train_one(const PrepareContext& ctx, const std::string& base_path, const std::string& base_hash,
                         int64_t original_window, int64_t seq_len, double g, nlohmann::json* policy_out);
 

@@ -15,8 +15,8 @@ std::int64_t retrieval_prompt_tokens(const std::string& task, std::int64_t windo
                                   "above {} (or lower max_new_tokens)",
                                   task, window, max_new_tokens, max_new_tokens));
   if (target + max_new_tokens > window)
-    throw ConfigError("target_tokens", fmt::format("{}: target_tokens {} + max_new_tokens {} exceed the window {}", task,
-                                                   target, max_new_tokens, window));
+    throw ConfigError("target_tokens", fmt::format("{}: target_tokens {} + max_new_tokens {} exceed the window {}",
+                                                   task, target, max_new_tokens, window));
   return target;
 }
 

@@ -12,9 +12,6 @@ namespace e2llm::taskkit {
 // naming the text.
 std::int64_t parse_token_count(const std::string& text);
 
-// "4k,8k,16384" -> {4096, 8192, 16384}; empty items are errors. Order is kept.
-std::vector<std::int64_t> parse_token_count_list(const std::string& text);
-
 // A config value that is a list of numbers (or one number), e.g. depths = [0, 0.5, 1].
 // Throws e2llm::ConfigError(field, ...).
 std::vector<double> number_list(const nlohmann::json& value, const std::string& field);

@@ -1,7 +1,5 @@
-// Tools that task plugins offer on the command line:
-//   e2llm score <task> --dataset NAME PRED.jsonl [--per-sample]
-//   e2llm data <task> --out DIR
-// The harness only parses flags; the task plugin does the work (no concrete plugin here).
+// e2llm data <task> --out DIR: a task plugin prepares its data (e.g. proofpile's corpus). The
+// harness only parses flags; the task does the work (no concrete plugin here).
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -15,24 +13,11 @@ namespace {
 
 void install(CLI::App& app, AppContext& context) {
   struct Args {
-    std::string task, dataset, file, out;
-    bool per_sample = false;
+    std::string task, out;
     std::uint64_t seed = 0;
     std::int64_t max_bytes = 0;
   };
   auto a = std::make_shared<Args>();
-
-  auto* score = app.add_subcommand("score", "Score an existing prediction file with a task's official metric");
-  score->add_option("TASK", a->task, "Task plugin that scores prediction files (see `e2llm plugins`)")->required();
-  score->add_option("PREDICTIONS", a->file, "Prediction file (JSONL)")->required()->check(CLI::ExistingFile);
-  score->add_option("--dataset", a->dataset, "Dataset name within the task")->required();
-  score->add_flag("--per-sample", a->per_sample, "Include each row's score");
-  score->callback([&context, a] {
-    auto task = context.registry().make_task(a->task);
-    nlohmann::json request = {{"dataset", a->dataset}, {"file", a->file}, {"per_sample", a->per_sample}};
-    fmt::print("{}\n", task->score_predictions(request).dump(2));
-  });
-
   auto* data = app.add_subcommand("data", "Prepare a task's data (e.g. a corpus)");
   data->add_option("TASK", a->task, "Task plugin that prepares its data (see `e2llm plugins`)")->required();
   data->add_option("--out", a->out, "Output folder")->required();

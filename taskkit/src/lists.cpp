@@ -28,21 +28,6 @@ std::int64_t parse_token_count(const std::string& text) {
   return value;
 }
 
-std::vector<std::int64_t> parse_token_count_list(const std::string& text) {
-  std::vector<std::int64_t> out;
-  std::size_t pos = 0;
-  while (true) {
-    std::size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    if (item.find_first_not_of(" \t") == std::string::npos)
-      throw Error("'" + text + "': empty item in a comma-separated list");
-    out.push_back(parse_token_count(item));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return out;
-}
-
 std::vector<double> number_list(const nlohmann::json& value, const std::string& what) {
   std::vector<double> out;
   if (value.is_number()) return {value.get<double>()};
