@@ -105,9 +105,8 @@ Vocabulary load_vocab(const fs::path& path, int64_t vocab_size) {
   return v;
 }
 
-}  // namespace
-
-Checkpoint load_hf_dir(const fs::path& dir) {
+// config.json of a Hugging Face directory, checked to be a llama model's.
+nlohmann::json read_hf_config(const fs::path& dir) {
   const fs::path config_path = dir / "config.json";
   const std::string cfile = config_path.string();
   if (!fs::exists(config_path))
@@ -122,11 +121,11 @@ Checkpoint load_hf_dir(const fs::path& dir) {
   if (hf.contains("model_type") && hf["model_type"] != "llama")
     throw Error(
         fmt::format("{}: model_type {} is not supported (e2llm loads llama models)", cfile, hf["model_type"].dump()));
+  return hf;
+}
 
-  Checkpoint ck;
-  ck.format = "hf";
-  ck.source = dir.string();
-  ModelConfig& c = ck.config;
+ModelConfig model_config_from_hf(const nlohmann::json& hf, const std::string& cfile) {
+  ModelConfig c;
   c.dim = int_field(hf, "hidden_size", cfile);
   c.hidden_dim = int_field(hf, "intermediate_size", cfile);
   c.n_layers = int_field(hf, "num_hidden_layers", cfile);
@@ -156,46 +155,60 @@ Checkpoint load_hf_dir(const fs::path& dir) {
     if (!hf["e2llm"].is_object()) throw Error(fmt::format("{}: field e2llm must be an object", cfile));
     c.extra = hf["e2llm"];
   }
+  return c;
+}
 
-  // ---- weights ----
+// Every stored tensor: model.safetensors, or the shards model.safetensors.index.json names.
+std::map<std::string, TensorView> read_hf_weights(const fs::path& dir) {
   const fs::path index_path = dir / "model.safetensors.index.json";
-  std::map<std::string, TensorView> all;
-  if (fs::exists(index_path)) {
-    const std::string ifile = index_path.string();
-    nlohmann::json index;
-    try {
-      index = nlohmann::json::parse(util::read_file(index_path));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("{}: invalid JSON ({})", ifile, e.what()));
-    }
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-      throw Error(fmt::format("{}: no weight_map object", ifile));
-    std::map<std::string, std::vector<std::string>> by_file;
-    for (const auto& [name, f] : index["weight_map"].items()) {
-      if (!f.is_string())
-        throw Error(fmt::format("{}: weight_map.{} is not a file name", ifile, detail::printable(name)));
-      check_shard_name(f.get<std::string>(), ifile);
-      by_file[f.get<std::string>()].push_back(name);
-    }
-    for (const auto& [f, names] : by_file) {
-      auto shard = read_safetensors(dir / f);
-      for (const auto& name : names) {
-        auto it = shard.find(name);
-        if (it == shard.end())
-          throw Error(fmt::format("{}: weight_map puts '{}' in {} but that file does not hold it", ifile,
-                                  detail::printable(name), f));
-        all.emplace(name, it->second);
-      }
-    }
-  } else if (fs::exists(dir / "model.safetensors")) {
-    all = read_safetensors(dir / "model.safetensors");
-  } else {
+  if (!fs::exists(index_path)) {
+    if (fs::exists(dir / "model.safetensors")) return read_safetensors(dir / "model.safetensors");
     throw Error(
         fmt::format("{}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not "
                     "supported; re-save the model with safe_serialization=True)",
                     dir.string()));
   }
-  for (auto& [name, t] : all) {
+  const std::string ifile = index_path.string();
+  nlohmann::json index;
+  try {
+    index = nlohmann::json::parse(util::read_file(index_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: invalid JSON ({})", ifile, e.what()));
+  }
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    throw Error(fmt::format("{}: no weight_map object", ifile));
+  std::map<std::string, std::vector<std::string>> by_file;
+  for (const auto& [name, f] : index["weight_map"].items()) {
+    if (!f.is_string())
+      throw Error(fmt::format("{}: weight_map.{} is not a file name", ifile, detail::printable(name)));
+    check_shard_name(f.get<std::string>(), ifile);
+    by_file[f.get<std::string>()].push_back(name);
+  }
+  std::map<std::string, TensorView> all;
+  for (const auto& [f, names] : by_file) {
+    auto shard = read_safetensors(dir / f);
+    for (const auto& name : names) {
+      auto it = shard.find(name);
+      if (it == shard.end())
+        throw Error(fmt::format("{}: weight_map puts '{}' in {} but that file does not hold it", ifile,
+                                detail::printable(name), f));
+      all.emplace(name, it->second);
+    }
+  }
+  return all;
+}
+
+}  // namespace
+
+Checkpoint load_hf_dir(const fs::path& dir) {
+  const std::string cfile = (dir / "config.json").string();
+  const nlohmann::json hf = read_hf_config(dir);
+  Checkpoint ck;
+  ck.format = "hf";
+  ck.source = dir.string();
+  ModelConfig& c = ck.config;
+  c = model_config_from_hf(hf, cfile);
+  for (auto& [name, t] : read_hf_weights(dir)) {
     // Older transformers saved the RoPE inv_freq buffer; it is derived from the config.
     if (name.size() > 19 && name.compare(name.size() - 19, 19, "rotary_emb.inv_freq") == 0) continue;
     // A tied checkpoint may still store lm_head (a copy of the embedding); the model ties it.

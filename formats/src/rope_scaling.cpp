@@ -319,129 +319,159 @@ std::vector<double> frequency_divisors(const RopeConfig& c, int64_t seq_len) {
   return out;
 }
 
+namespace {
+
+// The scaling dict of a Hugging Face config and the name errors call it by.
+struct HfRopeParams {
+  nlohmann::json params = nullptr;  // null: no scaling
+  std::string where;
+};
+
+HfRopeParams hf_rope_params(const nlohmann::json& hf) {
+  HfRopeParams p;
+  // rope_parameters (transformers >= 5) may also be keyed by layer type.
+  if (has_value(hf, "rope_parameters")) {
+    p.params = hf.at("rope_parameters");
+    p.where = "rope_parameters";
+    if (p.params.is_object() && !p.params.contains("rope_type") && p.params.contains("full_attention")) {
+      p.params = p.params.at("full_attention");
+      p.where = "rope_parameters.full_attention";
+    }
+  } else if (has_value(hf, "rope_scaling")) {
+    p.params = hf.at("rope_scaling");
+    p.where = "rope_scaling";
+  }
+  if (!p.params.is_null() && !p.params.is_object())
+    throw Error(fmt::format("config field {} must be an object or null, got {}", p.where, p.params.dump()));
+  return p;
+}
+
+// The rotated dimensions of a head: head_dim (or hidden_size / heads) times partial_rotary_factor.
+int64_t hf_rotary_dim(const nlohmann::json& hf, const nlohmann::json& params) {
+  int64_t head_dim = 0;
+  if (has_value(hf, "head_dim")) {
+    head_dim = integer_field(hf, "head_dim", "config");
+  } else {
+    if (!has_value(hf, "hidden_size") || !has_value(hf, "num_attention_heads"))
+      throw Error("config needs head_dim or hidden_size and num_attention_heads");
+    const auto hidden = integer_field(hf, "hidden_size", "config");
+    const auto heads = integer_field(hf, "num_attention_heads", "config");
+    if (heads <= 0 || hidden % heads != 0)
+      throw Error(
+          fmt::format("config field hidden_size ({}) is not a multiple of num_attention_heads ({})", hidden, heads));
+    head_dim = hidden / heads;
+  }
+  const nlohmann::json& prf_src = has_value(params, "partial_rotary_factor") ? params : hf;
+  if (has_value(prf_src, "partial_rotary_factor")) {
+    const double prf = number_field(prf_src, "partial_rotary_factor", "config");
+    if (!(prf > 0.0 && prf <= 1.0))
+      throw Error(fmt::format("config field partial_rotary_factor must be in (0, 1], got {}", prf));
+    head_dim = static_cast<int64_t>(static_cast<double>(head_dim) * prf);
+  }
+  return head_dim;
+}
+
+// L and the factor of a scaled type (c.type set, c.original_max_position = max_position_embeddings).
+void read_hf_window_and_factor(const nlohmann::json& hf, const HfRopeParams& p, const std::string& type_name,
+                               RopeConfig& c) {
+  const nlohmann::json& params = p.params;
+  // L as transformers reads it (docs/interop.md): dynamic NTK always grows from
+  // max_position_embeddings and ignores original_max_position_embeddings; YaRN, llama3 and
+  // longrope take a top-level original_max_position_embeddings (Phi-3 style) before the one
+  // in the dict.
+  const bool top_level_l = c.type == RopeType::Yarn || c.type == RopeType::Llama3 || c.type == RopeType::Longrope;
+  if (c.type != RopeType::DynamicNtk) {
+    if (top_level_l && has_value(hf, "original_max_position_embeddings"))
+      c.original_max_position = integer_field(hf, "original_max_position_embeddings", "config");
+    else if (has_value(params, "original_max_position_embeddings"))
+      c.original_max_position = integer_field(params, "original_max_position_embeddings", p.where);
+  }
+  const bool has_original =
+      has_value(params, "original_max_position_embeddings") || has_value(hf, "original_max_position_embeddings");
+  if (has_value(params, "factor")) {
+    // An explicit factor wins even when it differs from max_position / original (as in
+    // current transformers; some older releases recomputed it for YaRN).
+    c.factor = number_field(params, "factor", p.where);
+  } else if (((c.type == RopeType::Yarn && has_original) || c.type == RopeType::Longrope) &&
+             c.original_max_position > 0) {
+    // transformers: YaRN (with an original window) and longrope without a factor take the
+    // post-/pre-extension window ratio.
+    c.factor = static_cast<double>(integer_field(hf, "max_position_embeddings", "config")) /
+               static_cast<double>(c.original_max_position);
+  } else {
+    throw Error(fmt::format("config field {}.factor is missing (needed by rope type {})", p.where, type_name));
+  }
+}
+
+// The fields only YaRN, llama3 or longrope read (c.type, factor and head_dim set).
+void read_hf_type_fields(const nlohmann::json& params, const std::string& where, RopeConfig& c) {
+  if (has_value(params, "truncate") && params.at("truncate") == false)
+    throw Error(fmt::format("config field {}.truncate = false (un-rounded YaRN ramp bounds) is not supported", where));
+  if (c.type == RopeType::Yarn) {
+    if (has_value(params, "beta_fast")) c.beta_fast = number_field(params, "beta_fast", where);
+    if (has_value(params, "beta_slow")) c.beta_slow = number_field(params, "beta_slow", where);
+    if (has_value(params, "attention_factor")) {
+      c.attention_factor = number_field(params, "attention_factor", where);
+    } else if (has_value(params, "mscale") && has_value(params, "mscale_all_dim")) {
+      // DeepSeek-style YaRN: ratio of two mscales (as HF computes it).
+      const double m = number_field(params, "mscale", where);
+      const double m_all = number_field(params, "mscale_all_dim", where);
+      auto ms = [&](double k) { return c.factor <= 1.0 ? 1.0 : 0.1 * k * std::log(c.factor) + 1.0; };
+      c.attention_factor = ms(m) / ms(m_all);
+    }
+  }
+  if (c.type == RopeType::Llama3) {
+    // transformers requires both (KeyError without them): no silent default here either.
+    for (const char* key : {"low_freq_factor", "high_freq_factor"})
+      if (!has_value(params, key))
+        throw Error(fmt::format("config field {}.{} is missing (needed by rope type llama3)", where, key));
+    c.low_freq_factor = number_field(params, "low_freq_factor", where);
+    c.high_freq_factor = number_field(params, "high_freq_factor", where);
+  }
+  if (c.type == RopeType::Longrope) {
+    c.long_factor = number_list_field(params, "long_factor", where);
+    c.short_factor = number_list_field(params, "short_factor", where);
+    const auto pairs = static_cast<size_t>(c.head_dim / 2);
+    for (const auto* key : {"long_factor", "short_factor"}) {
+      const auto& list = std::string(key) == "long_factor" ? c.long_factor : c.short_factor;
+      if (list.size() != pairs)
+        throw Error(fmt::format("config field {}.{} has {} entries; head_dim {} needs {}", where, key, list.size(),
+                                c.head_dim, pairs));
+    }
+    if (has_value(params, "attention_factor")) c.attention_factor = number_field(params, "attention_factor", where);
+  }
+}
+
+}  // namespace
+
 RopeConfig rope_config_from_hf(const nlohmann::json& hf) {
   if (!hf.is_object()) throw Error("Hugging Face config must be a JSON object");
   RopeConfig c;
   try {
-    // rope_parameters (transformers >= 5) may also be keyed by layer type.
-    nlohmann::json params = nullptr;
-    std::string where;
-    if (has_value(hf, "rope_parameters")) {
-      params = hf.at("rope_parameters");
-      where = "rope_parameters";
-      if (params.is_object() && !params.contains("rope_type") && params.contains("full_attention")) {
-        params = params.at("full_attention");
-        where = "rope_parameters.full_attention";
-      }
-    } else if (has_value(hf, "rope_scaling")) {
-      params = hf.at("rope_scaling");
-      where = "rope_scaling";
-    }
-    if (!params.is_null() && !params.is_object())
-      throw Error(fmt::format("config field {} must be an object or null, got {}", where, params.dump()));
-
+    const HfRopeParams p = hf_rope_params(hf);
+    const nlohmann::json& params = p.params;
     if (has_value(params, "rope_theta"))
-      c.base = number_field(params, "rope_theta", where);
+      c.base = number_field(params, "rope_theta", p.where);
     else if (has_value(hf, "rope_theta"))
       c.base = number_field(hf, "rope_theta", "config");
-
-    if (has_value(hf, "head_dim")) {
-      c.head_dim = integer_field(hf, "head_dim", "config");
-    } else {
-      if (!has_value(hf, "hidden_size") || !has_value(hf, "num_attention_heads"))
-        throw Error("config needs head_dim or hidden_size and num_attention_heads");
-      const auto hidden = integer_field(hf, "hidden_size", "config");
-      const auto heads = integer_field(hf, "num_attention_heads", "config");
-      if (heads <= 0 || hidden % heads != 0)
-        throw Error(
-            fmt::format("config field hidden_size ({}) is not a multiple of num_attention_heads ({})", hidden, heads));
-      c.head_dim = hidden / heads;
-    }
-    const nlohmann::json& prf_src = has_value(params, "partial_rotary_factor") ? params : hf;
-    if (has_value(prf_src, "partial_rotary_factor")) {
-      const double prf = number_field(prf_src, "partial_rotary_factor", "config");
-      if (!(prf > 0.0 && prf <= 1.0))
-        throw Error(fmt::format("config field partial_rotary_factor must be in (0, 1], got {}", prf));
-      c.head_dim = static_cast<int64_t>(static_cast<double>(c.head_dim) * prf);
-    }
-
+    c.head_dim = hf_rotary_dim(hf, params);
     if (!has_value(hf, "max_position_embeddings")) throw Error("config field max_position_embeddings is missing");
     c.original_max_position = integer_field(hf, "max_position_embeddings", "config");
 
     if (params.is_null()) return c;
     std::string type_field = "rope_type";
     if (!params.contains("rope_type") && params.contains("type")) type_field = "type";
-    if (!has_value(params, type_field.c_str())) throw Error(fmt::format("config field {}.rope_type is missing", where));
+    if (!has_value(params, type_field.c_str()))
+      throw Error(fmt::format("config field {}.rope_type is missing", p.where));
     const auto type_name = params.at(type_field).get<std::string>();
     try {
       c.type = parse_rope_type(type_name);
     } catch (const Error& e) {
-      throw Error(fmt::format("config field {}.{}: {}", where, type_field, e.what()));
+      throw Error(fmt::format("config field {}.{}: {}", p.where, type_field, e.what()));
     }
     if (c.type == RopeType::Default) return c;
-
-    // L as transformers reads it (docs/interop.md): dynamic NTK always grows from
-    // max_position_embeddings and ignores original_max_position_embeddings; YaRN, llama3 and
-    // longrope take a top-level original_max_position_embeddings (Phi-3 style) before the one
-    // in the dict.
-    const bool top_level_l = c.type == RopeType::Yarn || c.type == RopeType::Llama3 || c.type == RopeType::Longrope;
-    if (c.type != RopeType::DynamicNtk) {
-      if (top_level_l && has_value(hf, "original_max_position_embeddings"))
-        c.original_max_position = integer_field(hf, "original_max_position_embeddings", "config");
-      else if (has_value(params, "original_max_position_embeddings"))
-        c.original_max_position = integer_field(params, "original_max_position_embeddings", where);
-    }
-    const bool has_original =
-        has_value(params, "original_max_position_embeddings") || has_value(hf, "original_max_position_embeddings");
-    if (has_value(params, "factor")) {
-      // An explicit factor wins even when it differs from max_position / original (as in
-      // current transformers; some older releases recomputed it for YaRN).
-      c.factor = number_field(params, "factor", where);
-    } else if (((c.type == RopeType::Yarn && has_original) || c.type == RopeType::Longrope) &&
-               c.original_max_position > 0) {
-      // transformers: YaRN (with an original window) and longrope without a factor take the
-      // post-/pre-extension window ratio.
-      c.factor = static_cast<double>(integer_field(hf, "max_position_embeddings", "config")) /
-                 static_cast<double>(c.original_max_position);
-    } else {
-      throw Error(fmt::format("config field {}.factor is missing (needed by rope type {})", where, type_name));
-    }
-    if (has_value(params, "truncate") && params.at("truncate") == false)
-      throw Error(
-          fmt::format("config field {}.truncate = false (un-rounded YaRN ramp bounds) is not supported", where));
-    if (c.type == RopeType::Yarn) {
-      if (has_value(params, "beta_fast")) c.beta_fast = number_field(params, "beta_fast", where);
-      if (has_value(params, "beta_slow")) c.beta_slow = number_field(params, "beta_slow", where);
-      if (has_value(params, "attention_factor")) {
-        c.attention_factor = number_field(params, "attention_factor", where);
-      } else if (has_value(params, "mscale") && has_value(params, "mscale_all_dim")) {
-        // DeepSeek-style YaRN: ratio of two mscales (as HF computes it).
-        const double m = number_field(params, "mscale", where);
-        const double m_all = number_field(params, "mscale_all_dim", where);
-        auto ms = [&](double k) { return c.factor <= 1.0 ? 1.0 : 0.1 * k * std::log(c.factor) + 1.0; };
-        c.attention_factor = ms(m) / ms(m_all);
-      }
-    }
-    if (c.type == RopeType::Llama3) {
-      // transformers requires both (KeyError without them): no silent default here either.
-      for (const char* key : {"low_freq_factor", "high_freq_factor"})
-        if (!has_value(params, key))
-          throw Error(fmt::format("config field {}.{} is missing (needed by rope type llama3)", where, key));
-      c.low_freq_factor = number_field(params, "low_freq_factor", where);
-      c.high_freq_factor = number_field(params, "high_freq_factor", where);
-    }
-    if (c.type == RopeType::Longrope) {
-      c.long_factor = number_list_field(params, "long_factor", where);
-      c.short_factor = number_list_field(params, "short_factor", where);
-      const auto pairs = static_cast<size_t>(c.head_dim / 2);
-      for (const auto* key : {"long_factor", "short_factor"}) {
-        const auto& list = std::string(key) == "long_factor" ? c.long_factor : c.short_factor;
-        if (list.size() != pairs)
-          throw Error(fmt::format("config field {}.{} has {} entries; head_dim {} needs {}", where, key, list.size(),
-                                  c.head_dim, pairs));
-      }
-      if (has_value(params, "attention_factor")) c.attention_factor = number_field(params, "attention_factor", where);
-    }
+    read_hf_window_and_factor(hf, p, type_name, c);
+    read_hf_type_fields(params, p.where, c);
     check_config(c);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("bad RoPE fields in Hugging Face config: {}", e.what()));

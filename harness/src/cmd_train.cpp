@@ -123,15 +123,139 @@ int launch_local_ranks(int n, double grace_s) {
   return first_failure;
 }
 
+struct TrainArgs {
+  std::string file, device;
+  std::vector<std::string> overrides;
+  int nproc = 0;
+  bool resume = false;
+};
+
+// [train] as the backend's section: `plugin` and `out` taken out, --resume applied.
+struct TrainSection {
+  std::string plugin;
+  fs::path out;
+  nlohmann::json section;
+};
+
+TrainSection train_section(const Config& config, bool resume) {
+  const auto& root = config.json();
+  if (!root.contains("train"))
+    throw config.error_at("train", "missing [train] section (with plugin = \"e2llm\" | \"pi-ft\" | \"pretrain\")");
+  TrainSection t;
+  t.section = root["train"];
+  nlohmann::json& section = t.section;
+  if (!section.contains("plugin") || !section["plugin"].is_string())
+    throw config.error_at("train.plugin", "missing: name the training backend (e2llm, pi-ft, pretrain)");
+  t.plugin = section["plugin"].get<std::string>();
+  section.erase("plugin");
+  // Output folders are relative to where e2llm runs (as [run] out everywhere).
+  t.out = root.contains("run") && root["run"].contains("out")
+              ? fs::path(root["run"]["out"].get<std::string>()) / "train"
+              : fs::path("runs/train");
+  if (section.contains("out")) {
+    t.out = section["out"].get<std::string>();
+    section.erase("out");
+  }
+  if (resume) section["resume"] = true;
+  return t;
+}
+
+// [tokenizer] model, or the base model's own tokenizer (a GGUF, an HF folder with one), loaded.
+std::shared_ptr<Tokenizer> train_tokenizer(const Config& config, const PluginRegistry& registry) {
+  const auto& root = config.json();
+  const nlohmann::json tok = root.value("tokenizer", nlohmann::json::object());
+  const nlohmann::json base = root.value("base", nlohmann::json::object());
+  const bool own_base = base.value("source", std::string()) != "pretrain" && base.contains("path");
+  if (!tok.contains("model") && !own_base)
+    throw config.error_at("tokenizer.model", "missing: the tokenizer model the corpus is tokenized with");
+  std::string tokenizer_key = "tokenizer.model";
+  fs::path tokenizer_model;
+  if (tok.contains("model")) {
+    tokenizer_model = config.resolve(tok["model"].get<std::string>());
+  } else {
+    tokenizer_key = "base.path";
+    try {
+      tokenizer_model = tokenizer_of_model(config.resolve(base["path"].get<std::string>()), "set [tokenizer] model");
+    } catch (const Error& e) {
+      throw config.error_at(tokenizer_key, e.what());
+    }
+  }
+  auto tokenizer = registry.make_tokenizer(tokenizer_plugin_for(tokenizer_model, tok.value("plugin", std::string())));
+  try {
+    tokenizer->load(tokenizer_model.string());
+  } catch (const Error& e) {
+    if (tokenizer_key == "tokenizer.model") throw;
+    throw config.error_at(tokenizer_key, e.what());  // say the tokenizer came from the base
+  }
+  return tokenizer;
+}
+
+// What the backend's prepare() trains from: base model, cache folder, seed, device, windows.
+PrepareContext train_context(const Config& config, std::shared_ptr<Tokenizer> tokenizer, const fs::path& out,
+                             const std::string& device_flag) {
+  const auto& root = config.json();
+  const nlohmann::json base = root.value("base", nlohmann::json::object());
+  PrepareContext ctx;
+  ctx.tokenizer = std::move(tokenizer);
+  if (base.value("source", std::string()) != "pretrain" && base.contains("path")) {
+    ctx.base_model = {{"path", config.resolve(base["path"].get<std::string>()).string()}};
+    if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
+  } else {
+    ctx.base_model = nlohmann::json::object();
+    if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
+  }
+  ctx.cache_dir = out;
+  ctx.seed = root.contains("run") ? root["run"].value("seed", 0ull) : 0ull;
+  ctx.device = device_flag.empty() && root.contains("run") ? root["run"].value("device", std::string()) : device_flag;
+  if (root.contains("sweep") && root["sweep"].contains("windows"))
+    for (const auto& w : root["sweep"]["windows"]) ctx.windows.push_back(w.get<std::int64_t>());
+  return ctx;
+}
+
+void run_train(AppContext& context, const TrainArgs& a) {
+  if (a.nproc > 1 && !std::getenv("WORLD_SIZE")) {
+    const Config probe = Config::load(a.file, a.overrides);  // fail early, once, on a bad config
+    double grace = 90;
+    if (probe.json().contains("train") && probe.json()["train"].contains("dist_timeout_s"))
+      grace = probe.json()["train"]["dist_timeout_s"].get<double>() + 30;
+    context.exit_code = launch_local_ranks(a.nproc, grace);
+    return;
+  }
+  const Config config = Config::load(a.file, a.overrides);
+  validate_harness_keys(config);
+  const auto& root = config.json();
+  TrainSection train = train_section(config, a.resume);
+
+  std::vector<fs::path> extra;
+  if (root.contains("plugins") && root["plugins"].contains("path"))
+    for (const auto& p : root["plugins"]["path"]) extra.push_back(config.resolve(p.get<std::string>()));
+  auto& registry = context.registry(extra);
+  const PrepareContext ctx = train_context(config, train_tokenizer(config, registry), train.out, a.device);
+
+  auto backend = registry.make_backend(train.plugin);
+  // The backend's path keys (corpus, model, ...) are relative to the config file, as in a sweep.
+  train.section = resolve_path_keys(train.section, backend->info().path_keys, config.base_dir());
+  try {
+    backend->configure(train.section);
+  } catch (const ConfigError& e) {
+    config.rethrow(e, "train");
+  }
+  nlohmann::json record;
+  try {
+    record = backend->prepare(ctx);
+  } catch (const ConfigError& e) {  // a key that only training could judge (a budget, a window)
+    config.rethrow(e, "train");
+  }
+  const char* rank = std::getenv("RANK");
+  if (!rank || std::string(rank) == "0") {
+    util::write_file_atomic(train.out / "train_result.json", record.dump(2) + "\n");
+    fmt::print("{}\n", record.dump(2));
+  }
+}
+
 void install(CLI::App& app, AppContext& context) {
   auto* cmd = app.add_subcommand("train", "Train or fine-tune a model through a training backend ([train] plugin)");
-  struct Args {
-    std::string file, device;
-    std::vector<std::string> overrides;
-    int nproc = 0;
-    bool resume = false;
-  };
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<TrainArgs>();
   cmd->add_option("CONFIG", a->file, "TOML config with a [train] section")->required();
   cmd->add_option("--nproc", a->nproc, "Start N local data-parallel ranks (Gloo on CPU; NCCL on CUDA, one rank per GPU)")
       ->check(CLI::Range(0, 1024));
@@ -139,99 +263,7 @@ void install(CLI::App& app, AppContext& context) {
   cmd->add_flag("--resume", a->resume,
                 "Continue from the newest checkpoint of the same run (the default; resume = false starts over)");
   cmd->add_option("--set", a->overrides, "Override a key: a.b=value (repeatable)");
-  cmd->callback([&context, a] {
-    if (a->nproc > 1 && !std::getenv("WORLD_SIZE")) {
-      const Config probe = Config::load(a->file, a->overrides);  // fail early, once, on a bad config
-      double grace = 90;
-      if (probe.json().contains("train") && probe.json()["train"].contains("dist_timeout_s"))
-        grace = probe.json()["train"]["dist_timeout_s"].get<double>() + 30;
-      context.exit_code = launch_local_ranks(a->nproc, grace);
-      return;
-    }
-    const Config config = Config::load(a->file, a->overrides);
-    validate_harness_keys(config);
-    const auto& root = config.json();
-    if (!root.contains("train")) throw config.error_at("train", "missing [train] section (with plugin = \"e2llm\" | \"pi-ft\" | \"pretrain\")");
-    nlohmann::json section = root["train"];
-    if (!section.contains("plugin") || !section["plugin"].is_string())
-      throw config.error_at("train.plugin", "missing: name the training backend (e2llm, pi-ft, pretrain)");
-    const std::string plugin = section["plugin"];
-    section.erase("plugin");
-    // Output folders are relative to where e2llm runs (as [run] out everywhere).
-    fs::path out = root.contains("run") && root["run"].contains("out")
-                       ? fs::path(root["run"]["out"].get<std::string>()) / "train"
-                       : fs::path("runs/train");
-    if (section.contains("out")) {
-      out = section["out"].get<std::string>();
-      section.erase("out");
-    }
-    if (a->resume) section["resume"] = true;
-
-    std::vector<fs::path> extra;
-    if (root.contains("plugins") && root["plugins"].contains("path"))
-      for (const auto& p : root["plugins"]["path"]) extra.push_back(config.resolve(p.get<std::string>()));
-    auto& registry = context.registry(extra);
-
-    PrepareContext ctx;
-    const nlohmann::json tok = root.value("tokenizer", nlohmann::json::object());
-    const nlohmann::json base = root.value("base", nlohmann::json::object());
-    // [tokenizer] model, or the base model's own tokenizer (a GGUF, an HF folder with one).
-    const bool own_base = base.value("source", std::string()) != "pretrain" && base.contains("path");
-    if (!tok.contains("model") && !own_base)
-      throw config.error_at("tokenizer.model", "missing: the tokenizer model the corpus is tokenized with");
-    std::string tokenizer_key = "tokenizer.model";
-    fs::path tokenizer_model;
-    if (tok.contains("model")) {
-      tokenizer_model = config.resolve(tok["model"].get<std::string>());
-    } else {
-      tokenizer_key = "base.path";
-      try {
-        tokenizer_model = tokenizer_of_model(config.resolve(base["path"].get<std::string>()), "set [tokenizer] model");
-      } catch (const Error& e) {
-        throw config.error_at(tokenizer_key, e.what());
-      }
-    }
-    auto tokenizer = registry.make_tokenizer(tokenizer_plugin_for(tokenizer_model, tok.value("plugin", std::string())));
-    try {
-      tokenizer->load(tokenizer_model.string());
-    } catch (const Error& e) {
-      if (tokenizer_key == "tokenizer.model") throw;
-      throw config.error_at(tokenizer_key, e.what());  // say the tokenizer came from the base
-    }
-    ctx.tokenizer = tokenizer;
-    if (base.value("source", std::string()) != "pretrain" && base.contains("path")) {
-      ctx.base_model = {{"path", config.resolve(base["path"].get<std::string>()).string()}};
-      if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
-    } else {
-      ctx.base_model = nlohmann::json::object();
-      if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
-    }
-    ctx.cache_dir = out;
-    ctx.seed = root.contains("run") ? root["run"].value("seed", 0ull) : 0ull;
-    ctx.device = a->device.empty() && root.contains("run") ? root["run"].value("device", std::string()) : a->device;
-    if (root.contains("sweep") && root["sweep"].contains("windows"))
-      for (const auto& w : root["sweep"]["windows"]) ctx.windows.push_back(w.get<std::int64_t>());
-
-    auto backend = registry.make_backend(plugin);
-    // The backend's path keys (corpus, model, ...) are relative to the config file, as in a sweep.
-    section = resolve_path_keys(section, backend->info().path_keys, config.base_dir());
-    try {
-      backend->configure(section);
-    } catch (const ConfigError& e) {
-      config.rethrow(e, "train");
-    }
-    nlohmann::json record;
-    try {
-      record = backend->prepare(ctx);
-    } catch (const ConfigError& e) {  // a key that only training could judge (a budget, a window)
-      config.rethrow(e, "train");
-    }
-    const char* rank = std::getenv("RANK");
-    if (!rank || std::string(rank) == "0") {
-      util::write_file_atomic(out / "train_result.json", record.dump(2) + "\n");
-      fmt::print("{}\n", record.dump(2));
-    }
-  });
+  cmd->callback([&context, a] { run_train(context, *a); });
 }
 
 const RegisterCommand registered(install);

@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 
+#include "../support/fakes.hpp"
 #include "../support/language_model_conformance.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/plugin.hpp"
@@ -23,6 +24,7 @@
 using namespace e2llm;
 using namespace e2llm::kv_retrieval;
 namespace fs = std::filesystem;
+using e2llm::testing::MemoryStore;
 using ojson = nlohmann::ordered_json;
 
 namespace {
@@ -86,17 +88,6 @@ class OracleModel final : public LanguageModel {
  private:
   const Tokenizer& tokenizer_;
   std::int64_t window_;
-};
-
-class MemoryStore final : public SampleStore {
- public:
-  std::optional<nlohmann::json> find(const std::string& id) override {
-    auto it = rows.find(id);
-    if (it == rows.end()) return std::nullopt;
-    return it->second;
-  }
-  void put(const std::string& id, const nlohmann::json& record) override { rows[id] = record; }
-  std::map<std::string, nlohmann::json> rows;
 };
 
 std::int64_t tokens_of(const Tokenizer& tok, const std::string& text, bool bos) {

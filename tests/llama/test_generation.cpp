@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 
+#include "../support/fakes.hpp"
 #include "../support/language_model_conformance.hpp"
 #include "e2llm/backend.hpp"
 #include "e2llm/error.hpp"
@@ -382,37 +383,6 @@ TEST(BackendsByValue, YarnAndDynamicNtkCachedGenerationEqualsRecomputation) {
   }
 }
 
-namespace {
-
-// A byte tokenizer (ids 3 + byte) for training through the plugin without SentencePiece.
-class ByteTokenizer : public e2llm::Tokenizer {
- public:
-  void load(const std::string&) override {}
-  void train(const e2llm::TokenizerTrainOptions&) override { throw e2llm::Error("not supported"); }
-  std::vector<int32_t> encode(std::string_view text) const override {
-    std::vector<int32_t> out;
-    for (unsigned char c : text) out.push_back(3 + c);
-    return out;
-  }
-  std::string decode(const std::vector<int32_t>& ids) const override {
-    std::string s;
-    for (int32_t id : ids)
-      if (id >= 3) s += static_cast<char>(id - 3);
-    return s;
-  }
-  int32_t bos_id() const override { return 1; }
-  int32_t eos_id() const override { return 2; }
-  int32_t vocab_size() const override { return 259; }
-  bool adds_bos() const override { return true; }
-  bool adds_eos() const override { return false; }
-  std::optional<std::int32_t> token_id(std::string_view) const override { return std::nullopt; }
-  std::string chat_template() const override { return ""; }
-  std::string fingerprint() const override { return "byte-tokenizer-test"; }
-  std::string model_path() const override { return "bytes"; }
-};
-
-}  // namespace
-
 // E²-LLM serves window W with t = 0 and g = W / L: the fine-tuned weights opened at W must
 // equal a forward of the same weights at positions m / g with plain RoPE frequencies.
 TEST(BackendsByValue, E2llmServedAtWEqualsLinearScalingByWOverL) {
@@ -430,7 +400,7 @@ TEST(BackendsByValue, E2llmServedAtWEqualsLinearScalingByWOverL) {
                         {"gmax", 4}, {"lr", 1e-3}, {"threads", 2}, {"check_blas", false}, {"log_every", 100}});
   e2llm::PrepareContext ctx;
   ctx.base_model = {{"path", kStories.string()}, {"format", "gguf"}, {"original_window", 512}};
-  ctx.tokenizer = std::make_shared<ByteTokenizer>();
+  ctx.tokenizer = std::make_shared<e2llm::testing::ByteTokenizer>();
   ctx.cache_dir = dir / "cache";
   const auto record = p.backend->prepare(ctx);
   auto tuned = load_model(formats::load_checkpoint(record.at("checkpoint_path").get<std::string>()));
@@ -498,7 +468,7 @@ TEST(BackendsByValue, PoseServesEveryWindowWithItsTrainedScale) {
                         {"log_every", 100}});
   e2llm::PrepareContext ctx;
   ctx.base_model = {{"path", kStories.string()}, {"format", "gguf"}, {"original_window", 512}};
-  ctx.tokenizer = std::make_shared<ByteTokenizer>();
+  ctx.tokenizer = std::make_shared<e2llm::testing::ByteTokenizer>();
   ctx.cache_dir = dir / "cache";
   ctx.windows = {512, 1024, 2048};  // L_t defaults to the largest: s = 2048 / 512 = 4
   const auto record = p.backend->prepare(ctx);

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "../support/fakes.hpp"
 #include "../support/language_model_conformance.hpp"
 #include "../support/run_command.hpp"
 #include "e2llm/error.hpp"
@@ -21,39 +22,17 @@
 namespace fs = std::filesystem;
 using namespace e2llm;
 using namespace e2llm::longbench;
+using e2llm::testing::MemoryStore;
 using e2llm::testing::quote;
 
 namespace {
 
 const fs::path kRows = fs::path(E2LLM_SHARED_DATA) / "longbench" / "rows";
 
-// Token = byte + 3; 1 = BOS, 2 = EOS. Decoding is exact, so truncation sizes are exact too.
-class ByteTokenizer : public Tokenizer {
+// The task never decodes BOS or a stop token: decoding one here throws.
+class StrictByteTokenizer : public e2llm::testing::ByteTokenizer {
  public:
-  void load(const std::string&) override {}
-  void train(const TokenizerTrainOptions&) override {}
-  std::vector<std::int32_t> encode(std::string_view text) const override {
-    std::vector<std::int32_t> ids;
-    for (unsigned char c : text) ids.push_back(c + 3);
-    return ids;
-  }
-  std::string decode(const std::vector<std::int32_t>& ids) const override {
-    std::string text;
-    for (auto id : ids) {
-      if (id < 3) throw Error("decode got a special token");
-      text.push_back(static_cast<char>(id - 3));
-    }
-    return text;
-  }
-  std::int32_t bos_id() const override { return 1; }
-  std::int32_t eos_id() const override { return 2; }
-  std::int32_t vocab_size() const override { return 259; }
-  bool adds_bos() const override { return true; }
-  bool adds_eos() const override { return false; }
-  std::optional<std::int32_t> token_id(std::string_view) const override { return std::nullopt; }
-  std::string chat_template() const override { return ""; }
-  std::string fingerprint() const override { return "bytes"; }
-  std::string model_path() const override { return ""; }
+  StrictByteTokenizer() : ByteTokenizer(Specials::refuse) {}
 };
 
 // Finds the question at the end of the prompt and answers with the gold answer it was given.
@@ -107,19 +86,8 @@ class OracleModel : public LanguageModel {
 
  private:
   std::int64_t window_;
-  ByteTokenizer tokenizer_;
+  StrictByteTokenizer tokenizer_;
   std::map<std::string, std::string> answers_;
-};
-
-class MemoryStore : public SampleStore {
- public:
-  std::optional<nlohmann::json> find(const std::string& id) override {
-    auto it = records.find(id);
-    if (it == records.end()) return std::nullopt;
-    return it->second;
-  }
-  void put(const std::string& id, const nlohmann::json& record) override { records[id] = record; }
-  std::map<std::string, nlohmann::json> records;
 };
 
 class CountingProgress : public ProgressSink {
@@ -205,7 +173,7 @@ TEST(longbench_middle_truncate, KeepsHeadAndTailHalves) {
   EXPECT_EQ(keep_head_and_tail(ids, 4), (std::vector<std::int32_t>{1, 2, 6, 7}));
   EXPECT_EQ(keep_head_and_tail(ids, 5), (std::vector<std::int32_t>{1, 2, 6, 7}));  // int(5/2) = 2 each side
 
-  ByteTokenizer tokenizer;
+  StrictByteTokenizer tokenizer;
   const taskkit::PromptFraming plain(tokenizer, {}, "");  // the tokenizer's rule: BOS, no template
   TruncatedPrompt short_prompt = truncate_prompt(plain, plain, "abc", 10);
   EXPECT_FALSE(short_prompt.truncated);
@@ -239,7 +207,7 @@ TEST(longbench_task, EvaluatesScoresResumesAndWritesPredictions) {
   EXPECT_EQ(progress.last_done, 6u);
   EXPECT_EQ(progress.last_total, 6u);
   EXPECT_EQ(result.samples.size(), 6u);
-  EXPECT_EQ(store.records.size(), 6u);
+  EXPECT_EQ(store.rows.size(), 6u);
   // Every real row is longer than 3596 bytes: all are cut to the budget exactly (bytes
   // decode and encode losslessly), with room left for the answer.
   EXPECT_EQ(model.max_prompt, 3596u);
@@ -329,10 +297,10 @@ TEST(longbench_task, SmallWindowCapsTheAnswerToFit) {
 namespace {
 
 // Decoding writes every byte twice, so a re-encoded truncated prompt is twice the budget.
-class DoublingTokenizer : public ByteTokenizer {
+class DoublingTokenizer : public StrictByteTokenizer {
  public:
   std::string decode(const std::vector<std::int32_t>& ids) const override {
-    std::string once = ByteTokenizer::decode(ids), twice;
+    std::string once = StrictByteTokenizer::decode(ids), twice;
     for (char c : once) twice += std::string(2, c);
     return twice;
   }
@@ -469,7 +437,7 @@ TEST(longbench_predictions, LinesLookLikePythonJsonDump) {
 // The test doubles keep the LanguageModel contract as strictly as the LibTorch model.
 TEST(longbench_task, TestModelsKeepTheLanguageModelContract) {
   const auto answers = oracle_answers();
-  ByteTokenizer bytes;
+  StrictByteTokenizer bytes;
   std::vector<std::int32_t> prompt{bytes.bos_id()};
   for (auto id : bytes.encode(answers.begin()->first)) prompt.push_back(id);
   OracleModel oracle(512, answers);

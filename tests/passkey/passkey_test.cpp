@@ -7,6 +7,7 @@
 #include <memory>
 #include <regex>
 
+#include "../support/fakes.hpp"
 #include "../support/language_model_conformance.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/plugin.hpp"
@@ -16,6 +17,7 @@
 using namespace e2llm;
 using namespace e2llm::passkey;
 namespace fs = std::filesystem;
+using e2llm::testing::MemoryStore;
 
 namespace {
 
@@ -136,17 +138,6 @@ class ReadingModel final : public LanguageModel {
  private:
   const Tokenizer& tokenizer_;
   std::int64_t window_;
-};
-
-class MemoryStore final : public SampleStore {
- public:
-  std::optional<nlohmann::json> find(const std::string& id) override {
-    auto it = rows.find(id);
-    if (it == rows.end()) return std::nullopt;
-    return it->second;
-  }
-  void put(const std::string& id, const nlohmann::json& record) override { rows[id] = record; }
-  std::map<std::string, nlohmann::json> rows;
 };
 
 // The framing before chat templates: BOS always, the text as is.

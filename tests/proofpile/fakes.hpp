@@ -1,5 +1,5 @@
-// Deterministic stand-ins for a tokenizer and a model, so tests can check exactly which
-// context every token was scored with.
+// A deterministic stand-in for a model, so tests can check exactly which context every token
+// was scored with (the tokenizer is the shared byte tokenizer, ../support/fakes.hpp).
 #pragma once
 
 #include <algorithm>
@@ -7,39 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "../support/fakes.hpp"
 #include "../support/language_model_checks.hpp"
 #include "e2llm/error.hpp"
 #include "e2llm/language_model.hpp"
 #include "e2llm/tokenizer.hpp"
 
 namespace e2llm::fakes {
-
-// One token per byte: id = byte + 3; BOS = 1, EOS = 2.
-class ByteTokenizer final : public Tokenizer {
- public:
-  void load(const std::string&) override {}
-  void train(const TokenizerTrainOptions&) override {}
-  std::vector<std::int32_t> encode(std::string_view text) const override {
-    std::vector<std::int32_t> ids;
-    for (unsigned char c : text) ids.push_back(std::int32_t(c) + 3);
-    return ids;
-  }
-  std::string decode(const std::vector<std::int32_t>& ids) const override {
-    std::string s;
-    for (auto id : ids)
-      if (id >= 3) s += char(id - 3);
-    return s;
-  }
-  std::int32_t bos_id() const override { return 1; }
-  std::int32_t eos_id() const override { return 2; }
-  std::int32_t vocab_size() const override { return 259; }
-  bool adds_bos() const override { return true; }
-  bool adds_eos() const override { return false; }
-  std::optional<std::int32_t> token_id(std::string_view) const override { return std::nullopt; }
-  std::string chat_template() const override { return ""; }
-  std::string fingerprint() const override { return "byte-tokenizer"; }
-  std::string model_path() const override { return "(bytes)"; }
-};
 
 // log p(token at window index j) = -(log 259 + 0.001 * token + 1 / (j + 1)): depends on the
 // token and on how much context it had (j tokens), so a token scored in the wrong window shows;
@@ -83,7 +57,7 @@ class ContextProbeModel final : public LanguageModel {
 
  private:
   std::int64_t window_;
-  ByteTokenizer tokenizer_;
+  testing::ByteTokenizer tokenizer_;
 };
 
 }  // namespace e2llm::fakes

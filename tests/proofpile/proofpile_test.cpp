@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "../support/fakes.hpp"
 #include "../support/language_model_conformance.hpp"
 #include "corpus_builder.hpp"
 #include "debian_copyright.hpp"
@@ -17,21 +18,9 @@
 using namespace e2llm;
 using namespace e2llm::proofpile;
 namespace fs = std::filesystem;
+using e2llm::testing::MemoryStore;
 
 namespace {
-
-class MemoryStore final : public SampleStore {
- public:
-  std::optional<nlohmann::json> find(const std::string& id) override {
-    ++finds;
-    auto it = rows.find(id);
-    if (it == rows.end()) return std::nullopt;
-    return it->second;
-  }
-  void put(const std::string& id, const nlohmann::json& record) override { rows[id] = record; }
-  std::map<std::string, nlohmann::json> rows;
-  int finds = 0;
-};
 
 class RecordingProgress final : public ProgressSink {
  public:

@@ -241,7 +241,7 @@ class EchoModel final : public LanguageModel {
   int generated = 0;
 
  private:
-  fakes::ByteTokenizer tokenizer_;
+  e2llm::testing::ByteTokenizer tokenizer_;
 };
 
 class MapStore final : public SampleStore {

@@ -51,6 +51,134 @@ struct Trial {
   std::uint64_t seed;
 };
 
+// Every (depth, trial) of one window, depth-major: the order of the cell's samples.
+std::vector<Trial> plan_trials(const KvConfig& config, std::int64_t window, std::uint64_t seed) {
+  std::vector<Trial> trials;
+  for (double depth : config.depths)
+    for (std::int64_t t = 0; t < config.trials; ++t) {
+      std::string id = fmt::format("window={}/depth={}/trial={}", window, taskkit::format_fraction(depth), t);
+      trials.push_back({id, depth, t, trial_seed(seed, window, depth, t)});
+    }
+  return trials;
+}
+
+// The sample record of one generated trial.
+nlohmann::json trial_record(const Trial& t, std::int64_t window, const KvPrompt& prompt, const std::string& output,
+                            std::size_t generated_tokens) {
+  const Pair& asked = prompt.pairs[prompt.asked];
+  auto answer = first_run(output);
+  return nlohmann::json{{"id", t.id},
+                        {"window", window},
+                        {"depth", t.depth},
+                        {"trial", t.trial},
+                        {"trial_seed", t.seed},
+                        {"pairs", prompt.pairs.size()},
+                        {"asked_index", prompt.asked},
+                        {"key", asked.key},
+                        {"value", asked.value},
+                        {"prompt_tokens", prompt.ids.size()},
+                        {"generated_tokens", generated_tokens},
+                        {"output", output},
+                        {"answer", answer ? nlohmann::json(*answer) : nlohmann::json(nullptr)},
+                        {"correct", is_correct(output, asked.value)}};
+}
+
+// Counts over a cell's records: accuracy overall and per depth, prompt sizes, tokens.
+struct TrialTally {
+  std::int64_t trials = 0, correct = 0;
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_depth;  // depth -> (correct, trials)
+  std::int64_t prompt_min = INT64_MAX, prompt_max = 0, pairs_min = INT64_MAX, pairs_max = 0;
+  std::uint64_t tokens = 0;
+
+  double accuracy() const { return double(correct) / double(trials); }
+  nlohmann::json accuracy_by_depth() const {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [depth, cn] : by_depth) out[depth] = double(cn.first) / double(cn.second);
+    return out;
+  }
+};
+
+TrialTally tally_trials(const std::vector<Trial>& trials, const std::vector<nlohmann::json>& records) {
+  TrialTally tally;
+  tally.trials = std::int64_t(trials.size());
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const auto& r = records[i];
+    const bool ok = r.at("correct").get<bool>();
+    tally.correct += ok;
+    auto& [c, n] = tally.by_depth[taskkit::format_fraction(trials[i].depth)];
+    c += ok;
+    ++n;
+    const auto prompt_tokens = r.at("prompt_tokens").get<std::int64_t>();
+    const auto pairs = r.at("pairs").get<std::int64_t>();
+    tally.prompt_min = std::min(tally.prompt_min, prompt_tokens);
+    tally.prompt_max = std::max(tally.prompt_max, prompt_tokens);
+    tally.pairs_min = std::min(tally.pairs_min, pairs);
+    tally.pairs_max = std::max(tally.pairs_max, pairs);
+    tally.tokens += std::uint64_t(prompt_tokens) + r.at("generated_tokens").get<std::uint64_t>();
+  }
+  return tally;
+}
+
+// Prompts are the items (0/1 each): Wilson and bootstrap intervals, overall and per depth.
+nlohmann::json accuracy_uncertainty(const std::vector<Trial>& trials, const std::vector<nlohmann::json>& records,
+                                    std::uint64_t seed) {
+  taskkit::UncertaintyBuilder u({0.95, 2000, seed});
+  const taskkit::MetricSpec exact{taskkit::Statistic::ratio,          "correct", "", "", 1.0,
+                                  taskkit::PairedTest::mcnemar_exact, true};
+  u.add("accuracy", exact);
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const std::string depth = taskkit::format_fraction(trials[i].depth);
+    u.items().ids.push_back(trials[i].id);
+    u.items().strata.push_back(depth);
+    u.items().columns["correct"].push_back(records[i].at("correct").get<bool>() ? 1.0 : 0.0);
+    taskkit::MetricSpec at_depth = exact;
+    at_depth.stratum = depth;
+    u.add_row("accuracy_by_depth", depth, at_depth);
+  }
+  return u.to_json();
+}
+
+struct CellShape {
+  std::int64_t window, target_tokens;
+  std::uint64_t seed;
+};
+
+// What the cell ran and by which rules: its details block.
+nlohmann::json cell_details(const KvConfig& config, const taskkit::PromptFraming& framing, const Tokenizer& tokenizer,
+                            const CellShape& cell, const TrialTally& tally) {
+  return {
+      {"template",
+       "instruction, a JSON object of n random lowercase hex pairs on one line, then Key: \"k\" and Value: "
+       "(docs/protocols.md §Key-value retrieval)"},
+      {"window", cell.window},
+      {"target_tokens", cell.target_tokens},
+      {"target_rule",
+       config.target_tokens > 0 ? "explicit" : "window - max_new_tokens (BOS and the chat template's tokens included)"},
+      {"prompt_tokens_min", tally.prompt_min},
+      {"prompt_tokens_max", tally.prompt_max},
+      {"pairs_min", tally.pairs_min},
+      {"pairs_max", tally.pairs_max},
+      {"depths", config.depths},
+      {"trials_per_depth", config.trials},
+      {"key_chars", config.shape.key_chars},
+      {"value_chars", config.shape.value_chars},
+      {"max_new_tokens", config.max_new_tokens},
+      {"decoding", framing.chat() ? "greedy, stops at EOS or the template's end of turn" : "greedy, stops at EOS"},
+      {"scoring", "the first run of ASCII letters and digits in the decoded output, lowercased, equals the value"},
+      {"depth_rule", "asked pair = round(depth * (n - 1)) of the n pairs"},
+      {"seed_rule",
+       "pairs drawn by SplitMix64 seeded with derive_seed(seed, \"kv-retrieval/window=W/depth=D/trial=T\")"},
+      {"seed", cell.seed},
+      {"threshold", config.threshold},
+      {"passes_threshold", tally.accuracy() >= config.threshold},
+      {"add_bos", taskkit::bos_rule_json(config.framing.add_bos)},
+      {"prompt_framing", framing.record()},
+      {"tokenizer",
+       {{"fingerprint", tokenizer.fingerprint()},
+        {"model_path", tokenizer.model_path()},
+        {"vocab_size", tokenizer.vocab_size()}}}};
+}
+
 }  // namespace
 
 TaskInfo KvRetrievalTask::info() const {
@@ -132,14 +260,9 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   options.temperature = 0.0;  // greedy
   options.stop_tokens = framing.stop_tokens();
 
-  std::vector<Trial> trials;
+  const std::vector<Trial> trials = plan_trials(config_, window, context.seed);
   std::vector<taskkit::Sample> samples;
-  for (double depth : config_.depths)
-    for (std::int64_t t = 0; t < config_.trials; ++t) {
-      std::string id = fmt::format("window={}/depth={}/trial={}", window, taskkit::format_fraction(depth), t);
-      trials.push_back({id, depth, t, trial_seed(context.seed, window, depth, t)});
-      samples.push_back({id});
-    }
+  for (const Trial& t : trials) samples.push_back({t.id});
   const Tokenizer& tokenizer = model.tokenizer();
   auto reuse = [&](std::size_t i, const nlohmann::json& stored) -> std::optional<nlohmann::json> {
     const auto stream_seed = stored.value("trial_seed", std::uint64_t(0));
@@ -160,100 +283,18 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
     return GenerationRequest{prompts[i].ids, options};
   };
   auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
-    const Trial& t = trials[i];
-    const KvPrompt& prompt = prompts[i];
-    const Pair& asked = prompt.pairs[prompt.asked];
-    std::string output = tokenizer.decode(generated);
-    auto answer = first_run(output);
-    return nlohmann::json{{"id", t.id},
-                          {"window", window},
-                          {"depth", t.depth},
-                          {"trial", t.trial},
-                          {"trial_seed", t.seed},
-                          {"pairs", prompt.pairs.size()},
-                          {"asked_index", prompt.asked},
-                          {"key", asked.key},
-                          {"value", asked.value},
-                          {"prompt_tokens", prompt.ids.size()},
-                          {"generated_tokens", generated.size()},
-                          {"output", output},
-                          {"answer", answer ? nlohmann::json(*answer) : nlohmann::json(nullptr)},
-                          {"correct", is_correct(output, asked.value)}};
+    return trial_record(trials[i], window, prompts[i], tokenizer.decode(generated), generated.size());
   };
   CellResult result;
   result.samples = taskkit::run_generation_samples(context, model, samples, "trials", reuse, request, finish);
 
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_depth;  // depth -> (correct, trials)
-  std::int64_t correct = 0, prompt_min = INT64_MAX, prompt_max = 0, pairs_min = INT64_MAX, pairs_max = 0;
-  std::uint64_t tokens = 0;
-  for (std::size_t i = 0; i < trials.size(); ++i) {
-    const auto& r = result.samples[i];
-    const bool ok = r.at("correct").get<bool>();
-    correct += ok;
-    auto& [c, n] = by_depth[taskkit::format_fraction(trials[i].depth)];
-    c += ok;
-    ++n;
-    const auto prompt_tokens = r.at("prompt_tokens").get<std::int64_t>();
-    const auto pairs = r.at("pairs").get<std::int64_t>();
-    prompt_min = std::min(prompt_min, prompt_tokens);
-    prompt_max = std::max(prompt_max, prompt_tokens);
-    pairs_min = std::min(pairs_min, pairs);
-    pairs_max = std::max(pairs_max, pairs);
-    tokens += std::uint64_t(prompt_tokens) + r.at("generated_tokens").get<std::uint64_t>();
-  }
-  nlohmann::json accuracy_by_depth = nlohmann::json::object();
-  for (const auto& [depth, cn] : by_depth) accuracy_by_depth[depth] = double(cn.first) / double(cn.second);
-  const double accuracy = double(correct) / double(trials.size());
-  result.metrics = {
-      {"accuracy", accuracy}, {"accuracy_by_depth", accuracy_by_depth}, {"trials", std::int64_t(trials.size())}};
-  // Prompts are the items (0/1 each): Wilson and bootstrap intervals, overall and per depth.
-  taskkit::UncertaintyBuilder u({0.95, 2000, context.seed});
-  const taskkit::MetricSpec exact{taskkit::Statistic::ratio,          "correct", "", "", 1.0,
-                                  taskkit::PairedTest::mcnemar_exact, true};
-  u.add("accuracy", exact);
-  for (std::size_t i = 0; i < trials.size(); ++i) {
-    const std::string depth = taskkit::format_fraction(trials[i].depth);
-    u.items().ids.push_back(trials[i].id);
-    u.items().strata.push_back(depth);
-    u.items().columns["correct"].push_back(result.samples[i].at("correct").get<bool>() ? 1.0 : 0.0);
-    taskkit::MetricSpec at_depth = exact;
-    at_depth.stratum = depth;
-    u.add_row("accuracy_by_depth", depth, at_depth);
-  }
-  result.uncertainty = u.to_json();
-  result.tokens_processed = tokens;
-  result.details = {
-      {"template",
-       "instruction, a JSON object of n random lowercase hex pairs on one line, then Key: \"k\" and Value: "
-       "(docs/protocols.md §Key-value retrieval)"},
-      {"window", window},
-      {"target_tokens", target},
-      {"target_rule", config_.target_tokens > 0
-                          ? "explicit"
-                          : "window - max_new_tokens (BOS and the chat template's tokens included)"},
-      {"prompt_tokens_min", prompt_min},
-      {"prompt_tokens_max", prompt_max},
-      {"pairs_min", pairs_min},
-      {"pairs_max", pairs_max},
-      {"depths", config_.depths},
-      {"trials_per_depth", config_.trials},
-      {"key_chars", config_.shape.key_chars},
-      {"value_chars", config_.shape.value_chars},
-      {"max_new_tokens", config_.max_new_tokens},
-      {"decoding", framing.chat() ? "greedy, stops at EOS or the template's end of turn" : "greedy, stops at EOS"},
-      {"scoring", "the first run of ASCII letters and digits in the decoded output, lowercased, equals the value"},
-      {"depth_rule", "asked pair = round(depth * (n - 1)) of the n pairs"},
-      {"seed_rule",
-       "pairs drawn by SplitMix64 seeded with derive_seed(seed, \"kv-retrieval/window=W/depth=D/trial=T\")"},
-      {"seed", context.seed},
-      {"threshold", config_.threshold},
-      {"passes_threshold", accuracy >= config_.threshold},
-      {"add_bos", taskkit::bos_rule_json(config_.framing.add_bos)},
-      {"prompt_framing", framing.record()},
-      {"tokenizer",
-       {{"fingerprint", tokenizer.fingerprint()},
-        {"model_path", tokenizer.model_path()},
-        {"vocab_size", tokenizer.vocab_size()}}}};
+  const TrialTally tally = tally_trials(trials, result.samples);
+  result.metrics = {{"accuracy", tally.accuracy()},
+                    {"accuracy_by_depth", tally.accuracy_by_depth()},
+                    {"trials", std::int64_t(trials.size())}};
+  result.uncertainty = accuracy_uncertainty(trials, result.samples, context.seed);
+  result.tokens_processed = tally.tokens;
+  result.details = cell_details(config_, framing, tokenizer, {window, target, context.seed}, tally);
   return result;
 }
 

@@ -232,25 +232,25 @@ bool valid_utf8(const std::string& s) {
   return true;
 }
 
-}  // namespace
-
-nlohmann::json build_corpus(const CorpusRequest& request) {
-  auto which = run_command("command -v apt-get && command -v dpkg-deb");
-  if (which.exit_code != 0)
-    throw Error(
-        "apt-get and dpkg-deb are needed to build the proofpile corpus (a Debian system); run scripts/setup.sh");
-
-  ScratchDir scratch;
+std::vector<FetchedPackage> fetch_packages(const std::vector<std::string>& names, const fs::path& scratch) {
   std::vector<FetchedPackage> fetched;
-  for (const auto& name : request.packages) {
+  for (const auto& name : names) {
     const auto& known = known_source_packages();
     auto spec = std::find_if(known.begin(), known.end(), [&](const SourcePackage& p) { return p.name == name; });
-    fetched.push_back(fetch_package(*spec, scratch.path));
+    fetched.push_back(fetch_package(*spec, scratch));
   }
+  return fetched;
+}
 
-  // Candidates: every non-empty file with a listed extension under the package's root.
-  std::vector<Candidate> candidates;
-  std::map<std::string, std::int64_t> files_total;
+struct Candidates {
+  std::vector<Candidate> files;                     // in selection order
+  std::map<std::string, std::int64_t> files_total;  // package -> candidate files
+};
+
+// Candidates: every non-empty file with a listed extension under the package's root.
+// `fetched` must outlive the result (candidates point into it).
+Candidates list_candidates(const std::vector<FetchedPackage>& fetched, std::uint64_t seed) {
+  Candidates out;
   for (const auto& f : fetched) {
     fs::path root = f.root / f.spec->files_root;
     std::error_code ec;
@@ -263,42 +263,47 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
       if (std::find(exts.begin(), exts.end(), it->path().extension().string()) == exts.end()) continue;
       if (it->file_size() == 0) continue;
       std::string path = fs::relative(it->path(), f.root).generic_string();
-      candidates.push_back({selection_key(request.seed, f.spec->name, path), &f, path, it->path(), it->file_size()});
-      ++files_total[f.spec->name];
+      out.files.push_back({selection_key(seed, f.spec->name, path), &f, path, it->path(), it->file_size()});
+      ++out.files_total[f.spec->name];
     }
   }
   // Hash order is a seeded shuffle that does not depend on directory iteration order.
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) { return a.key < b.key; });
+  std::sort(out.files.begin(), out.files.end(), [](const Candidate& a, const Candidate& b) { return a.key < b.key; });
+  return out;
+}
 
-  fs::path out = request.out;
-  fs::path tmp = out;
-  tmp += ".tmp";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  // A build that stops (disk full, a licence it cannot establish) leaves no half-written folder.
-  struct RemoveUnlessPublished {
-    fs::path dir;
-    bool published = false;
-    ~RemoveUnlessPublished() {
-      std::error_code ec;
-      if (!published) fs::remove_all(dir, ec);
-    }
-  } tmp_guard{tmp};
-  std::ofstream train(tmp / "train.jsonl", std::ios::binary), eval(tmp / "eval.jsonl", std::ios::binary);
-  if (!train || !eval) throw Error("cannot write " + tmp.string() + ": check permissions and free space");
+// A build that stops (disk full, a licence it cannot establish) leaves no half-written folder.
+struct RemoveUnlessPublished {
+  fs::path dir;
+  bool published = false;
+  ~RemoveUnlessPublished() {
+    std::error_code ec;
+    if (!published) fs::remove_all(dir, ec);
+  }
+};
 
-  struct Tally {
-    std::int64_t train_docs = 0, eval_docs = 0, skipped_not_utf8 = 0;
-    std::uint64_t bytes = 0;
-    std::map<std::string, std::int64_t> licenses;
-  };
-  std::map<std::string, Tally> tally;
+struct Tally {
+  std::int64_t train_docs = 0, eval_docs = 0, skipped_not_utf8 = 0;
+  std::uint64_t bytes = 0;
+  std::map<std::string, std::int64_t> licenses;
+};
+
+struct WrittenRows {
+  std::map<std::string, Tally> tally;  // per package
   std::uint64_t total_bytes = 0;
   std::int64_t train_rows = 0, eval_rows = 0;
+};
+
+// Writes the selected documents to tmp/train.jsonl and tmp/eval.jsonl; refuses a split
+// that leaves either file empty.
+WrittenRows write_rows(const std::vector<Candidate>& candidates, const CorpusRequest& request, const fs::path& tmp) {
+  std::ofstream train(tmp / "train.jsonl", std::ios::binary), eval(tmp / "eval.jsonl", std::ios::binary);
+  if (!train || !eval) throw Error("cannot write " + tmp.string() + ": check permissions and free space");
+  WrittenRows w;
   for (const auto& c : candidates) {
-    if (total_bytes + c.bytes > request.max_bytes) continue;  // first fit in hash order
+    if (w.total_bytes + c.bytes > request.max_bytes) continue;  // first fit in hash order
     std::string text = util::read_file(c.file);
-    Tally& t = tally[c.package->spec->name];
+    Tally& t = w.tally[c.package->spec->name];
     if (!valid_utf8(text)) {  // JSON needs UTF-8; keep the corpus byte-exact rather than repair it
       ++t.skipped_not_utf8;
       continue;
@@ -314,22 +319,28 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
                             {"split", held_out ? "eval" : "train"}}}};
     (held_out ? eval : train) << row.dump() << '\n';
     (held_out ? t.eval_docs : t.train_docs) += 1;
-    (held_out ? eval_rows : train_rows) += 1;
+    (held_out ? w.eval_rows : w.train_rows) += 1;
     t.bytes += c.bytes;
     t.licenses[license] += 1;
-    total_bytes += c.bytes;
+    w.total_bytes += c.bytes;
   }
   train.close();
   eval.close();
   if (!train || !eval)
     throw Error("cannot write " + (tmp / (!train ? "train.jsonl" : "eval.jsonl")).string() +
-                ": check free space and the file-size limit; nothing was written to " + out.string());
-  if (eval_rows == 0 || train_rows == 0)
+                ": check free space and the file-size limit; nothing was written to " + request.out.string());
+  if (w.eval_rows == 0 || w.train_rows == 0)
     throw Error(
         fmt::format("proofpile corpus: the split left {} train and {} eval documents; raise max_bytes (now {}) "
                     "or eval_fraction",
-                    train_rows, eval_rows, request.max_bytes));
+                    w.train_rows, w.eval_rows, request.max_bytes));
+  return w;
+}
 
+// MANIFEST.json of the corpus written to tmp: its rules, packages and files.
+nlohmann::json corpus_manifest(const CorpusRequest& request, const std::vector<FetchedPackage>& fetched,
+                               const std::map<std::string, std::int64_t>& files_total, const WrittenRows& w,
+                               const fs::path& tmp) {
   nlohmann::json manifest = {
       {"format", "e2llm-proofpile-corpus-1"},
       {"built_by", "e2llm task proofpile 1.0.0 (prepare_data)"},
@@ -348,10 +359,12 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
        "read by hand and checked by phrases (tasks/proofpile/src/corpus_builder.cpp)"},
       {"packages", nlohmann::json::array()},
       {"files", nlohmann::json::object()},
-      {"documents", train_rows + eval_rows},
-      {"bytes", total_bytes}};
+      {"documents", w.train_rows + w.eval_rows},
+      {"bytes", w.total_bytes}};
   for (const auto& f : fetched) {
-    const Tally& t = tally[f.spec->name];
+    const auto tally = w.tally.find(f.spec->name);
+    const Tally t = tally == w.tally.end() ? Tally{} : tally->second;
+    const auto available = files_total.find(f.spec->name);
     manifest["packages"].push_back(
         {{"name", f.spec->name},
          {"version", f.version},
@@ -364,27 +377,53 @@ nlohmann::json build_corpus(const CorpusRequest& request) {
          {"licenses_in_copyright", f.copyright.machine_readable ? nlohmann::json(f.copyright.licenses())
                                                                 : nlohmann::json::array({f.spec->declared_license})},
          {"licenses_of_documents", t.licenses},
-         {"files_available", files_total[f.spec->name]},
+         {"files_available", available == files_total.end() ? std::int64_t(0) : available->second},
          {"train_documents", t.train_docs},
          {"eval_documents", t.eval_docs},
          {"skipped_not_utf8", t.skipped_not_utf8},
          {"bytes", t.bytes}});
   }
   for (const char* name : {"train.jsonl", "eval.jsonl"})
-    manifest["files"][name] = {{"rows", std::string(name) == "train.jsonl" ? train_rows : eval_rows},
+    manifest["files"][name] = {{"rows", std::string(name) == "train.jsonl" ? w.train_rows : w.eval_rows},
                                {"bytes", fs::file_size(tmp / name)},
                                {"sha256", util::sha256_file(tmp / name)}};
-  util::write_file_atomic(tmp / "MANIFEST.json", manifest.dump(2) + "\n");
+  return manifest;
+}
 
-  // Swap the finished folder in: readers see the old corpus or the new one, never half of one.
+// Swaps the finished folder in: readers see the old corpus or the new one, never half of one.
+void publish(RemoveUnlessPublished& tmp, const fs::path& out) {
   std::error_code ec;
   fs::path old = out;
   old += ".old";
   fs::remove_all(old, ec);
   if (fs::exists(out)) fs::rename(out, old);
-  fs::rename(tmp, out);
-  tmp_guard.published = true;
+  fs::rename(tmp.dir, out);
+  tmp.published = true;
   fs::remove_all(old, ec);
+}
+
+}  // namespace
+
+nlohmann::json build_corpus(const CorpusRequest& request) {
+  auto which = run_command("command -v apt-get && command -v dpkg-deb");
+  if (which.exit_code != 0)
+    throw Error(
+        "apt-get and dpkg-deb are needed to build the proofpile corpus (a Debian system); run scripts/setup.sh");
+
+  ScratchDir scratch;
+  const std::vector<FetchedPackage> fetched = fetch_packages(request.packages, scratch.path);
+  const Candidates candidates = list_candidates(fetched, request.seed);
+
+  fs::path out = request.out;
+  fs::path tmp = out;
+  tmp += ".tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  RemoveUnlessPublished tmp_guard{tmp};
+  const WrittenRows written = write_rows(candidates.files, request, tmp);
+  nlohmann::json manifest = corpus_manifest(request, fetched, candidates.files_total, written, tmp);
+  util::write_file_atomic(tmp / "MANIFEST.json", manifest.dump(2) + "\n");
+  publish(tmp_guard, out);
   manifest["out"] = out.string();
   return manifest;
 }

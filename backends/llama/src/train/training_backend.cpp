@@ -54,7 +54,8 @@ void TrainingBackend::configure(const nlohmann::json& config) {
   RopeScalingBackend::configure(rest);  // calls configure_extra, then rejects unknown keys
 }
 
-void TrainingBackend::configure_extra(ConfigReader& cfg) {
+// The corpus and how it is cut into sequences.
+void TrainingBackend::configure_data(ConfigReader& cfg) {
   auto& o = opts_;
   if (cfg.has("corpus")) {
     const auto& c = cfg.raw().at("corpus");
@@ -76,6 +77,11 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   if (!(o.data.retrieval_fraction >= 0.0 && o.data.retrieval_fraction < 1.0))
     throw ConfigError("retrieval_fraction", "must be in [0, 1) (the share of training sequences that are synthetic "
                                             "retrieval documents), got " + std::to_string(o.data.retrieval_fraction));
+}
+
+// Steps, batch, optimizer, seeds, the pi-ft window, checkpoints, logging and precision.
+void TrainingBackend::configure_run(ConfigReader& cfg) {
+  auto& o = opts_;
   o.steps = cfg.get<int64_t>("steps", o.steps);
   o.batch = cfg.get<int64_t>("batch", o.batch);
   tokens_per_step_ = cfg.get<int64_t>("tokens_per_step", 0);
@@ -122,8 +128,12 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   if (o.steps < 1) throw ConfigError("steps", "must be >= 1");
   if (o.batch < 1) throw ConfigError("batch", "must be >= 1");
   if (!(o.lr > 0)) throw ConfigError("lr", "must be > 0");
+}
 
-  auto& p = o.policy;
+// The position policy and its keys (after configure_run: it takes the seed).
+void TrainingBackend::configure_policy(ConfigReader& cfg) {
+  const auto& o = opts_;
+  auto& p = opts_.policy;
   p.kind = default_policy_;
   if (cfg.has("policy")) {
     try {
@@ -153,6 +163,13 @@ void TrainingBackend::configure_extra(ConfigReader& cfg) {
   p.offset_augmentation = cfg.get<bool>("offset_augmentation", p.offset_augmentation);
   p.g_fixed = cfg.get<double>("g_fixed", p.g_fixed);
   p.seed = o.seed;
+}
+
+void TrainingBackend::configure_extra(ConfigReader& cfg) {
+  configure_data(cfg);
+  configure_run(cfg);
+  configure_policy(cfg);
+  const auto& o = opts_;
   const auto init = cfg.get<std::string>("init", random_init_ ? "random" : "base");
   if (init != "base" && init != "random") throw ConfigError("init", "must be \"base\" (fine-tune) or \"random\" (pretrain)");
   random_init_ = init == "random";
@@ -223,40 +240,37 @@ TrainResult TrainingBackend::train_one(const PrepareContext& ctx, const std::str
   return run_training(o, *ctx.tokenizer, ctx.progress);
 }
 
-nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
-  if (!ctx.tokenizer) throw Error(name_ + ": training needs the run's tokenizer ([tokenizer] model)");
-  if (ctx.cache_dir.empty()) throw Error(name_ + ": no cache folder for the trained checkpoint");
-  std::string base_path = base_model_key_;
-  if (base_path.empty() && ctx.base_model.is_object() && ctx.base_model.contains("path"))
-    base_path = ctx.base_model["path"].get<std::string>();
-  int64_t L = 0;
-  std::string base_hash;
+// The base checkpoint (or random weights) and its window L, as [base] and the section give them.
+TrainingBackend::BaseModel TrainingBackend::resolve_base(const PrepareContext& ctx) {
+  BaseModel base;
+  base.path = base_model_key_;
+  if (base.path.empty() && ctx.base_model.is_object() && ctx.base_model.contains("path"))
+    base.path = ctx.base_model["path"].get<std::string>();
   if (random_init_) {
-    L = opts_.shape.window;
-    base_hash = "random:" + opts_.shape.to_json().dump();
+    base.L = opts_.shape.window;
+    base.hash = "random:" + opts_.shape.to_json().dump();
   } else {
-    if (base_path.empty())
+    if (base.path.empty())
       throw ConfigError("model", "no base checkpoint: set [base] path, or pretrain with init = \"random\" and a model table");
-    const formats::Checkpoint base = formats::load_checkpoint(base_path);
-    L = base.config.rope.original_max_position > 0 ? base.config.rope.original_max_position : base.config.max_position;
-    base_hash = base.fingerprint;
+    const formats::Checkpoint loaded = formats::load_checkpoint(base.path);
+    base.L = loaded.config.rope.original_max_position > 0 ? loaded.config.rope.original_max_position
+                                                          : loaded.config.max_position;
+    base.hash = loaded.fingerprint;
     // Training rotates with the base's plain RoPE: a base that declares its own scaling is
     // refused unless rope_override says to replace it.
-    check_declared_rope(base_path, base.config.rope, ctx);
+    check_declared_rope(base.path, loaded.config.rope, ctx);
   }
   if (ctx.base_model.is_object() && ctx.base_model.contains("original_window"))
-    L = ctx.base_model["original_window"].get<int64_t>();
-  if (L < 1) throw Error(name_ + ": unknown original window L; set [base] window");
-  if (ctx.training_seed && seed_configured_)
-    throw ConfigError("seed",
-                      "is set per training by the sweep's seed axis ([sweep] seeds); remove it from this "
-                      "section, or remove [sweep] seeds to train with it");
-  seed_ = ctx.training_seed.value_or(opts_.seed);
+    base.L = ctx.base_model["original_window"].get<int64_t>();
+  if (base.L < 1) throw Error(name_ + ": unknown original window L; set [base] window");
+  return base;
+}
+
+// Every training's batch is known before the first one starts: a bad budget fails now.
+void TrainingBackend::check_budgets(const PrepareContext& ctx, int64_t L) const {
   if (train_window_ > 0 && train_window_ <= L)
     throw ConfigError("train_window", "(" + std::to_string(train_window_) + ") must be larger than L = " +
                                           std::to_string(L) + ": PI trains beyond the base's window");
-
-  // Every training's batch is known before the first one starts: a bad budget fails now.
   if (mode_ == TrainingMode::Once) {
     batch_for(opts_.data.seq_len > 0 ? opts_.data.seq_len : L);
   } else if (train_window_ > 0) {
@@ -274,33 +288,36 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
     for (int64_t W : ctx.windows)
       if (W > L) batch_for(W);
   }
-  nlohmann::json trained = nlohmann::json::array(), policy;
-  int64_t tokens = 0;
-  double wall = 0;
-  std::string serve_path = base_path, serve_hash;
+}
+
+// Runs (or finds cached) every training the mode asks for.
+TrainingBackend::Trainings TrainingBackend::train_all(const PrepareContext& ctx, const BaseModel& base) {
+  const int64_t L = base.L;
+  Trainings t;
+  t.serve_path = base.path;
   per_window_paths_.clear();
   if (mode_ == TrainingMode::Once) {
     const int64_t R = opts_.data.seq_len > 0 ? opts_.data.seq_len : L;
-    const auto r = train_one(ctx, base_path, base_hash, L, R, opts_.policy.g_fixed, &policy);
-    if (opts_.policy.kind == PolicyKind::Pose) pose_scale_ = policy.at("scale").get<double>();
-    trained.push_back(r.to_json());
-    trained.back()["cached"] = r.cached;
-    tokens += r.tokens, wall += r.wall_s;
-    serve_path = r.checkpoint_dir.string();
-    serve_hash = r.checkpoint_hash;
+    const auto r = train_one(ctx, base.path, base.hash, L, R, opts_.policy.g_fixed, &t.policy);
+    if (opts_.policy.kind == PolicyKind::Pose) pose_scale_ = t.policy.at("scale").get<double>();
+    t.trained.push_back(r.to_json());
+    t.trained.back()["cached"] = r.cached;
+    t.tokens += r.tokens, t.wall += r.wall_s;
+    t.serve_path = r.checkpoint_dir.string();
+    t.serve_hash = r.checkpoint_hash;
   } else if (train_window_ > 0) {
     // One PI model trained at train_window (Chen et al. 2023; the paper's PI baseline), served
     // at every window with the g it trained at, as its published config declares.
     const double g = scale_for_window(train_window_, L);
     nlohmann::json p;
-    const auto r = train_one(ctx, base_path, base_hash, L, train_window_, g, &p);
+    const auto r = train_one(ctx, base.path, base.hash, L, train_window_, g, &p);
     auto rec = r.to_json();
     rec["window"] = train_window_, rec["g"] = g, rec["cached"] = r.cached, rec["policy"] = p;
-    trained.push_back(rec);
-    tokens += r.tokens, wall += r.wall_s;
-    serve_path = r.checkpoint_dir.string();
-    serve_hash = r.checkpoint_hash;
-    policy = {{"policy", "pi"}, {"train_window", train_window_}, {"served_g", g}};
+    t.trained.push_back(rec);
+    t.tokens += r.tokens, t.wall += r.wall_s;
+    t.serve_path = r.checkpoint_dir.string();
+    t.serve_hash = r.checkpoint_hash;
+    t.policy = {{"policy", "pi"}, {"train_window", train_window_}, {"served_g", g}};
     serve_fixed_factor(g);
   } else {
     for (int64_t W : ctx.windows) {
@@ -308,16 +325,21 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
       const double g = scale_for_window(W, L);
       nlohmann::json p;
       // PI fine-tuning (Chen et al. 2023): sequences of length W at g = W/L fixed.
-      const auto r = train_one(ctx, base_path, base_hash, L, W, g, &p);
+      const auto r = train_one(ctx, base.path, base.hash, L, W, g, &p);
       auto rec = r.to_json();
       rec["window"] = W, rec["g"] = g, rec["cached"] = r.cached, rec["policy"] = p;
-      trained.push_back(rec);
-      tokens += r.tokens, wall += r.wall_s;
+      t.trained.push_back(rec);
+      t.tokens += r.tokens, t.wall += r.wall_s;
       per_window_paths_[W] = r.checkpoint_dir.string();
     }
-    policy = {{"policy", "pi"}, {"per_window", true}};
+    t.policy = {{"policy", "pi"}, {"per_window", true}};
   }
+  return t;
+}
 
+// Loads what open() serves and records the trainings in the backend's record.
+nlohmann::json TrainingBackend::serve_trained(const PrepareContext& ctx, int64_t L, const Trainings& t) {
+  std::string serve_path = t.serve_path;
   // pi-ft from random weights has no base: the first per-window model stands in for loading
   // (open() refuses windows <= L for it).
   if (serve_path.empty() && !per_window_paths_.empty()) serve_path = per_window_paths_.begin()->second;
@@ -328,20 +350,33 @@ nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
   served_hash_ = record.value("checkpoint_hash", std::string());
   per_window_models_.clear();
   for (const auto& [W, path] : per_window_paths_) per_window_models_[W] = load_base_model(path);
-  record["trained_tokens"] = tokens;
-  record["train_wall_s"] = wall;
-  record["policy"] = policy;
-  record["trained"] = trained;
+  record["trained_tokens"] = t.tokens;
+  record["train_wall_s"] = t.wall;
+  record["policy"] = t.policy;
+  record["trained"] = t.trained;
   if (mode_ == TrainingMode::Once || train_window_ > 0) {
     record["checkpoint_path"] = serve_path;
-    record["checkpoint_hash"] = serve_hash;
+    record["checkpoint_hash"] = t.serve_hash;
   } else {
     // One hash for the set of per-window models (each is listed in "trained").
     std::string all;
-    for (const auto& t : trained) all += t["checkpoint_hash"].get<std::string>() + "\n";
+    for (const auto& r : t.trained) all += r.at("checkpoint_hash").get<std::string>() + "\n";
     record["checkpoint_hash"] = util::sha256_hex(all);
   }
   return record;
+}
+
+nlohmann::json TrainingBackend::prepare(const PrepareContext& ctx) {
+  if (!ctx.tokenizer) throw Error(name_ + ": training needs the run's tokenizer ([tokenizer] model)");
+  if (ctx.cache_dir.empty()) throw Error(name_ + ": no cache folder for the trained checkpoint");
+  const BaseModel base = resolve_base(ctx);
+  if (ctx.training_seed && seed_configured_)
+    throw ConfigError("seed",
+                      "is set per training by the sweep's seed axis ([sweep] seeds); remove it from this "
+                      "section, or remove [sweep] seeds to train with it");
+  seed_ = ctx.training_seed.value_or(opts_.seed);
+  check_budgets(ctx, base.L);
+  return serve_trained(ctx, base.L, train_all(ctx, base));
 }
 
 formats::RopeConfig TrainingBackend::rope_for_window(int64_t window) const {

@@ -59,6 +59,25 @@ class TrainingBackend : public RopeScalingBackend {
   void configure_extra(ConfigReader& reader) override;
 
  private:
+  // The base a training starts from: its path ("" for random weights), fingerprint and L.
+  struct BaseModel {
+    std::string path, hash;
+    int64_t L = 0;
+  };
+  // What prepare() trained: each training's record, the policy and the model to serve.
+  struct Trainings {
+    nlohmann::json trained = nlohmann::json::array(), policy;
+    int64_t tokens = 0;
+    double wall = 0;
+    std::string serve_path, serve_hash;
+  };
+  void configure_data(ConfigReader& reader);
+  void configure_run(ConfigReader& reader);
+  void configure_policy(ConfigReader& reader);
+  BaseModel resolve_base(const PrepareContext& ctx);
+  void check_budgets(const PrepareContext& ctx, int64_t original_window) const;
+  Trainings train_all(const PrepareContext& ctx, const BaseModel& base);
+  nlohmann::json serve_trained(const PrepareContext& ctx, int64_t original_window, const Trainings& trainings);
   TrainResult train_one(const PrepareContext& ctx, const std::string& base_path, const std::string& base_hash,
                         int64_t original_window, int64_t seq_len, double g, nlohmann::json* policy_out);
 
