@@ -227,20 +227,13 @@ std::string paper_html(const ViewData& v, const PaperComparison& p) {
   for (const auto& row : p.rows) {
     h += std::string("<tr") + (row.ours ? "" : " class=\"paper\"") + "><th>" + esc(row.name) +
          (row.ours ? "" : " <small>(" + esc(p.tag) + ")</small>") + "</th>";
-    for (double g : p.ratios) {
-      auto it = row.by_ratio.find(g);
-      if (it == row.by_ratio.end()) {
-        h += "<td>—</td>";
-        continue;
-      }
-      std::string text = fmt::format("{:.3f}", it->second);
-      if (row.ours) {
-        text = link(text, row.cells.at(g));
-        if (auto ci = row.intervals.find(g); ci != row.intervals.end())
-          text += fmt::format(" <small class=\"ci\">[{:.3f}, {:.3f}]</small>", ci->second.low, ci->second.high);
-      }
-      h += "<td>" + text + "</td>";
-    }
+    for (double g : p.ratios)
+      h += "<td>" +
+           paper_cell_text(row, g, link,
+                           [](const ValueInterval& ci) {
+                             return fmt::format(" <small class=\"ci\">[{:.3f}, {:.3f}]</small>", ci.low, ci.high);
+                           }) +
+           "</td>";
     h += "</tr>\n";
   }
   h += "</tbody></table>\n<p class=\"note\">The paper's rows are divided by its <code>" + esc(p.base_row) +

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "e2llm/harness/report.hpp"
 #include "e2llm/harness/view_json.hpp"
@@ -40,6 +41,18 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
+std::string paper_cell_text(const PaperComparison::Row& row, double g,
+                            const std::function<std::string(const std::string&, const std::string&)>& link,
+                            const std::function<std::string(const ValueInterval&)>& interval) {
+  auto it = row.by_ratio.find(g);
+  if (it == row.by_ratio.end()) return "—";
+  std::string text = fmt::format("{:.3f}", it->second);
+  if (!row.ours) return text;
+  text = link(text, row.cells.at(g));
+  if (auto ci = row.intervals.find(g); ci != row.intervals.end()) text += interval(ci->second);
+  return text;
+}
+
 std::string served_scale_text(const CellSummary& c) {
   return c.served_scale ? fmt::format("{:g}", *c.served_scale) : std::string("—");
 }
@@ -47,23 +60,6 @@ std::string served_scale_text(const CellSummary& c) {
 namespace {
 
 // Text from data inside a markdown table cell or heading: no pipes, no line breaks, no raw HTML.
-std::string md(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    if (ch == '|')
-      out += "\\|";
-    else if (ch == '\n' || ch == '\r')
-      out += ' ';
-    else if (ch == '<')
-      out += "&lt;";
-    else if (ch == '>')
-      out += "&gt;";
-    else
-      out += ch;
-  }
-  return out;
-}
-
 // A task's Markdown note: its markup stays, raw HTML does not.
 std::string md_note(const std::string& text) {
   std::string out;
@@ -76,6 +72,20 @@ std::string md_note(const std::string& text) {
       out += ch;
   }
   return out;
+}
+
+// Text from data in a Markdown table cell: as a note, and no '|' or line break either.
+std::string md(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '|')
+      out += "\\|";
+    else if (ch == '\n' || ch == '\r')
+      out += ' ';
+    else
+      out += ch;
+  }
+  return md_note(out);
 }
 
 // A number that links to its cell file.
@@ -280,20 +290,12 @@ void paper_md(std::string& out, const ViewData& v, const PaperComparison& p) {
   table_header(out, "model", columns);
   for (const auto& row : p.rows) {
     out += "| " + md(row.name) + (row.ours ? "" : " (" + md(p.tag) + ")") + " |";
-    for (double g : p.ratios) {
-      auto it = row.by_ratio.find(g);
-      if (it == row.by_ratio.end()) {
-        out += " — |";
-        continue;
-      }
-      std::string text = fmt::format("{:.3f}", it->second);
-      if (row.ours) {
-        text = md_link(text, row.cells.at(g));
-        if (auto ci = row.intervals.find(g); ci != row.intervals.end())
-          text += fmt::format(" [{:.3f}, {:.3f}]", ci->second.low, ci->second.high);
-      }
-      out += " " + text + " |";
-    }
+    for (double g : p.ratios)
+      out +=
+          " " +
+          paper_cell_text(row, g, md_link,
+                          [](const ValueInterval& ci) { return fmt::format(" [{:.3f}, {:.3f}]", ci.low, ci.high); }) +
+          " |";
     out += "\n";
   }
   out += "\n" + fmt::format("The paper's rows are divided by its `{}` at W = L; ", md(p.base_row));

@@ -212,10 +212,10 @@ TEST(BackendPlugins, OpenServesTheConfiguredRope) {
     EXPECT_EQ(record.at("checkpoint_hash").get<std::string>().size(), 64u);
     auto small = p.backend->open(512);
     EXPECT_DOUBLE_EQ(small->describe().at("g").get<double>(), 1.0) << c.name;
-    auto big = p.backend->open(1500);  // g = ceil(1500 / 512) = 3
+    auto big = p.backend->open(1500);  // s = ceil(1500 / 512) = 3; none serves plain RoPE (s = 1)
     auto d = big->describe();
     EXPECT_EQ(big->window(), 1500);
-    EXPECT_DOUBLE_EQ(d.at("g").get<double>(), 3.0) << c.name;
+    EXPECT_DOUBLE_EQ(d.at("g").get<double>(), c.name == "none" ? 1.0 : 3.0) << c.name;
     EXPECT_EQ(d.at("rope").at("type"), c.rope_type) << d.dump();  // exactly: "dynamic" must not pass for "ntk"
     std::vector<int32_t> ids(40, 17);
     ids[0] = 1;

@@ -455,7 +455,14 @@ double measure_matmul_cpu_gflops(int64_t n, int repeats) {
 
 void require_fast_blas(double min_gflops) {
   // CPU time, not wall time: a machine shared with other jobs must not look like a slow BLAS.
-  const double g = measure_matmul_cpu_gflops(512, 3);
+  // Still, on an overloaded machine OpenMP threads that wait for a descheduled peer spend CPU
+  // time too (seen: 11 GFLOP per CPU-second with three jobs on two cores), so a low first
+  // reading is measured again, up to three times, a moment apart; the best counts.
+  double g = 0;
+  for (int attempt = 0; attempt < 3 && g < min_gflops; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    g = std::max(g, measure_matmul_cpu_gflops(512, 3));
+  }
   if (g < min_gflops)
     throw Error("LibTorch matmul runs at " + std::to_string(g) +
                 " GFLOP per CPU-second: it is on the reference BLAS; run scripts/setup.sh (docs/pitfalls.md)");

@@ -260,6 +260,13 @@ std::vector<std::filesystem::path> write_report(const ReportModel& model);
 // & < > " ' -> entities: for every string from data placed in HTML (text or attribute).
 std::string html_escape(const std::string& text);
 
+// One cell of the paper-comparison table at W = g L: "—" without a value; the value to three
+// decimals, and for our rows linked to its cell and followed by its interval, in the markup
+// `link` and `interval` write (Markdown or HTML).
+std::string paper_cell_text(const PaperComparison::Row& row, double g,
+                            const std::function<std::string(const std::string&, const std::string&)>& link,
+                            const std::function<std::string(const ValueInterval&)>& interval);
+
 // A cell's served RoPE scale as the cells tables print it ("—" when the model described none).
 std::string served_scale_text(const CellSummary& c);
 
