@@ -136,6 +136,16 @@ nlohmann::json retrieval_details(const RetrievalConfig& config, const PromptFram
         {"vocab_size", tokenizer.vocab_size()}}}};
 }
 
+RetrievalTally score_retrieval_cell(CellResult& result, const RetrievalConfig& config, const PromptFraming& framing,
+                                    const std::vector<RetrievalTrial>& trials, const RetrievalCell& cell) {
+  const RetrievalTally tally = tally_retrieval(trials, result.samples);
+  result.metrics = tally.metrics();
+  result.uncertainty = retrieval_uncertainty(trials, result.samples, cell.seed);
+  result.tokens_processed = tally.tokens;
+  result.details = retrieval_details(config, framing, cell, tally);
+  return tally;
+}
+
 std::vector<ReportView> retrieval_views(const RetrievalViewTexts& texts) {
   ReportView accuracy;
   accuracy.kind = ViewKind::window_curve;
@@ -159,6 +169,13 @@ std::vector<ReportView> retrieval_views(const RetrievalViewTexts& texts) {
   by_depth.format = ValueFormat::percent;
   by_depth.row_label = "depth";
   return {accuracy, by_depth};
+}
+
+TaskInfo retrieval_task_info(const std::string& name, const std::string& version, const std::string& description,
+                             const RetrievalViewTexts& texts) {
+  TaskInfo info{name, version, description, {{"accuracy", true}, {"trials", true}}};
+  info.views = retrieval_views(texts);
+  return info;
 }
 
 }  // namespace e2llm::taskkit

@@ -15,16 +15,6 @@ namespace e2llm::kv_retrieval {
 
 namespace {
 
-// Accuracy per backend and window, then depth x window per backend.
-std::vector<ReportView> report_views() {
-  return taskkit::retrieval_views(
-      {"Key-value retrieval",
-       "Exact-match accuracy (higher is better) of the value asked for in a JSON object of random hex keys and "
-       "values that fills the window; rows = backends, columns = window W.",
-       "Key-value accuracy by depth", "Depth of the asked pair in the object (0 = first pair, 1 = last) x window W.",
-       std::nullopt});
-}
-
 // The sample record of one generated trial.
 nlohmann::json trial_record(const taskkit::RetrievalTrial& t, std::uint64_t seed, std::int64_t window,
                             const KvPrompt& prompt, const std::string& output, std::size_t generated_tokens) {
@@ -46,17 +36,14 @@ nlohmann::json trial_record(const taskkit::RetrievalTrial& t, std::uint64_t seed
                         {"correct", is_correct(output, asked.value)}};
 }
 
-// What the cell ran and by which rules: its details block (the kit's, with the pairs).
-nlohmann::json cell_details(const KvConfig& config, const taskkit::PromptFraming& framing,
-                            const taskkit::RetrievalCell& cell, const taskkit::RetrievalTally& tally,
-                            const std::vector<nlohmann::json>& records) {
+// What the cell ran and by which rules: the kit's details with the pairs' and the task's own.
+void add_details(nlohmann::json& details, const KvConfig& config, const std::vector<nlohmann::json>& records) {
   std::int64_t pairs_min = INT64_MAX, pairs_max = 0;
   for (const auto& r : records) {
     const auto pairs = r.at("pairs").get<std::int64_t>();
     pairs_min = std::min(pairs_min, pairs);
     pairs_max = std::max(pairs_max, pairs);
   }
-  nlohmann::json details = taskkit::retrieval_details(config, framing, cell, tally);
   details.update(nlohmann::json{
       {"template",
        "instruction, a JSON object of n random lowercase hex pairs on one line, then Key: \"k\" and Value: "
@@ -69,18 +56,19 @@ nlohmann::json cell_details(const KvConfig& config, const taskkit::PromptFraming
       {"depth_rule", "asked pair = round(depth * (n - 1)) of the n pairs"},
       {"seed_rule",
        "pairs drawn by SplitMix64 seeded with derive_seed(seed, \"kv-retrieval/window=W/depth=D/trial=T\")"}});
-  return details;
 }
 
 }  // namespace
 
+// Accuracy per backend and window, then depth x window per backend.
 TaskInfo KvRetrievalTask::info() const {
-  TaskInfo info{kName,
-                kVersion,
-                "Key-value retrieval: the value of one key in a JSON object that fills the window",
-                {{"accuracy", true}, {"trials", true}}};
-  info.views = report_views();
-  return info;
+  return taskkit::retrieval_task_info(
+      kName, kVersion, "Key-value retrieval: the value of one key in a JSON object that fills the window",
+      {"Key-value retrieval",
+       "Exact-match accuracy (higher is better) of the value asked for in a JSON object of random hex keys and "
+       "values that fills the window; rows = backends, columns = window W.",
+       "Key-value accuracy by depth", "Depth of the asked pair in the object (0 = first pair, 1 = last) x window W.",
+       std::nullopt});
 }
 
 std::optional<std::int64_t> KvRetrievalTask::planned_items(std::int64_t /*window*/) const {
@@ -161,11 +149,8 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   CellResult result;
   result.samples = taskkit::run_generation_samples(context, model, samples, "trials", reuse, request, finish);
 
-  const taskkit::RetrievalTally tally = taskkit::tally_retrieval(trials, result.samples);
-  result.metrics = tally.metrics();
-  result.uncertainty = taskkit::retrieval_uncertainty(trials, result.samples, context.seed);
-  result.tokens_processed = tally.tokens;
-  result.details = cell_details(config_, framing, {window, target, context.seed}, tally, result.samples);
+  taskkit::score_retrieval_cell(result, config_, framing, trials, {window, target, context.seed});
+  add_details(result.details, config_, result.samples);
   return result;
 }
 

@@ -13,24 +13,15 @@ namespace e2llm::passkey {
 
 namespace {
 constexpr const char* kVersion = "1.1.0";  // 1.1: intervals (uncertainty)
+}  // namespace
 
 // Accuracy per backend and window (with the largest window that passes the threshold),
 // then depth x window per backend.
-std::vector<ReportView> report_views() {
-  return taskkit::retrieval_views({"Passkey retrieval",
-                                   "Accuracy (higher is better), rows = backends, columns = window W.",
-                                   "Accuracy by depth", "", std::string()});
-}
-
-}  // namespace
-
 TaskInfo PasskeyTask::info() const {
-  TaskInfo info{"passkey",
-                kVersion,
-                "Passkey retrieval (Landmark-attention template): find a 1-50000 key hidden in filler text",
-                {{"accuracy", true}, {"trials", true}}};
-  info.views = report_views();
-  return info;
+  return taskkit::retrieval_task_info(
+      "passkey", kVersion, "Passkey retrieval (Landmark-attention template): find a 1-50000 key hidden in filler text",
+      {"Passkey retrieval", "Accuracy (higher is better), rows = backends, columns = window W.", "Accuracy by depth",
+       "", std::string()});
 }
 
 std::optional<std::int64_t> PasskeyTask::planned_items(std::int64_t /*window*/) const {
@@ -123,11 +114,7 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   };
   CellResult result;
   result.samples = taskkit::run_generation_samples(context, model, samples, "trials", reuse, request, finish);
-  const taskkit::RetrievalTally tally = taskkit::tally_retrieval(trials, result.samples);
-  result.metrics = tally.metrics();
-  result.uncertainty = taskkit::retrieval_uncertainty(trials, result.samples, context.seed);
-  result.tokens_processed = tally.tokens;
-  result.details = taskkit::retrieval_details(config_, framing, {window, target, context.seed}, tally);
+  taskkit::score_retrieval_cell(result, config_, framing, trials, {window, target, context.seed});
   result.details.update(nlohmann::json{
       {"template",
        "landmark-attention passkey (docs/protocols.md §Passkey): lines joined with \\n; prefix and suffix cut from the "

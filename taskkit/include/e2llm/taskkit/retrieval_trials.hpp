@@ -17,6 +17,7 @@
 #include "e2llm/config_reader.hpp"
 #include "e2llm/language_model.hpp"
 #include "e2llm/report_view.hpp"
+#include "e2llm/task.hpp"
 #include "e2llm/taskkit/prompt_framing.hpp"
 #include "e2llm/tokenizer.hpp"
 
@@ -107,6 +108,12 @@ struct RetrievalCell {
 nlohmann::json retrieval_details(const RetrievalConfig& config, const PromptFraming& framing, const RetrievalCell& cell,
                                  const RetrievalTally& tally);
 
+// What a cell's records add up to, into `result` (its samples, in trial order): metrics,
+// uncertainty, tokens_processed and the common details (retrieval_details), to which the task
+// adds its own. Returns the tally.
+RetrievalTally score_retrieval_cell(CellResult& result, const RetrievalConfig& config, const PromptFraming& framing,
+                                    const std::vector<RetrievalTrial>& trials, const RetrievalCell& cell);
+
 // The two report views: accuracy per backend and window (the largest window at the threshold,
 // and 90% of the base at its own window), then depth x window per backend.
 struct RetrievalViewTexts {
@@ -115,5 +122,8 @@ struct RetrievalViewTexts {
   std::optional<std::string> note_html;  // both views' note_html (unset: the note converted)
 };
 std::vector<ReportView> retrieval_views(const RetrievalViewTexts& texts);
+// A retrieval task's info(): metrics accuracy (the headline) and trials, and those two views.
+TaskInfo retrieval_task_info(const std::string& name, const std::string& version, const std::string& description,
+                             const RetrievalViewTexts& texts);
 
 }  // namespace e2llm::taskkit
