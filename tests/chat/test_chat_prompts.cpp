@@ -309,6 +309,8 @@ TEST(ChatPromptsFingerprint, DefaultFramingKeepsCommittedCellKeys) {
       ASSERT_FALSE(task["config"].contains("add_bos")) << entry.path();
       t->configure(task["config"]);
       const std::string unnamed = t->fingerprint();
+      // The fingerprint the cell was keyed by: the task's config keys hash as they did.
+      EXPECT_EQ(unnamed, task["fingerprint"].get<std::string>()) << entry.path();
       nlohmann::json defaults = task["config"];
       defaults.update(nlohmann::json{{"chat_template", "none"}, {"add_bos", "auto"}});
       t->configure(defaults);

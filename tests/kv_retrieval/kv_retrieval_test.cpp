@@ -209,6 +209,7 @@ TEST(KvRetrievalTask, ConfigErrorsNameTheField) {
   EXPECT_EQ(field_of({{"depth", {0.5}}}), "depth");  // unknown key ("did you mean depths?")
   EXPECT_EQ(field_of({{"depths", {0.5, 1.5}}}), "depths");
   EXPECT_EQ(field_of({{"depths", {0.5, 0.5}}}), "depths");
+  EXPECT_EQ(field_of({{"depths", {0.0, -0.0}}}), "depths");  // one depth, as numbers (as passkey)
   EXPECT_EQ(field_of({{"trials", 0}}), "trials");
   EXPECT_EQ(field_of({{"key_chars", 3}}), "key_chars");
   EXPECT_EQ(field_of({{"value_chars", 40}}), "value_chars");

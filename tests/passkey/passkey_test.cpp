@@ -236,6 +236,7 @@ TEST(PasskeyTask, ConfigErrors) {
   EXPECT_NE(error_of({{"trails", 5}}).find("did you mean 'trials'"), std::string::npos);
   EXPECT_EQ(error_of({{"depths", {0.5, 1.5}}}).rfind("depths:", 0), 0u);
   EXPECT_EQ(error_of({{"depths", {0.5, 0.5}}}).rfind("depths:", 0), 0u);
+  EXPECT_EQ(error_of({{"depths", nlohmann::json::array()}}).rfind("depths:", 0), 0u);
   EXPECT_EQ(error_of({{"depths", "0.5"}}).rfind("depths:", 0), 0u);
   EXPECT_EQ(error_of({{"threshold", 2}}).rfind("threshold:", 0), 0u);
   EXPECT_EQ(error_of({{"trials", 0}}).rfind("trials:", 0), 0u);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "e2llm/task.hpp"
+#include "e2llm/taskkit/retrieval_trials.hpp"
 #include "kv_prompt.hpp"
 
 namespace e2llm::kv_retrieval {
@@ -12,14 +13,11 @@ namespace e2llm::kv_retrieval {
 inline constexpr const char* kName = "kv-retrieval";
 inline constexpr const char* kVersion = "1.1.0";  // 1.1: intervals (uncertainty)
 
-struct KvConfig {
-  std::vector<double> depths{0.0, 0.25, 0.5, 0.75, 1.0};  // of the asked pair in the object
-  std::int64_t trials = 2;                                // per (window, depth)
+// depths (of the asked pair in the object), trials, threshold, max_new_tokens, target_tokens, chat_template, add_bos
+// (taskkit/retrieval_trials.hpp), and the shape of the pairs.
+struct KvConfig : taskkit::RetrievalConfig {
+  KvConfig() : RetrievalConfig(/*trials per (window, depth)=*/2, /*max_new_tokens=*/16) {}
   Shape shape{};
-  std::int32_t max_new_tokens = 16;
-  std::int64_t target_tokens = 0;  // framed prompt tokens (BOS, template); 0 = window - max_new_tokens
-  taskkit::FramingConfig framing;  // chat_template, add_bos (taskkit/prompt_framing.hpp)
-  double threshold = 0.9;  // the report's "largest window with accuracy >= threshold"
 };
 
 class KvRetrievalTask final : public Task {

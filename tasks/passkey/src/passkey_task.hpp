@@ -9,6 +9,7 @@
 //                   included, never exceeds it)
 //   chat_template   "none" | "auto" | a family; add_bos "auto" | true | false
 //                   (taskkit/prompt_framing.hpp)
+// all read and checked by the task kit (taskkit/retrieval_trials.hpp), as kv-retrieval's are.
 #pragma once
 
 #include <cstdint>
@@ -16,17 +17,13 @@
 #include <vector>
 
 #include "e2llm/task.hpp"
-#include "e2llm/taskkit/prompt_framing.hpp"
+#include "e2llm/taskkit/retrieval_trials.hpp"
 
 namespace e2llm::passkey {
 
-struct PasskeyConfig {
-  std::vector<double> depths = {0.0, 0.25, 0.5, 0.75, 1.0};
-  std::int64_t trials = 10;
-  double threshold = 0.9;
-  std::int32_t max_new_tokens = 10;
-  std::int64_t target_tokens = 0;
-  taskkit::FramingConfig framing;
+// The retrieval keys (taskkit/retrieval_trials.hpp) with passkey's defaults.
+struct PasskeyConfig : taskkit::RetrievalConfig {
+  PasskeyConfig() : RetrievalConfig(/*trials per (window, depth)=*/10, /*max_new_tokens=*/10) {}
 };
 
 class PasskeyTask final : public Task {
