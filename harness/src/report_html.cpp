@@ -63,25 +63,7 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 // A task's HTML note: everything escaped, then only bare <code>, <em>, <strong>, <small>
 // and <br> restored.
 std::string sanitize_note(const std::string& note) {
-  std::string out;
-  for (char ch : note) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
+  std::string out = html_escape_text(note);
   for (const char* tag : {"code", "em", "strong", "small"}) {
     replace_all(out, std::string("&lt;") + tag + "&gt;", std::string("<") + tag + ">");
     replace_all(out, std::string("&lt;/") + tag + "&gt;", std::string("</") + tag + ">");

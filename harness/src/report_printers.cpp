@@ -14,7 +14,8 @@
 namespace e2llm::harness {
 using nlohmann::json;
 
-std::string html_escape(const std::string& text) {
+namespace {
+std::string escape_html(const std::string& text, bool apostrophe) {
   std::string out;
   out.reserve(text.size());
   for (char ch : text) {
@@ -32,13 +33,25 @@ std::string html_escape(const std::string& text) {
         out += "&quot;";
         break;
       case '\'':
-        out += "&#39;";
+        if (apostrophe)
+          out += "&#39;";
+        else
+          out += ch;
         break;
       default:
         out += ch;
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string html_escape(const std::string& text) {
+  return escape_html(text, true);
+}
+std::string html_escape_text(const std::string& text) {
+  return escape_html(text, false);
 }
 
 std::string paper_cell_text(const PaperComparison::Row& row, double g,

@@ -259,6 +259,8 @@ std::vector<std::filesystem::path> write_report(const ReportModel& model);
 
 // & < > " ' -> entities: for every string from data placed in HTML (text or attribute).
 std::string html_escape(const std::string& text);
+// The same but ' kept: for text placed in an element only (a task's note).
+std::string html_escape_text(const std::string& text);
 
 // One cell of the paper-comparison table at W = g L: "—" without a value; the value to three
 // decimals, and for our rows linked to its cell and followed by its interval, in the markup
