@@ -33,6 +33,15 @@ std::size_t index_of(std::vector<std::string>& list, const std::string& item) {
   return list.size() - 1;
 }
 
+std::optional<double> model_served_scale(const nlohmann::json& model) {
+  if (!model.is_object() || !model.contains("rope") || !model["rope"].is_object()) return std::nullopt;
+  try {
+    return formats::served_scale(formats::RopeConfig::from_json(model["rope"]));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 namespace {
 
 json parse_file(const fs::path& path, const std::string& what) {
@@ -158,12 +167,7 @@ std::vector<LoadedCell> read_cells(const fs::path& run_dir, const SweepFacts& fa
 // recorded W / L as "g") the one the RoPE it describes implies, so old runs are read the same way.
 std::optional<double> served_scale_of_cell(const json& cell) {
   if (auto s = finite_number(cell.value("served_scale", json()))) return s;
-  if (!cell.contains("model") || !cell["model"].is_object() || !cell["model"].contains("rope")) return std::nullopt;
-  try {
-    return formats::served_scale(formats::RopeConfig::from_json(cell["model"]["rope"]));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  return model_served_scale(cell.value("model", json()));
 }
 
 CellSummary summarize_cell(const ReportModel& m, const LoadedCell& c) {

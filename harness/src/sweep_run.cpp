@@ -9,7 +9,6 @@
 #include <ctime>
 #include <thread>
 
-#include "e2llm/formats/window_rule.hpp"
 #include "e2llm/harness/cell_store.hpp"
 #include "e2llm/harness/report.hpp"
 #include "e2llm/harness/sweep.hpp"
@@ -148,17 +147,6 @@ std::string base_content_sha256(const fs::path& spec) {
   h.update("e2llm-base-folder-v1\n");
   for (const auto& f : files) h.update(f.filename().string() + '\0' + util::sha256_file(f) + '\n');
   return h.hex_digest();
-}
-
-// The RoPE scale the model ran with, from the RoPE it describes (formats::served_scale: its
-// factor, 1 for plain RoPE); null when the model describes none.
-json served_scale_of(const json& model) {
-  if (!model.is_object() || !model.contains("rope") || !model["rope"].is_object()) return nullptr;
-  try {
-    return formats::served_scale(formats::RopeConfig::from_json(model["rope"]));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
 }
 
 class SweepRunner {
@@ -654,6 +642,7 @@ class SweepRunner {
   json cell_record(const PlannedCell& cell, const CellRun& run) {
     auto& b = backends_[cell.backend];
     auto& t = tasks_[cell.task];
+    const std::optional<double> served = model_served_scale(run.model);
     json cell_json = {
         {"schema", kCellSchema},
         {"schema_version", kCellSchemaVersion},
@@ -685,7 +674,7 @@ class SweepRunner {
         {"window", cell.window},
         {"original_window", s_.original_window},
         {"window_ratio", window_ratio(cell.window)},
-        {"served_scale", served_scale_of(run.model)},
+        {"served_scale", served ? json(*served) : json(nullptr)},
         {"model", run.model},
         {"seed", s_.seed},
         {"git_revision", kGitRevision},

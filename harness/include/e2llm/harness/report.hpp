@@ -269,6 +269,11 @@ std::string paper_cell_text(const PaperComparison::Row& row, double g,
                             const std::function<std::string(const std::string&, const std::string&)>& link,
                             const std::function<std::string(const ValueInterval&)>& interval);
 
+// The RoPE scale a model ran with, from the "rope" its describe() gives (formats::served_scale:
+// the factor, 1 for plain RoPE); nothing when it describes none. The sweep records it as a
+// cell's served_scale; the report reads older cells' from their model.
+std::optional<double> model_served_scale(const nlohmann::json& model);
+
 // A cell's served RoPE scale as the cells tables print it ("—" when the model described none).
 std::string served_scale_text(const CellSummary& c);
 
