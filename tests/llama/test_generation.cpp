@@ -215,7 +215,7 @@ TEST(BackendPlugins, OpenServesTheConfiguredRope) {
     auto big = p.backend->open(1500);  // s = ceil(1500 / 512) = 3; none serves plain RoPE (s = 1)
     auto d = big->describe();
     EXPECT_EQ(big->window(), 1500);
-    EXPECT_DOUBLE_EQ(d.at("g").get<double>(), c.name == "none" ? 1.0 : 3.0) << c.name;
+    EXPECT_DOUBLE_EQ(d.at("g").get<double>(), std::string(c.name) == "none" ? 1.0 : 3.0) << c.name;
     EXPECT_EQ(d.at("rope").at("type"), c.rope_type) << d.dump();  // exactly: "dynamic" must not pass for "ntk"
     std::vector<int32_t> ids(40, 17);
     ids[0] = 1;
