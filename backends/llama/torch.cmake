@@ -14,6 +14,7 @@ target_compile_options(e2llm_torch_pch PRIVATE ${TORCH_CXX_FLAGS})
 target_precompile_headers(e2llm_torch_pch PRIVATE <torch/torch.h>)
 add_library(e2llm_llama SHARED
   src/attention.cpp
+  src/int8_linear.cpp
   src/batched_generation.cpp
   src/device.cpp
   src/model.cpp

@@ -40,6 +40,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
       ->capture_default_str();
   cmd->add_option("--dtype", a.dtype, "float32 | bfloat16")->capture_default_str()->check(
       CLI::IsMember({"float32", "bfloat16"}));
+  cmd->add_option("--weights", a.weights,
+                  "float | int8 (per-channel int8 projections and head: CPU and float32 only; docs/throughput.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float", "int8"}));
   cmd->add_option("--original-window", a.original_window,
                   "L, the window the model was trained at (0 = the checkpoint's context length)")
       ->check(CLI::NonNegativeNumber);
@@ -60,6 +64,7 @@ OpenedModel open_model(AppContext& context, const ModelArgs& a, std::int64_t win
   nlohmann::json config = {{"model", a.model}, {"threads", a.threads}};
   if (type == formats::RopeType::Default) config["rope"] = a.rope_type.empty() ? "file" : "plain";
   if (a.rope_override) config["rope_override"] = true;
+  if (a.weights != "float") config["weights"] = a.weights;
   if (a.rope_factor > 0) config["factor"] = a.rope_factor;
   o.backend->configure(config);
   PrepareContext ctx;

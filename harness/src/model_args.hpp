@@ -19,7 +19,7 @@ struct ModelArgs {
   // RoPE the model's file declares (backend `none`)
   std::string model, tokenizer, rope_type, tokenizer_plugin;
   bool rope_override = false;
-  std::string device = "auto", dtype = "float32";
+  std::string device = "auto", dtype = "float32", weights = "float";
   double rope_factor = 0.0;
   int threads = 0;
   std::int64_t window = 0;

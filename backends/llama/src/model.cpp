@@ -119,8 +119,72 @@ Tensor LlamaModel::forward(const Tensor& ids, const RopeInputs& rope, KVCache* c
 }
 
 Tensor LlamaModel::project(const Tensor& hidden) {
-  auto logits = torch::matmul(hidden, lm_head_.t());
-  return logits;
+  return linear(hidden, lm_head_, head8_);
+}
+
+// ---- int8 weights -----------------------------------------------------------------------
+
+namespace {
+
+// Each quantized float weight with its int8 copy, in one fixed order.
+template <typename Layers, typename Fn>
+void for_each_projection(Layers& layers, const Tensor& head, Int8Linear& head8, Fn&& fn) {
+  for (auto& L : layers) {
+    fn(L.wq, L.q8);
+    fn(L.wk, L.k8);
+    fn(L.wv, L.v8);
+    fn(L.wo, L.o8);
+    fn(L.w_gate, L.gate8);
+    fn(L.w_up, L.up8);
+    fn(L.w_down, L.down8);
+  }
+  fn(head, head8);
+}
+
+}  // namespace
+
+void LlamaModel::set_weight_storage(WeightStorage storage) {
+  if (storage == WeightStorage::Float) {
+    for_each_projection(layers_, lm_head_, head8_, [](const Tensor&, Int8Linear& q) { q = Int8Linear(); });
+    options_.weights = storage;
+    return;
+  }
+  if (!options_.device.is_cpu() || options_.dtype != torch::kFloat32)
+    throw Error("int8 weights run on the CPU with dtype float32 (this model: " + options_.device.str() + ", " +
+                std::string(c10::toString(options_.dtype)) + "); use weights = \"float\" there");
+  for_each_projection(layers_, lm_head_, head8_, [](const Tensor& w, Int8Linear& q) { q = Int8Linear::quantize(w); });
+  options_.weights = storage;
+}
+
+int64_t LlamaModel::weight_bytes() const {
+  int64_t total = 0;
+  std::vector<const void*> counted;
+  for (const auto& [name, t] : named_) {
+    if (std::find(counted.begin(), counted.end(), t.data_ptr()) != counted.end()) continue;  // tied head
+    counted.push_back(t.data_ptr());
+    total += t.numel() * static_cast<int64_t>(t.element_size());
+  }
+  if (options_.weights != WeightStorage::Int8) return total;
+  // The quantized float weights are not read: count their int8 copies instead (the tied
+  // head's float copy is still read as the embedding, a row per token).
+  auto& self = const_cast<LlamaModel&>(*this);
+  for_each_projection(self.layers_, lm_head_, self.head8_, [&](const Tensor& w, Int8Linear& q) {
+    if (!(config_.tied_embeddings && w.data_ptr() == embed_.data_ptr()))
+      total -= w.numel() * static_cast<int64_t>(w.element_size());
+    total += q.bytes();
+  });
+  return total;
+}
+
+Tensor LlamaModel::linear(const Tensor& x, const Tensor& weight, const Int8Linear& int8) const {
+  if (!int8.defined() || torch::GradMode::is_enabled()) return torch::linear(x, weight);
+  // The copy was made from the weight at one version: an in-place change since (a training
+  // step, an optimizer's update) would leave it stale.
+  if (static_cast<int64_t>(weight._version()) != int8.source_version())
+    throw Error(
+        "the model's float weights changed after they were quantized to int8; call "
+        "set_weight_storage(WeightStorage::Int8) again");
+  return int8(x);
 }
 
 Tensor LlamaModel::layer(int64_t l, const Tensor& x, const Tensor& cos, const Tensor& sin,
@@ -129,18 +193,18 @@ Tensor LlamaModel::layer(int64_t l, const Tensor& x, const Tensor& cos, const Te
   const auto& L = layers_[l];
   const int64_t B = x.size(0), T = x.size(1), hd = c.head_dim();
   auto h = rms_norm(x, L.attn_norm);
-  auto q = torch::linear(h, L.wq).view({B, T, c.n_heads, hd}).transpose(1, 2);
-  auto k = torch::linear(h, L.wk).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
-  auto v = torch::linear(h, L.wv).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
+  auto q = linear(h, L.wq, L.q8).view({B, T, c.n_heads, hd}).transpose(1, 2);
+  auto k = linear(h, L.wk, L.k8).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
+  auto v = linear(h, L.wv, L.v8).view({B, T, c.n_kv_heads, hd}).transpose(1, 2);
   if (cos.defined()) {
     q = apply_rope(q, cos, sin, c.rope_layout);
     k = apply_rope(k, cos, sin, c.rope_layout);
   }
   auto a = attend(l, q, k, v);  // [B, H, T, hd]
-  auto y = x + torch::linear(a.transpose(1, 2).reshape({B, T, c.n_heads * hd}), L.wo);
+  auto y = x + linear(a.transpose(1, 2).reshape({B, T, c.n_heads * hd}), L.wo, L.o8);
   auto mlp = [&](const Tensor& rows) {
     auto m = rms_norm(rows, L.mlp_norm);
-    return rows + torch::linear(torch::silu(torch::linear(m, L.w_gate)) * torch::linear(m, L.w_up), L.w_down);
+    return rows + linear(torch::silu(linear(m, L.w_gate, L.gate8)) * linear(m, L.w_up, L.up8), L.w_down, L.down8);
   };
   // Without autograd a long input goes through the MLP in row chunks: its three [T, hidden]
   // intermediates would otherwise be the largest tensors of a long prefill.
@@ -325,6 +389,8 @@ void load_weights(LlamaModel& model, const formats::Checkpoint& checkpoint) {
       param.copy_(view_to_tensor(view));
     }
   }
+  // New float weights: int8 copies (if any) are made again from them.
+  if (model.weight_storage() == WeightStorage::Int8) model.set_weight_storage(WeightStorage::Int8);
   model.source = checkpoint.source;
   model.format = checkpoint.format;
   model.fingerprint = checkpoint.fingerprint;

@@ -46,6 +46,8 @@ void RopeScalingBackend::configure(const nlohmann::json& config) {
   batch_size_ = cfg.get<int64_t>("batch_size", 0);
   if (batch_size_ < 0) throw ConfigError("batch_size", "must be >= 0 (0 = chosen from free memory)");
   rope_override_ = cfg.get<bool>("rope_override", false);
+  weights_ = cfg.get<std::string>("weights", "float");
+  parse_weight_storage(weights_, "weights");
   configure_extra(cfg);
   cfg.finish();
   settings_ = config.is_null() ? nlohmann::json::object() : config;
@@ -58,6 +60,7 @@ std::shared_ptr<LlamaModel> RopeScalingBackend::load_base_model(const std::strin
   options.dtype = to_torch_dtype(dtype_);
   options.attention.kernel = parse_attention_kernel(attention_, "attention");
   options.attention.query_block = options.attention.key_block = block_size_;
+  options.weights = parse_weight_storage(weights_, "weights");
   return load_model(formats::load_checkpoint(path), options);
 }
 
@@ -77,6 +80,9 @@ nlohmann::json RopeScalingBackend::prepare(const PrepareContext& context) {
     dtype_ = context.dtype;
   }
   resolved_device_ = resolve_device_name(device_);
+  if (weights_ == "int8" && (resolved_device_ != "cpu" || dtype_ != "float32"))
+    throw ConfigError("weights", "int8 weights run on the CPU with dtype float32, and this run uses " +
+                                     resolved_device_ + " with " + dtype_ + "; set weights = \"float\" there");
   if (check_blas_ && matmul_gflops_ == 0.0) {
     require_fast_blas();
     matmul_gflops_ = measure_matmul_gflops();
@@ -194,6 +200,10 @@ std::unique_ptr<LanguageModel> RopeScalingBackend::open(int64_t window) {
   const bool declared = declared_rope_.type != formats::RopeType::Default;
   extra["rope_source"] = serves_file_rope() ? "file" : declared ? "override" : "method";
   if (declared) extra["file_rope"] = declared_rope_.to_json();
+  // A trained subclass's model (set_model) gets its int8 copies here.
+  const WeightStorage storage = parse_weight_storage(weights_, "weights");
+  if (model_->weight_storage() != storage) model_->set_weight_storage(storage);
+  extra["weights"] = weights_;
   auto lm =
       std::make_unique<TorchLanguageModel>(model_, rope, window, tokenizer_, extra, self_extend_for_window(window));
   lm->set_batch_size(batch_size_);

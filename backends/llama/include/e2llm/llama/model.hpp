@@ -20,6 +20,7 @@
 #include "e2llm/formats/model_config.hpp"
 #include "e2llm/formats/rope_scaling.hpp"
 #include "e2llm/language_model.hpp"
+#include "e2llm/llama/int8_linear.hpp"
 #include "e2llm/llama/self_extend.hpp"
 
 namespace e2llm::llama {
@@ -129,6 +130,8 @@ struct ModelOptions {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;  // bf16 / fp16 make sense on CUDA
   AttentionOptions attention;
+  // Int8: load_model quantizes the projections and the head after loading (int8_linear.hpp).
+  WeightStorage weights = WeightStorage::Float;
 };
 
 // How the constructor fills the parameters: Random for training from scratch (normal, std 0.02;
@@ -164,6 +167,17 @@ class LlamaModel : public torch::nn::Module {
   const formats::ModelConfig& config() const { return config_; }
   const ModelOptions& options() const { return options_; }
   void set_attention_options(const AttentionOptions& attention) { options_.attention = attention; }
+  // Int8: every projection (q, k, v, o, gate, up, down) and the output head get an int8 copy
+  // of their current float weights, which forwards without autograd use from then on (with
+  // autograd, training, the float weights are used). The float weights stay: checkpoints,
+  // fingerprints and training read them. Needs a float32 model on the CPU (e2llm::Error
+  // otherwise). A forward after the float weights changed in place throws until this is
+  // called again (each copy records its weight's version). Float drops the copies.
+  void set_weight_storage(WeightStorage storage);
+  WeightStorage weight_storage() const { return options_.weights; }
+  // Bytes of the weights a forward reads: the int8 copies (and scales) where they are used,
+  // the float tensors elsewhere (embedding, norms).
+  int64_t weight_bytes() const;
 
   // Parameters under their Hugging Face names (model.layers.0.self_attn.q_proj.weight, ...),
   // in a fixed order; the tensors are the live parameters.
@@ -177,7 +191,10 @@ class LlamaModel : public torch::nn::Module {
  private:
   struct Layer {
     torch::Tensor attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down;
+    Int8Linear q8, k8, v8, o8, gate8, up8, down8;  // set_weight_storage(Int8)
   };
+  // x @ weight^T: the int8 copy when one is in use (no autograd), else the float weight.
+  torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const Int8Linear& int8) const;
   torch::Tensor add(const std::string& hf_name, std::vector<int64_t> shape, bool norm, WeightInit init);
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
   // Layer l on x [B, T, D]: attention (attend gets q, k rotated by cos / sin, or as projected
@@ -188,6 +205,7 @@ class LlamaModel : public torch::nn::Module {
   formats::ModelConfig config_;
   ModelOptions options_;
   torch::Tensor embed_, norm_, lm_head_;  // lm_head_ aliases embed_ when tied
+  Int8Linear head8_;
   std::vector<Layer> layers_;
   std::vector<std::pair<std::string, torch::Tensor>> named_;
 };

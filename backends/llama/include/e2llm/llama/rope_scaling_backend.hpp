@@ -35,7 +35,9 @@ class RopeScalingBackend : public Backend {
   // dtype ("float32" | "bfloat16"), attention ("fused" | "blocked"), batch_size (sequences
   // generate_batch decodes together; 0 = chosen from free memory), rope_override (default
   // false: a method refuses a checkpoint that declares its own RoPE scaling, naming both;
-  // true: the method replaces the declared scaling, served on the file's unscaled RoPE).
+  // true: the method replaces the declared scaling, served on the file's unscaled RoPE),
+  // weights ("float", default | "int8": per-channel int8 projections and head for inference,
+  // CPU and float32 only; int8_linear.hpp).
   // Subclasses add keys in configure_extra().
   void configure(const nlohmann::json& config) override;
   // Loads the base model (once; later calls with the same path reuse it). Returns
@@ -105,6 +107,7 @@ class RopeScalingBackend : public Backend {
   std::string device_ = "auto", dtype_ = "float32", attention_ = "fused";
   int64_t batch_size_ = 0;
   bool rope_override_ = false;
+  std::string weights_ = "float";
   std::string resolved_device_;  // set by prepare()
   nlohmann::json settings_ = nlohmann::json::object();
 
