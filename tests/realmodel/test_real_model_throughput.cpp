@@ -40,15 +40,20 @@ struct Fixture {
   std::vector<int32_t> ids;  // the first kTokens tokens of the first qasper row's context
 };
 
+// Creates `work` and writes the first qasper row's context to work/text.txt.
+void write_qasper_text(const fs::path& work) {
+  fs::create_directories(work);
+  std::ifstream rows(fs::path(E2LLM_SHARED_DATA) / "longbench/rows/qasper.jsonl");
+  std::string line;
+  std::getline(rows, line);
+  e2llm::util::write_file_atomic(work / "text.txt", nlohmann::json::parse(line).at("context").get<std::string>());
+}
+
 const Fixture& fixture() {
   static const Fixture f = [] {
     Fixture x;
     const fs::path work = fs::temp_directory_path() / ("e2llm-real-throughput-" + std::to_string(::getpid()));
-    fs::create_directories(work);
-    std::ifstream rows(fs::path(E2LLM_SHARED_DATA) / "longbench/rows/qasper.jsonl");
-    std::string line;
-    std::getline(rows, line);
-    e2llm::util::write_file_atomic(work / "text.txt", nlohmann::json::parse(line).at("context").get<std::string>());
+    write_qasper_text(work);
     const auto py =
         run_command(quote(std::string(E2LLM_SOURCE_DIR) + "/.venv/bin/python") + " " +
                     quote(std::string(E2LLM_SOURCE_DIR) + "/tests/realmodel/gguf_token_ids.py") + " " +
@@ -117,11 +122,7 @@ TEST(RealModelThroughput, BatchedGreedyEqualsOneAtATimeWithInt8Weights) {
 // per-channel int8 rounding of every projection (docs/throughput.md). The bound, 1%, is 4x that.
 TEST(RealModelThroughput, Int8WeightsKeepPerplexityWithinOnePercent) {
   const fs::path work = fs::temp_directory_path() / ("e2llm-real-int8-" + std::to_string(::getpid()));
-  fs::create_directories(work);
-  std::ifstream rows(fs::path(E2LLM_SHARED_DATA) / "longbench/rows/qasper.jsonl");
-  std::string line;
-  std::getline(rows, line);
-  e2llm::util::write_file_atomic(work / "text.txt", nlohmann::json::parse(line).at("context").get<std::string>());
+  write_qasper_text(work);
   auto ppl = [&](const std::string& extra) {
     const auto r = run_command(quote(E2LLM_EXE) + " perplexity --model " + quote(kModel) + " --input " +
                                quote((work / "text.txt").string()) +
