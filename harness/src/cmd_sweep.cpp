@@ -23,9 +23,9 @@ void install(CLI::App& app, AppContext& context) {
   cmd->add_option("--out", a->out, "Run folder (default: [run] out, else results/<run name>)");
   cmd->add_option("--device", a->device, "auto | cpu | cuda | cuda:N for every backend (overrides [run] device)");
   cmd->callback([&context, a] {
-    std::vector<std::string> overrides = a->overrides;
-    if (!a->device.empty()) overrides.push_back("run.device=\"" + a->device + "\"");
-    Config config = Config::load(a->file, overrides);
+    Config config = Config::load(a->file, a->overrides);
+    // A value, not TOML text: parse_sweep_spec checks it as [run] device, errors naming --device.
+    if (!a->device.empty()) config.set("run.device", a->device, "--device");
     SweepSpec spec = parse_sweep_spec(config, a->out.empty() ? std::nullopt : std::optional<std::filesystem::path>(a->out));
     auto& registry = context.registry(spec.plugin_paths);
     if (spec.original_window > 0 && *std::max_element(spec.windows.begin(), spec.windows.end()) <= spec.original_window)

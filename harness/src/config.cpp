@@ -56,6 +56,36 @@ toml::table parse_toml(const std::string& text, const std::string& shown) {
   }
 }
 
+// Puts `value` at the dotted `key` (tables made on the way) and blames it on `origin`: the file's
+// locations of what it replaced (its keys and array items) go with it, so an error inside the new
+// value names the option that set it. `shown` is what errors about the key itself quote.
+void set_value(nlohmann::json& root, std::map<std::string, std::string>& locations, const std::string& key,
+               nlohmann::json value, const std::string& origin, const std::string& shown) {
+  nlohmann::json* node = &root;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = key.find('.', start);
+    std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (part.empty()) throw Error(shown + ": empty key part in '" + printable(key) + "'");
+    if (dot == std::string::npos) {
+      (*node)[part] = std::move(value);
+      break;
+    }
+    nlohmann::json& next = (*node)[part];
+    if (next.is_null()) next = nlohmann::json::object();
+    if (!next.is_object()) throw Error(shown + ": '" + printable(key.substr(0, dot)) + "' is not a table");
+    node = &next;
+    start = dot + 1;
+  }
+  for (auto it = locations.begin(); it != locations.end();)
+    if (it->first.size() > key.size() && it->first.compare(0, key.size(), key) == 0 &&
+        (it->first[key.size()] == '.' || it->first[key.size()] == '['))
+      it = locations.erase(it);
+    else
+      ++it;
+  locations[key] = origin;
+}
+
 void apply_override(nlohmann::json& root, std::map<std::string, std::string>& locations, const std::string& item) {
   auto eq = item.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -69,32 +99,7 @@ void apply_override(nlohmann::json& root, std::map<std::string, std::string>& lo
   } catch (const toml::parse_error&) {
     value = text;  // not a TOML literal: a bare string
   }
-  nlohmann::json* node = &root;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t dot = key.find('.', start);
-    std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (part.empty()) throw Error("--set " + printable(item) + ": empty key part in '" + printable(key) + "'");
-    if (dot == std::string::npos) {
-      (*node)[part] = value;
-      break;
-    }
-    nlohmann::json& next = (*node)[part];
-    if (next.is_null()) next = nlohmann::json::object();
-    if (!next.is_object())
-      throw Error("--set " + printable(item) + ": '" + printable(key.substr(0, dot)) + "' is not a table");
-    node = &next;
-    start = dot + 1;
-  }
-  // The file's locations of what the value replaced (its keys and array items) go with it:
-  // an error inside the new value is blamed on the --set.
-  for (auto it = locations.begin(); it != locations.end();)
-    if (it->first.size() > key.size() && it->first.compare(0, key.size(), key) == 0 &&
-        (it->first[key.size()] == '.' || it->first[key.size()] == '['))
-      it = locations.erase(it);
-    else
-      ++it;
-  locations[key] = "--set " + printable(key);
+  set_value(root, locations, key, std::move(value), "--set " + printable(key), "--set " + printable(item));
 }
 
 }  // namespace
@@ -122,6 +127,10 @@ Config Config::from_string(const std::string& text, const std::string& shown,
   c.root_ = to_json(table, "", shown, c.locations_);
   for (const auto& o : overrides) apply_override(c.root_, c.locations_, o);
   return c;
+}
+
+void Config::set(const std::string& dotted_key, nlohmann::json value, const std::string& origin) {
+  set_value(root_, locations_, dotted_key, std::move(value), origin, origin);
 }
 
 Config Config::load(const fs::path& path, const std::vector<std::string>& overrides) {

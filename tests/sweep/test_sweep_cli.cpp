@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -522,10 +523,23 @@ TEST(SweepCli, FailuresBeforeTheFirstResultLeaveNothingBehind) {
     Result r = run(args);
     EXPECT_EQ(r.code, 1) << r.output;
     EXPECT_NE(r.output.find("shows no NVIDIA GPU"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("run.device"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--device: run.device"), std::string::npos) << r.output;  // blamed on the flag
     EXPECT_FALSE(fs::exists(out)) << "dry run: " << dry;
   }
   unsetenv("CUDA_VISIBLE_DEVICES");
+  // --device is taken as a value, never as TOML text: a quote in it is part of the bad name.
+  {
+    auto args = base_args(config, out);
+    args.insert(args.end(), {"--device", "cpu\" x=\"1", "--dry-run"});
+    Result r = run(args);
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find("--device: run.device: must be \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", not "
+                            "\"cpu\" x=\"1\""),
+              std::string::npos)
+        << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_FALSE(fs::exists(out));
+  }
   // A real backend on a base that is not a GGUF: prepare() fails after the folder was made.
   std::string text = e2llm::util::read_file(config);
   text.replace(text.find("[backends.a]\nplugin = \"fakebackend\"\ntag = \"a\"\n"),

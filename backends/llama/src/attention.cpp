@@ -44,6 +44,36 @@ Tensor causal_mask(int64_t q_begin, int64_t q_end, int64_t k_begin, int64_t k_en
   return kpos > qpos;  // [tq, tk] bool, true = hidden
 }
 
+// The online softmax over key blocks for one block of tq queries: the running row maximum m,
+// the running sum l of exp(s - m) and the running weighted sum of values, rescaled whenever a
+// block raises the maximum. Key 0 is visible to every query and sits in the first block, so m is
+// finite from then on and fully hidden rows of later blocks contribute exp(-inf) = 0.
+class OnlineSoftmax {
+ public:
+  explicit OnlineSoftmax(const Tensor& q_block)  // [B, Hkv, G, tq, d]
+      : m_(torch::full({q_block.size(0), q_block.size(1), q_block.size(2), q_block.size(3), 1},
+                       -std::numeric_limits<double>::infinity(), q_block.options())),
+        l_(torch::zeros_like(m_)),
+        acc_(torch::zeros(q_block.sizes(), q_block.options())) {}
+
+  // One key block: its scores s [B, Hkv, G, tq, tk] (masked; overwritten) and values vb [B, Hkv, 1, tk, d].
+  // In place where possible: these element-wise passes dominate for small head dims.
+  void add(Tensor& s, const Tensor& vb) {
+    auto m_new = torch::maximum(m_, s.amax(-1, true));
+    auto p = s.sub_(m_new).exp_();
+    auto correction = m_.sub_(m_new).exp_();
+    l_.mul_(correction).add_(p.sum(-1, true));
+    acc_.mul_(correction).add_(torch::matmul(p, vb));
+    m_ = m_new;
+  }
+
+  Tensor out() const { return acc_ / l_; }
+  Tensor lse() const { return m_ + torch::log(l_); }
+
+ private:
+  Tensor m_, l_, acc_;
+};
+
 // Forward: returns (out [B, Hkv, G, T, d] float32, lse [B, Hkv, G, T, 1] float32).
 std::pair<Tensor, Tensor> blocked_forward(const Tensor& qg, const Tensor& k, const Tensor& v, int64_t offset,
                                           const AttentionOptions& o) {
@@ -56,9 +86,7 @@ std::pair<Tensor, Tensor> blocked_forward(const Tensor& qg, const Tensor& k, con
     const int64_t q1 = std::min(T, q0 + o.query_block), tq = q1 - q0;
     auto qb = qg.narrow(3, q0, tq) * scale;
     const int64_t k_end = offset + q1;  // keys beyond the last query of the block are all hidden
-    auto m = torch::full({qg.size(0), qg.size(1), qg.size(2), tq, 1}, -inf, qg.options());
-    auto l = torch::zeros_like(m);
-    auto acc = torch::zeros({qg.size(0), qg.size(1), qg.size(2), tq, d}, qg.options());
+    OnlineSoftmax softmax(qb);
     for (int64_t k0 = 0; k0 < k_end; k0 += o.key_block) {
       const int64_t k1 = std::min(k_end, k0 + o.key_block), tk = k1 - k0;
       auto kb = k.narrow(2, k0, tk).unsqueeze(2);  // [B, Hkv, 1, tk, d]
@@ -66,18 +94,10 @@ std::pair<Tensor, Tensor> blocked_forward(const Tensor& qg, const Tensor& k, con
       auto s = torch::matmul(qb, kb.transpose(-1, -2));  // [B, Hkv, G, tq, tk]
       auto mask = causal_mask(offset + q0, offset + q1, k0, k1, qg.device());
       if (mask.defined()) s.masked_fill_(mask, -inf);
-      // Key 0 is visible to every query and sits in the first block, so m is finite from
-      // then on and fully hidden rows of later blocks contribute exp(-inf) = 0.
-      // In place where possible: these element-wise passes dominate for small head dims.
-      auto m_new = torch::maximum(m, s.amax(-1, true));
-      auto p = s.sub_(m_new).exp_();
-      auto correction = m.sub_(m_new).exp_();
-      l.mul_(correction).add_(p.sum(-1, true));
-      acc.mul_(correction).add_(torch::matmul(p, vb));
-      m = m_new;
+      softmax.add(s, vb);
     }
-    out.narrow(3, q0, tq).copy_(acc / l);
-    lse.narrow(3, q0, tq).copy_(m + torch::log(l));
+    out.narrow(3, q0, tq).copy_(softmax.out());
+    lse.narrow(3, q0, tq).copy_(softmax.lse());
   }
   return {out, lse};
 }
@@ -98,9 +118,7 @@ Tensor self_extend_forward(const Tensor& qn, const Tensor& qg, const Tensor& kn,
     auto qgb = qg.narrow(3, q0, tq) * scale;
     const int64_t p_first = offset + q0, p_last = offset + q1 - 1;  // absolute query indices
     const int64_t k_end = p_last + 1;
-    auto m = torch::full({qn.size(0), qn.size(1), qn.size(2), tq, 1}, -inf, qn.options());
-    auto l = torch::zeros_like(m);
-    auto acc = torch::zeros({qn.size(0), qn.size(1), qn.size(2), tq, d}, qn.options());
+    OnlineSoftmax softmax(qnb);
     for (int64_t k0 = 0; k0 < k_end; k0 += o.key_block) {
       const int64_t k1 = std::min(k_end, k0 + o.key_block), tk = k1 - k0;
       const int64_t d_min = p_first - (k1 - 1), d_max = p_last - k0;  // distances in this block
@@ -120,14 +138,9 @@ Tensor self_extend_forward(const Tensor& qn, const Tensor& qg, const Tensor& kn,
       }
       auto mask = causal_mask(p_first, p_last + 1, k0, k1, qn.device());
       if (mask.defined()) s.masked_fill_(mask, -inf);
-      auto m_new = torch::maximum(m, s.amax(-1, true));
-      auto p = s.sub_(m_new).exp_();
-      auto correction = m.sub_(m_new).exp_();
-      l.mul_(correction).add_(p.sum(-1, true));
-      acc.mul_(correction).add_(torch::matmul(p, vb));
-      m = m_new;
+      softmax.add(s, vb);
     }
-    out.narrow(3, q0, tq).copy_(acc / l);
+    out.narrow(3, q0, tq).copy_(softmax.out());
   }
   return out;
 }

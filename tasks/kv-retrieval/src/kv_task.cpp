@@ -7,7 +7,6 @@
 
 #include "e2llm/config_reader.hpp"
 #include "e2llm/error.hpp"
-#include "e2llm/taskkit/prompt_budget.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
 #include "e2llm/util/sha256.hpp"
 
@@ -71,10 +70,6 @@ TaskInfo KvRetrievalTask::info() const {
        std::nullopt});
 }
 
-std::optional<std::int64_t> KvRetrievalTask::planned_items(std::int64_t /*window*/) const {
-  return taskkit::retrieval_items(config_);
-}
-
 void KvRetrievalTask::configure(const nlohmann::json& config) {
   ConfigReader cfg(config);
   KvConfig c;
@@ -86,39 +81,29 @@ void KvRetrievalTask::configure(const nlohmann::json& config) {
   for (auto [field, chars] : {std::pair{"key_chars", c.shape.key_chars}, {"value_chars", c.shape.value_chars}})
     if (chars < kMinChars || chars > kMaxChars)
       throw ConfigError(field, fmt::format("must be in [{}, {}]", kMinChars, kMaxChars));
-  config_ = c;
-  configured_ = true;
-}
-
-std::int64_t KvRetrievalTask::target_tokens_for(std::int64_t window) const {
-  return taskkit::retrieval_prompt_tokens("kv-retrieval", window, config_.target_tokens, config_.max_new_tokens);
-}
-
-void KvRetrievalTask::set_sweep(const SweepInfo& sweep) {
-  // Every window is checked now, before the sweep prepares or trains anything.
-  taskkit::check_retrieval_windows("kv-retrieval", sweep.windows, config_.target_tokens, config_.max_new_tokens);
+  set_config(c);
 }
 
 std::string KvRetrievalTask::fingerprint() const {
-  if (!configured_) throw Error("kv-retrieval: fingerprint() called before configure()");
+  const KvConfig& config = configured("fingerprint");
   const std::vector<Pair> example{{"k", "v"}};
-  nlohmann::json resolved = taskkit::retrieval_fingerprint_fields(config_);
+  nlohmann::json resolved = taskkit::retrieval_fingerprint_fields(config);
   resolved.update(nlohmann::json{{"task", kName},
                                  {"version", kVersion},
                                  {"template", prompt_text(example, 1, 0)},
-                                 {"key_chars", config_.shape.key_chars},
-                                 {"value_chars", config_.shape.value_chars}});
+                                 {"key_chars", config.shape.key_chars},
+                                 {"value_chars", config.shape.value_chars}});
   return util::sha256_hex(resolved.dump());
 }
 
 CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context) {
-  if (!configured_) throw Error("kv-retrieval: evaluate() called before configure()");
+  const KvConfig& config = configured("evaluate");
   const std::int64_t window = context.window > 0 ? context.window : model.window();
   const std::int64_t target = target_tokens_for(window);  // throws when the prompt cannot fit
-  const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
-  const GenerationOptions options = taskkit::retrieval_generation(config_, framing);
+  const taskkit::PromptFraming framing(model.tokenizer(), config.framing, taskkit::kTaskTemplateHint);
+  const GenerationOptions options = taskkit::retrieval_generation(config, framing);
 
-  const std::vector<taskkit::RetrievalTrial> trials = taskkit::plan_retrieval_trials(config_, window);
+  const std::vector<taskkit::RetrievalTrial> trials = taskkit::plan_retrieval_trials(config, window);
   std::vector<std::uint64_t> seeds;  // each trial's own stream of pairs
   std::vector<taskkit::Sample> samples;
   for (const auto& t : trials) {
@@ -140,7 +125,7 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   // The trials not stored yet are generated together (the model batches them).
   std::vector<KvPrompt> prompts(trials.size());
   auto request = [&](std::size_t i) {
-    prompts[i] = build_prompt(framing, seeds[i], trials[i].depth, target, config_.shape);
+    prompts[i] = build_prompt(framing, seeds[i], trials[i].depth, target, config.shape);
     return GenerationRequest{prompts[i].ids, options};
   };
   auto finish = [&](std::size_t i, const std::vector<std::int32_t>& generated) {
@@ -149,8 +134,8 @@ CellResult KvRetrievalTask::evaluate(LanguageModel& model, EvalContext& context)
   CellResult result;
   result.samples = taskkit::run_generation_samples(context, model, samples, "trials", reuse, request, finish);
 
-  taskkit::score_retrieval_cell(result, config_, framing, trials, {window, target, context.seed});
-  add_details(result.details, config_, result.samples);
+  taskkit::score_retrieval_cell(result, config, framing, trials, {window, target, context.seed});
+  add_details(result.details, config, result.samples);
   return result;
 }
 

@@ -1,11 +1,8 @@
 // The key-value retrieval task (docs/protocols.md §Key-value retrieval).
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
 #include "e2llm/task.hpp"
-#include "e2llm/taskkit/retrieval_trials.hpp"
+#include "e2llm/taskkit/retrieval_task.hpp"
 #include "kv_prompt.hpp"
 
 namespace e2llm::kv_retrieval {
@@ -20,21 +17,13 @@ struct KvConfig : taskkit::RetrievalConfig {
   Shape shape{};
 };
 
-class KvRetrievalTask final : public Task {
+class KvRetrievalTask final : public taskkit::RetrievalTask<KvConfig> {
  public:
+  KvRetrievalTask() : RetrievalTask(kName) {}
   TaskInfo info() const override;
   void configure(const nlohmann::json& config) override;
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
-  std::optional<std::int64_t> planned_items(std::int64_t window) const override;
-  void set_sweep(const SweepInfo& sweep) override;
-
-  const KvConfig& config() const { return config_; }
-  std::int64_t target_tokens_for(std::int64_t window) const;
-
- private:
-  KvConfig config_;
-  bool configured_ = false;
 };
 
 }  // namespace e2llm::kv_retrieval

@@ -4,7 +4,6 @@
 
 #include "e2llm/config_reader.hpp"
 #include "e2llm/error.hpp"
-#include "e2llm/taskkit/prompt_budget.hpp"
 #include "e2llm/taskkit/sample_loop.hpp"
 #include "e2llm/util/sha256.hpp"
 #include "passkey_prompt.hpp"
@@ -24,32 +23,17 @@ TaskInfo PasskeyTask::info() const {
        "", std::string()});
 }
 
-std::optional<std::int64_t> PasskeyTask::planned_items(std::int64_t /*window*/) const {
-  return taskkit::retrieval_items(config_);
-}
-
 void PasskeyTask::configure(const nlohmann::json& config) {
   ConfigReader cfg(config);
   PasskeyConfig c;
   taskkit::read_retrieval_config(cfg, c);
   cfg.finish();
   taskkit::check_retrieval_config(c);
-  config_ = c;
-  configured_ = true;
-}
-
-std::int64_t PasskeyTask::target_tokens_for(std::int64_t window) const {
-  return taskkit::retrieval_prompt_tokens("passkey", window, config_.target_tokens, config_.max_new_tokens);
-}
-
-void PasskeyTask::set_sweep(const SweepInfo& sweep) {
-  // Every window is checked now, before the sweep prepares or trains anything.
-  taskkit::check_retrieval_windows("passkey", sweep.windows, config_.target_tokens, config_.max_new_tokens);
+  set_config(c);
 }
 
 std::string PasskeyTask::fingerprint() const {
-  if (!configured_) throw Error("passkey: fingerprint() called before configure()");
-  nlohmann::json resolved = taskkit::retrieval_fingerprint_fields(config_);
+  nlohmann::json resolved = taskkit::retrieval_fingerprint_fields(configured("fingerprint"));
   resolved.update(nlohmann::json{
       {"task", "passkey"},
       {"version", kVersion},
@@ -82,13 +66,13 @@ nlohmann::json trial_record(const Tokenizer& tokenizer, const taskkit::Retrieval
 }  // namespace
 
 CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
-  if (!configured_) throw Error("passkey: evaluate() called before configure()");
+  const PasskeyConfig& config = configured("evaluate");
   const std::int64_t window = context.window > 0 ? context.window : model.window();
   const std::int64_t target = target_tokens_for(window);  // throws when the prompt cannot fit
-  const taskkit::PromptFraming framing(model.tokenizer(), config_.framing, taskkit::kTaskTemplateHint);
-  const GenerationOptions options = taskkit::retrieval_generation(config_, framing);
+  const taskkit::PromptFraming framing(model.tokenizer(), config.framing, taskkit::kTaskTemplateHint);
+  const GenerationOptions options = taskkit::retrieval_generation(config, framing);
 
-  const std::vector<taskkit::RetrievalTrial> trials = taskkit::plan_retrieval_trials(config_, window);
+  const std::vector<taskkit::RetrievalTrial> trials = taskkit::plan_retrieval_trials(config, window);
   std::vector<std::int64_t> keys;  // each trial's passkey
   std::vector<taskkit::Sample> samples;
   for (const auto& t : trials) {
@@ -114,7 +98,7 @@ CellResult PasskeyTask::evaluate(LanguageModel& model, EvalContext& context) {
   };
   CellResult result;
   result.samples = taskkit::run_generation_samples(context, model, samples, "trials", reuse, request, finish);
-  taskkit::score_retrieval_cell(result, config_, framing, trials, {window, target, context.seed});
+  taskkit::score_retrieval_cell(result, config, framing, trials, {window, target, context.seed});
   result.details.update(nlohmann::json{
       {"template",
        "landmark-attention passkey (docs/protocols.md §Passkey): lines joined with \\n; prefix and suffix cut from the "

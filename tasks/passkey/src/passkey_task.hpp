@@ -12,12 +12,8 @@
 // all read and checked by the task kit (taskkit/retrieval_trials.hpp), as kv-retrieval's are.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <vector>
-
 #include "e2llm/task.hpp"
-#include "e2llm/taskkit/retrieval_trials.hpp"
+#include "e2llm/taskkit/retrieval_task.hpp"
 
 namespace e2llm::passkey {
 
@@ -26,22 +22,13 @@ struct PasskeyConfig : taskkit::RetrievalConfig {
   PasskeyConfig() : RetrievalConfig(/*trials per (window, depth)=*/10, /*max_new_tokens=*/10) {}
 };
 
-class PasskeyTask final : public Task {
+class PasskeyTask final : public taskkit::RetrievalTask<PasskeyConfig> {
  public:
+  PasskeyTask() : RetrievalTask("passkey") {}
   TaskInfo info() const override;
   void configure(const nlohmann::json& config) override;
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
-  std::optional<std::int64_t> planned_items(std::int64_t window) const override;
-  void set_sweep(const SweepInfo& sweep) override;
-
-  const PasskeyConfig& config() const { return config_; }
-  // The prompt size used at `window`.
-  std::int64_t target_tokens_for(std::int64_t window) const;
-
- private:
-  PasskeyConfig config_;
-  bool configured_ = false;
 };
 
 }  // namespace e2llm::passkey

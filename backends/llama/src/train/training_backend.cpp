@@ -296,6 +296,16 @@ TrainingBackend::Trainings TrainingBackend::train_all(const PrepareContext& ctx,
   Trainings t;
   t.serve_path = base.path;
   per_window_paths_.clear();
+  // One PI training at window W and scale g, recorded in t.
+  auto train_pi = [&](int64_t W, double g) {
+    nlohmann::json p;
+    const auto r = train_one(ctx, base.path, base.hash, L, W, g, &p);
+    auto rec = r.to_json();
+    rec["window"] = W, rec["g"] = g, rec["cached"] = r.cached, rec["policy"] = p;
+    t.trained.push_back(rec);
+    t.tokens += r.tokens, t.wall += r.wall_s;
+    return r;
+  };
   if (mode_ == TrainingMode::Once) {
     const int64_t R = opts_.data.seq_len > 0 ? opts_.data.seq_len : L;
     const auto r = train_one(ctx, base.path, base.hash, L, R, opts_.policy.g_fixed, &t.policy);
@@ -309,12 +319,7 @@ TrainingBackend::Trainings TrainingBackend::train_all(const PrepareContext& ctx,
     // One PI model trained at train_window (Chen et al. 2023; the paper's PI baseline), served
     // at every window with the g it trained at, as its published config declares.
     const double g = scale_for_window(train_window_, L);
-    nlohmann::json p;
-    const auto r = train_one(ctx, base.path, base.hash, L, train_window_, g, &p);
-    auto rec = r.to_json();
-    rec["window"] = train_window_, rec["g"] = g, rec["cached"] = r.cached, rec["policy"] = p;
-    t.trained.push_back(rec);
-    t.tokens += r.tokens, t.wall += r.wall_s;
+    const auto r = train_pi(train_window_, g);
     t.serve_path = r.checkpoint_dir.string();
     t.serve_hash = r.checkpoint_hash;
     t.policy = {{"policy", "pi"}, {"train_window", train_window_}, {"served_g", g}};
@@ -322,15 +327,8 @@ TrainingBackend::Trainings TrainingBackend::train_all(const PrepareContext& ctx,
   } else {
     for (int64_t W : ctx.windows) {
       if (W <= L || per_window_paths_.count(W)) continue;
-      const double g = scale_for_window(W, L);
-      nlohmann::json p;
       // PI fine-tuning (Chen et al. 2023): sequences of length W at g = W/L fixed.
-      const auto r = train_one(ctx, base.path, base.hash, L, W, g, &p);
-      auto rec = r.to_json();
-      rec["window"] = W, rec["g"] = g, rec["cached"] = r.cached, rec["policy"] = p;
-      t.trained.push_back(rec);
-      t.tokens += r.tokens, t.wall += r.wall_s;
-      per_window_paths_[W] = r.checkpoint_dir.string();
+      per_window_paths_[W] = train_pi(W, scale_for_window(W, L)).checkpoint_dir.string();
     }
     t.policy = {{"policy", "pi"}, {"per_window", true}};
   }

@@ -21,6 +21,10 @@ class Config {
   static Config from_string(const std::string& text, const std::string& shown_name,
                             const std::vector<std::string>& overrides = {});
 
+  // Sets a value given by a command-line option (e.g. `--device`) as a value, not as TOML text;
+  // errors about the key name `origin` ("--device") rather than a line of the file.
+  void set(const std::string& dotted_key, nlohmann::json value, const std::string& origin);
+
   const nlohmann::json& json() const { return root_; }
   const std::filesystem::path& path() const { return path_; }
   // The folder relative paths in the config are resolved against (the file's folder).
