@@ -20,6 +20,7 @@
 
 #include "e2llm/harness/app.hpp"
 #include "e2llm/harness/config.hpp"
+#include "e2llm/harness/model_notes.hpp"
 #include "e2llm/harness/tokenizer_choice.hpp"
 #include "e2llm/util/files.hpp"
 
@@ -198,8 +199,15 @@ PrepareContext train_context(const Config& config, std::shared_ptr<Tokenizer> to
   PrepareContext ctx;
   ctx.tokenizer = std::move(tokenizer);
   if (base.value("source", std::string()) != "pretrain" && base.contains("path")) {
-    ctx.base_model = {{"path", config.resolve(base["path"].get<std::string>()).string()}};
-    if (base.contains("window")) ctx.base_model["original_window"] = base["window"];
+    const fs::path path = config.resolve(base["path"].get<std::string>());
+    ctx.base_model = {{"path", path.string()}};
+    if (base.contains("window")) {
+      ctx.base_model["original_window"] = base["window"];
+    } else if (const auto notes = read_model_notes(path); notes && notes->original_window > 0) {
+      ctx.base_model["original_window"] = notes->original_window;
+      fmt::print(stderr, "e2llm train: note: L = {} (the model's notes, {})\n", notes->original_window,
+                 notes->file.string());
+    }
   } else {
     ctx.base_model = nlohmann::json::object();
     if (base.contains("window")) ctx.base_model["original_window"] = base["window"];

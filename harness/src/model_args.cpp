@@ -4,8 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "e2llm/error.hpp"
-#include "e2llm/harness/tokenizer_choice.hpp"
 #include "e2llm/formats/rope_scaling.hpp"
+#include "e2llm/harness/model_notes.hpp"
+#include "e2llm/harness/tokenizer_choice.hpp"
 
 namespace e2llm::harness {
 
@@ -45,7 +46,8 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
       ->capture_default_str()
       ->check(CLI::IsMember({"float", "int8"}));
   cmd->add_option("--original-window", a.original_window,
-                  "L, the window the model was trained at (0 = the checkpoint's context length)")
+                  "L, the window the model was trained at (0 = the model's notes, else the checkpoint's context "
+                  "length; docs/models.md)")
       ->check(CLI::NonNegativeNumber);
 }
 
@@ -69,7 +71,12 @@ OpenedModel open_model(AppContext& context, const ModelArgs& a, std::int64_t win
   o.backend->configure(config);
   PrepareContext ctx;
   ctx.base_model = {{"path", a.model}};
-  if (a.original_window > 0) ctx.base_model["original_window"] = a.original_window;
+  if (a.original_window > 0) {
+    ctx.base_model["original_window"] = a.original_window;
+  } else if (const auto notes = read_model_notes(a.model); notes && notes->original_window > 0) {
+    ctx.base_model["original_window"] = notes->original_window;
+    fmt::print(stderr, "e2llm: note: L = {} (the model's notes, {})\n", notes->original_window, notes->file.string());
+  }
   ctx.tokenizer = o.tokenizer;
   ctx.device = a.device;
   ctx.dtype = a.dtype;
@@ -79,8 +86,9 @@ OpenedModel open_model(AppContext& context, const ModelArgs& a, std::int64_t win
   if (type != formats::RopeType::Default && window > 0 && window == o.original_window)
     fmt::print(stderr,
                "e2llm: note: W = {} = L = {}: {} serves s = 1 at W = L and extends nothing; if the "
-               "model was trained at a shorter window than its file declares, pass --original-window\n",
-               window, o.original_window, a.rope_type);
+               "model was trained at a shorter window than its file declares, pass --original-window or write it "
+               "in the model's notes ({})\n",
+               window, o.original_window, a.rope_type, model_notes_path(a.model).string());
   o.model = o.backend->open(window > 0 ? window : o.original_window);
   return o;
 }

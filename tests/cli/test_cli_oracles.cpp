@@ -571,6 +571,57 @@ TEST(CliOracle, ModelFileRopeScalingIsServedUnlessOverridden) {
   }
 }
 
+// A model's notes tell its trained window once: stories260K's GGUF declares 2,048, the notes
+// beside a link to it say 256, and every command then serves PI at W = 1024 as 4x, exactly as
+// --original-window 256 does; a flag still wins; a bad notes file is one line naming it.
+TEST(CliOracle, AModelsNotesTellItsTrainedWindowOnce) {
+  Scratch dir("model-notes");
+  const fs::path text = dir.path / "story.txt", model = dir.path / "m.gguf", notes = dir.path / "m.gguf.e2llm.toml";
+  e2llm::util::write_file_atomic(text, long_story());
+  fs::create_symlink(kGguf, model);
+  auto ppl = [&](const std::string& flags) {
+    return run_command(kExe + " perplexity --model " + quote(model.string()) + " --tokenizer " + quote(kTok.string()) +
+                       " --threads 1 --input " + quote(text.string()) + " --window 1024 --stride 1024" +
+                       " --rope-type linear" + flags);
+  };
+  auto r = ppl("");  // no notes: L is the file's 2,048, W = 1024 extends nothing
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto unnoted = json::parse(r.out);
+  EXPECT_EQ(unnoted["model"]["original_window"], 2048) << r.out;
+  r = ppl(" --original-window 256");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto flagged = json::parse(r.out);
+  EXPECT_GT(relative(flagged["ppl"].get<double>(), unnoted["ppl"].get<double>()), 1e-3);
+
+  e2llm::util::write_file_atomic(notes, "# stories260K was trained at 256 here\noriginal_window = 256\n");
+  r = ppl("");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto noted = json::parse(r.out);
+  EXPECT_EQ(noted["ppl"], flagged["ppl"]);  // the same model at the same L: the same number
+  EXPECT_EQ(noted["model"], flagged["model"]);
+  EXPECT_NE(r.err.find("L = 256 (the model's notes, " + notes.string() + ")"), std::string::npos) << r.err;
+  r = ppl(" --original-window 512");  // a flag wins over the notes
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["model"]["original_window"], 512) << r.out;
+  EXPECT_EQ(r.err.find("model's notes"), std::string::npos) << r.err;
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"original_window = 0\n", ":1:1: original_window: must be a whole number of tokens >= 1"},
+      {"\noriginal_window = \"512\"\n", ":2:1: original_window: must be a whole number of tokens >= 1"},
+      {"original_windw = 512\n", ":1:1: original_windw: unknown key in a model's notes"},
+      {"original_window = [\n", ": invalid TOML"},
+  };
+  for (const auto& [body, says] : bad) {
+    e2llm::util::write_file_atomic(notes, body);
+    r = ppl("");
+    EXPECT_EQ(r.exit_code, 1) << body << r.out;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(notes.string()), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << body << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
 // Bad requests: one line, exit 1, nothing written.
 TEST(CliOracle, ExportRefusesWhatItCannotCarryWithOneLine) {
   Scratch dir("export-bad");
