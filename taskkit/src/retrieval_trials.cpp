@@ -147,26 +147,24 @@ RetrievalTally score_retrieval_cell(CellResult& result, const RetrievalConfig& c
 }
 
 std::vector<ReportView> retrieval_views(const RetrievalViewTexts& texts) {
-  ReportView accuracy;
-  accuracy.kind = ViewKind::window_curve;
-  accuracy.title = texts.title;
-  accuracy.metric = "accuracy";
-  accuracy.quantity = "accuracy";
-  accuracy.note = texts.note;
-  accuracy.note_html = texts.note_html;
-  accuracy.format = ValueFormat::percent;
+  // Both views show accuracy in percent, with the same HTML note.
+  auto percent_view = [&](ViewKind kind, const std::string& title, const std::string& metric, const std::string& note) {
+    ReportView v;
+    v.kind = kind;
+    v.title = title;
+    v.metric = metric;
+    v.quantity = "accuracy";
+    v.note = note;
+    v.note_html = texts.note_html;
+    v.format = ValueFormat::percent;
+    return v;
+  };
+  ReportView accuracy = percent_view(ViewKind::window_curve, texts.title, "accuracy", texts.note);
   accuracy.summary = WindowSummary::mean;
   accuracy.pass_threshold = kRetrievalThreshold;
   accuracy.threshold_key = "threshold";
   accuracy.relative_threshold = 0.9;  // 90% of what the base retrieves at its own window
-  ReportView by_depth;
-  by_depth.kind = ViewKind::grid;
-  by_depth.title = texts.depth_title;
-  by_depth.metric = "accuracy_by_depth";
-  by_depth.quantity = "accuracy";
-  by_depth.note = texts.depth_note;
-  by_depth.note_html = texts.note_html;
-  by_depth.format = ValueFormat::percent;
+  ReportView by_depth = percent_view(ViewKind::grid, texts.depth_title, "accuracy_by_depth", texts.depth_note);
   by_depth.row_label = "depth";
   return {accuracy, by_depth};
 }
