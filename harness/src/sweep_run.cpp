@@ -277,7 +277,7 @@ class SweepRunner {
     out.config = with_paths(t, out.info.path_keys);
     located(c_, t.section, "task '" + t.label + "'", [&] {
       out.plugin->configure(out.config);
-      SweepInfo sweep{s_.windows, s_.original_window};
+      SweepInfo sweep{s_.windows, s_.original_window, tokenizer_.get()};
       std::sort(sweep.windows.begin(), sweep.windows.end());
       out.plugin->set_sweep(sweep);
     });

@@ -300,6 +300,42 @@ TEST(KvRetrievalTask, AWindowTooSmallForTheAnswerIsRefused) {
   EXPECT_THROW(task.evaluate(model, ctx), ConfigError);
 }
 
+// With the sweep's tokenizer, set_sweep refuses a window whose prompt target cannot hold a
+// one-pair prompt (before any model loads: the dry run); without one only the answer's room is
+// checked.
+TEST(KvRetrievalTask, SetSweepRefusesAWindowBelowTheShortestPrompt) {
+  KvRetrievalTask task;
+  task.configure(nlohmann::json::object());
+  const Tokenizer& tok = kvtest::tok512();
+  const taskkit::PromptFraming framing(tok, task.config().framing, taskkit::kTaskTemplateHint);
+  const std::int64_t shortest = shortest_prompt_tokens(framing, task.config().shape),
+                     answer = task.config().max_new_tokens;
+  const SweepInfo small{{4096, shortest - 1 + answer}, 256, &tok};
+  try {
+    task.set_sweep(small);
+    ADD_FAILURE() << "window " << small.windows[1] << " was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "target_tokens");
+    EXPECT_NE(std::string(e.what()).find("kv-retrieval: window " + std::to_string(shortest - 1 + answer) + " leaves " +
+                                         std::to_string(shortest - 1) +
+                                         " tokens for the prompt, but its shortest prompt (one pair) takes " +
+                                         std::to_string(shortest) + " tokens"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(task.set_sweep({{shortest + answer, 4096}, 256, &tok}));
+  bool refused = false;  // the bound is one evaluate() meets: some seed's one-pair prompt needs all of it
+  for (std::uint64_t seed = 0; seed < 4; ++seed) {
+    try {
+      build_prompt(framing, seed, 0.0, shortest - 1, task.config().shape);
+    } catch (const Error&) {
+      refused = true;
+    }
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_NO_THROW(task.set_sweep({small.windows, 256, nullptr}));
+}
+
 TEST(KvRetrievalPlugin, LoadsAndDescribesItself) {
   const fs::path so = fs::path(E2LLM_PLUGIN_DIR) / "libe2llm_task_kv_retrieval.so";
   ASSERT_TRUE(fs::exists(so)) << so;

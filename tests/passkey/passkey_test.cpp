@@ -194,6 +194,37 @@ TEST(PasskeyPrompt, TooSmallTargetIsAnError) {
   EXPECT_THROW(build_prompt(bos_always(tok), 1, 0.5, 10), Error);
 }
 
+// With the sweep's tokenizer, set_sweep refuses a window whose prompt target cannot hold the
+// prompt without filler (before any model loads: the dry run); at exactly that target it passes
+// and a prompt is built. Without a tokenizer only the answer's room is checked.
+TEST(PasskeyTask, SetSweepRefusesAWindowBelowTheShortestPrompt) {
+  auto real = load_sentencepiece();
+  ASSERT_TRUE(real) << "libe2llm_tokenizer_sentencepiece.so or tok512.model is not there (build it; ../shared/data)";
+  PasskeyTask task;
+  task.configure(nlohmann::json::object());
+  const taskkit::PromptFraming framing(*real->tokenizer, task.config().framing, taskkit::kTaskTemplateHint);
+  const std::int64_t shortest = shortest_prompt_tokens(framing), answer = task.config().max_new_tokens;
+  EXPECT_GT(shortest, 100);  // the task description, the key line and the question
+  const SweepInfo small{{shortest - 1 + answer, 4096}, 256, real->tokenizer.get()};
+  try {
+    task.set_sweep(small);
+    ADD_FAILURE() << "window " << small.windows[0] << " was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "target_tokens");
+    EXPECT_NE(std::string(e.what()).find("passkey: window " + std::to_string(shortest - 1 + answer) + " leaves " +
+                                         std::to_string(shortest - 1) +
+                                         " tokens for the prompt, but its shortest "
+                                         "prompt (no filler) takes " +
+                                         std::to_string(shortest) + " tokens"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(task.set_sweep({{shortest + answer, 4096}, 256, real->tokenizer.get()}));
+  EXPECT_NO_THROW(build_prompt(framing, kKeyMax, 0.5, shortest));
+  EXPECT_THROW(build_prompt(framing, kKeyMax, 0.5, shortest - 1), Error);  // the bound is the one evaluate() meets
+  EXPECT_NO_THROW(task.set_sweep({small.windows, 256, nullptr}));
+}
+
 TEST(PasskeyKey, SeededPerWindowDepthTrial) {
   EXPECT_EQ(draw_key(0, 4096, 0.5, 3), draw_key(0, 4096, 0.5, 3));
   std::set<std::int64_t> keys;

@@ -242,6 +242,10 @@ TEST(SweepCli, WindowsTooSmallForATaskFailTheDryRun) {
   for (const Case& c :
        {Case{"quickstart.toml", "[1, 512]", "tasks.passkey.target_tokens: passkey: window 1 leaves no room"},
         Case{"quickstart.toml", "[512, 8]", "tasks.passkey.target_tokens: passkey: window 8 leaves no room"},
+        // The answer fits, the prompt does not: found with the sweep's tokenizer, before any model loads.
+        Case{"quickstart.toml", "[512, 64]",
+             "tasks.passkey.target_tokens: passkey: window 64 leaves 54 tokens for the prompt, but its shortest "
+             "prompt (no filler) takes"},
         Case{"longbench-smoke.toml", "[1024, 128]",
              "tasks.longbench.reserve: longbench: prompt budget 0 for qasper at window 128"}}) {
     for (bool dry : {true, false}) {

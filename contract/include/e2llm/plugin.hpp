@@ -10,7 +10,8 @@ namespace e2llm {
 // 3: tokenizers say BOS/EOS, special ids, chat template. 4: CellResult::uncertainty,
 // PrepareContext::training_seed, relative thresholds and window-curve references in views.
 // 5: LanguageModel::generate_batch and batch_size (several prompts decoded together).
-inline constexpr std::uint32_t kAbiVersion = 5;
+// 6: SweepInfo::tokenizer (tasks check prompts against the sweep's tokenizer before work).
+inline constexpr std::uint32_t kAbiVersion = 6;
 
 // Every plugin object derives from Plugin so that the registry can own it uniformly;
 // the descriptor's `kind` says which interface it implements.

@@ -66,6 +66,9 @@ struct CellResult {
 struct SweepInfo {
   std::vector<std::int64_t> windows;  // every window of the sweep, ascending
   std::int64_t original_window = 0;   // L of the base model
+  // The sweep's tokenizer (every backend's model carries it), valid during set_sweep(); null
+  // outside a sweep. Lets a task check what only tokenizing shows (a prompt's least size).
+  const Tokenizer* tokenizer = nullptr;
 };
 
 class Task : public Plugin {

@@ -60,6 +60,15 @@ std::string prompt_text(const std::vector<Pair>& pairs, std::size_t n, std::size
          pairs.at(asked).key + "\"\n" + kValueLabel;
 }
 
+std::int64_t shortest_prompt_tokens(const taskkit::PromptFraming& framing, Shape shape) {
+  std::size_t most = 0;
+  for (std::uint64_t seed = 0; seed < 4; ++seed) {
+    PairStream stream(seed, shape);
+    most = std::max(most, framing.ids(prompt_text(stream.first(1), 1, 0)).size());
+  }
+  return std::int64_t(most);
+}
+
 KvPrompt build_prompt(const taskkit::PromptFraming& framing, std::uint64_t seed, double depth,
                       std::int64_t target_tokens, Shape shape) {
   if (!(depth >= 0.0 && depth <= 1.0)) throw Error(fmt::format("kv-retrieval: depth {} is not in [0, 1]", depth));

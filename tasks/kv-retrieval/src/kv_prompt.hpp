@@ -77,6 +77,10 @@ struct KvPrompt {
 KvPrompt build_prompt(const taskkit::PromptFraming& framing, std::uint64_t trial_seed, double depth,
                       std::int64_t target_tokens, Shape shape = {});
 
+// The most ids a one-pair prompt takes over a few trial seeds: below it no window's prompt fits
+// (the sweep checks it before work; build_prompt still refuses a drawn pair that needs more).
+std::int64_t shortest_prompt_tokens(const taskkit::PromptFraming& framing, Shape shape);
+
 // The first run of ASCII letters and digits in `text`, lowercased (" \"7B20e4d5\"," ->
 // "7b20e4d5"); nothing when there is none.
 std::optional<std::string> first_run(const std::string& text);

@@ -84,6 +84,10 @@ void KvRetrievalTask::configure(const nlohmann::json& config) {
   set_config(c);
 }
 
+std::int64_t KvRetrievalTask::shortest_prompt(const taskkit::PromptFraming& framing) const {
+  return shortest_prompt_tokens(framing, config().shape);
+}
+
 std::string KvRetrievalTask::fingerprint() const {
   const KvConfig& config = configured("fingerprint");
   const std::vector<Pair> example{{"k", "v"}};

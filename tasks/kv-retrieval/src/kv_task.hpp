@@ -24,6 +24,10 @@ class KvRetrievalTask final : public taskkit::RetrievalTask<KvConfig> {
   void configure(const nlohmann::json& config) override;
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
+
+ private:
+  std::int64_t shortest_prompt(const taskkit::PromptFraming& framing) const override;
+  std::string shortest_prompt_what() const override { return "prompt (one pair)"; }
 };
 
 }  // namespace e2llm::kv_retrieval

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -22,6 +23,13 @@ Split split_filler(std::size_t total, double depth) {
   return {prefix, total - prefix};
 }
 }  // namespace
+
+std::int64_t shortest_prompt_tokens(const taskkit::PromptFraming& framing) {
+  std::size_t most = 0;
+  for (std::int64_t key : {std::int64_t(1), std::int64_t(10000), std::int64_t(33333), kKeyMax})
+    most = std::max(most, framing.ids(prompt_text(key, 0, 0)).size());
+  return std::int64_t(most);
+}
 
 PasskeyPrompt build_prompt(const taskkit::PromptFraming& framing, std::int64_t key, double depth,
                            std::int64_t target_tokens) {

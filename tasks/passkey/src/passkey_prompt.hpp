@@ -41,6 +41,11 @@ struct PasskeyPrompt {
 PasskeyPrompt build_prompt(const taskkit::PromptFraming& framing, std::int64_t key, double depth,
                            std::int64_t target_tokens);
 
+// The most ids a prompt without filler takes over a few keys (1, 10000, 33333, 50000): below
+// it no window's prompt fits (the sweep checks it before work; a drawn key may take a token
+// more, which build_prompt still refuses).
+std::int64_t shortest_prompt_tokens(const taskkit::PromptFraming& framing);
+
 // The key of one trial: uniform in [1, 50000], seeded by (seed, window, depth, trial) only,
 // so it does not depend on the order in which trials run or on the other depths.
 std::int64_t draw_key(std::uint64_t seed, std::int64_t window, double depth, std::int64_t trial);

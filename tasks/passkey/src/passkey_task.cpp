@@ -32,6 +32,10 @@ void PasskeyTask::configure(const nlohmann::json& config) {
   set_config(c);
 }
 
+std::int64_t PasskeyTask::shortest_prompt(const taskkit::PromptFraming& framing) const {
+  return shortest_prompt_tokens(framing);
+}
+
 std::string PasskeyTask::fingerprint() const {
   nlohmann::json resolved = taskkit::retrieval_fingerprint_fields(configured("fingerprint"));
   resolved.update(nlohmann::json{

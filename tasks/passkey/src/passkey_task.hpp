@@ -29,6 +29,10 @@ class PasskeyTask final : public taskkit::RetrievalTask<PasskeyConfig> {
   void configure(const nlohmann::json& config) override;
   std::string fingerprint() const override;
   CellResult evaluate(LanguageModel& model, EvalContext& context) override;
+
+ private:
+  std::int64_t shortest_prompt(const taskkit::PromptFraming& framing) const override;
+  std::string shortest_prompt_what() const override { return "prompt (no filler)"; }
 };
 
 }  // namespace e2llm::passkey
