@@ -13,6 +13,7 @@
 #include <iostream>
 #include <string>
 
+#include "bench_cli.hpp"
 #include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
@@ -21,36 +22,37 @@ using namespace e2llm::llama;
 namespace formats = e2llm::formats;
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::cerr << "usage: forward_bench MODEL WINDOW [--threads N] [--block B] [--repeats R] [--scale S]\n";
-    return 2;
-  }
-  const std::string path = argv[1];
-  const int64_t window = std::stoll(argv[2]);
+  std::string path;
+  int64_t window = 0;
   int threads = 0, repeats = 0;
   int64_t block = 512;
   double scale = 0.0;
   SelfExtendOptions self_extend;
-  std::string device_name = "cpu", dtype = "float32", attention = "fused";
-  for (int i = 3; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--threads") threads = std::stoi(argv[i + 1]);
-    else if (flag == "--block") block = std::stoll(argv[i + 1]);
-    else if (flag == "--repeats") repeats = std::stoi(argv[i + 1]);
-    else if (flag == "--scale") scale = std::stod(argv[i + 1]);
-    else if (flag == "--device") device_name = argv[i + 1];
-    else if (flag == "--dtype") dtype = argv[i + 1];
-    else if (flag == "--attention") attention = argv[i + 1];
-    else if (flag == "--self-extend") {
-      const std::string v = argv[i + 1];
-      const auto comma = v.find(',');
-      if (comma == std::string::npos) {
-        std::cerr << "forward_bench: --self-extend takes G,w\n";
-        return 2;
-      }
-      self_extend = {std::stoll(v.substr(0, comma)), std::stoll(v.substr(comma + 1))};
-    } else {
-      std::cerr << "forward_bench: unknown flag " << flag << "\n";
+  std::string device_name = "cpu", dtype = "float32", attention = "fused", self_extend_text;
+  CLI::App app("Forward throughput and peak memory of LlamaModel at one window; prints one JSON line", "forward_bench");
+  app.add_option("MODEL", path, "GGUF file or Hugging Face folder")->required();
+  app.add_option("WINDOW", window, "tokens in the forward")->required()->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "CPU threads (0: all)")->capture_default_str();
+  app.add_option("--block", block, "attention query/key block")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--repeats", repeats, "timed forwards (0: 5 at W <= 2048, 2 at W <= 8192, else 1)")
+      ->capture_default_str();
+  app.add_option("--scale", scale, "RoPE scale s (0: W / L)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--device", device_name, "cpu | cuda | cuda:N")->capture_default_str();
+  app.add_option("--dtype", dtype, "float32 | bfloat16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float32", "bfloat16"}));
+  app.add_option("--attention", attention, "fused | blocked")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fused", "blocked"}));
+  app.add_option("--self-extend", self_extend_text, "G,w: Self-Extend's group and neighbour window");
+  if (const auto code = e2llm::bench::parse_command_line(app, argc, argv)) return *code;
+  if (!self_extend_text.empty()) {
+    const auto comma = self_extend_text.find(',');
+    try {
+      if (comma == std::string::npos) throw std::invalid_argument("no comma");
+      self_extend = {std::stoll(self_extend_text.substr(0, comma)), std::stoll(self_extend_text.substr(comma + 1))};
+    } catch (const std::exception&) {
+      std::cerr << "forward_bench: --self-extend takes G,w (two whole numbers), not " << self_extend_text << "\n";
       return 2;
     }
   }

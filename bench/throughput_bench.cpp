@@ -19,6 +19,7 @@
 #include <iostream>
 #include <string>
 
+#include "bench_cli.hpp"
 #include "e2llm/formats/checkpoint.hpp"
 #include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
@@ -71,42 +72,29 @@ std::vector<int32_t> random_ids(int64_t n, int64_t vocab, int64_t seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::cerr << "usage: throughput_bench MODEL prefill|decode|logprobs [--window W] [--batch B] [--tokens N] "
-                 "[--prompt P] [--threads N] [--repeats R] [--attention fused|blocked] [--weights float|int8]\n";
-    return 2;
-  }
-  const std::string path = argv[1], mode = argv[2];
+  std::string path, mode;
   int64_t window = 512, batch = 1, tokens = 128, prompt = 1;
   int threads = 0, repeats = 0;
   std::string attention = "fused", weights = "float";
-  for (int i = 3; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--window")
-      window = std::stoll(value);
-    else if (flag == "--batch")
-      batch = std::stoll(value);
-    else if (flag == "--tokens")
-      tokens = std::stoll(value);
-    else if (flag == "--prompt")
-      prompt = std::stoll(value);
-    else if (flag == "--threads")
-      threads = std::stoi(value);
-    else if (flag == "--repeats")
-      repeats = std::stoi(value);
-    else if (flag == "--attention")
-      attention = value;
-    else if (flag == "--weights")
-      weights = value;
-    else {
-      std::cerr << "throughput_bench: unknown flag " << flag << "\n";
-      return 2;
-    }
-  }
-  if (mode != "prefill" && mode != "decode" && mode != "logprobs") {
-    std::cerr << "throughput_bench: mode must be prefill, decode or logprobs, got " << mode << "\n";
-    return 2;
-  }
+  CLI::App app("Prefill, decode or scoring throughput of a model on LibTorch; prints one JSON line",
+               "throughput_bench");
+  app.add_option("MODEL", path, "GGUF file or Hugging Face folder")->required();
+  app.add_option("MODE", mode, "prefill | decode | logprobs")
+      ->required()
+      ->check(CLI::IsMember({"prefill", "decode", "logprobs"}));
+  app.add_option("--window", window, "prefill / scored tokens")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch, "sequences decoded together")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--tokens", tokens, "tokens decoded per sequence")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--prompt", prompt, "prompt tokens before decoding")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "CPU threads (0: all)")->capture_default_str();
+  app.add_option("--repeats", repeats, "timed runs (0: by mode and window, 1 to 5)")->capture_default_str();
+  app.add_option("--attention", attention, "fused | blocked")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fused", "blocked"}));
+  app.add_option("--weights", weights, "float | int8")->capture_default_str()->check(CLI::IsMember({"float", "int8"}));
+  if (const auto code = e2llm::bench::parse_command_line(app, argc, argv)) return *code;
   try {
     const int used_threads = set_threads(threads);
     ModelOptions options;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "bench_cli.hpp"
 #include "e2llm/llama/device_torch.hpp"
 #include "e2llm/llama/model.hpp"
 #include "e2llm/llama/train/trainer.hpp"
@@ -33,47 +34,30 @@ struct BenchOptions {
   double peak_tflops = 0;
 };
 
-// False (after saying why) on an unknown option.
-bool parse_options(int argc, char** argv, BenchOptions& o) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], value = argv[i + 1];
-    const long v = std::strtol(value.c_str(), nullptr, 10);
-    if (a == "--threads")
-      o.threads = static_cast<int>(v);
-    else if (a == "--steps")
-      o.steps = static_cast<int>(v);
-    else if (a == "--warmup")
-      o.warmup = static_cast<int>(v);
-    else if (a == "--batch")
-      o.batch = v;
-    else if (a == "--seq")
-      o.seq = v;
-    else if (a == "--dim")
-      o.dim = v;
-    else if (a == "--layers")
-      o.layers = v;
-    else if (a == "--heads")
-      o.heads = v;
-    else if (a == "--kv-heads")
-      o.kv_heads = v;
-    else if (a == "--ffn")
-      o.ffn = v;
-    else if (a == "--vocab")
-      o.vocab = v;
-    else if (a == "--device")
-      o.device_name = value;
-    else if (a == "--precision")
-      o.precision = value;
-    else if (a == "--attention")
-      o.attention = value;
-    else if (a == "--peak-tflops")
-      o.peak_tflops = std::strtod(value.c_str(), nullptr);
-    else {
-      std::fprintf(stderr, "train_bench: unknown option %s\n", argv[i]);
-      return false;
-    }
-  }
-  return true;
+// The options (CLI11): --help lists them with their defaults; an unknown option, a missing
+// value or a value that is not a number is one line and exit 2.
+void add_options(CLI::App& app, BenchOptions& o) {
+  app.add_option("--threads", o.threads, "CPU threads")->capture_default_str();
+  app.add_option("--steps", o.steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", o.batch, "sequences per step")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--seq", o.seq, "sequence length R")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--dim", o.dim, "model width")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--layers", o.layers, "layers")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--heads", o.heads, "attention heads")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--kv-heads", o.kv_heads, "key/value heads")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--ffn", o.ffn, "MLP width")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--vocab", o.vocab, "vocabulary size")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--device", o.device_name, "cpu | cuda | cuda:N")->capture_default_str();
+  app.add_option("--precision", o.precision, "float32 | bf16-autocast")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float32", "bf16-autocast"}));
+  app.add_option("--attention", o.attention, "fused | blocked")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fused", "blocked"}));
+  app.add_option("--peak-tflops", o.peak_tflops, "the device's peak for MFU (0: measure a matmul here)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 }
 
 formats::ModelConfig model_config(const BenchOptions& o) {
@@ -180,7 +164,10 @@ nlohmann::json result_json(const BenchOptions& o, const torch::Device& device, b
 
 int main(int argc, char** argv) {
   BenchOptions o;
-  if (!parse_options(argc, argv, o)) return 2;
+  CLI::App app("Training-step throughput of the LibTorch trainer on a random-weight Llama; prints one JSON line",
+               "train_bench");
+  add_options(app, o);
+  if (const auto code = e2llm::bench::parse_command_line(app, argc, argv)) return *code;
   try {
     set_threads(o.threads);
     // The trainer's allocator setting (trainer.hpp); E2LLM_BENCH_DEFAULT_MALLOC=1 measures without it.
