@@ -71,10 +71,10 @@ TEST(Registry, RefusesAWrongAbiNamingTheFileAndBothVersions) {
 }
 
 TEST(Registry, RefusesAPluginBuiltForAbi1) {
-  ASSERT_EQ(e2llm::kAbiVersion, 5u) << "update this test with the new ABI's history";
+  ASSERT_EQ(e2llm::kAbiVersion, 6u) << "update this test with the new ABI's history";
   std::string e = error_of({kProbes + "/abi1_task"});
   EXPECT_EQ(e, kProbes +
-                   "/abi1_task/libtest_plugin_abi1_task.so was built for plugin ABI 1 but this e2llm uses ABI 5; "
+                   "/abi1_task/libtest_plugin_abi1_task.so was built for plugin ABI 1 but this e2llm uses ABI 6; "
                    "rebuild the plugin against this e2llm's headers");
 }
 
