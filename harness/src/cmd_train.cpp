@@ -203,10 +203,8 @@ PrepareContext train_context(const Config& config, std::shared_ptr<Tokenizer> to
     ctx.base_model = {{"path", path.string()}};
     if (base.contains("window")) {
       ctx.base_model["original_window"] = base["window"];
-    } else if (const auto notes = read_model_notes(path); notes && notes->original_window > 0) {
-      ctx.base_model["original_window"] = notes->original_window;
-      fmt::print(stderr, "e2llm train: note: L = {} (the model's notes, {})\n", notes->original_window,
-                 notes->file.string());
+    } else if (const std::int64_t L = original_window_from_notes(path, "e2llm train"); L > 0) {
+      ctx.base_model["original_window"] = L;
     }
   } else {
     ctx.base_model = nlohmann::json::object();

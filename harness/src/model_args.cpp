@@ -73,9 +73,8 @@ OpenedModel open_model(AppContext& context, const ModelArgs& a, std::int64_t win
   ctx.base_model = {{"path", a.model}};
   if (a.original_window > 0) {
     ctx.base_model["original_window"] = a.original_window;
-  } else if (const auto notes = read_model_notes(a.model); notes && notes->original_window > 0) {
-    ctx.base_model["original_window"] = notes->original_window;
-    fmt::print(stderr, "e2llm: note: L = {} (the model's notes, {})\n", notes->original_window, notes->file.string());
+  } else if (const std::int64_t L = original_window_from_notes(a.model, "e2llm"); L > 0) {
+    ctx.base_model["original_window"] = L;
   }
   ctx.tokenizer = o.tokenizer;
   ctx.device = a.device;

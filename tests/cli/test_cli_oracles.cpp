@@ -600,6 +600,21 @@ TEST(CliOracle, AModelsNotesTellItsTrainedWindowOnce) {
   EXPECT_EQ(noted["ppl"], flagged["ppl"]);  // the same model at the same L: the same number
   EXPECT_EQ(noted["model"], flagged["model"]);
   EXPECT_NE(r.err.find("L = 256 (the model's notes, " + notes.string() + ")"), std::string::npos) << r.err;
+  {  // a pip: path finds the notes beside the installed file
+    const fs::path env = dir.path / "env", package = env / "lib" / "python3.11" / "site-packages" / "notedpkg";
+    fs::create_directories(package);
+    fs::create_symlink(kGguf, package / "m.gguf");
+    e2llm::util::write_file_atomic(package / "m.gguf.e2llm.toml", "original_window = 256\n");
+    auto p =
+        run_command("E2LLM_PYTHON_ENV=" + quote(env.string()) + " " + kExe +
+                    " perplexity --model pip:notedpkg/m.gguf --tokenizer " + quote(kTok.string()) +
+                    " --threads 1 --input " + quote(text.string()) + " --window 1024 --stride 1024 --rope-type linear");
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_EQ(json::parse(p.out)["ppl"], flagged["ppl"]);
+    EXPECT_NE(p.err.find("L = 256 (the model's notes, " + (package / "m.gguf.e2llm.toml").string() + ")"),
+              std::string::npos)
+        << p.err;
+  }
   r = ppl(" --original-window 512");  // a flag wins over the notes
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["model"]["original_window"], 512) << r.out;
